@@ -1,0 +1,240 @@
+#include <curl/curl.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "conf.h"
+#include "db.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "redis.h"
+#include "req.h"
+
+static volatile sig_atomic_t app_stopping;
+
+static void
+app_on_term(int sig)
+{
+	(void)sig;
+	app_stopping = 1;
+}
+
+static enum gl_err
+app_healthz(struct gl_req *req)
+{
+	return gl_reply(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static enum gl_err
+app_readyz(struct gl_req *req)
+{
+	if (gl_db_ping() != GL_OK)
+		return gl_fail(req, GL_E_UPSTREAM_DOWN, NULL, "mongodb is not answering");
+	if (gl_redis_ping() != 0)
+		return gl_fail(req, GL_E_UPSTREAM_DOWN, NULL, "redis is not answering");
+	return gl_reply(req, 200, json_pack("{s:s, s:s, s:s}", "status", "ready", "mongodb", "ok",
+					    "redis", "ok"));
+}
+
+/* Read and drop what is left of the body so the FastCGI stream stays in step. */
+static void
+app_drain(struct gl_req *req)
+{
+	char buf[8192];
+
+	while (FCGX_GetStr(buf, sizeof(buf), req->fcgi->in) > 0)
+		;
+}
+
+/* "application/json" with an optional "; charset=utf-8", any case. */
+static int
+content_type_ok(const char *ct)
+{
+	size_t n = strlen("application/json");
+	const char *p;
+
+	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0)
+		return 0;
+	p = ct + n;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0')
+		return 1;
+	if (*p != ';')
+		return 0;
+	p++;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return strcasecmp(p, "charset=utf-8") == 0 || strcasecmp(p, "charset=\"utf-8\"") == 0;
+}
+
+/* CONTENT_LENGTH as a number; -1 when absent or not a plain decimal. */
+static long long
+content_length(const struct gl_req *req)
+{
+	const char *s = gl_req_param(req, "CONTENT_LENGTH");
+	long long n = 0;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	if (strlen(s) > 12 || strspn(s, "0123456789") != strlen(s))
+		return -1;
+	for (; *s; s++)
+		n = n * 10 + (*s - '0');
+	return n;
+}
+
+static enum gl_err
+app_read_body(const struct gl_route *r, struct gl_req *req)
+{
+	struct gl_valid_fail fail;
+	size_t cap = r->body_max ? r->body_max : GL_BODY_MAX_DEFAULT;
+	long long len = content_length(req);
+	char msg[200], *buf;
+	enum gl_err err;
+	int got;
+
+	if (len < 0)
+		return gl_fail(req, GL_E_VALIDATION, NULL, "Content-Length is not a number");
+	if (r->body == NULL) {
+		if (len > 0)
+			return gl_fail(req, GL_E_VALIDATION, NULL, "this route takes no body");
+		return GL_OK;
+	}
+	if (!content_type_ok(gl_req_param(req, "CONTENT_TYPE")))
+		return gl_fail(req, GL_E_MEDIA_TYPE, NULL,
+			       "send the body as Content-Type: application/json (UTF-8)");
+	/* Checked before reading a byte: a large body costs us nothing. */
+	if ((unsigned long long)len > cap)
+		return gl_fail(req, GL_E_TOO_LARGE, NULL, "the body is larger than %zu bytes", cap);
+	if (len == 0)
+		return gl_fail(req, GL_E_INVALID_JSON, NULL, "a JSON object body is required");
+	buf = malloc((size_t)len);
+	if (buf == NULL)
+		return GL_E_INTERNAL;
+	got = FCGX_GetStr(buf, (int)len, req->fcgi->in);
+	if (got != (int)len) {
+		free(buf);
+		return gl_fail(req, GL_E_INVALID_JSON, NULL, "the body is shorter than Content-Length");
+	}
+	err = gl_json_parse_object(buf, (size_t)len, &req->body, msg, sizeof(msg));
+	free(buf);
+	if (err != GL_OK)
+		return gl_fail(req, err, NULL, "%s", msg);
+	if (gl_valid_object(r->body, req->body, (r->flags & GL_PARTIAL) != 0, &fail) != GL_OK)
+		return gl_fail(req, GL_E_VALIDATION, fail.field, "%s %s", fail.field[0] ? fail.field : "the body",
+			       fail.message);
+	if ((r->flags & GL_PARTIAL) && json_object_size(req->body) == 0)
+		return gl_fail(req, GL_E_VALIDATION, NULL, "the body names no field to change");
+	return GL_OK;
+}
+
+enum gl_err
+gl_app_dispatch(const struct gl_route *routes, struct gl_req *req)
+{
+	struct gl_valid_fail fail;
+	const struct gl_route *r;
+	enum gl_err err;
+
+	err = gl_route_match(routes, req->method, req->path, &req->match);
+	if (err == GL_E_NOT_FOUND)
+		return gl_fail(req, err, NULL, "no such route");
+	if (err == GL_E_METHOD)
+		return gl_fail(req, err, NULL, "%s is not allowed here",
+			       req->method ? gl_method_name(req->method) : "this method");
+	if (err == GL_E_VALIDATION)
+		return gl_fail(req, err, "id", "the id in the path must be 24 hex digits");
+	if (err != GL_OK)
+		return err;
+	r = req->match.route;
+	/* Roles are enforced here once auth lands (r->roles); until then every route is open. */
+	if (gl_valid_query(r->query, gl_req_param(req, "QUERY_STRING"), &req->query, &fail) != GL_OK)
+		return gl_fail(req, GL_E_VALIDATION, fail.field, "%s %s",
+			       fail.field[0] ? fail.field : "the query", fail.message);
+	if ((err = app_read_body(r, req)) != GL_OK)
+		return err;
+	return r->handler(req);
+}
+
+/* The service's routes behind the two every service has. */
+static struct gl_route *
+app_routes_new(const struct gl_service *svc)
+{
+	static char healthz[96], readyz[96];
+	size_t n = 0;
+	struct gl_route *all;
+
+	while (svc->routes[n].pattern != NULL)
+		n++;
+	all = calloc(n + 3, sizeof(*all));
+	if (all == NULL)
+		return NULL;
+	snprintf(healthz, sizeof(healthz), "/api/%s/healthz", svc->name);
+	snprintf(readyz, sizeof(readyz), "/api/%s/readyz", svc->name);
+	all[0] = (struct gl_route){.method = GL_GET, .pattern = healthz, .handler = app_healthz};
+	all[1] = (struct gl_route){.method = GL_GET, .pattern = readyz, .handler = app_readyz};
+	memcpy(all + 2, svc->routes, n * sizeof(*all));
+	return all;
+}
+
+int
+gl_app_main(const struct gl_service *svc)
+{
+	struct sigaction sa;
+	FCGX_Request fcgi;
+	struct gl_route *routes;
+	struct gl_req req;
+	int rc = 0;
+
+	if (gl_conf_load(svc->name) < 0)
+		return 2;
+	gl_log_init();
+	srandom((unsigned)(time(NULL) ^ getpid()));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = app_on_term;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: accept() must return so the loop can see the flag. */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || gl_db_open() < 0 ||
+	    (routes = app_routes_new(svc)) == NULL || FCGX_Init() != 0) {
+		gl_log(GL_LOG_ERROR, NULL, "start-up failed");
+		return 1;
+	}
+	if (FCGX_InitRequest(&fcgi, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		gl_log(GL_LOG_ERROR, NULL, "FCGX_InitRequest failed");
+		return 1;
+	}
+	gl_log(GL_LOG_INFO, NULL, "serving");
+	while (!app_stopping) {
+		if (FCGX_Accept_r(&fcgi) < 0) {
+			if (app_stopping || errno == EINTR)
+				continue;
+			gl_log(GL_LOG_ERROR, NULL, "accept failed: %s", strerror(errno));
+			rc = 1;
+			break;
+		}
+		gl_req_begin(&req, &fcgi);
+		enum gl_err err = gl_app_dispatch(routes, &req);
+		app_drain(&req);
+		gl_req_finish(&req, err);
+		FCGX_Finish_r(&fcgi);
+	}
+	gl_log(GL_LOG_INFO, NULL, "stopping");
+	FCGX_Free(&fcgi, 1);
+	free(routes);
+	gl_http_close();
+	gl_redis_close();
+	gl_db_close();
+	curl_global_cleanup();
+	return rc;
+}

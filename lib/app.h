@@ -1,0 +1,28 @@
+/*
+ * app: the process skeleton every service shares.
+ *
+ * gl_app_main() loads the configuration, opens MongoDB, Redis and libcurl
+ * in this process (after any fork), then answers FastCGI requests on fd 0
+ * (the socket spawn-fcgi bound) one at a time: route, method, query,
+ * Content-Type, Content-Length against the route's cap, JSON parse, field
+ * table, and only then the handler.  Every service also answers
+ * /api/<service>/healthz and /api/<service>/readyz.  SIGTERM stops the
+ * process after the request in flight.
+ */
+#ifndef GL_APP_H
+#define GL_APP_H
+
+#include "route.h"
+
+struct gl_service {
+	const char *name;	       /* "menu": database galley_menu, paths /api/menu */
+	const struct gl_route *routes; /* terminated by a zero row */
+};
+
+/* Run the service; returns the process exit status. */
+int gl_app_main(const struct gl_service *svc);
+
+/* Dispatch one request (exposed for tests and fuzzing). */
+enum gl_err gl_app_dispatch(const struct gl_route *routes, struct gl_req *req);
+
+#endif

@@ -1,0 +1,176 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "conf.h"
+#include "json.h"
+#include "log.h"
+#include "redis.h"
+
+/* How long a loader may hold a key's lock, and how long others wait for it. */
+#define CACHE_LOCK_MS 3000
+#define CACHE_WAIT_MS 200
+
+/* Store the value only if we still hold the lock (a writer may have taken it). */
+static const char cache_store_lua[] =
+	"if redis.call('get', KEYS[2]) == ARGV[1] then "
+	"redis.call('set', KEYS[1], ARGV[2], 'EX', ARGV[3]) "
+	"redis.call('del', KEYS[2]) return 1 end return 0";
+
+int
+gl_cache_key(char *buf, size_t size, const char *what, const char *id)
+{
+	int n;
+
+	if (id != NULL)
+		n = snprintf(buf, size, "galley:%s:%s:%s", gl_conf.service, what, id);
+	else
+		n = snprintf(buf, size, "galley:%s:%s", gl_conf.service, what);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* GET key: a new copy of the value in *val, 1 hit, 0 miss, -1 Redis away. */
+static int
+cache_get(const char *key, char **val, size_t *len)
+{
+	const char *argv[] = {"GET", key};
+	size_t lens[] = {3, strlen(key)};
+	redisReply *r = gl_redis_argv(2, argv, lens);
+	int hit = -1;
+
+	*val = NULL;
+	if (r == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_STRING) {
+		*val = malloc(r->len + 1);
+		if (*val != NULL) {
+			memcpy(*val, r->str, r->len);
+			(*val)[r->len] = '\0';
+			*len = r->len;
+			hit = 1;
+		}
+	} else if (r->type == REDIS_REPLY_NIL) {
+		hit = 0;
+	}
+	freeReplyObject(r);
+	return hit;
+}
+
+/* SET lock token NX PX: 1 when we hold it now. */
+static int
+cache_lock(const char *lock, const char *token)
+{
+	char ms[16];
+	const char *argv[] = {"SET", lock, token, "NX", "PX", ms};
+	size_t lens[6];
+	redisReply *r;
+	int got;
+
+	snprintf(ms, sizeof(ms), "%d", CACHE_LOCK_MS);
+	for (int i = 0; i < 6; i++)
+		lens[i] = strlen(argv[i]);
+	r = gl_redis_argv(6, argv, lens);
+	got = r != NULL && r->type == REDIS_REPLY_STATUS;
+	if (r != NULL)
+		freeReplyObject(r);
+	return got;
+}
+
+static void
+cache_store(const char *key, const char *lock, const char *token, const char *val, size_t len)
+{
+	char ttl[24];
+	const char *argv[] = {"EVAL", cache_store_lua, "2", key, lock, token, val, ttl};
+	size_t lens[8];
+	redisReply *r;
+
+	snprintf(ttl, sizeof(ttl), "%ld", gl_conf.cache_ttl);
+	for (int i = 0; i < 8; i++)
+		lens[i] = strlen(argv[i]);
+	lens[6] = len;
+	r = gl_redis_argv(8, argv, lens);
+	if (r != NULL && r->type == REDIS_REPLY_ERROR)
+		gl_log(GL_LOG_WARN, NULL, "cache store: %s", r->str);
+	if (r != NULL)
+		freeReplyObject(r);
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+enum gl_err
+gl_cache_reply(struct gl_req *req, const char *key, gl_cache_loader load, void *arg)
+{
+	char lock[GL_CACHE_KEY_MAX + 8], token[32];
+	char *val, *dump;
+	size_t len = 0;
+	json_t *j;
+	enum gl_err err;
+	int hit, locked = 0;
+
+	hit = cache_get(key, &val, &len);
+	if (hit == 1) {
+		req->cache = "hit";
+		return gl_reply_raw(req, 200, val, len);
+	}
+	snprintf(lock, sizeof(lock), "%s:lock", key);
+	snprintf(token, sizeof(token), "%d.%lld", (int)getpid(), gl_now_us());
+	if (hit == 0) {
+		locked = cache_lock(lock, token);
+		/* Someone else is loading: wait a little for their result, then read through. */
+		for (long waited = 0; !locked && waited < CACHE_WAIT_MS; waited += 10) {
+			sleep_ms(10);
+			if (cache_get(key, &val, &len) == 1) {
+				req->cache = "hit";
+				return gl_reply_raw(req, 200, val, len);
+			}
+		}
+	}
+	if ((err = load(arg, &j)) != GL_OK)
+		return err;
+	dump = gl_json_dump_new(j);
+	json_decref(j);
+	if (dump == NULL)
+		return GL_E_INTERNAL;
+	len = strlen(dump);
+	if (locked)
+		cache_store(key, lock, token, dump, len);
+	req->cache = "miss";
+	return gl_reply_raw(req, 200, dump, len);
+}
+
+int
+gl_cache_del(const char *const *keys, int nkeys)
+{
+	const char *argv[1 + 2 * 8];
+	size_t lens[1 + 2 * 8];
+	char locks[8][GL_CACHE_KEY_MAX + 8];
+	redisReply *r;
+	int argc = 1, ok;
+
+	if (nkeys > 8)
+		nkeys = 8;
+	argv[0] = "DEL";
+	lens[0] = 3;
+	for (int i = 0; i < nkeys; i++) {
+		snprintf(locks[i], sizeof(locks[i]), "%s:lock", keys[i]);
+		argv[argc] = keys[i];
+		lens[argc++] = strlen(keys[i]);
+		argv[argc] = locks[i];
+		lens[argc++] = strlen(locks[i]);
+	}
+	r = gl_redis_argv(argc, argv, lens);
+	ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
+	if (r != NULL)
+		freeReplyObject(r);
+	if (!ok)
+		gl_log(GL_LOG_WARN, NULL, "cache: could not delete %d key(s); they expire by TTL", nkeys);
+	return ok ? 0 : -1;
+}

@@ -1,0 +1,44 @@
+/*
+ * cache: cache-aside in Redis in front of MongoDB.
+ *
+ * A cached value is the JSON body of a response, stored under a key with a
+ * TTL (gl_conf.cache_ttl).  Only one loader per key runs at a time: it
+ * holds "<key>:lock" and stores its result only while it still holds the
+ * lock, and a writer deletes the key and its lock after changing MongoDB,
+ * so a loader that read the old document can never store it afterwards.
+ * Others wait briefly for the loader, then read through.  Redis being away
+ * is a miss, never an error: MongoDB remains the truth.
+ */
+#ifndef GL_CACHE_H
+#define GL_CACHE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "err.h"
+#include "req.h"
+
+#define GL_CACHE_KEY_MAX 128
+
+/* Loads the value on a miss: *out is new on GL_OK. */
+typedef enum gl_err (*gl_cache_loader)(void *arg, json_t **out);
+
+/*
+ * Answer req with status 200 and the value of key: from Redis when warm
+ * (X-Cache: hit), else from load (X-Cache: miss), storing it for the next
+ * caller.  Errors of load are returned as they are and not cached.
+ */
+enum gl_err gl_cache_reply(struct gl_req *req, const char *key, gl_cache_loader load, void *arg)
+	__attribute__((warn_unused_result));
+
+/*
+ * Drop keys (and their loader locks) after a write, before the response is
+ * sent.  Returns -1 when Redis could not be told (logged): the entries then
+ * expire by TTL.
+ */
+int gl_cache_del(const char *const *keys, int nkeys);
+
+/* Write "galley:<service>:<what>[:<id>]" into buf; -1 if it does not fit. */
+int gl_cache_key(char *buf, size_t size, const char *what, const char *id);
+
+#endif

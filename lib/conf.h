@@ -1,0 +1,29 @@
+/*
+ * conf: configuration from GALLEY_* environment variables.
+ *
+ * Every variable a service reads is a row in the table in conf.c, with its
+ * default and bounds; gl_conf_load() checks them all once at start-up and
+ * refuses to start on a bad value, so no later code re-parses the
+ * environment.  The strings in gl_conf are borrowed from the environment.
+ */
+#ifndef GL_CONF_H
+#define GL_CONF_H
+
+struct gl_conf {
+	const char *service;	  /* the program's service name, e.g. "menu" */
+	const char *mongo_uri;	  /* GALLEY_MONGO_URI */
+	const char *redis_url;	  /* GALLEY_REDIS_URL */
+	const char *internal_url; /* GALLEY_INTERNAL_URL: nginx's internal listener */
+	const char *log_level;	  /* GALLEY_LOG_LEVEL: debug, info, warn, error */
+	long cache_ttl;		  /* GALLEY_CACHE_TTL seconds */
+	long http_timeout_ms;	  /* GALLEY_HTTP_TIMEOUT_MS for outbound calls */
+	long db_timeout_ms;	  /* GALLEY_DB_TIMEOUT_MS for server selection */
+	long redis_timeout_ms;	  /* GALLEY_REDIS_TIMEOUT_MS per command */
+};
+
+extern struct gl_conf gl_conf;
+
+/* Fill gl_conf for service; 0, or -1 after printing what is wrong. */
+int gl_conf_load(const char *service);
+
+#endif

@@ -1,0 +1,351 @@
+#include <mongoc/mongoc.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf.h"
+#include "db.h"
+#include "doc.h"
+#include "log.h"
+
+static mongoc_client_pool_t *db_pool;
+static char db_name[64];
+
+int
+gl_db_open(void)
+{
+	bson_error_t error;
+	mongoc_uri_t *uri;
+
+	mongoc_init();
+	uri = mongoc_uri_new_with_error(gl_conf.mongo_uri, &error);
+	if (uri == NULL) {
+		gl_log(GL_LOG_ERROR, NULL, "GALLEY_MONGO_URI is not a MongoDB URI: %s", error.message);
+		return -1;
+	}
+	/* Fail fast when the server is away, so the caller can answer 503 in time. */
+	if (!mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS,
+					       (int32_t)gl_conf.db_timeout_ms);
+	if (!mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS,
+					       (int32_t)gl_conf.db_timeout_ms);
+	if (!mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS))
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS,
+					       (int32_t)(gl_conf.db_timeout_ms * 3));
+	db_pool = mongoc_client_pool_new(uri);
+	mongoc_uri_destroy(uri);
+	if (db_pool == NULL) {
+		gl_log(GL_LOG_ERROR, NULL, "cannot create the MongoDB client pool");
+		return -1;
+	}
+	mongoc_client_pool_set_error_api(db_pool, MONGOC_ERROR_API_VERSION_2);
+	mongoc_client_pool_set_appname(db_pool, "galley");
+	snprintf(db_name, sizeof(db_name), "galley_%s", gl_conf.service);
+	return 0;
+}
+
+void
+gl_db_close(void)
+{
+	if (db_pool != NULL)
+		mongoc_client_pool_destroy(db_pool);
+	db_pool = NULL;
+	mongoc_cleanup();
+}
+
+/* Sort a driver error by blame. */
+static enum gl_err
+db_error(const char *what, const bson_error_t *error)
+{
+	if (error->code == 11000 || error->code == 11001)
+		return GL_E_CONFLICT;
+	if (error->domain == MONGOC_ERROR_SERVER_SELECTION || error->domain == MONGOC_ERROR_STREAM ||
+	    error->domain == MONGOC_ERROR_CLIENT) {
+		gl_log(GL_LOG_WARN, NULL, "mongodb %s: %s", what, error->message);
+		if (strstr(error->message, "timed out") != NULL ||
+		    strstr(error->message, "timeout") != NULL)
+			return GL_E_UPSTREAM_TIMEOUT;
+		return GL_E_UPSTREAM_DOWN;
+	}
+	gl_log(GL_LOG_ERROR, NULL, "mongodb %s: %s (domain %u, code %u)", what, error->message,
+	       error->domain, error->code);
+	return GL_E_INTERNAL;
+}
+
+struct db_conn {
+	mongoc_client_t *client;
+	mongoc_collection_t *coll;
+};
+
+static enum gl_err
+db_take(struct db_conn *c, const char *coll)
+{
+	c->client = db_pool != NULL ? mongoc_client_pool_pop(db_pool) : NULL;
+	if (c->client == NULL)
+		return GL_E_UPSTREAM_DOWN;
+	c->coll = coll != NULL ? mongoc_client_get_collection(c->client, db_name, coll) : NULL;
+	return GL_OK;
+}
+
+static void
+db_give(struct db_conn *c)
+{
+	if (c->coll != NULL)
+		mongoc_collection_destroy(c->coll);
+	if (c->client != NULL)
+		mongoc_client_pool_push(db_pool, c->client);
+	c->coll = NULL;
+	c->client = NULL;
+}
+
+enum gl_err
+gl_db_ping(void)
+{
+	struct db_conn c;
+	bson_error_t error;
+	bson_t reply;
+	bson_t *cmd = BCON_NEW("ping", BCON_INT32(1));
+	enum gl_err err;
+
+	if ((err = db_take(&c, NULL)) != GL_OK) {
+		bson_destroy(cmd);
+		return err;
+	}
+	bool ok = mongoc_client_command_simple(c.client, "admin", cmd, NULL, &reply, &error);
+	bson_destroy(&reply);
+	bson_destroy(cmd);
+	db_give(&c);
+	return ok ? GL_OK : GL_E_UPSTREAM_DOWN;
+}
+
+enum gl_err
+gl_db_insert(const char *coll, const bson_t *doc)
+{
+	struct db_conn c;
+	bson_error_t error;
+	enum gl_err err;
+
+	if ((err = db_take(&c, coll)) != GL_OK)
+		return err;
+	if (!mongoc_collection_insert_one(c.coll, doc, NULL, NULL, &error))
+		err = db_error("insert", &error);
+	db_give(&c);
+	return err;
+}
+
+static enum gl_err
+db_find(const char *coll, const bson_t *filter, const bson_t *opts, int max, json_t *items,
+	bson_oid_t *last)
+{
+	struct db_conn c;
+	bson_error_t error;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	enum gl_err err;
+	bson_iter_t it;
+	int n = 0;
+
+	if ((err = db_take(&c, coll)) != GL_OK)
+		return err;
+	cur = mongoc_collection_find_with_opts(c.coll, filter, opts, NULL);
+	while (n < max && mongoc_cursor_next(cur, &doc)) {
+		json_t *j = gl_doc_to_json_new(doc);
+		if (j == NULL) {
+			err = GL_E_INTERNAL;
+			gl_log(GL_LOG_ERROR, NULL, "a document in %s has a type galley cannot render", coll);
+			break;
+		}
+		json_array_append_new(items, j);
+		if (last != NULL && bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_OID(&it))
+			bson_oid_copy(bson_iter_oid(&it), last);
+		n++;
+	}
+	if (err == GL_OK && mongoc_cursor_error(cur, &error))
+		err = db_error("find", &error);
+	mongoc_cursor_destroy(cur);
+	db_give(&c);
+	return err;
+}
+
+enum gl_err
+gl_db_get(const char *coll, const bson_oid_t *id, json_t **out)
+{
+	bson_t filter = BSON_INITIALIZER;
+	json_t *items = json_array();
+	enum gl_err err;
+
+	*out = NULL;
+	BSON_APPEND_OID(&filter, "_id", id);
+	err = items != NULL ? db_find(coll, &filter, NULL, 1, items, NULL) : GL_E_INTERNAL;
+	bson_destroy(&filter);
+	if (err == GL_OK && json_array_size(items) == 0)
+		err = GL_E_NOT_FOUND;
+	if (err == GL_OK)
+		*out = json_incref(json_array_get(items, 0));
+	json_decref(items);
+	return err;
+}
+
+enum gl_err
+gl_db_exists(const char *coll, const bson_oid_t *id)
+{
+	json_t *doc;
+	enum gl_err err = gl_db_get(coll, id, &doc);
+
+	json_decref(doc);
+	return err;
+}
+
+/* Build {filter..., _id: {$gt: after}} sorted by _id. */
+static void
+page_query(bson_t *q, bson_t *opts, const bson_t *filter, const char *after, int limit)
+{
+	bson_oid_t oid;
+	bson_t child;
+
+	bson_init(q);
+	if (filter != NULL)
+		bson_concat(q, filter);
+	if (after != NULL && gl_oid_parse(after, &oid)) {
+		BSON_APPEND_DOCUMENT_BEGIN(q, "_id", &child);
+		BSON_APPEND_OID(&child, "$gt", &oid);
+		bson_append_document_end(q, &child);
+	}
+	bson_init(opts);
+	BSON_APPEND_DOCUMENT_BEGIN(opts, "sort", &child);
+	BSON_APPEND_INT32(&child, "_id", 1);
+	bson_append_document_end(opts, &child);
+	BSON_APPEND_INT64(opts, "limit", limit);
+}
+
+enum gl_err
+gl_db_list(const char *coll, const bson_t *filter, const struct gl_page *page, json_t **out)
+{
+	bson_t q, opts;
+	json_t *items = json_array();
+	bson_oid_t last;
+	char next[25];
+	enum gl_err err;
+
+	*out = NULL;
+	if (items == NULL)
+		return GL_E_INTERNAL;
+	/* One more than asked tells whether there is a next page. */
+	page_query(&q, &opts, filter, page->after, page->limit + 1);
+	err = db_find(coll, &q, &opts, page->limit + 1, items, &last);
+	bson_destroy(&q);
+	bson_destroy(&opts);
+	if (err != GL_OK) {
+		json_decref(items);
+		return err;
+	}
+	if (json_array_size(items) > (size_t)page->limit) {
+		json_array_remove(items, (size_t)page->limit);
+		json_t *lastj = json_object_get(json_array_get(items, (size_t)page->limit - 1), "id");
+		snprintf(next, sizeof(next), "%s", json_string_value(lastj));
+		*out = json_pack("{s:o, s:s}", "items", items, "next", next);
+	} else {
+		*out = json_pack("{s:o, s:n}", "items", items, "next");
+	}
+	(void)last;
+	return *out != NULL ? GL_OK : GL_E_INTERNAL;
+}
+
+enum gl_err
+gl_db_find_all(const char *coll, const bson_t *filter, int max, json_t **out)
+{
+	bson_t q, opts;
+	enum gl_err err;
+
+	*out = json_array();
+	if (*out == NULL)
+		return GL_E_INTERNAL;
+	page_query(&q, &opts, filter, NULL, max);
+	err = db_find(coll, &q, &opts, max, *out, NULL);
+	bson_destroy(&q);
+	bson_destroy(&opts);
+	if (err != GL_OK) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return err;
+}
+
+enum gl_err
+gl_db_update(const char *coll, const bson_oid_t *id, long long version, const bson_t *set,
+	     json_t **out)
+{
+	struct db_conn c;
+	bson_error_t error;
+	bson_t query = BSON_INITIALIZER, update = BSON_INITIALIZER, child, reply;
+	mongoc_find_and_modify_opts_t *opts;
+	bson_iter_t it;
+	enum gl_err err;
+
+	*out = NULL;
+	BSON_APPEND_OID(&query, "_id", id);
+	if (version >= 0)
+		BSON_APPEND_INT64(&query, "version", version);
+	if (!bson_empty(set))
+		BSON_APPEND_DOCUMENT(&update, "$set", set);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$inc", &child);
+	BSON_APPEND_INT64(&child, "version", 1);
+	bson_append_document_end(&update, &child);
+
+	if ((err = db_take(&c, coll)) != GL_OK) {
+		bson_destroy(&query);
+		bson_destroy(&update);
+		return err;
+	}
+	opts = mongoc_find_and_modify_opts_new();
+	mongoc_find_and_modify_opts_set_update(opts, &update);
+	mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_RETURN_NEW);
+	if (!mongoc_collection_find_and_modify_with_opts(c.coll, &query, opts, &reply, &error)) {
+		err = db_error("findAndModify", &error);
+	} else if (bson_iter_init_find(&it, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		const uint8_t *data;
+		uint32_t len;
+		bson_t doc;
+		bson_iter_document(&it, &len, &data);
+		if (bson_init_static(&doc, data, len))
+			*out = gl_doc_to_json_new(&doc);
+		if (*out == NULL)
+			err = GL_E_INTERNAL;
+	} else {
+		err = GL_E_NOT_FOUND;
+	}
+	bson_destroy(&reply);
+	mongoc_find_and_modify_opts_destroy(opts);
+	db_give(&c);
+	bson_destroy(&query);
+	bson_destroy(&update);
+	/* Nothing matched: tell a stale If-Match from a missing document. */
+	if (err == GL_E_NOT_FOUND && version >= 0 && gl_db_exists(coll, id) == GL_OK)
+		err = GL_E_CONFLICT;
+	return err;
+}
+
+enum gl_err
+gl_db_delete(const char *coll, const bson_oid_t *id)
+{
+	struct db_conn c;
+	bson_error_t error;
+	bson_t filter = BSON_INITIALIZER, reply;
+	bson_iter_t it;
+	enum gl_err err;
+
+	BSON_APPEND_OID(&filter, "_id", id);
+	if ((err = db_take(&c, coll)) != GL_OK) {
+		bson_destroy(&filter);
+		return err;
+	}
+	if (!mongoc_collection_delete_one(c.coll, &filter, NULL, &reply, &error))
+		err = db_error("delete", &error);
+	else if (bson_iter_init_find(&it, &reply, "deletedCount") &&
+		 bson_iter_as_int64(&it) == 0)
+		err = GL_E_NOT_FOUND;
+	bson_destroy(&reply);
+	bson_destroy(&filter);
+	db_give(&c);
+	return err;
+}

@@ -1,0 +1,65 @@
+/*
+ * db: MongoDB access through mongo-c-driver.
+ *
+ * One mongoc_client_pool_t per process, opened after fork by gl_db_open();
+ * each call pops a client and pushes it back, so threads may share the
+ * pool.  Each service owns the database "galley_<service>".  Failures are
+ * sorted by blame: an unreachable or slow server is GL_E_UPSTREAM_DOWN or
+ * GL_E_UPSTREAM_TIMEOUT, a duplicate key GL_E_CONFLICT, anything else a
+ * bug (GL_E_INTERNAL) that is logged with the driver's message.
+ *
+ * Ownership: documents passed in are borrowed; json_t ** results are new.
+ */
+#ifndef GL_DB_H
+#define GL_DB_H
+
+#include <bson/bson.h>
+#include <jansson.h>
+
+#include "err.h"
+#include "req.h"
+
+/* Open the pool for gl_conf.mongo_uri; 0 or -1 (logged). */
+int gl_db_open(void);
+void gl_db_close(void);
+
+/* Is the server answering? GL_OK or GL_E_UPSTREAM_DOWN. */
+enum gl_err gl_db_ping(void) __attribute__((warn_unused_result));
+
+/* Insert doc; GL_E_CONFLICT when a unique key is taken. */
+enum gl_err gl_db_insert(const char *coll, const bson_t *doc) __attribute__((warn_unused_result));
+
+/* The document with _id id as API JSON in *out (new); GL_E_NOT_FOUND. */
+enum gl_err gl_db_get(const char *coll, const bson_oid_t *id, json_t **out)
+	__attribute__((warn_unused_result));
+
+/*
+ * A page of documents matching filter (borrowed; NULL for all), by
+ * ascending _id, as {"items":[...],"next":id|null} in *out (new).
+ */
+enum gl_err gl_db_list(const char *coll, const bson_t *filter, const struct gl_page *page,
+		       json_t **out) __attribute__((warn_unused_result));
+
+/*
+ * Every document matching filter, up to max, by ascending _id, as a JSON
+ * array in *out (new).
+ */
+enum gl_err gl_db_find_all(const char *coll, const bson_t *filter, int max, json_t **out)
+	__attribute__((warn_unused_result));
+
+/*
+ * Apply set (borrowed; a document of fields) to the document id and bump
+ * its version.  version >= 0 requires the stored version to equal it
+ * (If-Match).  *out (new) is the document after the change.  GL_E_NOT_FOUND,
+ * or GL_E_CONFLICT when the version is stale.
+ */
+enum gl_err gl_db_update(const char *coll, const bson_oid_t *id, long long version,
+			 const bson_t *set, json_t **out) __attribute__((warn_unused_result));
+
+/* Delete the document id; GL_E_NOT_FOUND when there is none. */
+enum gl_err gl_db_delete(const char *coll, const bson_oid_t *id) __attribute__((warn_unused_result));
+
+/* Does a document with _id id exist?  GL_OK, GL_E_NOT_FOUND or a dependency error. */
+enum gl_err gl_db_exists(const char *coll, const bson_oid_t *id) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * http: outbound calls to other services through nginx's internal
+ * listener (gl_conf.internal_url), with libcurl.
+ *
+ * One easy handle per process, reused so connections stay warm; connect
+ * and total timeouts on every call; http and https only; the answer is
+ * read into a buffer capped at GL_HTTP_MAX_BODY.  A failure is sorted by
+ * blame: unreachable is GL_E_UPSTREAM_DOWN, too slow GL_E_UPSTREAM_TIMEOUT,
+ * a 5xx or a body that is too big GL_E_UPSTREAM_BAD.  Idempotent calls
+ * (GET) are retried once after a short pause when the target was
+ * unreachable.  The caller's request id travels along as X-Request-Id.
+ */
+#ifndef GL_HTTP_H
+#define GL_HTTP_H
+
+#include <jansson.h>
+
+#include "err.h"
+
+#define GL_HTTP_MAX_BODY (1024 * 1024)
+
+/*
+ * GET internal_url + path.  On GL_OK, *status is the HTTP status (any
+ * 2xx/4xx) and *body, when body is not NULL, the parsed JSON answer (new)
+ * or NULL if it was not JSON.
+ */
+enum gl_err gl_http_get(const char *path, const char *request_id, long *status, json_t **body)
+	__attribute__((warn_unused_result));
+
+void gl_http_close(void);
+
+#endif

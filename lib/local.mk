@@ -1,0 +1,16 @@
+noinst_LIBRARIES += lib/libgalley.a
+lib_libgalley_a_SOURCES = \
+	lib/app.c lib/app.h \
+	lib/cache.c lib/cache.h \
+	lib/conf.c lib/conf.h \
+	lib/crud.c lib/crud.h \
+	lib/db.c lib/db.h \
+	lib/doc.c lib/doc.h \
+	lib/err.c lib/err.h \
+	lib/http.c lib/http.h \
+	lib/json.c lib/json.h \
+	lib/log.c lib/log.h \
+	lib/redis.c lib/redis.h \
+	lib/req.c lib/req.h \
+	lib/route.c lib/route.h \
+	lib/valid.c lib/valid.h

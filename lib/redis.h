@@ -1,0 +1,31 @@
+/*
+ * redis: the one Redis connection of a process (lib-internal: services use
+ * cache.h and, later, events.h, and never include hiredis).
+ *
+ * The connection is opened lazily with timeouts from gl_conf.  hiredis has
+ * two error channels: a NULL reply means the context is dead, and a dead
+ * context stays dead, so it is dropped here and reopened on a later call,
+ * at most once per second while Redis is away; a REDIS_REPLY_ERROR reply
+ * means Redis said no.  Debian ships hiredis 0.14: version differences stay
+ * in this file and redis.c.
+ */
+#ifndef GL_REDIS_H
+#define GL_REDIS_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+
+/*
+ * Run one command given as argv with lengths (never a formatted string, so
+ * no client text is ever parsed as a command).  Returns a new reply to free
+ * with freeReplyObject(), or NULL when Redis is unreachable.
+ */
+redisReply *gl_redis_argv(int argc, const char **argv, const size_t *lens);
+
+/* Is Redis answering?  0 or -1. */
+int gl_redis_ping(void);
+
+/* Close the connection (at exit, and after fork). */
+void gl_redis_close(void);
+
+#endif

@@ -1,0 +1,238 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "req.h"
+
+const struct gl_field gl_page_query[] = {
+	{.name = "limit", .type = GL_T_INT, .min = 1, .max = 200},
+	{.name = "after", .type = GL_T_OID},
+	{0},
+};
+
+long long
+gl_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+const char *
+gl_req_param(const struct gl_req *req, const char *name)
+{
+	return FCGX_GetParam(name, req->fcgi->envp);
+}
+
+const char *
+gl_req_capture(const struct gl_req *req, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (int i = 0; i < req->match.ncaps; i++)
+		if (req->match.caps[i].name_len == n && memcmp(req->match.caps[i].name, name, n) == 0)
+			return req->match.caps[i].value;
+	return NULL;
+}
+
+void
+gl_req_page(const struct gl_req *req, struct gl_page *page)
+{
+	json_t *v;
+
+	page->limit = 50;
+	page->after = NULL;
+	if ((v = json_object_get(req->query, "limit")) != NULL)
+		page->limit = (int)json_integer_value(v);
+	if ((v = json_object_get(req->query, "after")) != NULL)
+		page->after = json_string_value(v);
+}
+
+enum gl_err
+gl_req_if_match(struct gl_req *req, long long *version)
+{
+	const char *s = gl_req_param(req, "HTTP_IF_MATCH");
+	long long n = 0;
+	size_t len;
+
+	*version = -1;
+	if (s == NULL)
+		return GL_OK;
+	/* Accept the bare number and its quoted ETag form "3". */
+	len = strlen(s);
+	if (len >= 2 && s[0] == '"' && s[len - 1] == '"') {
+		s++;
+		len -= 2;
+	}
+	if (len == 0 || len > 15)
+		return gl_fail(req, GL_E_VALIDATION, "If-Match", "must be a document version number");
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return gl_fail(req, GL_E_VALIDATION, "If-Match",
+				       "must be a document version number");
+		n = n * 10 + (s[i] - '0');
+	}
+	*version = n;
+	return GL_OK;
+}
+
+enum gl_err
+gl_reply(struct gl_req *req, int status, json_t *body)
+{
+	json_decref(req->reply);
+	req->reply = body;
+	req->status = status;
+	return GL_OK;
+}
+
+enum gl_err
+gl_reply_raw(struct gl_req *req, int status, char *body, size_t len)
+{
+	free(req->raw);
+	req->raw = body;
+	req->raw_len = len;
+	req->status = status;
+	return GL_OK;
+}
+
+enum gl_err
+gl_fail(struct gl_req *req, enum gl_err err, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	req->err = err;
+	snprintf(req->err_field, sizeof(req->err_field), "%s", field != NULL ? field : "");
+	req->err_message[0] = '\0';
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(req->err_message, sizeof(req->err_message), fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+/* nginx sends a request id of hex digits; anything else is replaced, never reflected. */
+static void
+req_set_id(struct gl_req *req)
+{
+	const char *s = gl_req_param(req, "GALLEY_REQUEST_ID");
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	if (n > 0 && n < sizeof(req->request_id) && strspn(s, "0123456789abcdef-") == n) {
+		memcpy(req->request_id, s, n + 1);
+		return;
+	}
+	snprintf(req->request_id, sizeof(req->request_id), "%08x%08x", (unsigned)random(),
+		 (unsigned)random());
+}
+
+void
+gl_req_begin(struct gl_req *req, FCGX_Request *fcgi)
+{
+	memset(req, 0, sizeof(*req));
+	req->fcgi = fcgi;
+	req->started_us = gl_now_us();
+	req->method = gl_method_parse(gl_req_param(req, "REQUEST_METHOD"));
+	req->path = gl_req_param(req, "DOCUMENT_URI");
+	req_set_id(req);
+}
+
+static int
+put_json(const char *buf, size_t size, void *data)
+{
+	return FCGX_PutStr(buf, (int)size, (FCGX_Stream *)data) < 0 ? -1 : 0;
+}
+
+/* Copy a client path into a log-safe form: printable ASCII, bounded. */
+static void
+log_path(char *dst, size_t size, const char *path)
+{
+	size_t o = 0;
+
+	for (; path != NULL && *path != '\0' && o + 4 < size; path++) {
+		unsigned char c = (unsigned char)*path;
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+			dst[o++] = (char)c;
+		else
+			o += (size_t)snprintf(dst + o, size - o, "%%%02X", c);
+	}
+	dst[o] = '\0';
+}
+
+void
+gl_req_finish(struct gl_req *req, enum gl_err err)
+{
+	FCGX_Stream *out = req->fcgi->out;
+	const struct gl_err_info *info;
+	char path[256];
+	json_t *ebody;
+
+	if (err == GL_OK && req->status == 0)
+		err = gl_fail(req, GL_E_INTERNAL, NULL, "the handler gave no answer");
+	if (err != GL_OK) {
+		info = gl_err_info(err);
+		req->status = info->status;
+		json_decref(req->reply);
+		free(req->raw);
+		req->raw = NULL;
+		req->cache = NULL;
+		ebody = json_pack("{s:s, s:s}", "code", info->code, "message",
+				  req->err_message[0] && req->err != GL_OK && req->err == err
+					  ? req->err_message
+					  : info->message);
+		if (ebody != NULL && req->err == err && req->err_field[0] != '\0')
+			json_object_set_new(ebody, "field", json_string(req->err_field));
+		req->reply = json_pack("{s:o*}", "error", ebody);
+		if (info->status >= 500)
+			gl_log(GL_LOG_ERROR, req->request_id, "%s: %s", info->code,
+			       req->err_message[0] ? req->err_message : info->message);
+	}
+
+	FCGX_FPrintF(out, "Status: %d\r\n", req->status);
+	if (req->status != 204)
+		FCGX_FPrintF(out, "Content-Type: application/json\r\n");
+	FCGX_FPrintF(out, "Cache-Control: no-store\r\n");
+	if (req->cache != NULL)
+		FCGX_FPrintF(out, "X-Cache: %s\r\n", req->cache);
+	if (req->location[0] != '\0')
+		FCGX_FPrintF(out, "Location: %s\r\n", req->location);
+	if (err == GL_E_METHOD && req->match.allow != 0) {
+		char allow[64] = "";
+		for (int m = GL_GET; m < GL_METHOD__MAX; m++)
+			if (req->match.allow & (1u << m)) {
+				if (allow[0] != '\0')
+					strcat(allow, ", ");
+				strcat(allow, gl_method_name((enum gl_method)m));
+				if (m == GL_GET)
+					strcat(allow, ", HEAD");
+			}
+		FCGX_FPrintF(out, "Allow: %s\r\n", allow);
+	}
+	FCGX_PutS("\r\n", out);
+	if (req->status != 204) {
+		if (req->raw != NULL)
+			FCGX_PutStr(req->raw, (int)req->raw_len, out);
+		else if (req->reply != NULL)
+			json_dump_callback(req->reply, put_json, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		FCGX_PutS("\n", out);
+	}
+
+	log_path(path, sizeof(path), req->path);
+	gl_log_fields(GL_LOG_INFO, req->request_id,
+		      json_pack("{s:s, s:s, s:i, s:I, s:s?}", "method",
+				req->method ? gl_method_name(req->method) : "?", "path", path,
+				"status", req->status, "us", gl_now_us() - req->started_us, "cache",
+				req->cache));
+
+	json_decref(req->body);
+	json_decref(req->query);
+	json_decref(req->reply);
+	free(req->raw);
+	req->body = req->query = req->reply = NULL;
+	req->raw = NULL;
+}

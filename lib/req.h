@@ -1,0 +1,84 @@
+/*
+ * req: one FastCGI request, from the params nginx sent to the one writer.
+ *
+ * The dispatcher (app.c) fills a struct gl_req, checks everything the route
+ * declares, and calls the handler with validated values only.  A handler
+ * answers with gl_reply() (success) or returns an enum gl_err, usually via
+ * gl_fail() for detail; gl_req_finish() alone writes the response, so every
+ * error has the API's shape and every request is logged once.
+ *
+ * Ownership: body and query are owned by the request and freed at its end;
+ * a handler borrows them.  gl_reply() and gl_reply_raw() steal what they
+ * are given.  Params and captures are borrowed until the request ends.
+ */
+#ifndef GL_REQ_H
+#define GL_REQ_H
+
+#include <fcgiapp.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "err.h"
+#include "route.h"
+
+struct gl_req {
+	FCGX_Request *fcgi; /* borrowed from the app loop */
+	enum gl_method method;
+	const char *path; /* DOCUMENT_URI, normalised by nginx; borrowed */
+	char request_id[64];
+	struct gl_match match;
+	json_t *body;  /* owned; the validated body, or NULL */
+	json_t *query; /* owned; the validated query, typed; never NULL after dispatch */
+
+	/* The answer, written by gl_req_finish(). */
+	int status;
+	json_t *reply;	   /* owned */
+	char *raw;	   /* owned; a ready JSON body (cache hit) instead of reply */
+	size_t raw_len;
+	const char *cache; /* "hit", "miss" or NULL: the X-Cache header */
+	char location[128];
+	enum gl_err err;
+	char err_field[96];
+	char err_message[256];
+	long long started_us;
+};
+
+/* Pagination of lists: ?limit=1..200 (default 50) &after=<id>. */
+struct gl_page {
+	int limit;
+	const char *after; /* NULL or a validated 24-hex id, borrowed */
+};
+
+/* The standard query table of a list route. */
+extern const struct gl_field gl_page_query[];
+
+/* The value of capture name ("id"), or NULL; borrowed. */
+const char *gl_req_capture(const struct gl_req *req, const char *name);
+/* A FastCGI param (e.g. "HTTP_IF_MATCH"), or NULL; borrowed. */
+const char *gl_req_param(const struct gl_req *req, const char *name);
+/* Read ?limit and ?after from the validated query. */
+void gl_req_page(const struct gl_req *req, struct gl_page *page);
+/*
+ * The If-Match version: 0 and *version = -1 when absent, 0 with the value
+ * when it is a plain decimal 0..2^53, else GL_E_VALIDATION via gl_fail().
+ */
+enum gl_err gl_req_if_match(struct gl_req *req, long long *version)
+	__attribute__((warn_unused_result));
+
+/* Answer with status and body (steals body; NULL body means 204). */
+enum gl_err gl_reply(struct gl_req *req, int status, json_t *body);
+/* Answer with status and a serialized JSON body (steals body, a malloc'd string). */
+enum gl_err gl_reply_raw(struct gl_req *req, int status, char *body, size_t len);
+
+/* Record why the request failed; returns err so handlers can `return gl_fail(…)`. */
+enum gl_err gl_fail(struct gl_req *req, enum gl_err err, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Monotonic microseconds, for durations. */
+long long gl_now_us(void);
+
+/* Internal to the dispatcher (app.c): set up from FastCGI params, write and log. */
+void gl_req_begin(struct gl_req *req, FCGX_Request *fcgi);
+void gl_req_finish(struct gl_req *req, enum gl_err err);
+
+#endif

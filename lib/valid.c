@@ -1,0 +1,362 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "valid.h"
+
+/* Query strings are short by nature; these bound the work a client can ask for. */
+#define QUERY_MAX_BYTES 2048
+#define QUERY_MAX_PARAMS 16
+#define KEY_PATH_MAX 64
+
+static enum gl_err
+fail_at(struct gl_valid_fail *fail, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static enum gl_err
+fail_at(struct gl_valid_fail *fail, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(fail->field, sizeof(fail->field), "%s", field != NULL ? field : "");
+	va_start(ap, fmt);
+	vsnprintf(fail->message, sizeof(fail->message), fmt, ap);
+	va_end(ap);
+	return GL_E_VALIDATION;
+}
+
+size_t
+gl_valid_utf8_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+/* Copy a client key into a path for messages: printable ASCII only, bounded. */
+static void
+path_join(char *dst, size_t size, const char *parent, const char *key)
+{
+	char clean[KEY_PATH_MAX + 1];
+	size_t i;
+
+	for (i = 0; key[i] != '\0' && i < KEY_PATH_MAX; i++)
+		clean[i] = ((unsigned char)key[i] >= 0x20 && (unsigned char)key[i] < 0x7f) ? key[i] : '?';
+	clean[i] = '\0';
+	if (parent == NULL || *parent == '\0')
+		snprintf(dst, size, "%s", clean);
+	else
+		snprintf(dst, size, "%s.%s", parent, clean);
+}
+
+/* Reject '$'-prefixed and dotted keys at any depth, before anything else looks. */
+static enum gl_err
+check_keys(const json_t *j, const char *path, struct gl_valid_fail *fail, int depth)
+{
+	char sub[sizeof(fail->field) + 32];
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (depth > 16)
+		return fail_at(fail, path, "nested too deeply (16 levels at most)");
+	if (json_is_object(j)) {
+		json_object_foreach((json_t *)j, key, v)
+		{
+			path_join(sub, sizeof(sub), path, key);
+			if (key[0] == '$' || strchr(key, '.') != NULL || key[0] == '\0')
+				return fail_at(fail, sub, "keys may not be empty, start with '$' or contain '.'");
+			if (check_keys(v, sub, fail, depth + 1) != GL_OK)
+				return GL_E_VALIDATION;
+		}
+	} else if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+		{
+			if (snprintf(sub, sizeof(sub), "%s[%zu]", path, i) >= (int)sizeof(sub))
+				return fail_at(fail, path, "is nested too deeply");
+			if (check_keys(v, sub, fail, depth + 1) != GL_OK)
+				return GL_E_VALIDATION;
+		}
+	}
+	return GL_OK;
+}
+
+static int
+is_oid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 24; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+		      (s[i] >= 'A' && s[i] <= 'F')))
+			return 0;
+	return s[24] == '\0';
+}
+
+static enum gl_err check_object(const struct gl_field *fields, const json_t *obj, bool partial,
+				const char *path, struct gl_valid_fail *fail);
+
+static enum gl_err
+check_string(const struct gl_field *f, const json_t *v, const char *path,
+	     struct gl_valid_fail *fail, long long min, long long max)
+{
+	const char *s, *why;
+	size_t n;
+
+	if (!json_is_string(v))
+		return fail_at(fail, path, "must be a string");
+	s = json_string_value(v);
+	/* jansson refuses \u0000 on parse, but a length check keeps us honest. */
+	if (strlen(s) != json_string_length(v))
+		return fail_at(fail, path, "must not contain NUL characters");
+	n = gl_valid_utf8_len(s);
+	if ((long long)n < min || (long long)n > max)
+		return fail_at(fail, path, "must be %lld..%lld characters long", min, max);
+	if (f != NULL && f->check != NULL && (why = f->check(s)) != NULL)
+		return fail_at(fail, path, "%s", why);
+	return GL_OK;
+}
+
+static enum gl_err
+check_value(const struct gl_field *f, const json_t *v, const char *path, struct gl_valid_fail *fail)
+{
+	char sub[sizeof(fail->field) + 32];
+	json_t *item;
+	size_t i;
+
+	switch (f->type) {
+	case GL_T_STRING:
+		return check_string(f, v, path, fail, f->min, f->max);
+	case GL_T_OID:
+		if (!json_is_string(v) || !is_oid(json_string_value(v)))
+			return fail_at(fail, path, "must be a 24-hex id");
+		return GL_OK;
+	case GL_T_INT:
+		if (!json_is_integer(v))
+			return fail_at(fail, path, "must be an integer");
+		if (json_integer_value(v) < f->min || json_integer_value(v) > f->max)
+			return fail_at(fail, path, "must be %lld..%lld", f->min, f->max);
+		return GL_OK;
+	case GL_T_BOOL:
+		if (!json_is_boolean(v))
+			return fail_at(fail, path, "must be true or false");
+		return GL_OK;
+	case GL_T_STRINGS:
+	case GL_T_OBJECTS:
+		if (!json_is_array(v))
+			return fail_at(fail, path, "must be an array");
+		if ((long long)json_array_size(v) < f->min || (long long)json_array_size(v) > f->max)
+			return fail_at(fail, path, "must hold %lld..%lld items", f->min, f->max);
+		json_array_foreach(v, i, item)
+		{
+			if (snprintf(sub, sizeof(sub), "%s[%zu]", path, i) >= (int)sizeof(sub))
+				return fail_at(fail, path, "is nested too deeply");
+			if (f->type == GL_T_STRINGS) {
+				if (check_string(f, item, sub, fail, 1, f->item_max) != GL_OK)
+					return GL_E_VALIDATION;
+			} else if (!json_is_object(item)) {
+				return fail_at(fail, sub, "must be an object");
+			} else if (check_object(f->fields, item, false, sub, fail) != GL_OK) {
+				return GL_E_VALIDATION;
+			}
+		}
+		return GL_OK;
+	}
+	return fail_at(fail, path, "has an unknown type");
+}
+
+static enum gl_err
+check_object(const struct gl_field *fields, const json_t *obj, bool partial, const char *path,
+	     struct gl_valid_fail *fail)
+{
+	char sub[sizeof(fail->field) + 32];
+	const struct gl_field *f;
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)obj, key, v)
+	{
+		for (f = fields; f != NULL && f->name != NULL; f++)
+			if (strcmp(f->name, key) == 0)
+				break;
+		path_join(sub, sizeof(sub), path, key);
+		if (f == NULL || f->name == NULL)
+			return fail_at(fail, sub, "is not a known field");
+		if (check_value(f, v, sub, fail) != GL_OK)
+			return GL_E_VALIDATION;
+	}
+	for (f = fields; !partial && f != NULL && f->name != NULL; f++)
+		if ((f->flags & GL_REQUIRED) && json_object_get(obj, f->name) == NULL) {
+			path_join(sub, sizeof(sub), path, f->name);
+			return fail_at(fail, sub, "is required");
+		}
+	return GL_OK;
+}
+
+enum gl_err
+gl_valid_object(const struct gl_field *fields, const json_t *obj, bool partial,
+		struct gl_valid_fail *fail)
+{
+	fail->field[0] = fail->message[0] = '\0';
+	if (!json_is_object(obj))
+		return fail_at(fail, "", "must be a JSON object");
+	if (check_keys(obj, "", fail, 0) != GL_OK)
+		return GL_E_VALIDATION;
+	return check_object(fields, obj, partial, "", fail);
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decode [s, s+n) into dst (size >= n + 1); -1 on a bad escape or NUL. */
+static int
+pct_decode(const char *s, size_t n, char *dst)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%') {
+			int hi, lo;
+			if (i + 2 >= n)
+				return -1;
+			hi = hexval((unsigned char)s[i + 1]);
+			lo = hexval((unsigned char)s[i + 2]);
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+				return -1;
+			dst[o++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			dst[o++] = s[i] == '+' ? ' ' : s[i];
+		}
+	}
+	dst[o] = '\0';
+	return 0;
+}
+
+/* Turn a query string value into the field's JSON type. */
+static json_t *
+query_value(const struct gl_field *f, const char *s)
+{
+	long long n;
+	char *end;
+
+	switch (f->type) {
+	case GL_T_INT:
+		if (*s == '\0' || strlen(s) > 19 || strspn(s, "-0123456789") != strlen(s))
+			return NULL;
+		errno = 0;
+		n = strtoll(s, &end, 10);
+		if (errno != 0 || *end != '\0')
+			return NULL;
+		return json_integer(n);
+	case GL_T_BOOL:
+		if (strcmp(s, "true") == 0)
+			return json_true();
+		if (strcmp(s, "false") == 0)
+			return json_false();
+		return NULL;
+	default:
+		return json_string(s); /* NULL when not UTF-8 */
+	}
+}
+
+enum gl_err
+gl_valid_query(const struct gl_field *fields, const char *query, json_t **out,
+	       struct gl_valid_fail *fail)
+{
+	char key[KEY_PATH_MAX + 1], val[QUERY_MAX_BYTES + 1];
+	const struct gl_field *f;
+	const char *p, *amp, *eq;
+	json_t *obj, *v;
+	int count = 0;
+
+	*out = NULL;
+	fail->field[0] = fail->message[0] = '\0';
+	if (query == NULL)
+		query = "";
+	if (strlen(query) > QUERY_MAX_BYTES)
+		return fail_at(fail, "", "the query string is longer than %d bytes", QUERY_MAX_BYTES);
+	obj = json_object();
+	if (obj == NULL)
+		return GL_E_INTERNAL;
+	for (p = query; *p != '\0'; p = *amp ? amp + 1 : amp) {
+		amp = p + strcspn(p, "&");
+		if (amp == p)
+			continue;
+		if (++count > QUERY_MAX_PARAMS) {
+			json_decref(obj);
+			return fail_at(fail, "", "at most %d query parameters", QUERY_MAX_PARAMS);
+		}
+		eq = memchr(p, '=', (size_t)(amp - p));
+		if (eq == NULL)
+			eq = amp;
+		if ((size_t)(eq - p) > KEY_PATH_MAX || pct_decode(p, (size_t)(eq - p), key) < 0 ||
+		    pct_decode(eq + (eq < amp), (size_t)(amp - eq - (eq < amp)), val) < 0) {
+			json_decref(obj);
+			return fail_at(fail, "", "the query string is malformed");
+		}
+		for (f = fields; f != NULL && f->name != NULL; f++)
+			if (strcmp(f->name, key) == 0)
+				break;
+		if (f == NULL || f->name == NULL) {
+			char path[sizeof(fail->field)];
+			path_join(path, sizeof(path), "", key);
+			json_decref(obj);
+			return fail_at(fail, path, "is not a known query parameter");
+		}
+		if (json_object_get(obj, f->name) != NULL) {
+			json_decref(obj);
+			return fail_at(fail, f->name, "is given more than once");
+		}
+		v = query_value(f, val);
+		if (v == NULL) {
+			json_decref(obj);
+			return fail_at(fail, f->name, f->type == GL_T_INT ? "must be an integer"
+							   : f->type == GL_T_BOOL ? "must be true or false"
+										  : "must be UTF-8 text");
+		}
+		json_object_set_new(obj, f->name, v);
+	}
+	if (check_object(fields, obj, false, "", fail) != GL_OK) {
+		json_decref(obj);
+		return GL_E_VALIDATION;
+	}
+	*out = obj;
+	return GL_OK;
+}
+
+const char *
+gl_valid_email(const char *s)
+{
+	const char *at = strchr(s, '@');
+
+	if (at == NULL || at == s || strchr(at + 1, '@') != NULL || strchr(at + 1, '.') == NULL ||
+	    at[1] == '.' || s[strlen(s) - 1] == '.')
+		return "must be an email address like name@example.com";
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || *s == 0x7f || *s == '<' || *s == '>' || *s == '"')
+			return "must be an email address without spaces or quotes";
+	return NULL;
+}
+
+const char *
+gl_valid_currency(const char *s)
+{
+	if (strlen(s) != 3 || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3)
+		return "must be a 3-letter ISO 4217 code like EUR";
+	return NULL;
+}

@@ -1,0 +1,67 @@
+/*
+ * valid: declarative validation of bodies and query strings.
+ *
+ * A route declares its body and query as tables of struct gl_field; the
+ * dispatcher checks the whole input against them before the handler runs,
+ * so a handler only ever sees values of the declared types and ranges.
+ * Checked everywhere: unknown keys, keys that start with '$' or hold '.' at
+ * any depth (they could steer a MongoDB query), types, ranges, lengths.
+ */
+#ifndef GL_VALID_H
+#define GL_VALID_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "err.h"
+
+enum gl_type {
+	GL_T_STRING,  /* min..max characters (code points) */
+	GL_T_INT,     /* min..max inclusive */
+	GL_T_BOOL,
+	GL_T_OID,     /* a 24-hex ObjectId string */
+	GL_T_STRINGS, /* array of min..max strings, each 1..item_max characters */
+	GL_T_OBJECTS, /* array of min..max objects, each checked against .fields */
+};
+
+#define GL_REQUIRED 0x1u
+
+struct gl_field {
+	const char *name;
+	enum gl_type type;
+	unsigned flags;
+	long long min, max;
+	long long item_max;
+	/* Extra check of a string's form: NULL if fine, else why not (static). */
+	const char *(*check)(const char *value);
+	const struct gl_field *fields; /* GL_T_OBJECTS: the shape of each object */
+};
+
+/* Where validation failed: the JSON path of the field and a sentence. */
+struct gl_valid_fail {
+	char field[96];
+	char message[160];
+};
+
+/*
+ * Check obj against fields.  partial: no field is required (PATCH).  On
+ * failure returns GL_E_VALIDATION and fills *fail.  obj is borrowed.
+ */
+enum gl_err gl_valid_object(const struct gl_field *fields, const json_t *obj, bool partial,
+			    struct gl_valid_fail *fail) __attribute__((warn_unused_result));
+
+/*
+ * Parse a query string (raw, percent-encoded) into *out, a new object of
+ * typed values checked against fields (NULL: no parameter is allowed).
+ */
+enum gl_err gl_valid_query(const struct gl_field *fields, const char *query, json_t **out,
+			   struct gl_valid_fail *fail) __attribute__((warn_unused_result));
+
+/* Length of a UTF-8 string in code points. */
+size_t gl_valid_utf8_len(const char *s);
+
+/* Ready-made format checks for .check. */
+const char *gl_valid_email(const char *s);
+const char *gl_valid_currency(const char *s);
+
+#endif

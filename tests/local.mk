@@ -1,0 +1,17 @@
+# Unit tests: one TAP program per lib/ file (tests/unit/lib/<file>.c).
+GL_UNIT_TESTS = \
+	tests/unit/lib/route \
+	tests/unit/lib/valid \
+	tests/unit/lib/doc \
+	tests/unit/lib/json \
+	tests/unit/lib/err \
+	tests/unit/lib/cache
+check_PROGRAMS += $(GL_UNIT_TESTS)
+TESTS += $(GL_UNIT_TESTS)
+tests_unit_lib_route_LDADD = $(GL_LIBS)
+tests_unit_lib_valid_LDADD = $(GL_LIBS)
+tests_unit_lib_doc_LDADD = $(GL_LIBS)
+tests_unit_lib_json_LDADD = $(GL_LIBS)
+tests_unit_lib_err_LDADD = $(GL_LIBS)
+tests_unit_lib_cache_LDADD = $(GL_LIBS)
+EXTRA_DIST += tests/unit/tap.h tests/e2e tests/bench
