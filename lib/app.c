@@ -39,8 +39,9 @@ app_readyz(struct gl_req *req)
 		return gl_fail(req, GL_E_UPSTREAM_DOWN, NULL, "mongodb is not answering");
 	if (gl_redis_ping() != 0)
 		return gl_fail(req, GL_E_UPSTREAM_DOWN, NULL, "redis is not answering");
-	return gl_reply(req, 200, json_pack("{s:s, s:s, s:s}", "status", "ready", "mongodb", "ok",
-					    "redis", "ok"));
+	return gl_reply(
+	        req, 200,
+	        json_pack("{s:s, s:s, s:s}", "status", "ready", "mongodb", "ok", "redis", "ok"));
 }
 
 /* Read and drop what is left of the body so the FastCGI stream stays in step. */
@@ -110,7 +111,7 @@ app_read_body(const struct gl_route *r, struct gl_req *req)
 	}
 	if (!content_type_ok(gl_req_param(req, "CONTENT_TYPE")))
 		return gl_fail(req, GL_E_MEDIA_TYPE, NULL,
-			       "send the body as Content-Type: application/json (UTF-8)");
+		               "send the body as Content-Type: application/json (UTF-8)");
 	/* Checked before reading a byte: a large body costs us nothing. */
 	if ((unsigned long long)len > cap)
 		return gl_fail(req, GL_E_TOO_LARGE, NULL, "the body is larger than %zu bytes", cap);
@@ -122,15 +123,16 @@ app_read_body(const struct gl_route *r, struct gl_req *req)
 	got = FCGX_GetStr(buf, (int)len, req->fcgi->in);
 	if (got != (int)len) {
 		free(buf);
-		return gl_fail(req, GL_E_INVALID_JSON, NULL, "the body is shorter than Content-Length");
+		return gl_fail(req, GL_E_INVALID_JSON, NULL,
+		               "the body is shorter than Content-Length");
 	}
 	err = gl_json_parse_object(buf, (size_t)len, &req->body, msg, sizeof(msg));
 	free(buf);
 	if (err != GL_OK)
 		return gl_fail(req, err, NULL, "%s", msg);
 	if (gl_valid_object(r->body, req->body, (r->flags & GL_PARTIAL) != 0, &fail) != GL_OK)
-		return gl_fail(req, GL_E_VALIDATION, fail.field, "%s %s", fail.field[0] ? fail.field : "the body",
-			       fail.message);
+		return gl_fail(req, GL_E_VALIDATION, fail.field, "%s %s",
+		               fail.field[0] ? fail.field : "the body", fail.message);
 	if ((r->flags & GL_PARTIAL) && json_object_size(req->body) == 0)
 		return gl_fail(req, GL_E_VALIDATION, NULL, "the body names no field to change");
 	return GL_OK;
@@ -148,16 +150,17 @@ gl_app_dispatch(const struct gl_route *routes, struct gl_req *req)
 		return gl_fail(req, err, NULL, "no such route");
 	if (err == GL_E_METHOD)
 		return gl_fail(req, err, NULL, "%s is not allowed here",
-			       req->method ? gl_method_name(req->method) : "this method");
+		               req->method ? gl_method_name(req->method) : "this method");
 	if (err == GL_E_VALIDATION)
 		return gl_fail(req, err, "id", "the id in the path must be 24 hex digits");
 	if (err != GL_OK)
 		return err;
 	r = req->match.route;
 	/* Roles are enforced here once auth lands (r->roles); until then every route is open. */
-	if (gl_valid_query(r->query, gl_req_param(req, "QUERY_STRING"), &req->query, &fail) != GL_OK)
+	if (gl_valid_query(r->query, gl_req_param(req, "QUERY_STRING"), &req->query, &fail) !=
+	    GL_OK)
 		return gl_fail(req, GL_E_VALIDATION, fail.field, "%s %s",
-			       fail.field[0] ? fail.field : "the query", fail.message);
+		               fail.field[0] ? fail.field : "the query", fail.message);
 	if ((err = app_read_body(r, req)) != GL_OK)
 		return err;
 	return r->handler(req);
@@ -178,8 +181,8 @@ app_routes_new(const struct gl_service *svc)
 		return NULL;
 	snprintf(healthz, sizeof(healthz), "/api/%s/healthz", svc->name);
 	snprintf(readyz, sizeof(readyz), "/api/%s/readyz", svc->name);
-	all[0] = (struct gl_route){.method = GL_GET, .pattern = healthz, .handler = app_healthz};
-	all[1] = (struct gl_route){.method = GL_GET, .pattern = readyz, .handler = app_readyz};
+	all[0] = (struct gl_route){ .method = GL_GET, .pattern = healthz, .handler = app_healthz };
+	all[1] = (struct gl_route){ .method = GL_GET, .pattern = readyz, .handler = app_readyz };
 	memcpy(all + 2, svc->routes, n * sizeof(*all));
 	return all;
 }
@@ -200,9 +203,15 @@ gl_app_main(const struct gl_service *svc)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = app_on_term;
 	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: accept() must return so the loop can see the flag. */
+	/*
+	 * No SA_RESTART: accept() must return so the loop can see the flag.
+	 * SIGUSR1 is multiwatch's "graceful stop" for its children; left to
+	 * libfcgi it sets an internal flag that makes every later accept fail
+	 * at once, which a retrying loop would spin on.
+	 */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || gl_db_open() < 0 ||
@@ -216,10 +225,12 @@ gl_app_main(const struct gl_service *svc)
 	}
 	gl_log(GL_LOG_INFO, NULL, "serving");
 	while (!app_stopping) {
-		if (FCGX_Accept_r(&fcgi) < 0) {
-			if (app_stopping || errno == EINTR)
+		int got = FCGX_Accept_r(&fcgi);
+		if (got < 0) {
+			/* Judge by the return value: errno may be stale from an earlier call. */
+			if (app_stopping || got == -EINTR)
 				continue;
-			gl_log(GL_LOG_ERROR, NULL, "accept failed: %s", strerror(errno));
+			gl_log(GL_LOG_ERROR, NULL, "accept failed (%d)", got);
 			rc = 1;
 			break;
 		}

@@ -15,7 +15,7 @@
 #include "route.h"
 
 struct gl_service {
-	const char *name;	       /* "menu": database galley_menu, paths /api/menu */
+	const char *name;              /* "menu": database galley_menu, paths /api/menu */
 	const struct gl_route *routes; /* terminated by a zero row */
 };
 

@@ -15,10 +15,9 @@
 #define CACHE_WAIT_MS 200
 
 /* Store the value only if we still hold the lock (a writer may have taken it). */
-static const char cache_store_lua[] =
-	"if redis.call('get', KEYS[2]) == ARGV[1] then "
-	"redis.call('set', KEYS[1], ARGV[2], 'EX', ARGV[3]) "
-	"redis.call('del', KEYS[2]) return 1 end return 0";
+static const char cache_store_lua[] = "if redis.call('get', KEYS[2]) == ARGV[1] then "
+                                      "redis.call('set', KEYS[1], ARGV[2], 'EX', ARGV[3]) "
+                                      "redis.call('del', KEYS[2]) return 1 end return 0";
 
 int
 gl_cache_key(char *buf, size_t size, const char *what, const char *id)
@@ -36,8 +35,8 @@ gl_cache_key(char *buf, size_t size, const char *what, const char *id)
 static int
 cache_get(const char *key, char **val, size_t *len)
 {
-	const char *argv[] = {"GET", key};
-	size_t lens[] = {3, strlen(key)};
+	const char *argv[] = { "GET", key };
+	size_t lens[] = { 3, strlen(key) };
 	redisReply *r = gl_redis_argv(2, argv, lens);
 	int hit = -1;
 
@@ -64,7 +63,7 @@ static int
 cache_lock(const char *lock, const char *token)
 {
 	char ms[16];
-	const char *argv[] = {"SET", lock, token, "NX", "PX", ms};
+	const char *argv[] = { "SET", lock, token, "NX", "PX", ms };
 	size_t lens[6];
 	redisReply *r;
 	int got;
@@ -83,7 +82,7 @@ static void
 cache_store(const char *key, const char *lock, const char *token, const char *val, size_t len)
 {
 	char ttl[24];
-	const char *argv[] = {"EVAL", cache_store_lua, "2", key, lock, token, val, ttl};
+	const char *argv[] = { "EVAL", cache_store_lua, "2", key, lock, token, val, ttl };
 	size_t lens[8];
 	redisReply *r;
 
@@ -101,7 +100,7 @@ cache_store(const char *key, const char *lock, const char *token, const char *va
 static void
 sleep_ms(long ms)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
 }
 
@@ -171,6 +170,7 @@ gl_cache_del(const char *const *keys, int nkeys)
 	if (r != NULL)
 		freeReplyObject(r);
 	if (!ok)
-		gl_log(GL_LOG_WARN, NULL, "cache: could not delete %d key(s); they expire by TTL", nkeys);
+		gl_log(GL_LOG_WARN, NULL, "cache: could not delete %d key(s); they expire by TTL",
+		       nkeys);
 	return ok ? 0 : -1;
 }

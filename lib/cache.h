@@ -29,7 +29,7 @@ typedef enum gl_err (*gl_cache_loader)(void *arg, json_t **out);
  * caller.  Errors of load are returned as they are and not cached.
  */
 enum gl_err gl_cache_reply(struct gl_req *req, const char *key, gl_cache_loader load, void *arg)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 
 /*
  * Drop keys (and their loader locks) after a write, before the response is

@@ -18,15 +18,15 @@ struct conf_var {
 };
 
 static const struct conf_var conf_vars[] = {
-	{"GALLEY_MONGO_URI", CONF_STR, "mongodb://127.0.0.1:27017", 0, 0, &gl_conf.mongo_uri},
-	{"GALLEY_REDIS_URL", CONF_STR, "redis://127.0.0.1:6379/0", 0, 0, &gl_conf.redis_url},
-	{"GALLEY_INTERNAL_URL", CONF_STR, "http://127.0.0.1:8081", 0, 0, &gl_conf.internal_url},
-	{"GALLEY_LOG_LEVEL", CONF_STR, "info", 0, 0, &gl_conf.log_level},
-	{"GALLEY_CACHE_TTL", CONF_LONG, "300", 1, 86400, &gl_conf.cache_ttl},
-	{"GALLEY_HTTP_TIMEOUT_MS", CONF_LONG, "2000", 50, 60000, &gl_conf.http_timeout_ms},
-	{"GALLEY_DB_TIMEOUT_MS", CONF_LONG, "2000", 50, 60000, &gl_conf.db_timeout_ms},
-	{"GALLEY_REDIS_TIMEOUT_MS", CONF_LONG, "500", 10, 10000, &gl_conf.redis_timeout_ms},
-	{NULL, 0, NULL, 0, 0, NULL},
+	{ "GALLEY_MONGO_URI", CONF_STR, "mongodb://127.0.0.1:27017", 0, 0, &gl_conf.mongo_uri },
+	{ "GALLEY_REDIS_URL", CONF_STR, "redis://127.0.0.1:6379/0", 0, 0, &gl_conf.redis_url },
+	{ "GALLEY_INTERNAL_URL", CONF_STR, "http://127.0.0.1:8081", 0, 0, &gl_conf.internal_url },
+	{ "GALLEY_LOG_LEVEL", CONF_STR, "info", 0, 0, &gl_conf.log_level },
+	{ "GALLEY_CACHE_TTL", CONF_LONG, "300", 1, 86400, &gl_conf.cache_ttl },
+	{ "GALLEY_HTTP_TIMEOUT_MS", CONF_LONG, "2000", 50, 60000, &gl_conf.http_timeout_ms },
+	{ "GALLEY_DB_TIMEOUT_MS", CONF_LONG, "2000", 50, 60000, &gl_conf.db_timeout_ms },
+	{ "GALLEY_REDIS_TIMEOUT_MS", CONF_LONG, "500", 10, 10000, &gl_conf.redis_timeout_ms },
+	{ NULL, 0, NULL, 0, 0, NULL },
 };
 
 int
@@ -44,7 +44,8 @@ gl_conf_load(const char *service)
 			s = v->def;
 		if (v->kind == CONF_STR) {
 			if (strlen(s) > 1024) {
-				fprintf(stderr, "galley-%s: %s is longer than 1024 bytes\n", service, v->name);
+				fprintf(stderr, "galley-%s: %s is longer than 1024 bytes\n",
+				        service, v->name);
 				return -1;
 			}
 			*(const char **)v->dst = s;
@@ -53,15 +54,16 @@ gl_conf_load(const char *service)
 		errno = 0;
 		n = strtol(s, &end, 10);
 		if (errno != 0 || end == s || *end != '\0' || n < v->min || n > v->max) {
-			fprintf(stderr, "galley-%s: %s must be an integer in %ld..%ld\n", service, v->name,
-				v->min, v->max);
+			fprintf(stderr, "galley-%s: %s must be an integer in %ld..%ld\n", service,
+			        v->name, v->min, v->max);
 			return -1;
 		}
 		*(long *)v->dst = n;
 	}
 	if (strcmp(gl_conf.log_level, "debug") != 0 && strcmp(gl_conf.log_level, "info") != 0 &&
 	    strcmp(gl_conf.log_level, "warn") != 0 && strcmp(gl_conf.log_level, "error") != 0) {
-		fprintf(stderr, "galley-%s: GALLEY_LOG_LEVEL must be debug, info, warn or error\n", service);
+		fprintf(stderr, "galley-%s: GALLEY_LOG_LEVEL must be debug, info, warn or error\n",
+		        service);
 		return -1;
 	}
 	return 0;

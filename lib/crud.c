@@ -39,7 +39,8 @@ gl_crud_create(struct gl_req *req, const struct gl_crud *c)
 	err = gl_db_insert(c->coll, &doc);
 	if (err == GL_E_CONFLICT) {
 		bson_destroy(&doc);
-		return gl_fail(req, err, NULL, "a %s with these unique fields exists already", c->what);
+		return gl_fail(req, err, NULL, "%s",
+		               c->conflict ? c->conflict : "this exists already");
 	}
 	out = err == GL_OK ? gl_doc_to_json_new(&doc) : NULL;
 	bson_destroy(&doc);
@@ -49,7 +50,7 @@ gl_crud_create(struct gl_req *req, const struct gl_crud *c)
 		return GL_E_INTERNAL;
 	gl_crud_drop_cache(c, NULL);
 	snprintf(req->location, sizeof(req->location), "%s/%s", req->path,
-		 json_string_value(json_object_get(out, "id")));
+	         json_string_value(json_object_get(out, "id")));
 	return gl_reply(req, 201, out);
 }
 
@@ -70,7 +71,7 @@ enum gl_err
 gl_crud_get(struct gl_req *req, const struct gl_crud *c)
 {
 	char key[GL_CACHE_KEY_MAX];
-	struct crud_load l = {.c = c};
+	struct crud_load l = { .c = c };
 	const char *id = gl_req_capture(req, "id");
 	enum gl_err err;
 
@@ -120,10 +121,11 @@ gl_crud_update(struct gl_req *req, const struct gl_crud *c)
 	if (err == GL_E_NOT_FOUND)
 		return gl_fail(req, err, NULL, "no %s has this id", c->what);
 	if (err == GL_E_CONFLICT && version >= 0)
-		return gl_fail(req, err, "If-Match", "the %s has changed since version %lld", c->what,
-			       version);
+		return gl_fail(req, err, "If-Match", "the %s has changed since version %lld",
+		               c->what, version);
 	if (err == GL_E_CONFLICT)
-		return gl_fail(req, err, NULL, "a %s with these unique fields exists already", c->what);
+		return gl_fail(req, err, NULL, "%s",
+		               c->conflict ? c->conflict : "this exists already");
 	if (err != GL_OK)
 		return err;
 	return gl_reply(req, 200, out);

@@ -10,6 +10,21 @@
 static mongoc_client_pool_t *db_pool;
 static char db_name[64];
 
+/* The driver's own messages, as JSON lines like every other. */
+static void
+db_log_handler(mongoc_log_level_t level, const char *domain, const char *message, void *data)
+{
+	enum gl_log_level l = level <= MONGOC_LOG_LEVEL_CRITICAL  ? GL_LOG_ERROR
+	                      : level <= MONGOC_LOG_LEVEL_WARNING ? GL_LOG_WARN
+	                      : level <= MONGOC_LOG_LEVEL_INFO    ? GL_LOG_INFO
+	                                                          : GL_LOG_DEBUG;
+	(void)data;
+	/* FerretDB 1.x has no endSessions; the driver's complaint at exit is noise. */
+	if (strstr(message, "endSessions") != NULL)
+		l = GL_LOG_DEBUG;
+	gl_log(l, NULL, "mongoc %s: %s", domain, message);
+}
+
 int
 gl_db_open(void)
 {
@@ -17,21 +32,23 @@ gl_db_open(void)
 	mongoc_uri_t *uri;
 
 	mongoc_init();
+	mongoc_log_set_handler(db_log_handler, NULL);
 	uri = mongoc_uri_new_with_error(gl_conf.mongo_uri, &error);
 	if (uri == NULL) {
-		gl_log(GL_LOG_ERROR, NULL, "GALLEY_MONGO_URI is not a MongoDB URI: %s", error.message);
+		gl_log(GL_LOG_ERROR, NULL, "GALLEY_MONGO_URI is not a MongoDB URI: %s",
+		       error.message);
 		return -1;
 	}
 	/* Fail fast when the server is away, so the caller can answer 503 in time. */
 	if (!mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
 		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS,
-					       (int32_t)gl_conf.db_timeout_ms);
+		                               (int32_t)gl_conf.db_timeout_ms);
 	if (!mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
 		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS,
-					       (int32_t)gl_conf.db_timeout_ms);
+		                               (int32_t)gl_conf.db_timeout_ms);
 	if (!mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS))
 		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS,
-					       (int32_t)(gl_conf.db_timeout_ms * 3));
+		                               (int32_t)(gl_conf.db_timeout_ms * 3));
 	db_pool = mongoc_client_pool_new(uri);
 	mongoc_uri_destroy(uri);
 	if (db_pool == NULL) {
@@ -59,8 +76,8 @@ db_error(const char *what, const bson_error_t *error)
 {
 	if (error->code == 11000 || error->code == 11001)
 		return GL_E_CONFLICT;
-	if (error->domain == MONGOC_ERROR_SERVER_SELECTION || error->domain == MONGOC_ERROR_STREAM ||
-	    error->domain == MONGOC_ERROR_CLIENT) {
+	if (error->domain == MONGOC_ERROR_SERVER_SELECTION ||
+	    error->domain == MONGOC_ERROR_STREAM || error->domain == MONGOC_ERROR_CLIENT) {
 		gl_log(GL_LOG_WARN, NULL, "mongodb %s: %s", what, error->message);
 		if (strstr(error->message, "timed out") != NULL ||
 		    strstr(error->message, "timeout") != NULL)
@@ -135,7 +152,7 @@ gl_db_insert(const char *coll, const bson_t *doc)
 
 static enum gl_err
 db_find(const char *coll, const bson_t *filter, const bson_t *opts, int max, json_t *items,
-	bson_oid_t *last)
+        bson_oid_t *last)
 {
 	struct db_conn c;
 	bson_error_t error;
@@ -152,11 +169,13 @@ db_find(const char *coll, const bson_t *filter, const bson_t *opts, int max, jso
 		json_t *j = gl_doc_to_json_new(doc);
 		if (j == NULL) {
 			err = GL_E_INTERNAL;
-			gl_log(GL_LOG_ERROR, NULL, "a document in %s has a type galley cannot render", coll);
+			gl_log(GL_LOG_ERROR, NULL,
+			       "a document in %s has a type galley cannot render", coll);
 			break;
 		}
 		json_array_append_new(items, j);
-		if (last != NULL && bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_OID(&it))
+		if (last != NULL && bson_iter_init_find(&it, doc, "_id") &&
+		    BSON_ITER_HOLDS_OID(&it))
 			bson_oid_copy(bson_iter_oid(&it), last);
 		n++;
 	}
@@ -241,7 +260,8 @@ gl_db_list(const char *coll, const bson_t *filter, const struct gl_page *page, j
 	}
 	if (json_array_size(items) > (size_t)page->limit) {
 		json_array_remove(items, (size_t)page->limit);
-		json_t *lastj = json_object_get(json_array_get(items, (size_t)page->limit - 1), "id");
+		json_t *lastj =
+		        json_object_get(json_array_get(items, (size_t)page->limit - 1), "id");
 		snprintf(next, sizeof(next), "%s", json_string_value(lastj));
 		*out = json_pack("{s:o, s:s}", "items", items, "next", next);
 	} else {
@@ -273,7 +293,7 @@ gl_db_find_all(const char *coll, const bson_t *filter, int max, json_t **out)
 
 enum gl_err
 gl_db_update(const char *coll, const bson_oid_t *id, long long version, const bson_t *set,
-	     json_t **out)
+             json_t **out)
 {
 	struct db_conn c;
 	bson_error_t error;
@@ -341,8 +361,7 @@ gl_db_delete(const char *coll, const bson_oid_t *id)
 	}
 	if (!mongoc_collection_delete_one(c.coll, &filter, NULL, &reply, &error))
 		err = db_error("delete", &error);
-	else if (bson_iter_init_find(&it, &reply, "deletedCount") &&
-		 bson_iter_as_int64(&it) == 0)
+	else if (bson_iter_init_find(&it, &reply, "deletedCount") && bson_iter_as_int64(&it) == 0)
 		err = GL_E_NOT_FOUND;
 	bson_destroy(&reply);
 	bson_destroy(&filter);

@@ -31,21 +31,21 @@ enum gl_err gl_db_insert(const char *coll, const bson_t *doc) __attribute__((war
 
 /* The document with _id id as API JSON in *out (new); GL_E_NOT_FOUND. */
 enum gl_err gl_db_get(const char *coll, const bson_oid_t *id, json_t **out)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 
 /*
  * A page of documents matching filter (borrowed; NULL for all), by
  * ascending _id, as {"items":[...],"next":id|null} in *out (new).
  */
 enum gl_err gl_db_list(const char *coll, const bson_t *filter, const struct gl_page *page,
-		       json_t **out) __attribute__((warn_unused_result));
+                       json_t **out) __attribute__((warn_unused_result));
 
 /*
  * Every document matching filter, up to max, by ascending _id, as a JSON
  * array in *out (new).
  */
 enum gl_err gl_db_find_all(const char *coll, const bson_t *filter, int max, json_t **out)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 
 /*
  * Apply set (borrowed; a document of fields) to the document id and bump
@@ -54,12 +54,14 @@ enum gl_err gl_db_find_all(const char *coll, const bson_t *filter, int max, json
  * or GL_E_CONFLICT when the version is stale.
  */
 enum gl_err gl_db_update(const char *coll, const bson_oid_t *id, long long version,
-			 const bson_t *set, json_t **out) __attribute__((warn_unused_result));
+                         const bson_t *set, json_t **out) __attribute__((warn_unused_result));
 
 /* Delete the document id; GL_E_NOT_FOUND when there is none. */
-enum gl_err gl_db_delete(const char *coll, const bson_oid_t *id) __attribute__((warn_unused_result));
+enum gl_err gl_db_delete(const char *coll, const bson_oid_t *id)
+        __attribute__((warn_unused_result));
 
 /* Does a document with _id id exist?  GL_OK, GL_E_NOT_FOUND or a dependency error. */
-enum gl_err gl_db_exists(const char *coll, const bson_oid_t *id) __attribute__((warn_unused_result));
+enum gl_err gl_db_exists(const char *coll, const bson_oid_t *id)
+        __attribute__((warn_unused_result));
 
 #endif

@@ -12,23 +12,23 @@
 
 enum gl_err {
 	GL_OK = 0,
-	GL_E_INVALID_JSON,	 /* 400 */
-	GL_E_VALIDATION,	 /* 400 */
-	GL_E_UNAUTHENTICATED,	 /* 401 */
-	GL_E_PAYMENT_FAILED,	 /* 402 */
-	GL_E_FORBIDDEN,		 /* 403 */
-	GL_E_NOT_FOUND,		 /* 404 */
-	GL_E_METHOD,		 /* 405 */
-	GL_E_CONFLICT,		 /* 409 */
+	GL_E_INVALID_JSON,       /* 400 */
+	GL_E_VALIDATION,         /* 400 */
+	GL_E_UNAUTHENTICATED,    /* 401 */
+	GL_E_PAYMENT_FAILED,     /* 402 */
+	GL_E_FORBIDDEN,          /* 403 */
+	GL_E_NOT_FOUND,          /* 404 */
+	GL_E_METHOD,             /* 405 */
+	GL_E_CONFLICT,           /* 409 */
 	GL_E_INSUFFICIENT_STOCK, /* 409 */
-	GL_E_TOO_LARGE,		 /* 413 */
-	GL_E_MEDIA_TYPE,	 /* 415 */
-	GL_E_INVALID_STATE,	 /* 422 */
-	GL_E_RATE_LIMITED,	 /* 429 */
-	GL_E_INTERNAL,		 /* 500: a bug, never a client's doing */
-	GL_E_UPSTREAM_BAD,	 /* 502: a dependency answered nonsense */
-	GL_E_UPSTREAM_DOWN,	 /* 503: a dependency is unreachable */
-	GL_E_UPSTREAM_TIMEOUT,	 /* 504: a dependency is too slow */
+	GL_E_TOO_LARGE,          /* 413 */
+	GL_E_MEDIA_TYPE,         /* 415 */
+	GL_E_INVALID_STATE,      /* 422 */
+	GL_E_RATE_LIMITED,       /* 429 */
+	GL_E_INTERNAL,           /* 500: a bug, never a client's doing */
+	GL_E_UPSTREAM_BAD,       /* 502: a dependency answered nonsense */
+	GL_E_UPSTREAM_DOWN,      /* 503: a dependency is unreachable */
+	GL_E_UPSTREAM_TIMEOUT,   /* 504: a dependency is too slow */
 	GL_ERR__MAX
 };
 

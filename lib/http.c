@@ -118,7 +118,7 @@ gl_http_get(const char *path, const char *request_id, long *status, json_t **bod
 	/* GET is idempotent: one retry after a short pause rides out a pool restart. */
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (attempt > 0) {
-			struct timespec ts = {0, 50 * 1000000L};
+			struct timespec ts = { 0, 50 * 1000000L };
 			nanosleep(&ts, NULL);
 		}
 		memset(&buf, 0, sizeof(buf));

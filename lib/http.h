@@ -25,7 +25,7 @@
  * or NULL if it was not JSON.
  */
 enum gl_err gl_http_get(const char *path, const char *request_id, long *status, json_t **body)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 
 void gl_http_close(void);
 

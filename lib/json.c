@@ -17,11 +17,13 @@ gl_json_parse_object(const char *buf, size_t len, json_t **out, char *msg, size_
 		char *near = strstr(jerr.text, " near ");
 		if (near != NULL)
 			*near = '\0';
+		if (strstr(jerr.text, "JSON_ALLOW_NUL") != NULL)
+			snprintf(jerr.text, sizeof(jerr.text), "strings may not contain \\u0000");
 		for (char *p = jerr.text; *p != '\0'; p++)
 			if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
 				*p = '?';
-		snprintf(msg, msg_size, "the body is not valid JSON: %s at line %d, column %d", jerr.text,
-			 jerr.line, jerr.column);
+		snprintf(msg, msg_size, "the body is not valid JSON: %s at line %d, column %d",
+		         jerr.text, jerr.line, jerr.column);
 		return GL_E_INVALID_JSON;
 	}
 	if (!json_is_object(j)) {

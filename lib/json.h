@@ -20,7 +20,7 @@
  * on failure a sentence with line and column is written to msg.
  */
 enum gl_err gl_json_parse_object(const char *buf, size_t len, json_t **out, char *msg,
-				 size_t msg_size) __attribute__((warn_unused_result));
+                                 size_t msg_size) __attribute__((warn_unused_result));
 
 /* Serialize compactly, keys in insertion order: new string, free() it. */
 char *gl_json_dump_new(const json_t *j);

@@ -1,5 +1,6 @@
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -9,7 +10,7 @@
 #include "log.h"
 
 static enum gl_log_level log_min = GL_LOG_INFO;
-static const char *const log_names[] = {"debug", "info", "warn", "error"};
+static const char *const log_names[] = { "debug", "info", "warn", "error" };
 
 void
 gl_log_init(void)
@@ -27,37 +28,42 @@ log_time(char *buf, size_t size)
 
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
-	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000));
+	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         (long)(tv.tv_usec / 1000));
 }
 
 void
 gl_log_fields(enum gl_log_level level, const char *request_id, json_t *fields)
 {
 	char ts[64];
-	char *line;
+	char *text;
+	json_t *line;
 
 	if (fields == NULL || level < log_min) {
 		json_decref(fields);
 		return;
 	}
 	log_time(ts, sizeof(ts));
-	json_object_set_new(fields, "ts", json_string(ts));
-	json_object_set_new(fields, "level", json_string(log_names[level]));
-	json_object_set_new(fields, "service", json_string(gl_conf.service ? gl_conf.service : "?"));
-	json_object_set_new(fields, "pid", json_integer(getpid()));
-	if (request_id != NULL && *request_id != '\0')
-		json_object_set_new(fields, "request_id", json_string(request_id));
-	line = json_dumps(fields, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-	if (line != NULL) {
-		/* One write per line so lines from sibling workers never interleave. */
-		size_t n = strlen(line);
-		line[n] = '\n';
-		(void)!write(STDERR_FILENO, line, n + 1);
-		line[n] = '\0';
-		free(line);
-	}
+	/* The common fields first, so lines read well with plain tail(1). */
+	line = json_pack("{s:s, s:s, s:s, s:i}", "ts", ts, "level", log_names[level], "service",
+	                 gl_conf.service ? gl_conf.service : "?", "pid", (int)getpid());
+	if (line != NULL && request_id != NULL && *request_id != '\0')
+		json_object_set_new(line, "request_id", json_string(request_id));
+	if (line != NULL)
+		json_object_update(line, fields);
 	json_decref(fields);
+	text = line != NULL
+	               ? json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII)
+	               : NULL;
+	json_decref(line);
+	if (text != NULL) {
+		/* One write per line so lines from sibling workers never interleave. */
+		size_t n = strlen(text);
+		text[n] = '\n';
+		(void)!write(STDERR_FILENO, text, n + 1);
+		free(text);
+	}
 }
 
 void

@@ -18,7 +18,7 @@ void gl_log_init(void);
 
 /* A line with a message; request_id may be NULL. */
 void gl_log(enum gl_log_level level, const char *request_id, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 /* A line made of fields (steals fields, which may be NULL on a failed build). */
 void gl_log_fields(enum gl_log_level level, const char *request_id, json_t *fields);

@@ -47,7 +47,8 @@ redis_parse_url(const char *url, struct redis_addr *a)
 	memcpy(a->host, p, n);
 	if (colon != NULL) {
 		a->port = (int)strtol(colon + 1, &end, 10);
-		if (end == colon + 1 || (*end != '\0' && *end != '/') || a->port < 1 || a->port > 65535)
+		if (end == colon + 1 || (*end != '\0' && *end != '/') || a->port < 1 ||
+		    a->port > 65535)
 			return -1;
 	}
 	if (slash != NULL && slash[1] != '\0') {
@@ -72,13 +73,14 @@ redis_connect(void)
 		return NULL;
 	redis_retry_at = now + 1000000;
 	if (redis_parse_url(gl_conf.redis_url, &a) < 0) {
-		gl_log(GL_LOG_ERROR, NULL, "GALLEY_REDIS_URL must be redis://host:port/db or unix:///path");
+		gl_log(GL_LOG_ERROR, NULL,
+		       "GALLEY_REDIS_URL must be redis://host:port/db or unix:///path");
 		return NULL;
 	}
 	tv.tv_sec = gl_conf.redis_timeout_ms / 1000;
 	tv.tv_usec = (gl_conf.redis_timeout_ms % 1000) * 1000;
 	c = a.path[0] ? redisConnectUnixWithTimeout(a.path, tv)
-		      : redisConnectWithTimeout(a.host, a.port, tv);
+	              : redisConnectWithTimeout(a.host, a.port, tv);
 	if (c == NULL || c->err) {
 		gl_log(GL_LOG_WARN, NULL, "redis connect: %s", c ? c->errstr : "out of memory");
 		if (c != NULL)
@@ -129,8 +131,8 @@ gl_redis_argv(int argc, const char **argv, const size_t *lens)
 int
 gl_redis_ping(void)
 {
-	const char *argv[] = {"PING"};
-	size_t lens[] = {4};
+	const char *argv[] = { "PING" };
+	size_t lens[] = { 4 };
 	redisReply *r = gl_redis_argv(1, argv, lens);
 	int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
 

@@ -9,9 +9,9 @@
 #include "req.h"
 
 const struct gl_field gl_page_query[] = {
-	{.name = "limit", .type = GL_T_INT, .min = 1, .max = 200},
-	{.name = "after", .type = GL_T_OID},
-	{0},
+	{ .name = "limit", .type = GL_T_INT, .min = 1, .max = 200 },
+	{ .name = "after", .type = GL_T_OID },
+	{ 0 },
 };
 
 long long
@@ -35,7 +35,8 @@ gl_req_capture(const struct gl_req *req, const char *name)
 	size_t n = strlen(name);
 
 	for (int i = 0; i < req->match.ncaps; i++)
-		if (req->match.caps[i].name_len == n && memcmp(req->match.caps[i].name, name, n) == 0)
+		if (req->match.caps[i].name_len == n &&
+		    memcmp(req->match.caps[i].name, name, n) == 0)
 			return req->match.caps[i].value;
 	return NULL;
 }
@@ -70,11 +71,12 @@ gl_req_if_match(struct gl_req *req, long long *version)
 		len -= 2;
 	}
 	if (len == 0 || len > 15)
-		return gl_fail(req, GL_E_VALIDATION, "If-Match", "must be a document version number");
+		return gl_fail(req, GL_E_VALIDATION, "If-Match",
+		               "must be a document version number");
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			return gl_fail(req, GL_E_VALIDATION, "If-Match",
-				       "must be a document version number");
+			               "must be a document version number");
 		n = n * 10 + (s[i] - '0');
 	}
 	*version = n;
@@ -128,7 +130,7 @@ req_set_id(struct gl_req *req)
 		return;
 	}
 	snprintf(req->request_id, sizeof(req->request_id), "%08x%08x", (unsigned)random(),
-		 (unsigned)random());
+	         (unsigned)random());
 }
 
 void
@@ -182,9 +184,9 @@ gl_req_finish(struct gl_req *req, enum gl_err err)
 		req->raw = NULL;
 		req->cache = NULL;
 		ebody = json_pack("{s:s, s:s}", "code", info->code, "message",
-				  req->err_message[0] && req->err != GL_OK && req->err == err
-					  ? req->err_message
-					  : info->message);
+		                  req->err_message[0] && req->err != GL_OK && req->err == err
+		                          ? req->err_message
+		                          : info->message);
 		if (ebody != NULL && req->err == err && req->err_field[0] != '\0')
 			json_object_set_new(ebody, "field", json_string(req->err_field));
 		req->reply = json_pack("{s:o*}", "error", ebody);
@@ -218,16 +220,17 @@ gl_req_finish(struct gl_req *req, enum gl_err err)
 		if (req->raw != NULL)
 			FCGX_PutStr(req->raw, (int)req->raw_len, out);
 		else if (req->reply != NULL)
-			json_dump_callback(req->reply, put_json, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			json_dump_callback(req->reply, put_json, out,
+			                   JSON_COMPACT | JSON_PRESERVE_ORDER);
 		FCGX_PutS("\n", out);
 	}
 
 	log_path(path, sizeof(path), req->path);
 	gl_log_fields(GL_LOG_INFO, req->request_id,
-		      json_pack("{s:s, s:s, s:i, s:I, s:s?}", "method",
-				req->method ? gl_method_name(req->method) : "?", "path", path,
-				"status", req->status, "us", gl_now_us() - req->started_us, "cache",
-				req->cache));
+	              json_pack("{s:s, s:s, s:i, s:I, s:s*}", "method",
+	                        req->method ? gl_method_name(req->method) : "?", "path", path,
+	                        "status", req->status, "us", gl_now_us() - req->started_us, "cache",
+	                        req->cache));
 
 	json_decref(req->body);
 	json_decref(req->query);

@@ -32,8 +32,8 @@ struct gl_req {
 
 	/* The answer, written by gl_req_finish(). */
 	int status;
-	json_t *reply;	   /* owned */
-	char *raw;	   /* owned; a ready JSON body (cache hit) instead of reply */
+	json_t *reply; /* owned */
+	char *raw;     /* owned; a ready JSON body (cache hit) instead of reply */
 	size_t raw_len;
 	const char *cache; /* "hit", "miss" or NULL: the X-Cache header */
 	char location[128];
@@ -63,7 +63,7 @@ void gl_req_page(const struct gl_req *req, struct gl_page *page);
  * when it is a plain decimal 0..2^53, else GL_E_VALIDATION via gl_fail().
  */
 enum gl_err gl_req_if_match(struct gl_req *req, long long *version)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 
 /* Answer with status and body (steals body; NULL body means 204). */
 enum gl_err gl_reply(struct gl_req *req, int status, json_t *body);
@@ -72,7 +72,7 @@ enum gl_err gl_reply_raw(struct gl_req *req, int status, char *body, size_t len)
 
 /* Record why the request failed; returns err so handlers can `return gl_fail(…)`. */
 enum gl_err gl_fail(struct gl_req *req, enum gl_err err, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
 /* Monotonic microseconds, for durations. */
 long long gl_now_us(void);

@@ -3,8 +3,8 @@
 #include "route.h"
 
 static const char *const method_names[GL_METHOD__MAX] = {
-	[GL_M_NONE] = "", [GL_GET] = "GET", [GL_POST] = "POST", [GL_PUT] = "PUT",
-	[GL_PATCH] = "PATCH", [GL_DELETE] = "DELETE",
+	[GL_M_NONE] = "", [GL_GET] = "GET",     [GL_POST] = "POST",
+	[GL_PUT] = "PUT", [GL_PATCH] = "PATCH", [GL_DELETE] = "DELETE",
 };
 
 const char *
@@ -80,7 +80,7 @@ match_one(const char *pat, const char *path, struct gl_match *m)
 
 enum gl_err
 gl_route_match(const struct gl_route *routes, enum gl_method method, const char *path,
-	       struct gl_match *m)
+               struct gl_match *m)
 {
 	const struct gl_route *r;
 	struct gl_match probe;

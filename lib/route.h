@@ -19,16 +19,16 @@ struct gl_req;
 enum gl_method { GL_M_NONE, GL_GET, GL_POST, GL_PUT, GL_PATCH, GL_DELETE, GL_METHOD__MAX };
 
 /* Who may call a route.  Enforced once auth lands; documents intent until then. */
-#define GL_ROLE_PUBLIC 0x0u
+#define GL_ROLE_PUBLIC   0x0u
 #define GL_ROLE_CUSTOMER 0x1u
-#define GL_ROLE_STAFF 0x2u
-#define GL_ROLE_ADMIN 0x4u
-#define GL_ROLE_ANY (GL_ROLE_CUSTOMER | GL_ROLE_STAFF | GL_ROLE_ADMIN)
+#define GL_ROLE_STAFF    0x2u
+#define GL_ROLE_ADMIN    0x4u
+#define GL_ROLE_ANY      (GL_ROLE_CUSTOMER | GL_ROLE_STAFF | GL_ROLE_ADMIN)
 
 /* Route flags. */
 #define GL_PARTIAL 0x1u /* body fields are all optional (PATCH) */
 
-#define GL_ROUTE_CAPTURES 2
+#define GL_ROUTE_CAPTURES   2
 #define GL_BODY_MAX_DEFAULT 16384
 
 typedef enum gl_err (*gl_handler)(struct gl_req *req);
@@ -38,8 +38,8 @@ struct gl_route {
 	const char *pattern;
 	gl_handler handler;
 	unsigned roles;
-	const struct gl_field *body; /* NULL: the route takes no body */
-	size_t body_max;	     /* bytes; 0 means GL_BODY_MAX_DEFAULT */
+	const struct gl_field *body;  /* NULL: the route takes no body */
+	size_t body_max;              /* bytes; 0 means GL_BODY_MAX_DEFAULT */
 	const struct gl_field *query; /* NULL: no query parameter is allowed */
 	unsigned flags;
 };
@@ -54,7 +54,7 @@ struct gl_match {
 	const struct gl_route *route; /* NULL when nothing matched */
 	struct gl_capture caps[GL_ROUTE_CAPTURES];
 	int ncaps;
-	unsigned allow; /* when the path matched but not the method: 1u << method */
+	unsigned allow;          /* when the path matched but not the method: 1u << method */
 	const char *bad_capture; /* a path that matched but held a malformed id */
 };
 
@@ -64,7 +64,7 @@ struct gl_match {
  * says which methods would do), or GL_E_VALIDATION for a malformed id.
  */
 enum gl_err gl_route_match(const struct gl_route *routes, enum gl_method method, const char *path,
-			   struct gl_match *m) __attribute__((warn_unused_result));
+                           struct gl_match *m) __attribute__((warn_unused_result));
 
 /* "GET", "POST"… for a method (static). */
 const char *gl_method_name(enum gl_method m);

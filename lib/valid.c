@@ -7,13 +7,12 @@
 #include "valid.h"
 
 /* Query strings are short by nature; these bound the work a client can ask for. */
-#define QUERY_MAX_BYTES 2048
+#define QUERY_MAX_BYTES  2048
 #define QUERY_MAX_PARAMS 16
-#define KEY_PATH_MAX 64
+#define KEY_PATH_MAX     64
 
-static enum gl_err
-fail_at(struct gl_valid_fail *fail, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static enum gl_err fail_at(struct gl_valid_fail *fail, const char *field, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 static enum gl_err
 fail_at(struct gl_valid_fail *fail, const char *field, const char *fmt, ...)
@@ -46,7 +45,8 @@ path_join(char *dst, size_t size, const char *parent, const char *key)
 	size_t i;
 
 	for (i = 0; key[i] != '\0' && i < KEY_PATH_MAX; i++)
-		clean[i] = ((unsigned char)key[i] >= 0x20 && (unsigned char)key[i] < 0x7f) ? key[i] : '?';
+		clean[i] = ((unsigned char)key[i] >= 0x20 && (unsigned char)key[i] < 0x7f) ? key[i]
+		                                                                           : '?';
 	clean[i] = '\0';
 	if (parent == NULL || *parent == '\0')
 		snprintf(dst, size, "%s", clean);
@@ -70,7 +70,9 @@ check_keys(const json_t *j, const char *path, struct gl_valid_fail *fail, int de
 		{
 			path_join(sub, sizeof(sub), path, key);
 			if (key[0] == '$' || strchr(key, '.') != NULL || key[0] == '\0')
-				return fail_at(fail, sub, "keys may not be empty, start with '$' or contain '.'");
+				return fail_at(fail, sub,
+				               "is not an allowed key (keys may not be empty, "
+				               "start with '$' or contain '.')");
 			if (check_keys(v, sub, fail, depth + 1) != GL_OK)
 				return GL_E_VALIDATION;
 		}
@@ -99,11 +101,11 @@ is_oid(const char *s)
 }
 
 static enum gl_err check_object(const struct gl_field *fields, const json_t *obj, bool partial,
-				const char *path, struct gl_valid_fail *fail);
+                                const char *path, struct gl_valid_fail *fail);
 
 static enum gl_err
 check_string(const struct gl_field *f, const json_t *v, const char *path,
-	     struct gl_valid_fail *fail, long long min, long long max)
+             struct gl_valid_fail *fail, long long min, long long max)
 {
 	const char *s, *why;
 	size_t n;
@@ -150,7 +152,8 @@ check_value(const struct gl_field *f, const json_t *v, const char *path, struct 
 	case GL_T_OBJECTS:
 		if (!json_is_array(v))
 			return fail_at(fail, path, "must be an array");
-		if ((long long)json_array_size(v) < f->min || (long long)json_array_size(v) > f->max)
+		if ((long long)json_array_size(v) < f->min ||
+		    (long long)json_array_size(v) > f->max)
 			return fail_at(fail, path, "must hold %lld..%lld items", f->min, f->max);
 		json_array_foreach(v, i, item)
 		{
@@ -172,7 +175,7 @@ check_value(const struct gl_field *f, const json_t *v, const char *path, struct 
 
 static enum gl_err
 check_object(const struct gl_field *fields, const json_t *obj, bool partial, const char *path,
-	     struct gl_valid_fail *fail)
+             struct gl_valid_fail *fail)
 {
 	char sub[sizeof(fail->field) + 32];
 	const struct gl_field *f;
@@ -200,7 +203,7 @@ check_object(const struct gl_field *fields, const json_t *obj, bool partial, con
 
 enum gl_err
 gl_valid_object(const struct gl_field *fields, const json_t *obj, bool partial,
-		struct gl_valid_fail *fail)
+                struct gl_valid_fail *fail)
 {
 	fail->field[0] = fail->message[0] = '\0';
 	if (!json_is_object(obj))
@@ -276,7 +279,7 @@ query_value(const struct gl_field *f, const char *s)
 
 enum gl_err
 gl_valid_query(const struct gl_field *fields, const char *query, json_t **out,
-	       struct gl_valid_fail *fail)
+               struct gl_valid_fail *fail)
 {
 	char key[KEY_PATH_MAX + 1], val[QUERY_MAX_BYTES + 1];
 	const struct gl_field *f;
@@ -289,7 +292,8 @@ gl_valid_query(const struct gl_field *fields, const char *query, json_t **out,
 	if (query == NULL)
 		query = "";
 	if (strlen(query) > QUERY_MAX_BYTES)
-		return fail_at(fail, "", "the query string is longer than %d bytes", QUERY_MAX_BYTES);
+		return fail_at(fail, "", "the query string is longer than %d bytes",
+		               QUERY_MAX_BYTES);
 	obj = json_object();
 	if (obj == NULL)
 		return GL_E_INTERNAL;
@@ -325,9 +329,10 @@ gl_valid_query(const struct gl_field *fields, const char *query, json_t **out,
 		v = query_value(f, val);
 		if (v == NULL) {
 			json_decref(obj);
-			return fail_at(fail, f->name, f->type == GL_T_INT ? "must be an integer"
-							   : f->type == GL_T_BOOL ? "must be true or false"
-										  : "must be UTF-8 text");
+			return fail_at(fail, f->name,
+			               f->type == GL_T_INT    ? "must be an integer"
+			               : f->type == GL_T_BOOL ? "must be true or false"
+			                                      : "must be UTF-8 text");
 		}
 		json_object_set_new(obj, f->name, v);
 	}

@@ -16,8 +16,8 @@
 #include "err.h"
 
 enum gl_type {
-	GL_T_STRING,  /* min..max characters (code points) */
-	GL_T_INT,     /* min..max inclusive */
+	GL_T_STRING, /* min..max characters (code points) */
+	GL_T_INT,    /* min..max inclusive */
 	GL_T_BOOL,
 	GL_T_OID,     /* a 24-hex ObjectId string */
 	GL_T_STRINGS, /* array of min..max strings, each 1..item_max characters */
@@ -48,14 +48,14 @@ struct gl_valid_fail {
  * failure returns GL_E_VALIDATION and fills *fail.  obj is borrowed.
  */
 enum gl_err gl_valid_object(const struct gl_field *fields, const json_t *obj, bool partial,
-			    struct gl_valid_fail *fail) __attribute__((warn_unused_result));
+                            struct gl_valid_fail *fail) __attribute__((warn_unused_result));
 
 /*
  * Parse a query string (raw, percent-encoded) into *out, a new object of
  * typed values checked against fields (NULL: no parameter is allowed).
  */
 enum gl_err gl_valid_query(const struct gl_field *fields, const char *query, json_t **out,
-			   struct gl_valid_fail *fail) __attribute__((warn_unused_result));
+                           struct gl_valid_fail *fail) __attribute__((warn_unused_result));
 
 /* Length of a UTF-8 string in code points. */
 size_t gl_valid_utf8_len(const char *s);

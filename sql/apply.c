@@ -28,7 +28,8 @@ write_errors_ok(const bson_t *reply, const char *file)
 		bson_iter_t e;
 		if (!bson_iter_recurse(&err, &e))
 			continue;
-		if (bson_iter_find_descendant(&e, "code", &code) && bson_iter_as_int64(&code) == 11000)
+		if (bson_iter_find_descendant(&e, "code", &code) &&
+		    bson_iter_as_int64(&code) == 11000)
 			continue; /* seed already present */
 		char *s = bson_as_relaxed_extended_json(reply, NULL);
 		fprintf(stderr, "galley-sql: %s: %s\n", file, s);
@@ -50,7 +51,8 @@ apply_file(mongoc_database_t *db, const char *path)
 	int ok = 1;
 	FILE *f = fopen(path, "rb");
 
-	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET) != 0) {
 		fprintf(stderr, "galley-sql: cannot read %s\n", path);
 		if (f)
 			fclose(f);
@@ -152,7 +154,8 @@ main(int argc, char **argv)
 		snprintf(dbname, sizeof(dbname), "galley_%s", svcs[i]->d_name);
 		mongoc_database_t *db = mongoc_client_get_database(client, dbname);
 		for (int j = 0; j < nf; j++) {
-			snprintf(path, sizeof(path), "%s/%s/%s", argv[2], svcs[i]->d_name, files[j]->d_name);
+			snprintf(path, sizeof(path), "%s/%s/%s", argv[2], svcs[i]->d_name,
+			         files[j]->d_name);
 			if (ok && !apply_file(db, path))
 				ok = 0;
 			free(files[j]);

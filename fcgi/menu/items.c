@@ -8,19 +8,19 @@
 #include "items.h"
 
 const struct gl_field item_fields[] = {
-	{"name", GL_T_STRING, GL_REQUIRED, 1, 120},
-	{"description", GL_T_STRING, 0, 0, 1000},
-	{"price_cents", GL_T_INT, GL_REQUIRED, 0, 10000000},
-	{"currency", GL_T_STRING, 0, 3, 3, .check = gl_valid_currency},
-	{"supplier_id", GL_T_OID, GL_REQUIRED},
-	{"available", GL_T_BOOL},
-	{"tags", GL_T_STRINGS, 0, 0, 20, .item_max = 32},
-	{0},
+	{ "name", GL_T_STRING, GL_REQUIRED, 1, 120 },
+	{ "description", GL_T_STRING, 0, 0, 1000 },
+	{ "price_cents", GL_T_INT, GL_REQUIRED, 0, 10000000 },
+	{ "currency", GL_T_STRING, 0, 3, 3, .check = gl_valid_currency },
+	{ "supplier_id", GL_T_OID, GL_REQUIRED },
+	{ "available", GL_T_BOOL },
+	{ "tags", GL_T_STRINGS, 0, 0, 20, .item_max = 32 },
+	{ 0 },
 };
 
 /* Any item change makes the whole menu stale. */
-static const char *const menu_keys[] = {"galley:menu:available", NULL};
-static const struct gl_crud items = {"items", "item", item_fields, menu_keys};
+static const char *const menu_keys[] = { "galley:menu:available", NULL };
+static const struct gl_crud items = { "items", "item", item_fields, menu_keys };
 
 static enum gl_err
 menu_load(void *arg, json_t **out)
@@ -64,12 +64,14 @@ supplier_check(struct gl_req *req)
 		return GL_OK;
 	snprintf(path, sizeof(path), "/api/suppliers/%s", json_string_value(id));
 	if ((err = gl_http_get(path, req->request_id, &status, NULL)) != GL_OK)
-		return gl_fail(req, err, NULL, "the suppliers service could not be asked about supplier_id");
+		return gl_fail(req, err, NULL,
+		               "the suppliers service could not be asked about supplier_id");
 	if (status == 404)
-		return gl_fail(req, GL_E_VALIDATION, "supplier_id", "supplier_id names no supplier");
+		return gl_fail(req, GL_E_VALIDATION, "supplier_id",
+		               "supplier_id names no supplier");
 	if (status != 200)
 		return gl_fail(req, GL_E_UPSTREAM_BAD, NULL,
-			       "the suppliers service answered %ld about supplier_id", status);
+		               "the suppliers service answered %ld about supplier_id", status);
 	return GL_OK;
 }
 

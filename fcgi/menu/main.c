@@ -3,19 +3,19 @@
 #include "items.h"
 
 static const struct gl_route routes[] = {
-	{GL_GET, "/api/menu", menu_list, GL_ROLE_ANY},
-	{GL_GET, "/api/menu/items/{id}", item_get, GL_ROLE_ANY},
-	{GL_POST, "/api/menu/items", item_create, GL_ROLE_STAFF, item_fields},
-	{GL_PATCH, "/api/menu/items/{id}", item_update, GL_ROLE_STAFF, item_fields, 0, NULL,
-	 GL_PARTIAL},
-	{GL_DELETE, "/api/menu/items/{id}", item_delete, GL_ROLE_STAFF},
-	{0},
+	{ GL_GET, "/api/menu", menu_list, GL_ROLE_ANY },
+	{ GL_GET, "/api/menu/items/{id}", item_get, GL_ROLE_ANY },
+	{ GL_POST, "/api/menu/items", item_create, GL_ROLE_STAFF, item_fields },
+	{ GL_PATCH, "/api/menu/items/{id}", item_update, GL_ROLE_STAFF, item_fields, 0, NULL,
+	  GL_PARTIAL },
+	{ GL_DELETE, "/api/menu/items/{id}", item_delete, GL_ROLE_STAFF },
+	{ 0 },
 };
 
 int
 main(void)
 {
-	static const struct gl_service svc = {"menu", routes};
+	static const struct gl_service svc = { "menu", routes };
 
 	return gl_app_main(&svc);
 }

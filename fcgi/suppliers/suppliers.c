@@ -13,14 +13,15 @@ phone_check(const char *s)
 }
 
 const struct gl_field supplier_fields[] = {
-	{"name", GL_T_STRING, GL_REQUIRED, 1, 120},
-	{"email", GL_T_STRING, GL_REQUIRED, 3, 254, .check = gl_valid_email},
-	{"phone", GL_T_STRING, 0, 0, 32, .check = phone_check},
-	{"address", GL_T_STRING, 0, 0, 300},
-	{0},
+	{ "name", GL_T_STRING, GL_REQUIRED, 1, 120 },
+	{ "email", GL_T_STRING, GL_REQUIRED, 3, 254, .check = gl_valid_email },
+	{ "phone", GL_T_STRING, 0, 0, 32, .check = phone_check },
+	{ "address", GL_T_STRING, 0, 0, 300 },
+	{ 0 },
 };
 
-static const struct gl_crud suppliers = {"suppliers", "supplier", supplier_fields, NULL};
+static const struct gl_crud suppliers = { "suppliers", "supplier", supplier_fields, NULL,
+	                                  "a supplier with this email exists already" };
 
 /* Emails are unique per supplier and compared without case. */
 static void
