@@ -157,10 +157,12 @@ gl_app_dispatch(const struct gl_route *routes, struct gl_req *req)
 		return err;
 	r = req->match.route;
 	/* Roles are enforced here once auth lands (r->roles); until then every route is open. */
-	if (gl_valid_query(r->query, gl_req_param(req, "QUERY_STRING"), &req->query, &fail) !=
-	    GL_OK)
-		return gl_fail(req, GL_E_VALIDATION, fail.field, "%s %s",
+	err = gl_valid_query(r->query, gl_req_param(req, "QUERY_STRING"), &req->query, &fail);
+	if (err == GL_E_VALIDATION)
+		return gl_fail(req, err, fail.field, "%s %s",
 		               fail.field[0] ? fail.field : "the query", fail.message);
+	if (err != GL_OK)
+		return err;
 	if ((err = app_read_body(r, req)) != GL_OK)
 		return err;
 	return r->handler(req);

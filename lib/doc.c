@@ -16,7 +16,8 @@ gl_oid_parse(const char *s, bson_oid_t *oid)
 void
 gl_doc_time(char *buf, size_t size, int64_t ms)
 {
-	time_t t = (time_t)(ms / 1000);
+	/* Floor, not truncation: -1 ms is 23:59:59.999 of the day before 1970. */
+	time_t t = (time_t)(ms / 1000 - (ms % 1000 < 0));
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
@@ -130,9 +131,14 @@ append_value(bson_t *out, const char *key, const struct gl_field *f, const json_
 				ok = ok && BSON_APPEND_UTF8(&child, idx, json_string_value(item));
 			} else {
 				bson_t sub;
-				ok = ok && BSON_APPEND_DOCUMENT_BEGIN(&child, idx, &sub);
-				ok = ok && gl_doc_append_fields(&sub, f->fields, item);
-				ok = ok && bson_append_document_end(&child, &sub);
+				/* An open sub-document must be closed even when filling it failed.
+				 */
+				if (ok && BSON_APPEND_DOCUMENT_BEGIN(&child, idx, &sub)) {
+					ok = gl_doc_append_fields(&sub, f->fields, item);
+					ok = bson_append_document_end(&child, &sub) && ok;
+				} else {
+					ok = false;
+				}
 			}
 		}
 		return bson_append_array_end(out, &child) && ok;

@@ -250,31 +250,67 @@ pct_decode(const char *s, size_t n, char *dst)
 	return 0;
 }
 
-/* Turn a query string value into the field's JSON type. */
-static json_t *
-query_value(const struct gl_field *f, const char *s)
+/* Is s well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF)? */
+static int
+utf8_ok(const unsigned char *s)
+{
+	while (*s != 0) {
+		unsigned c = *s++, n, cp;
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, cp = c & 0x07;
+		else
+			return 0;
+		for (unsigned k = 0; k < n; k++, s++) {
+			if ((*s & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (*s & 0x3f);
+		}
+		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Turn a query string value into the field's JSON type in *out (new).
+ * 0 done, -1 the value is not of the type (a client fault), -2 out of memory.
+ */
+static int
+query_value(const struct gl_field *f, const char *s, json_t **out)
 {
 	long long n;
 	char *end;
 
+	*out = NULL;
 	switch (f->type) {
 	case GL_T_INT:
 		if (*s == '\0' || strlen(s) > 19 || strspn(s, "-0123456789") != strlen(s))
-			return NULL;
+			return -1;
 		errno = 0;
 		n = strtoll(s, &end, 10);
 		if (errno != 0 || *end != '\0')
-			return NULL;
-		return json_integer(n);
+			return -1;
+		*out = json_integer(n);
+		break;
 	case GL_T_BOOL:
-		if (strcmp(s, "true") == 0)
-			return json_true();
-		if (strcmp(s, "false") == 0)
-			return json_false();
-		return NULL;
+		if (strcmp(s, "true") != 0 && strcmp(s, "false") != 0)
+			return -1;
+		*out = json_boolean(strcmp(s, "true") == 0);
+		break;
 	default:
-		return json_string(s); /* NULL when not UTF-8 */
+		if (!utf8_ok((const unsigned char *)s))
+			return -1;
+		*out = json_string_nocheck(s);
+		break;
 	}
+	return *out != NULL ? 0 : -2;
 }
 
 enum gl_err
@@ -326,15 +362,19 @@ gl_valid_query(const struct gl_field *fields, const char *query, json_t **out,
 			json_decref(obj);
 			return fail_at(fail, f->name, "is given more than once");
 		}
-		v = query_value(f, val);
-		if (v == NULL) {
+		int got = query_value(f, val, &v);
+		if (got == -1) {
 			json_decref(obj);
 			return fail_at(fail, f->name,
 			               f->type == GL_T_INT    ? "must be an integer"
 			               : f->type == GL_T_BOOL ? "must be true or false"
 			                                      : "must be UTF-8 text");
 		}
-		json_object_set_new(obj, f->name, v);
+		/* Out of memory is our fault, never the client's: no 400 for it. */
+		if (got < 0 || json_object_set_new(obj, f->name, v) != 0) {
+			json_decref(obj);
+			return GL_E_INTERNAL;
+		}
 	}
 	if (check_object(fields, obj, false, "", fail) != GL_OK) {
 		json_decref(obj);
