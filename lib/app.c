@@ -1,6 +1,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,8 +217,8 @@ gl_app_main(const struct gl_service *svc)
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || gl_db_open() < 0 ||
-	    (routes = app_routes_new(svc)) == NULL || FCGX_Init() != 0) {
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    gl_db_open() < 0 || (routes = app_routes_new(svc)) == NULL || FCGX_Init() != 0) {
 		gl_log(GL_LOG_ERROR, NULL, "start-up failed");
 		return 1;
 	}

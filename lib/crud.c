@@ -5,6 +5,7 @@
 #include "crud.h"
 #include "db.h"
 #include "doc.h"
+#include "idem.h"
 
 void
 gl_crud_drop_cache(const struct gl_crud *c, const char *id)
@@ -25,29 +26,34 @@ enum gl_err
 gl_crud_create(struct gl_req *req, const struct gl_crud *c)
 {
 	bson_t doc = BSON_INITIALIZER;
+	struct gl_idem idem;
 	bson_oid_t oid;
+	bool replayed;
 	enum gl_err err;
-	json_t *out;
+	json_t *out = NULL;
 
+	if ((err = gl_idem_begin(req, c->coll, &idem, &replayed)) != GL_OK || replayed) {
+		bson_destroy(&doc);
+		return err;
+	}
 	bson_oid_init(&oid, NULL);
 	BSON_APPEND_OID(&doc, "_id", &oid);
 	if (!gl_doc_append_fields(&doc, c->fields, req->body) ||
-	    !BSON_APPEND_INT64(&doc, "version", 1)) {
-		bson_destroy(&doc);
-		return GL_E_INTERNAL;
-	}
-	err = gl_db_insert(c->coll, &doc);
-	if (err == GL_E_CONFLICT) {
-		bson_destroy(&doc);
-		return gl_fail(req, err, NULL, "%s",
-		               c->conflict ? c->conflict : "this exists already");
-	}
-	out = err == GL_OK ? gl_doc_to_json_new(&doc) : NULL;
+	    !BSON_APPEND_INT64(&doc, "version", 1))
+		err = GL_E_INTERNAL;
+	else
+		err = gl_db_insert(c->coll, &doc);
+	if (err == GL_OK && (out = gl_doc_to_json_new(&doc)) == NULL)
+		err = GL_E_INTERNAL;
 	bson_destroy(&doc);
-	if (err != GL_OK)
+	if (err != GL_OK) {
+		gl_idem_release(&idem);
+		if (err == GL_E_CONFLICT)
+			return gl_fail(req, err, NULL, "%s",
+			               c->conflict ? c->conflict : "this exists already");
 		return err;
-	if (out == NULL)
-		return GL_E_INTERNAL;
+	}
+	gl_idem_store(&idem, 201, out);
 	gl_crud_drop_cache(c, NULL);
 	snprintf(req->location, sizeof(req->location), "%s/%s", req->path,
 	         json_string_value(json_object_get(out, "id")));

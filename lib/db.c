@@ -368,3 +368,56 @@ gl_db_delete(const char *coll, const bson_oid_t *id)
 	db_give(&c);
 	return err;
 }
+
+enum gl_err
+gl_db_find_one(const char *coll, const bson_t *filter, json_t **out)
+{
+	json_t *items = json_array();
+	enum gl_err err;
+
+	*out = NULL;
+	err = items != NULL ? db_find(coll, filter, NULL, 1, items, NULL) : GL_E_INTERNAL;
+	if (err == GL_OK && json_array_size(items) == 0)
+		err = GL_E_NOT_FOUND;
+	if (err == GL_OK)
+		*out = json_incref(json_array_get(items, 0));
+	json_decref(items);
+	return err;
+}
+
+enum gl_err
+gl_db_update_where(const char *coll, const bson_t *filter, const bson_t *update)
+{
+	struct db_conn c;
+	bson_error_t error;
+	enum gl_err err;
+
+	if ((err = db_take(&c, coll)) != GL_OK)
+		return err;
+	if (!mongoc_collection_update_one(c.coll, filter, update, NULL, NULL, &error))
+		err = db_error("update", &error);
+	db_give(&c);
+	return err;
+}
+
+enum gl_err
+gl_db_delete_where(const char *coll, const bson_t *filter, long long *n)
+{
+	struct db_conn c;
+	bson_error_t error;
+	bson_t reply;
+	bson_iter_t it;
+	enum gl_err err;
+
+	if (n != NULL)
+		*n = 0;
+	if ((err = db_take(&c, coll)) != GL_OK)
+		return err;
+	if (!mongoc_collection_delete_many(c.coll, filter, NULL, &reply, &error))
+		err = db_error("delete", &error);
+	else if (n != NULL && bson_iter_init_find(&it, &reply, "deletedCount"))
+		*n = bson_iter_as_int64(&it);
+	bson_destroy(&reply);
+	db_give(&c);
+	return err;
+}

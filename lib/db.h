@@ -64,4 +64,16 @@ enum gl_err gl_db_delete(const char *coll, const bson_oid_t *id)
 enum gl_err gl_db_exists(const char *coll, const bson_oid_t *id)
         __attribute__((warn_unused_result));
 
+/* The first document matching filter (borrowed) as JSON in *out (new); GL_E_NOT_FOUND. */
+enum gl_err gl_db_find_one(const char *coll, const bson_t *filter, json_t **out)
+        __attribute__((warn_unused_result));
+
+/* Apply update (borrowed, with operators) to the first document matching filter. */
+enum gl_err gl_db_update_where(const char *coll, const bson_t *filter, const bson_t *update)
+        __attribute__((warn_unused_result));
+
+/* Delete every document matching filter (borrowed); *n, when not NULL, says how many. */
+enum gl_err gl_db_delete_where(const char *coll, const bson_t *filter, long long *n)
+        __attribute__((warn_unused_result));
+
 #endif
