@@ -1,5 +1,7 @@
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -19,12 +21,22 @@
 #include "req.h"
 
 static volatile sig_atomic_t app_stopping;
+static int app_null_fd = -1;
 
+/*
+ * A stop signal may arrive just before the loop enters accept(), where
+ * the flag alone would go unseen until the next connection (and nginx may
+ * be gone by then).  So the handler also puts /dev/null on fd 0: an
+ * accept() entered after it fails at once.  dup2() is async-signal-safe
+ * and changes only this process's fd 0, not the pool's shared socket.
+ */
 static void
 app_on_term(int sig)
 {
 	(void)sig;
 	app_stopping = 1;
+	if (app_null_fd >= 0)
+		dup2(app_null_fd, 0);
 }
 
 static enum gl_err
@@ -217,8 +229,25 @@ gl_app_main(const struct gl_service *svc)
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    gl_db_open() < 0 || (routes = app_routes_new(svc)) == NULL || FCGX_Init() != 0) {
+	app_null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	/*
+	 * mongoc starts monitor threads; a stop signal delivered to one of them
+	 * would never interrupt our accept().  Threads inherit the mask they are
+	 * created with, so block the stop signals while gl_db_open() starts them
+	 * and unblock them in this thread only.
+	 */
+	sigset_t stops;
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &stops, NULL);
+	int opened = gl_db_open();
+	pthread_sigmask(SIG_UNBLOCK, &stops, NULL);
+
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || opened < 0 ||
+	    (routes = app_routes_new(svc)) == NULL || FCGX_Init() != 0) {
 		gl_log(GL_LOG_ERROR, NULL, "start-up failed");
 		return 1;
 	}
@@ -244,6 +273,8 @@ gl_app_main(const struct gl_service *svc)
 		FCGX_Finish_r(&fcgi);
 	}
 	gl_log(GL_LOG_INFO, NULL, "stopping");
+	if (app_null_fd >= 0)
+		close(app_null_fd);
 	FCGX_Free(&fcgi, 1);
 	free(routes);
 	gl_http_close();

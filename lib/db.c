@@ -58,6 +58,11 @@ gl_db_open(void)
 	mongoc_client_pool_set_error_api(db_pool, MONGOC_ERROR_API_VERSION_2);
 	mongoc_client_pool_set_appname(db_pool, "galley");
 	snprintf(db_name, sizeof(db_name), "galley_%s", gl_conf.service);
+	/* The first pop starts the pool's monitor threads: do it now, under the
+	 * caller's signal mask (see app.c), not in the middle of a request. */
+	mongoc_client_t *c = mongoc_client_pool_pop(db_pool);
+	if (c != NULL)
+		mongoc_client_pool_push(db_pool, c);
 	return 0;
 }
 

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# A whole pool killed mid-traffic (multiwatch and its workers) costs no GET: nginx moves the
+# traffic to the service's other pools. Nothing restarts a dead pool by itself (multiwatch
+# is what re-forks, and it is gone): `bin/galley status` shows it DOWN until
+# `bin/galley restart-pool SVC N`, which this test runs at the end. (bin/galley test also
+# restores any pool a test killed on purpose before the next test.)
+set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+N=${E2E_LOOP_REQUESTS:-200}
+SVC=menu
+
+if (($(svc_pools "$SVC") < 2)); then
+	echo "1..0 # SKIP needs 2 or more $SVC pools"
+	exit 0
+fi
+
+req GET /api/menu
+expect_status 200 "GET /api/menu before the fault"
+
+out="$GALLEY_RUN/tmp/51-pools.$$"
+mkdir -p "$out"
+for ((i = 0; i < N; i++)); do
+	curl -s -o /dev/null -w '%{http_code}\n' --max-time 10 "$GALLEY_URL/api/menu" || echo 000
+done >"$out/codes" &
+loop=$!
+at_least() { (($(wc -l <"$1") >= $2)); }
+
+check "the loop got going" wait_until 30 at_least "$out/codes" $((N / 3))
+victim=$(pool_pid "$SVC" 1)
+check "killed pool $SVC-1 (group $victim)" kill_pool "$SVC" 1
+wait "$loop" || true
+
+total=$(wc -l <"$out/codes")
+bad=$(grep -cv '^200$' "$out/codes" || true)
+STATUS="$bad non-200 of $total" BODY=$(sort "$out/codes" | uniq -c | tr '\n' ' ')
+check "all $N GETs answered" test "$total" -eq "$N"
+check "every GET answered 200 while a pool died" test "$bad" -eq 0
+
+gone() { ! kill -0 "$victim" 2>/dev/null || [[ $(cut -d' ' -f3 "/proc/$victim/stat" 2>/dev/null) == Z ]]; }
+check "pool $SVC-1 stays dead" wait_until 5 gone
+req GET /api/menu/readyz
+expect_status 200 "menu readyz with one pool dead"
+req GET /api/menu
+expect_json '.items | length > 0' "the menu still lists items with one pool dead"
+
+galley() { "$GALLEY_TOP/bin/galley" "$@" >/dev/null 2>&1; }
+STATUS="" BODY=""
+check "bin/galley status reports the dead pool" bash -c '! "$0" status >/dev/null 2>&1' "$GALLEY_TOP/bin/galley"
+check "bin/galley restart-pool $SVC 1" galley restart-pool "$SVC" 1
+check "bin/galley status is healthy again" galley status
+check "pool $SVC-1 has its workers again" \
+	test "$(pool_workers "$SVC" 1 | wc -l)" -eq "$(svc_workers "$SVC")"
+rm -rf "$out"
+done_testing

@@ -1,0 +1,181 @@
+# tests/e2e/lib.sh: sourced by every tests/e2e/NN-<area>.sh. Curl + jq against a running
+# stack, TAP output (`ok N - ...`). It sets no shell options: every helper is safe under
+# `set -euo pipefail` and never fails the script by itself.
+#
+# Environment (bin/galley test exports it; by hand, after `bin/galley up`, lib.sh reads
+# $GALLEY_RUN/env, default <repo>/.run/env):
+#   GALLEY_URL, GALLEY_INTERNAL_URL   http://127.0.0.1:PORT of nginx's public / internal server
+#   GALLEY_RUN    the run folder (pids/, sock/, logs/)     GALLEY_TOP    the repo root
+#   GALLEY_REDIS_URL, GALLEY_MONGO_URI                      GALLEY_BUILD  the build folder used
+#   GALLEY_<SVC>_POOLS, GALLEY_<SVC>_WORKERS                the stack's shape
+#
+# API:
+#   req METHOD PATH [BODY|@FILE|""] [curl args...]   sets STATUS, BODY, HEADERS (CR stripped);
+#                            a body gets Content-Type: application/json; "" = no body
+#   check "desc" CMD ARGS...                 ok/not ok on CMD's exit status
+#   expect_status CODE "desc"                 STATUS == CODE
+#   expect_json 'JQ_BOOLEAN_EXPR' "desc"      jq -e on BODY
+#   expect_error CODE ERROR_CODE "desc"       STATUS, .error.code, non-empty .error.message
+#   expect_header 'Name' 'regex' "desc"       a Name: header (any case) whose value matches
+#   wait_until TIMEOUT_S CMD ARGS...          poll CMD every 0.1 s; non-zero on timeout
+#   done_testing                              prints 1..N; exits 1 if any failed, else 0
+# Fault helpers:
+#   pool_pid SVC N        the pool's multiwatch pid       pool_workers SVC N   its live workers
+#   kill_worker SVC N [PID]   SIGKILL one worker (default: the first)
+#   kill_pool SVC N           SIGKILL the whole pool (its process group)
+#   Kill only through these (or note_kill): bin/galley test counts every other death of a
+#   service process as a crash.
+
+if [[ -z ${GALLEY_URL:-} ]]; then
+	_gl_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+	_gl_env="${GALLEY_RUN:-$_gl_top/.run}/env"
+	if [[ ! -f $_gl_env ]]; then
+		echo "Bail out! no GALLEY_URL and no $_gl_env: run bin/galley up (or bin/galley test)"
+		exit 1
+	fi
+	set -a
+	# shellcheck disable=SC1090
+	source "$_gl_env"
+	set +a
+fi
+: "${GALLEY_TOP:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+
+TESTS_RUN=0
+TESTS_FAILED=0
+STATUS=""
+BODY=""
+HEADERS=""
+_GL_TMP="$GALLEY_RUN/tmp/e2e-$$"
+mkdir -p "$_GL_TMP"
+
+req() {
+	local method=$1 path=$2 body=${3-}
+	shift 2
+	(($# > 0)) && shift
+	local args=(-sS --max-time 10 -o "$_GL_TMP/body" -D "$_GL_TMP/headers" -w '%{http_code}')
+	if [[ $method == HEAD ]]; then args+=(--head); else args+=(-X "$method"); fi
+	# --data-binary reads the file for @path and sends anything else as is.
+	[[ -n $body ]] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	: >"$_GL_TMP/body"
+	: >"$_GL_TMP/headers"
+	STATUS=$(curl "${args[@]}" "$@" "$GALLEY_URL$path" 2>"$_GL_TMP/curl.err") || true
+	[[ -n $STATUS ]] || STATUS=000
+	BODY=$(cat "$_GL_TMP/body")
+	HEADERS=$(tr -d '\r' <"$_GL_TMP/headers")
+	if [[ $STATUS == 000 ]]; then BODY="curl: $(cat "$_GL_TMP/curl.err")"; fi
+	return 0
+}
+
+_gl_ok() {
+	TESTS_RUN=$((TESTS_RUN + 1))
+	echo "ok $TESTS_RUN - $1"
+}
+
+_gl_not_ok() {
+	TESTS_RUN=$((TESTS_RUN + 1))
+	TESTS_FAILED=$((TESTS_FAILED + 1))
+	echo "not ok $TESTS_RUN - $1"
+	printf '# STATUS=%s BODY=%s\n' "$STATUS" "$(printf '%s' "$BODY" | head -c 300 | tr '\n' ' ')"
+}
+
+check() {
+	local desc=$1
+	shift
+	# The command's own output is not TAP: keep it out of the stream.
+	if "$@" >/dev/null; then _gl_ok "$desc"; else _gl_not_ok "$desc"; fi
+	return 0
+}
+
+expect_status() {
+	check "$2" test "$STATUS" = "$1"
+}
+
+expect_json() {
+	check "$2" _gl_jq "$1"
+}
+_gl_jq() { jq -e "$1" >/dev/null 2>&1 <<<"$BODY"; }
+
+expect_error() {
+	check "$3" _gl_is_error "$1" "$2"
+}
+_gl_is_error() {
+	[[ $STATUS == "$1" ]] &&
+		jq -e --arg c "$2" '.error.code == $c and (.error.message | type == "string" and length > 0)' \
+			>/dev/null 2>&1 <<<"$BODY"
+}
+
+expect_header() {
+	check "$3" _gl_has_header "$1" "$2"
+}
+_gl_has_header() {
+	local name=${1,,} line value
+	while IFS= read -r line; do
+		[[ ${line,,} == "$name:"* ]] || continue
+		value=${line#*:}
+		value=${value#"${value%%[![:space:]]*}"}
+		[[ $value =~ $2 ]] && return 0
+	done <<<"$HEADERS"
+	return 1
+}
+
+wait_until() {
+	local ms end
+	ms=$(awk -v t="$1" 'BEGIN { printf "%d", t * 1000 }')
+	shift
+	end=$((${EPOCHREALTIME/./} / 1000 + ms))
+	until "$@"; do
+		((${EPOCHREALTIME/./} / 1000 < end)) || return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+done_testing() {
+	echo "1..$TESTS_RUN"
+	rm -rf "$_GL_TMP"
+	((TESTS_FAILED == 0)) || exit 1
+	exit 0
+}
+
+# ---------------------------------------------------------------- fault helpers
+
+pool_pid() {
+	cat "$GALLEY_RUN/pids/$1-$2.pid" 2>/dev/null
+}
+
+# pool_workers SVC N: the live (not zombie) children of the pool's multiwatch, one a line.
+pool_workers() {
+	local pid p
+	pid=$(pool_pid "$1" "$2") || return 0
+	for p in $(pgrep -P "$pid" 2>/dev/null); do
+		[[ $(cut -d' ' -f3 "/proc/$p/stat" 2>/dev/null) == [RSD] ]] && echo "$p"
+	done
+	return 0
+}
+
+# note_kill PID SVC-N pool|worker: tell bin/galley test that this death is on purpose.
+note_kill() {
+	echo "$1 $2 $3" >>"$GALLEY_RUN/expected-kills"
+}
+
+kill_worker() {
+	local pid=${3:-}
+	[[ -n $pid ]] || pid=$(pool_workers "$1" "$2" | head -n 1)
+	[[ -n $pid ]] || return 1
+	note_kill "$pid" "$1-$2" worker
+	kill -KILL "$pid"
+	echo "$pid"
+}
+
+kill_pool() {
+	local pid p
+	pid=$(pool_pid "$1" "$2") || return 1
+	for p in $(pool_workers "$1" "$2"); do note_kill "$p" "$1-$2" worker; done
+	note_kill "$pid" "$1-$2" pool
+	# bin/galley starts each pool with setsid: its pid is the group of multiwatch + workers.
+	kill -KILL -- "-$pid"
+}
+
+# svc_pools SVC, svc_workers SVC: the stack's shape.
+svc_pools() { local v="GALLEY_${1^^}_POOLS"; echo "${!v:-${GALLEY_POOLS:-2}}"; }
+svc_workers() { local v="GALLEY_${1^^}_WORKERS"; echo "${!v:-${GALLEY_WORKERS:-2}}"; }
