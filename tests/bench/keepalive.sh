@@ -78,15 +78,20 @@ bench() { # name port conns
 	p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
 	p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
 	errs=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' <<<"$out")
-	printf '| %-22s | %5s | %8s | %9s | %9s | %s |\n' "$1" "$3" "$rps" "$p50" "$p99" "${errs:-none}"
+	printf '| %-24s | %5s | %8s | %9s | %9s | %s |\n' "$1" "$3" "$rps" "$p50" "$p99" "${errs:-none}"
 }
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1048576)" GiB"}' /proc/meminfo); nginx $(nginx -v 2>&1 | sed 's/.*\///'); ${secs}s per run; pools: hello 1x$workers, menu $(echo "$menu_socks" | wc -w)x$workers"
-echo "| target                 | conns |    req/s |       p50 |       p99 | errors |"
-echo "|------------------------|-------|----------|-----------|-----------|--------|"
+echo "| target                   | conns |    req/s |       p50 |       p99 | errors |"
+echo "|--------------------------|-------|----------|-----------|-----------|--------|"
+# Every no-keep-alive run first: once an upstream with keep-alive has been
+# used, nginx's idle kept connections pin the libfcgi workers they hold, and
+# a later run without keep-alive to the same pools would starve.
 for c in 8 32; do
 	bench "nginx return 200" "$p_static" "$c"
 	bench "hello, no keep-alive" "$p_hc" "$c"
-	bench "hello, keep-alive" "$p_hk" "$c"
 	bench "menu item, no keep-alive" "$p_mc" "$c"
+done
+for c in 8 32; do
+	bench "hello, keep-alive" "$p_hk" "$c"
 	bench "menu item, keep-alive" "$p_mk" "$c"
 done
