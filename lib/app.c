@@ -169,7 +169,11 @@ gl_app_dispatch(const struct gl_route *routes, struct gl_req *req)
 	if (err != GL_OK)
 		return err;
 	r = req->match.route;
-	/* Roles are enforced here once auth lands (r->roles); until then every route is open. */
+	if (r->roles != GL_ROLE_PUBLIC && req->role == 0)
+		return gl_fail(req, GL_E_UNAUTHENTICATED, NULL,
+		               "sign in first: send Authorization: Bearer <token>");
+	if (r->roles != GL_ROLE_PUBLIC && !gl_req_has_role(req, r->roles))
+		return gl_fail(req, GL_E_FORBIDDEN, NULL, "your role may not do this");
 	err = gl_valid_query(r->query, gl_req_param(req, "QUERY_STRING"), &req->query, &fail);
 	if (err == GL_E_VALIDATION)
 		return gl_fail(req, err, fail.field, "%s %s",
@@ -249,6 +253,10 @@ gl_app_main(const struct gl_service *svc)
 	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || opened < 0 ||
 	    (routes = app_routes_new(svc)) == NULL || FCGX_Init() != 0) {
 		gl_log(GL_LOG_ERROR, NULL, "start-up failed");
+		return 1;
+	}
+	if (svc->init != NULL && svc->init() != 0) {
+		gl_log(GL_LOG_ERROR, NULL, "the service's start-up failed");
 		return 1;
 	}
 	if (FCGX_InitRequest(&fcgi, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {

@@ -17,6 +17,9 @@
 struct gl_service {
 	const char *name;              /* "menu": database galley_menu, paths /api/menu */
 	const struct gl_route *routes; /* terminated by a zero row */
+	/* Run once per process after MongoDB and Redis are set up (may be NULL);
+	 * non-zero stops the process. */
+	int (*init)(void);
 };
 
 /* Run the service; returns the process exit status. */

@@ -174,3 +174,56 @@ gl_cache_del(const char *const *keys, int nkeys)
 		       nkeys);
 	return ok ? 0 : -1;
 }
+
+int
+gl_cache_peek(const char *key, char **val)
+{
+	size_t len;
+
+	return cache_get(key, val, &len);
+}
+
+int
+gl_cache_put(const char *key, const char *val, long ttl)
+{
+	char t[24];
+	const char *argv[] = { "SET", key, val, "EX", t };
+	size_t lens[5];
+	redisReply *r;
+	int ok;
+
+	snprintf(t, sizeof(t), "%ld", ttl);
+	for (int i = 0; i < 5; i++)
+		lens[i] = strlen(argv[i]);
+	r = gl_redis_argv(5, argv, lens);
+	ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+	if (r != NULL)
+		freeReplyObject(r);
+	return ok ? 0 : -1;
+}
+
+/* INCR, and start the window's clock on the first event only. */
+static const char cache_count_lua[] =
+        "local n = redis.call('incr', KEYS[1]) "
+        "if n == 1 then redis.call('expire', KEYS[1], ARGV[1]) end return n";
+
+int
+gl_cache_count(const char *key, long window_s, long long *n)
+{
+	char w[24];
+	const char *argv[] = { "EVAL", cache_count_lua, "1", key, w };
+	size_t lens[5];
+	redisReply *r;
+
+	*n = 0;
+	snprintf(w, sizeof(w), "%ld", window_s);
+	for (int i = 0; i < 5; i++)
+		lens[i] = strlen(argv[i]);
+	r = gl_redis_argv(5, argv, lens);
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+		*n = r->integer;
+	int ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
+	if (r != NULL)
+		freeReplyObject(r);
+	return ok ? 0 : -1;
+}

@@ -41,4 +41,17 @@ int gl_cache_del(const char *const *keys, int nkeys);
 /* Write "galley:<service>:<what>[:<id>]" into buf; -1 if it does not fit. */
 int gl_cache_key(char *buf, size_t size, const char *what, const char *id);
 
+/* The value of key as a new string in *val (free() it): 1 found, 0 absent, -1 Redis away. */
+int gl_cache_peek(const char *key, char **val);
+
+/* Store val under key for ttl seconds; -1 when Redis could not be told. */
+int gl_cache_put(const char *key, const char *val, long ttl);
+
+/*
+ * Count one event under key in a fixed window: the window starts with the
+ * first event and lasts window_s seconds.  *n is the count so far, this one
+ * included.  -1 when Redis is away (*n is then 0).
+ */
+int gl_cache_count(const char *key, long window_s, long long *n);
+
 #endif

@@ -10,15 +10,18 @@
 #define GL_CONF_H
 
 struct gl_conf {
-	const char *service;      /* the program's service name, e.g. "menu" */
-	const char *mongo_uri;    /* GALLEY_MONGO_URI */
-	const char *redis_url;    /* GALLEY_REDIS_URL */
-	const char *internal_url; /* GALLEY_INTERNAL_URL: nginx's internal listener */
-	const char *log_level;    /* GALLEY_LOG_LEVEL: debug, info, warn, error */
-	long cache_ttl;           /* GALLEY_CACHE_TTL seconds */
-	long http_timeout_ms;     /* GALLEY_HTTP_TIMEOUT_MS for outbound calls */
-	long db_timeout_ms;       /* GALLEY_DB_TIMEOUT_MS for server selection */
-	long redis_timeout_ms;    /* GALLEY_REDIS_TIMEOUT_MS per command */
+	const char *service;        /* the program's service name, e.g. "menu" */
+	const char *mongo_uri;      /* GALLEY_MONGO_URI */
+	const char *redis_url;      /* GALLEY_REDIS_URL */
+	const char *internal_url;   /* GALLEY_INTERNAL_URL: nginx's internal listener */
+	const char *log_level;      /* GALLEY_LOG_LEVEL: debug, info, warn, error */
+	long cache_ttl;             /* GALLEY_CACHE_TTL seconds */
+	long http_timeout_ms;       /* GALLEY_HTTP_TIMEOUT_MS for outbound calls */
+	long db_timeout_ms;         /* GALLEY_DB_TIMEOUT_MS for server selection */
+	long redis_timeout_ms;      /* GALLEY_REDIS_TIMEOUT_MS per command */
+	long token_ttl;             /* GALLEY_TOKEN_TTL seconds a sign-in lasts */
+	const char *admin_email;    /* GALLEY_ADMIN_EMAIL: the first admin, or "" */
+	const char *admin_password; /* GALLEY_ADMIN_PASSWORD, or ""; never logged */
 };
 
 extern struct gl_conf gl_conf;

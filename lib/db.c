@@ -399,7 +399,7 @@ gl_db_update_where(const char *coll, const bson_t *filter, const bson_t *update)
 
 	if ((err = db_take(&c, coll)) != GL_OK)
 		return err;
-	if (!mongoc_collection_update_one(c.coll, filter, update, NULL, NULL, &error))
+	if (!mongoc_collection_update_many(c.coll, filter, update, NULL, NULL, &error))
 		err = db_error("update", &error);
 	db_give(&c);
 	return err;

@@ -68,7 +68,7 @@ enum gl_err gl_db_exists(const char *coll, const bson_oid_t *id)
 enum gl_err gl_db_find_one(const char *coll, const bson_t *filter, json_t **out)
         __attribute__((warn_unused_result));
 
-/* Apply update (borrowed, with operators) to the first document matching filter. */
+/* Apply update (borrowed, with operators) to every document matching filter. */
 enum gl_err gl_db_update_where(const char *coll, const bson_t *filter, const bson_t *update)
         __attribute__((warn_unused_result));
 

@@ -7,6 +7,7 @@
 #include "conf.h"
 #include "http.h"
 #include "log.h"
+#include "req.h"
 
 static CURL *http_easy;
 
@@ -64,10 +65,10 @@ gl_http_close(void)
 }
 
 static enum gl_err
-http_once(const char *url, const char *request_id, long *status, struct http_buf *buf)
+http_once(const char *url, const struct gl_req *req, long *status, struct http_buf *buf)
 {
 	struct curl_slist *hdrs = NULL;
-	char rid[96];
+	char hdr[128];
 	CURLcode rc;
 	CURL *c = http_handle();
 
@@ -76,9 +77,18 @@ http_once(const char *url, const char *request_id, long *status, struct http_buf
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, buf);
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	if (request_id != NULL) {
-		snprintf(rid, sizeof(rid), "X-Request-Id: %s", request_id);
-		hdrs = curl_slist_append(hdrs, rid);
+	if (req != NULL) {
+		snprintf(hdr, sizeof(hdr), "X-Request-Id: %s", req->request_id);
+		hdrs = curl_slist_append(hdrs, hdr);
+		if (req->role != 0) {
+			snprintf(hdr, sizeof(hdr), "X-User-Id: %s", req->user_id);
+			hdrs = curl_slist_append(hdrs, hdr);
+			snprintf(hdr, sizeof(hdr), "X-User-Role: %s",
+			         req->role == GL_ROLE_ADMIN   ? "admin"
+			         : req->role == GL_ROLE_STAFF ? "staff"
+			                                      : "customer");
+			hdrs = curl_slist_append(hdrs, hdr);
+		}
 	}
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	rc = curl_easy_perform(c);
@@ -90,7 +100,8 @@ http_once(const char *url, const char *request_id, long *status, struct http_buf
 	    rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR)
 		return GL_E_UPSTREAM_DOWN;
 	if (rc != CURLE_OK) {
-		gl_log(GL_LOG_WARN, request_id, "outbound call failed: %s", curl_easy_strerror(rc));
+		gl_log(GL_LOG_WARN, req ? req->request_id : NULL, "outbound call failed: %s",
+		       curl_easy_strerror(rc));
 		return GL_E_UPSTREAM_BAD;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
@@ -104,7 +115,7 @@ http_once(const char *url, const char *request_id, long *status, struct http_buf
 }
 
 enum gl_err
-gl_http_get(const char *path, const char *request_id, long *status, json_t **body)
+gl_http_get(const struct gl_req *req, const char *path, long *status, json_t **body)
 {
 	char url[1024];
 	struct http_buf buf;
@@ -122,7 +133,7 @@ gl_http_get(const char *path, const char *request_id, long *status, json_t **bod
 			nanosleep(&ts, NULL);
 		}
 		memset(&buf, 0, sizeof(buf));
-		err = http_once(url, request_id, status, &buf);
+		err = http_once(url, req, status, &buf);
 		if (err == GL_OK && body != NULL && buf.data != NULL)
 			*body = json_loadb(buf.data, buf.len, 0, NULL);
 		free(buf.data);
@@ -130,6 +141,7 @@ gl_http_get(const char *path, const char *request_id, long *status, json_t **bod
 			break;
 	}
 	if (err != GL_OK)
-		gl_log(GL_LOG_WARN, request_id, "GET %s failed (status %ld)", path, *status);
+		gl_log(GL_LOG_WARN, req ? req->request_id : NULL, "GET %s failed (status %ld)",
+		       path, *status);
 	return err;
 }

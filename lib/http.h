@@ -8,7 +8,9 @@
  * blame: unreachable is GL_E_UPSTREAM_DOWN, too slow GL_E_UPSTREAM_TIMEOUT,
  * a 5xx or a body that is too big GL_E_UPSTREAM_BAD.  Idempotent calls
  * (GET) are retried once after a short pause when the target was
- * unreachable.  The caller's request id travels along as X-Request-Id.
+ * unreachable.  The caller's request id travels along as X-Request-Id,
+ * and the caller's identity as X-User-Id / X-User-Role, so the called
+ * service applies its role rules to the user on whose behalf we ask.
  */
 #ifndef GL_HTTP_H
 #define GL_HTTP_H
@@ -24,7 +26,10 @@
  * 2xx/4xx) and *body, when body is not NULL, the parsed JSON answer (new)
  * or NULL if it was not JSON.
  */
-enum gl_err gl_http_get(const char *path, const char *request_id, long *status, json_t **body)
+struct gl_req;
+
+/* req (borrowed, may be NULL for work done on no one's behalf) gives the id and caller. */
+enum gl_err gl_http_get(const struct gl_req *req, const char *path, long *status, json_t **body)
         __attribute__((warn_unused_result));
 
 void gl_http_close(void);

@@ -133,6 +133,51 @@ req_set_id(struct gl_req *req)
 	         (unsigned)random());
 }
 
+bool
+gl_req_has_role(const struct gl_req *req, unsigned roles)
+{
+	return req->role != 0 && ((req->role & roles) != 0 || req->role == GL_ROLE_ADMIN);
+}
+
+void
+gl_req_header(struct gl_req *req, const char *name, const char *value)
+{
+	size_t used = strlen(req->headers);
+	int n;
+
+	for (const char *p = value; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			gl_log(GL_LOG_ERROR, req->request_id,
+			       "header %s: refused a control character", name);
+			return;
+		}
+	n = snprintf(req->headers + used, sizeof(req->headers) - used, "%s: %s\r\n", name, value);
+	if (n < 0 || (size_t)n >= sizeof(req->headers) - used) {
+		req->headers[used] = '\0';
+		gl_log(GL_LOG_ERROR, req->request_id, "header %s: no room", name);
+	}
+}
+
+/* nginx passes the identity it checked; anything malformed is no identity at all. */
+static void
+req_set_caller(struct gl_req *req)
+{
+	const char *id = gl_req_param(req, "HTTP_X_USER_ID");
+	const char *role = gl_req_param(req, "HTTP_X_USER_ROLE");
+
+	if (id == NULL || role == NULL || strlen(id) != 24 || strspn(id, "0123456789abcdef") != 24)
+		return;
+	if (strcmp(role, "customer") == 0)
+		req->role = GL_ROLE_CUSTOMER;
+	else if (strcmp(role, "staff") == 0)
+		req->role = GL_ROLE_STAFF;
+	else if (strcmp(role, "admin") == 0)
+		req->role = GL_ROLE_ADMIN;
+	else
+		return;
+	memcpy(req->user_id, id, 25);
+}
+
 void
 gl_req_begin(struct gl_req *req, FCGX_Request *fcgi)
 {
@@ -142,6 +187,7 @@ gl_req_begin(struct gl_req *req, FCGX_Request *fcgi)
 	req->method = gl_method_parse(gl_req_param(req, "REQUEST_METHOD"));
 	req->path = gl_req_param(req, "DOCUMENT_URI");
 	req_set_id(req);
+	req_set_caller(req);
 }
 
 static int
@@ -203,6 +249,8 @@ gl_req_finish(struct gl_req *req, enum gl_err err)
 		FCGX_FPrintF(out, "X-Cache: %s\r\n", req->cache);
 	if (req->location[0] != '\0')
 		FCGX_FPrintF(out, "Location: %s\r\n", req->location);
+	if (req->headers[0] != '\0')
+		FCGX_PutS(req->headers, out);
 	if (err == GL_E_METHOD && req->match.allow != 0) {
 		char allow[64] = "";
 		for (int m = GL_GET; m < GL_METHOD__MAX; m++)

@@ -26,6 +26,9 @@ struct gl_req {
 	enum gl_method method;
 	const char *path; /* DOCUMENT_URI, normalised by nginx; borrowed */
 	char request_id[64];
+	/* The caller, as nginx's auth_request established it: empty / 0 when anonymous. */
+	char user_id[25];
+	unsigned role; /* one GL_ROLE_* bit, or 0 */
 	struct gl_match match;
 	json_t *body;  /* owned; the validated body, or NULL */
 	json_t *query; /* owned; the validated query, typed; never NULL after dispatch */
@@ -37,6 +40,7 @@ struct gl_req {
 	size_t raw_len;
 	const char *cache; /* "hit", "miss" or NULL: the X-Cache header */
 	char location[128];
+	char headers[512]; /* more "Name: value\r\n" lines, see gl_req_header() */
 	enum gl_err err;
 	char err_field[96];
 	char err_message[256];
@@ -64,6 +68,16 @@ void gl_req_page(const struct gl_req *req, struct gl_page *page);
  */
 enum gl_err gl_req_if_match(struct gl_req *req, long long *version)
         __attribute__((warn_unused_result));
+
+/* Is the caller one of roles (a mask of GL_ROLE_*)?  An admin is every role. */
+bool gl_req_has_role(const struct gl_req *req, unsigned roles);
+
+/*
+ * Add a response header.  Name and value come from the service, never raw
+ * from a client; a value with a control character, or one that does not
+ * fit, is dropped (and logged).
+ */
+void gl_req_header(struct gl_req *req, const char *name, const char *value);
 
 /* Answer with status and body (steals body; NULL body means 204). */
 enum gl_err gl_reply(struct gl_req *req, int status, json_t *body);

@@ -18,7 +18,11 @@ struct gl_req;
 
 enum gl_method { GL_M_NONE, GL_GET, GL_POST, GL_PUT, GL_PATCH, GL_DELETE, GL_METHOD__MAX };
 
-/* Who may call a route.  Enforced once auth lands; documents intent until then. */
+/*
+ * Who may call a route (a mask).  GL_ROLE_PUBLIC routes are open to anyone;
+ * any other mask needs a signed-in caller (else 401) of one of its roles
+ * (else 403).  An admin may call every route.
+ */
 #define GL_ROLE_PUBLIC   0x0u
 #define GL_ROLE_CUSTOMER 0x1u
 #define GL_ROLE_STAFF    0x2u

@@ -6,7 +6,11 @@ GL_UNIT_TESTS = \
 	tests/unit/lib/json \
 	tests/unit/lib/err \
 	tests/unit/lib/cache
-check_PROGRAMS += $(GL_UNIT_TESTS)
+check_PROGRAMS += $(GL_UNIT_TESTS) tests/unit/auth/secret
+TESTS += tests/unit/auth/secret
+tests_unit_auth_secret_SOURCES = tests/unit/auth/secret.c fcgi/auth/secret.c
+tests_unit_auth_secret_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fcgi/auth
+tests_unit_auth_secret_LDADD = $(GL_LIBS)
 TESTS += $(GL_UNIT_TESTS)
 tests_unit_lib_route_LDADD = $(GL_LIBS)
 tests_unit_lib_valid_LDADD = $(GL_LIBS)

@@ -63,7 +63,7 @@ supplier_check(struct gl_req *req)
 	if (id == NULL)
 		return GL_OK;
 	snprintf(path, sizeof(path), "/api/suppliers/%s", json_string_value(id));
-	if ((err = gl_http_get(path, req->request_id, &status, NULL)) != GL_OK)
+	if ((err = gl_http_get(req, path, &status, NULL)) != GL_OK)
 		return gl_fail(req, err, NULL,
 		               "the suppliers service could not be asked about supplier_id");
 	if (status == 404)

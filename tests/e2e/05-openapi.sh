@@ -12,8 +12,9 @@ fake=0123456789abcdef01234567
 while IFS=$'\t' read -r path method codes; do
 	url=${path//\{id\}/$fake}
 	M=${method^^}
-	case $M in
-	POST | PATCH | PUT) req "$M" "$url" '{}' ;;
+	case "$M $path" in
+	"POST /api/auth/logout") AUTH_TOKEN= req "$M" "$url" ;; # the admin's token must live on
+	POST* | PATCH* | PUT*) req "$M" "$url" '{}' ;;
 	*) req "$M" "$url" ;;
 	esac
 	check "$M $path is routed (got $STATUS)" bash -c '[ "$1" != 405 ] && ! jq -e ".error.message == \"no such route\"" <<<"$2" >/dev/null' _ "$STATUS" "$BODY"

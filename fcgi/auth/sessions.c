@@ -1,0 +1,236 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth.h"
+#include "cache.h"
+#include "conf.h"
+#include "db.h"
+#include "doc.h"
+#include "log.h"
+#include "secret.h"
+
+const struct gl_field login_fields[] = {
+	{ "email", GL_T_STRING, GL_REQUIRED, 1, 254 },
+	{ "password", GL_T_STRING, GL_REQUIRED, 1, 128 },
+	{ 0 },
+};
+
+static void
+session_key(char *buf, size_t size, const char *hash)
+{
+	if (gl_cache_key(buf, size, "session", hash) < 0)
+		buf[0] = '\0';
+}
+
+/* The failed-login counter of an email: keyed by a hash, so no address sits in Redis. */
+static void
+fail_key(char *buf, size_t size, const char *email)
+{
+	unsigned char h[16];
+	char hex[33];
+
+	crypto_generichash(h, sizeof(h), (const unsigned char *)email, strlen(email), NULL, 0);
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	if (gl_cache_key(buf, size, "loginfail", hex) < 0)
+		buf[0] = '\0';
+}
+
+/* "Bearer <token>" from the request, hashed; false when there is none. */
+static bool
+bearer_hash(const struct gl_req *req, char hash[SECRET_TOKEN_HEX])
+{
+	const char *h = gl_req_param(req, "HTTP_AUTHORIZATION");
+
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return false;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return secret_token_hash(h, hash);
+}
+
+enum gl_err
+session_login(struct gl_req *req)
+{
+	char email[256], fkey[GL_CACHE_KEY_MAX], skey[GL_CACHE_KEY_MAX];
+	char token[SECRET_TOKEN_HEX], hash[SECRET_TOKEN_HEX], expires[32];
+	const char *password = json_string_value(json_object_get(req->body, "password"));
+	const char *stored;
+	bson_t filter = BSON_INITIALIZER, doc = BSON_INITIALIZER;
+	bson_oid_t uid;
+	long long fails = 0;
+	json_t *user = NULL, *out;
+	enum gl_err err;
+	char *seen = NULL;
+	int64_t exp;
+	bool ok;
+
+	admin_ensure();
+	snprintf(email, sizeof(email), "%s",
+	         json_string_value(json_object_get(req->body, "email")));
+	for (char *p = email; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+	fail_key(fkey, sizeof(fkey), email);
+	if (gl_cache_peek(fkey, &seen) == 1)
+		fails = atoll(seen);
+	free(seen);
+	if (fails >= AUTH_FAIL_MAX)
+		return gl_fail(req, GL_E_RATE_LIMITED, NULL,
+		               "too many failed sign-ins for this email: try again in 15 minutes");
+
+	BSON_APPEND_UTF8(&filter, "email", email);
+	err = gl_db_find_one("users", &filter, &user);
+	bson_destroy(&filter);
+	if (err != GL_OK && err != GL_E_NOT_FOUND)
+		return err;
+	stored = json_string_value(json_object_get(user, "password_hash"));
+	if (stored != NULL) {
+		ok = secret_password_verify(stored, password);
+	} else {
+		secret_password_burn(password); /* an unknown email costs the same */
+		ok = false;
+	}
+	if (!ok) {
+		json_decref(user);
+		/* Counted in Redis; with Redis away nginx's per-address limit still holds. */
+		(void)gl_cache_count(fkey, AUTH_FAIL_WINDOW, &fails);
+		return gl_fail(req, GL_E_UNAUTHENTICATED, NULL,
+		               "the email or the password is wrong");
+	}
+	{
+		const char *keys[] = { fkey };
+		(void)gl_cache_del(keys, 1);
+	}
+
+	secret_token_new(token, hash);
+	exp = (int64_t)time(NULL) + gl_conf.token_ttl;
+	gl_doc_time(expires, sizeof(expires), exp * 1000);
+	gl_oid_parse(json_string_value(json_object_get(user, "id")), &uid);
+	BSON_APPEND_UTF8(&doc, "_id", hash);
+	BSON_APPEND_OID(&doc, "user_id", &uid);
+	BSON_APPEND_UTF8(&doc, "role", json_string_value(json_object_get(user, "role")));
+	BSON_APPEND_INT64(&doc, "expires", exp);
+	BSON_APPEND_DATE_TIME(&doc, "expires_at", exp * 1000);
+	err = gl_db_insert("sessions", &doc);
+	bson_destroy(&doc);
+	if (err != GL_OK) {
+		json_decref(user);
+		return err;
+	}
+	session_key(skey, sizeof(skey), hash);
+	out = json_pack("{s:s, s:s, s:o*}", "token", token, "expires_at", expires, "user",
+	                user_public_new(user));
+	sodium_memzero(token, sizeof(token));
+	json_decref(user);
+	return out != NULL ? gl_reply(req, 200, out) : GL_E_INTERNAL;
+}
+
+/* The cached form of a session: "<user id> <role> <expires epoch>". */
+static bool
+session_parse(const char *s, char uid[25], char role[16], long long *exp)
+{
+	return sscanf(s, "%24s %15s %lld", uid, role, exp) == 3 && strlen(uid) == 24;
+}
+
+enum gl_err
+session_check(struct gl_req *req)
+{
+	char hash[SECRET_TOKEN_HEX], key[GL_CACHE_KEY_MAX], uid[25], role[16], val[64];
+	bson_t filter = BSON_INITIALIZER;
+	long long exp = 0, now = (long long)time(NULL);
+	json_t *sess;
+	enum gl_err err;
+	char *cached = NULL;
+
+	/* nginx's auth_request takes 2xx, 401 or 403 only: every path below ends in one. */
+	if (!bearer_hash(req, hash))
+		return gl_fail(req, GL_E_UNAUTHENTICATED, NULL, "no valid bearer token");
+	session_key(key, sizeof(key), hash);
+	if (gl_cache_peek(key, &cached) == 1 && session_parse(cached, uid, role, &exp) &&
+	    exp > now) {
+		free(cached);
+		goto signed_in;
+	}
+	free(cached);
+	BSON_APPEND_UTF8(&filter, "_id", hash);
+	err = gl_db_find_one("sessions", &filter, &sess);
+	bson_destroy(&filter);
+	if (err == GL_E_NOT_FOUND)
+		return gl_fail(req, GL_E_UNAUTHENTICATED, NULL, "unknown or signed-out token");
+	if (err != GL_OK) {
+		gl_req_header(req, "X-Auth-Error", "unavailable");
+		return gl_fail(req, GL_E_UNAUTHENTICATED, NULL, "the session store is unavailable");
+	}
+	snprintf(uid, sizeof(uid), "%s", json_string_value(json_object_get(sess, "user_id")));
+	snprintf(role, sizeof(role), "%s", json_string_value(json_object_get(sess, "role")));
+	exp = json_integer_value(json_object_get(sess, "expires"));
+	json_decref(sess);
+	if (exp <= now)
+		return gl_fail(req, GL_E_UNAUTHENTICATED, NULL, "the token has expired");
+	snprintf(val, sizeof(val), "%s %s %lld", uid, role, exp);
+	(void)gl_cache_put(key, val,
+	                   exp - now < AUTH_SESSION_CACHE ? (long)(exp - now) : AUTH_SESSION_CACHE);
+signed_in:
+	gl_req_header(req, "X-User-Id", uid);
+	gl_req_header(req, "X-User-Role", role);
+	return gl_reply(req, 204, NULL);
+}
+
+enum gl_err
+session_logout(struct gl_req *req)
+{
+	char hash[SECRET_TOKEN_HEX], key[GL_CACHE_KEY_MAX];
+	bson_t filter = BSON_INITIALIZER;
+	enum gl_err err;
+
+	if (!bearer_hash(req, hash))
+		return gl_fail(req, GL_E_UNAUTHENTICATED, NULL, "no valid bearer token");
+	BSON_APPEND_UTF8(&filter, "_id", hash);
+	err = gl_db_delete_where("sessions", &filter, NULL);
+	bson_destroy(&filter);
+	if (err != GL_OK)
+		return err;
+	/* The durable record is gone; now the cached copy, before we answer. */
+	session_key(key, sizeof(key), hash);
+	const char *keys[] = { key };
+	if (gl_cache_del(keys, 1) < 0)
+		gl_log(GL_LOG_WARN, req->request_id,
+		       "logout: the cached session could not be dropped");
+	return gl_reply(req, 204, NULL);
+}
+
+enum gl_err
+session_set_role(const char *user_id, const char *role)
+{
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
+	char key[GL_CACHE_KEY_MAX];
+	bson_oid_t oid;
+	json_t *list, *s;
+	enum gl_err err;
+	size_t i;
+
+	if (!gl_oid_parse(user_id, &oid))
+		return GL_E_INTERNAL;
+	BSON_APPEND_OID(&filter, "user_id", &oid);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_UTF8(&set, "role", role);
+	bson_append_document_end(&update, &set);
+	err = gl_db_update_where("sessions", &filter, &update);
+	if (err == GL_OK)
+		err = gl_db_find_all("sessions", &filter, 1000, &list);
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	if (err != GL_OK)
+		return err;
+	json_array_foreach(list, i, s)
+	{
+		session_key(key, sizeof(key), json_string_value(json_object_get(s, "id")));
+		const char *keys[] = { key };
+		(void)gl_cache_del(keys, 1);
+	}
+	json_decref(list);
+	return GL_OK;
+}
