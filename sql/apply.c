@@ -8,6 +8,9 @@
  * a no-op, and a seed document whose _id exists already is left alone
  * (duplicate-key write errors are expected and skipped).
  *
+ * Keep one index per createIndexes command: FerretDB 1.24 crashes when a
+ * command naming two indexes is applied again to existing data.
+ *
  * usage: galley-sql MONGO_URI SQL_DIR
  */
 #include <dirent.h>

@@ -33,7 +33,7 @@ item="{\"name\":\"Race\",\"price_cents\":100,\"supplier_id\":\"$first\"}"
 dir=$(mktemp -d)
 for i in $(seq 1 8); do
 	curl -s -o "$dir/$i.body" -w '%{http_code}\n' -X POST -H 'Content-Type: application/json' \
-		-H "Idempotency-Key: $key2" --data-binary "$item" "$GALLEY_URL/api/menu/items" >"$dir/$i.code" &
+		-H "Authorization: Bearer $AUTH_TOKEN" -H "Idempotency-Key: $key2" --data-binary "$item" "$GALLEY_URL/api/menu/items" >"$dir/$i.code" &
 done
 wait
 codes=$(cat "$dir"/*.code | sort | uniq -c | tr '\n' ' ')

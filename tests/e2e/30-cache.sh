@@ -51,7 +51,8 @@ req POST /api/menu/items "{\"name\":\"Popular\",\"price_cents\":100,\"supplier_i
 pop=$(jq -r .id <<<"$BODY")
 out=$(mktemp)
 for i in $(seq 1 20); do
-	curl -s -o /dev/null -w '%{http_code}\n' "$GALLEY_URL/api/menu/items/$pop" >>"$out" &
+	curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $AUTH_TOKEN" \
+		"$GALLEY_URL/api/menu/items/$pop" >>"$out" &
 done
 wait
 check "20 concurrent first reads all answer 200" test "$(grep -c '^200$' "$out")" = 20

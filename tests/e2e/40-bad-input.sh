@@ -75,9 +75,11 @@ expect_error 413 body_too_large "a 10 MB body"
 rm -f "$bad"
 
 # Content-Type.
-STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary '{"name":"x","email":"x@y.example"}' -H 'Content-Type: text/plain' "$GALLEY_URL/api/suppliers")
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary '{"name":"x","email":"x@y.example"}' -H 'Content-Type: text/plain' \
+	-H "Authorization: Bearer $AUTH_TOKEN" "$GALLEY_URL/api/suppliers")
 check "a wrong Content-Type is 415 (got $STATUS)" test "$STATUS" = 415
-STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary '{"name":"x","email":"x@y.example"}' -H 'Content-Type:' "$GALLEY_URL/api/suppliers")
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary '{"name":"x","email":"x@y.example"}' -H 'Content-Type:' \
+	-H "Authorization: Bearer $AUTH_TOKEN" "$GALLEY_URL/api/suppliers")
 check "a missing Content-Type is 415 (got $STATUS)" test "$STATUS" = 415
 
 # Paths, methods, queries.
@@ -104,7 +106,8 @@ req GET "/api/suppliers?sort=name"
 expect_error 400 validation_failed "an unknown query parameter"
 req GET "/api/suppliers?limit=%zz"
 expect_error 400 validation_failed "a broken percent escape"
-BODY=$(curl -s -X GET --data-binary 'x' -H 'Content-Type: application/json' "$GALLEY_URL/api/menu/items/5eed00000000000000000101")
+BODY=$(curl -s -X GET --data-binary 'x' -H 'Content-Type: application/json' \
+	-H "Authorization: Bearer $AUTH_TOKEN" "$GALLEY_URL/api/menu/items/5eed00000000000000000101")
 check "a body on a GET is refused" jq -e '.error.code == "validation_failed"' <<<"$BODY"
 
 # Still serving.

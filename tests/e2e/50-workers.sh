@@ -17,7 +17,8 @@ check "a seeded supplier exists" test -n "$sid"
 get_loop() {
 	local i
 	for ((i = 0; i < N; i++)); do
-		curl -s -o /dev/null -w '%{http_code}\n' --max-time 10 "$GALLEY_URL$1" || echo 000
+		curl -s -o /dev/null -w '%{http_code}\n' --max-time 10 \
+			-H "Authorization: Bearer $AUTH_TOKEN" "$GALLEY_URL$1" || echo 000
 	done >"$2"
 }
 lines() { wc -l <"$1" 2>/dev/null || echo 0; }

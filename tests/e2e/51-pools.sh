@@ -22,7 +22,8 @@ expect_status 200 "GET /api/menu before the fault"
 out="$GALLEY_RUN/tmp/51-pools.$$"
 mkdir -p "$out"
 for ((i = 0; i < N; i++)); do
-	curl -s -o /dev/null -w '%{http_code}\n' --max-time 10 "$GALLEY_URL/api/menu" || echo 000
+	curl -s -o /dev/null -w '%{http_code}\n' --max-time 10 \
+		-H "Authorization: Bearer $AUTH_TOKEN" "$GALLEY_URL/api/menu" || echo 000
 done >"$out/codes" &
 loop=$!
 at_least() { (($(wc -l <"$1") >= $2)); }

@@ -26,7 +26,7 @@ done < <(jq -r '.paths | to_entries[] | .key as $p | .value | to_entries[]
 AUTH_TOKEN= req GET /live/orders
 expect_error 401 unauthenticated "GET /live/orders without a token is 401"
 expect_header WWW-Authenticate '^Bearer' "a 401 says how to authenticate"
-AUTH_TOKEN= req GET /api/menu -H 'Authorization: Basic YWRtaW46YWRtaW4='
+AUTH_TOKEN= req GET /api/menu "" -H 'Authorization: Basic YWRtaW46YWRtaW4='
 expect_error 401 unauthenticated "a Basic header is no token"
 AUTH_TOKEN= req GET /api/menu/healthz
 expect_status 200 "health routes stay open"
@@ -75,9 +75,9 @@ AUTH_TOKEN=$ctok req POST /api/menu/items '{"name":"x","price_cents":1,"supplier
 expect_error 403 forbidden "a customer may not create items"
 AUTH_TOKEN=$ctok req GET /api/auth/users
 expect_error 403 forbidden "a customer may not list users"
-AUTH_TOKEN=$ctok req GET /api/suppliers -H 'X-User-Role: admin' -H "X-User-Id: $fake"
+AUTH_TOKEN=$ctok req GET /api/suppliers "" -H 'X-User-Role: admin' -H "X-User-Id: $fake"
 expect_error 403 forbidden "a forged X-User-Role: admin changes nothing"
-AUTH_TOKEN=$ctok req GET /api/auth/me -H "X-User-Id: $fake" -H 'X-User-Role: admin'
+AUTH_TOKEN=$ctok req GET /api/auth/me "" -H "X-User-Id: $fake" -H 'X-User-Role: admin'
 expect_json ".id == \"$cid\" and .role == \"customer\"" "a forged X-User-Id changes nothing"
 
 # 5. Admin: users, roles; the role follows into live sessions.

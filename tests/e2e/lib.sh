@@ -8,10 +8,24 @@
 #   GALLEY_RUN    the run folder (pids/, sock/, logs/)     GALLEY_TOP    the repo root
 #   GALLEY_REDIS_URL, GALLEY_MONGO_URI                      GALLEY_BUILD  the build folder used
 #   GALLEY_<SVC>_POOLS, GALLEY_<SVC>_WORKERS                the stack's shape
+#   GALLEY_ADMIN_EMAIL [admin@galley.local], and GALLEY_ADMIN_PASSWORD or else the file
+#   GALLEY_ADMIN_PASSWORD_FILE [$GALLEY_RUN/admin-password]: the first admin (bin/galley up)
+#
+# Signing in: when sourced, lib.sh signs in as that admin and sets ADMIN_TOKEN and
+# AUTH_TOKEN to its token; if it cannot, it prints "Bail out! cannot sign in as the admin"
+# and exits 1. Every req sends AUTH_TOKEN as a bearer token, so a script runs as the admin
+# unless it says otherwise, per call (`AUTH_TOKEN= req GET /api/menu` is anonymous,
+# `AUTH_TOKEN=$other req ...` another user) or for good (AUTH_TOKEN=$other). Raw curl calls
+# on protected routes must add -H "Authorization: Bearer $AUTH_TOKEN" themselves.
 #
 # API:
-#   req METHOD PATH [BODY|@FILE|""] [curl args...]   sets STATUS, BODY, HEADERS (CR stripped);
-#                            a body gets Content-Type: application/json; "" = no body
+#   req METHOD PATH [BODY|@FILE|@-|""] [curl args...]   sets STATUS, BODY, HEADERS (CR
+#                            stripped); a body gets Content-Type: application/json; "" = no
+#                            body, and so is a third argument that starts like a curl option
+#                            (`req GET /x -H 'A: b'`); adds Authorization: Bearer $AUTH_TOKEN
+#                            when it is non-empty
+#   login EMAIL PASSWORD                      POST /api/auth/login (anonymous): sets TOKEN to
+#                            the token, or "" and returns 1 on failure; STATUS, BODY as req
 #   check "desc" CMD ARGS...                 ok/not ok on CMD's exit status
 #   expect_status CODE "desc"                 STATUS == CODE
 #   expect_json 'JQ_BOOLEAN_EXPR' "desc"      jq -e on BODY
@@ -51,11 +65,17 @@ mkdir -p "$_GL_TMP"
 req() {
 	local method=$1 path=$2 body=${3-}
 	shift 2
-	(($# > 0)) && shift
+	# A third argument that is a curl option (-H, --header, ...) starts the curl args: no body.
+	if [[ $body =~ ^--?[A-Za-z] ]]; then
+		body=""
+	elif (($# > 0)); then
+		shift
+	fi
 	local args=(-sS --max-time 10 -o "$_GL_TMP/body" -D "$_GL_TMP/headers" -w '%{http_code}')
 	if [[ $method == HEAD ]]; then args+=(--head); else args+=(-X "$method"); fi
 	# --data-binary reads the file for @path and sends anything else as is.
 	[[ -n $body ]] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	[[ -n ${AUTH_TOKEN:-} ]] && args+=(-H "Authorization: Bearer $AUTH_TOKEN")
 	: >"$_GL_TMP/body"
 	: >"$_GL_TMP/headers"
 	STATUS=$(curl "${args[@]}" "$@" "$GALLEY_URL$path" 2>"$_GL_TMP/curl.err") || true
@@ -63,6 +83,21 @@ req() {
 	BODY=$(cat "$_GL_TMP/body")
 	HEADERS=$(tr -d '\r' <"$_GL_TMP/headers")
 	if [[ $STATUS == 000 ]]; then BODY="curl: $(cat "$_GL_TMP/curl.err")"; fi
+	return 0
+}
+
+login() {
+	local body
+	TOKEN=""
+	body=$(jq -cn --arg e "$1" --arg p "$2" '{email: $e, password: $p}') || return 1
+	# The body on stdin, not on curl's command line: the password stays out of ps.
+	AUTH_TOKEN= req POST /api/auth/login @- <<<"$body"
+	[[ $STATUS == 200 ]] || return 1
+	TOKEN=$(jq -r '.token // empty' 2>/dev/null <<<"$BODY") || TOKEN=""
+	[[ $TOKEN =~ ^[0-9a-f]{64}$ ]] || {
+		TOKEN=""
+		return 1
+	}
 	return 0
 }
 
@@ -136,6 +171,24 @@ done_testing() {
 	((TESTS_FAILED == 0)) || exit 1
 	exit 0
 }
+
+# Everything runs as the admin unless a script says otherwise.
+AUTH_TOKEN=""
+_gl_pw=${GALLEY_ADMIN_PASSWORD:-}
+_gl_pw_file=${GALLEY_ADMIN_PASSWORD_FILE:-$GALLEY_RUN/admin-password}
+if [[ -z $_gl_pw && -r $_gl_pw_file ]]; then _gl_pw=$(<"$_gl_pw_file"); fi
+if ! login "${GALLEY_ADMIN_EMAIL:-admin@galley.local}" "$_gl_pw"; then
+	echo "Bail out! cannot sign in as the admin"
+	printf '# %s: POST /api/auth/login answered %s %s\n' "${GALLEY_ADMIN_EMAIL:-admin@galley.local}" \
+		"$STATUS" "$(printf '%s' "$BODY" | head -c 200 | tr '\n' ' ')"
+	[[ -n $_gl_pw ]] || echo "# no password: GALLEY_ADMIN_PASSWORD is unset and $_gl_pw_file is not readable"
+	rm -rf "$_GL_TMP"
+	exit 1
+fi
+ADMIN_TOKEN=$TOKEN
+AUTH_TOKEN=$TOKEN
+unset _gl_pw _gl_pw_file
+STATUS="" BODY="" HEADERS=""
 
 # ---------------------------------------------------------------- fault helpers
 
