@@ -7,7 +7,7 @@ GL_UNIT_TESTS = \
 	tests/unit/lib/err \
 	tests/unit/lib/cache
 check_PROGRAMS += $(GL_UNIT_TESTS) tests/unit/auth/secret
-TESTS += tests/unit/auth/secret
+TESTS += tests/unit/auth/secret tests/unit/format.sh
 tests_unit_auth_secret_SOURCES = tests/unit/auth/secret.c fcgi/auth/secret.c
 tests_unit_auth_secret_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fcgi/auth
 tests_unit_auth_secret_LDADD = $(GL_LIBS)
@@ -18,4 +18,4 @@ tests_unit_lib_doc_LDADD = $(GL_LIBS)
 tests_unit_lib_json_LDADD = $(GL_LIBS)
 tests_unit_lib_err_LDADD = $(GL_LIBS)
 tests_unit_lib_cache_LDADD = $(GL_LIBS)
-EXTRA_DIST += tests/unit/tap.h tests/e2e tests/bench
+EXTRA_DIST += tests/unit/tap.h tests/unit/format.sh .clang-format tests/e2e tests/bench

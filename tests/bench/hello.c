@@ -13,8 +13,9 @@ main(void)
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0, 0) != 0)
 		return 1;
 	while (FCGX_Accept_r(&req) >= 0) {
-		FCGX_PutS("Status: 200\r\nContent-Type: application/json\r\n\r\n{\"hello\":\"world\"}\n",
-			  req.out);
+		FCGX_PutS("Status: 200\r\nContent-Type: "
+		          "application/json\r\n\r\n{\"hello\":\"world\"}\n",
+		          req.out);
 		FCGX_Finish_r(&req);
 	}
 	return 0;

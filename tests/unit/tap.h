@@ -15,7 +15,7 @@ static int tap_n, tap_failed;
 		printf("\n");                                                                      \
 		if (!ok_) {                                                                        \
 			tap_failed++;                                                              \
-			printf("#   at %s:%d: %s\n", __FILE__, __LINE__, #cond);                     \
+			printf("#   at %s:%d: %s\n", __FILE__, __LINE__, #cond);                   \
 		}                                                                                  \
 	} while (0)
 
@@ -24,7 +24,8 @@ static int tap_n, tap_failed;
 		const char *g_ = (got), *w_ = (want);                                              \
 		ok(g_ != NULL && w_ != NULL ? strcmp(g_, w_) == 0 : g_ == w_, __VA_ARGS__);        \
 		if (!(g_ != NULL && w_ != NULL ? strcmp(g_, w_) == 0 : g_ == w_))                  \
-			printf("#   got '%s', want '%s'\n", g_ ? g_ : "(null)", w_ ? w_ : "(null)");   \
+			printf("#   got '%s', want '%s'\n", g_ ? g_ : "(null)",                    \
+			       w_ ? w_ : "(null)");                                                \
 	} while (0)
 
 static inline int
