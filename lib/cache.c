@@ -64,18 +64,9 @@ cache_lock(const char *lock, const char *token)
 {
 	char ms[16];
 	const char *argv[] = { "SET", lock, token, "NX", "PX", ms };
-	size_t lens[6];
-	redisReply *r;
-	int got;
 
 	snprintf(ms, sizeof(ms), "%d", CACHE_LOCK_MS);
-	for (int i = 0; i < 6; i++)
-		lens[i] = strlen(argv[i]);
-	r = gl_redis_argv(6, argv, lens);
-	got = r != NULL && r->type == REDIS_REPLY_STATUS;
-	if (r != NULL)
-		freeReplyObject(r);
-	return got;
+	return gl_redis_type(6, argv) == REDIS_REPLY_STATUS;
 }
 
 static void
@@ -188,18 +179,9 @@ gl_cache_put(const char *key, const char *val, long ttl)
 {
 	char t[24];
 	const char *argv[] = { "SET", key, val, "EX", t };
-	size_t lens[5];
-	redisReply *r;
-	int ok;
 
 	snprintf(t, sizeof(t), "%ld", ttl);
-	for (int i = 0; i < 5; i++)
-		lens[i] = strlen(argv[i]);
-	r = gl_redis_argv(5, argv, lens);
-	ok = r != NULL && r->type == REDIS_REPLY_STATUS;
-	if (r != NULL)
-		freeReplyObject(r);
-	return ok ? 0 : -1;
+	return gl_redis_type(5, argv) == REDIS_REPLY_STATUS ? 0 : -1;
 }
 
 /* INCR, and start the window's clock on the first event only. */
@@ -212,17 +194,13 @@ gl_cache_count(const char *key, long window_s, long long *n)
 {
 	char w[24];
 	const char *argv[] = { "EVAL", cache_count_lua, "1", key, w };
-	size_t lens[5];
 	redisReply *r;
+	int ok;
 
-	*n = 0;
 	snprintf(w, sizeof(w), "%ld", window_s);
-	for (int i = 0; i < 5; i++)
-		lens[i] = strlen(argv[i]);
-	r = gl_redis_argv(5, argv, lens);
-	if (r != NULL && r->type == REDIS_REPLY_INTEGER)
-		*n = r->integer;
-	int ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
+	r = gl_redis_strv(5, argv);
+	ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
+	*n = ok ? r->integer : 0;
 	if (r != NULL)
 		freeReplyObject(r);
 	return ok ? 0 : -1;

@@ -64,8 +64,10 @@ gl_http_close(void)
 	http_easy = NULL;
 }
 
+/* One transfer; post, when not NULL, is a JSON body to POST. */
 static enum gl_err
-http_once(const char *url, const struct gl_req *req, long *status, struct http_buf *buf)
+http_once(const char *url, const struct gl_req *req, const char *post, long *status,
+          struct http_buf *buf)
 {
 	struct curl_slist *hdrs = NULL;
 	char hdr[128];
@@ -89,6 +91,10 @@ http_once(const char *url, const struct gl_req *req, long *status, struct http_b
 			                                      : "customer");
 			hdrs = curl_slist_append(hdrs, hdr);
 		}
+	}
+	if (post != NULL) {
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
 	}
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	rc = curl_easy_perform(c);
@@ -133,7 +139,7 @@ gl_http_get(const struct gl_req *req, const char *path, long *status, json_t **b
 			nanosleep(&ts, NULL);
 		}
 		memset(&buf, 0, sizeof(buf));
-		err = http_once(url, req, status, &buf);
+		err = http_once(url, req, NULL, status, &buf);
 		if (err == GL_OK && body != NULL && buf.data != NULL)
 			*body = json_loadb(buf.data, buf.len, 0, NULL);
 		free(buf.data);
@@ -142,6 +148,35 @@ gl_http_get(const struct gl_req *req, const char *path, long *status, json_t **b
 	}
 	if (err != GL_OK)
 		gl_log(GL_LOG_WARN, req ? req->request_id : NULL, "GET %s failed (status %ld)",
+		       path, *status);
+	return err;
+}
+
+enum gl_err
+gl_http_post(const struct gl_req *req, const char *path, const json_t *in, long *status,
+             json_t **body)
+{
+	char url[1024];
+	struct http_buf buf;
+	enum gl_err err;
+	char *text;
+
+	if (body != NULL)
+		*body = NULL;
+	*status = 0;
+	if (snprintf(url, sizeof(url), "%s%s", gl_conf.internal_url, path) >= (int)sizeof(url))
+		return GL_E_INTERNAL;
+	if ((text = json_dumps(in, JSON_COMPACT)) == NULL)
+		return GL_E_INTERNAL;
+	/* No retry: a POST that reached the other side may have done its work. */
+	memset(&buf, 0, sizeof(buf));
+	err = http_once(url, req, text, status, &buf);
+	free(text);
+	if (err == GL_OK && body != NULL && buf.data != NULL)
+		*body = json_loadb(buf.data, buf.len, 0, NULL);
+	free(buf.data);
+	if (err != GL_OK)
+		gl_log(GL_LOG_WARN, req ? req->request_id : NULL, "POST %s failed (status %ld)",
 		       path, *status);
 	return err;
 }

@@ -32,6 +32,10 @@ struct gl_req;
 enum gl_err gl_http_get(const struct gl_req *req, const char *path, long *status, json_t **body)
         __attribute__((warn_unused_result));
 
+/* POST in (borrowed) as JSON to internal_url + path; results as for gl_http_get.  Never retried. */
+enum gl_err gl_http_post(const struct gl_req *req, const char *path, const json_t *in, long *status,
+                         json_t **body) __attribute__((warn_unused_result));
+
 void gl_http_close(void);
 
 #endif

@@ -128,15 +128,33 @@ gl_redis_argv(int argc, const char **argv, const size_t *lens)
 	return r;
 }
 
+redisReply *
+gl_redis_strv(int argc, const char **argv)
+{
+	size_t lens[16];
+
+	if (argc > 16)
+		return NULL;
+	for (int i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	return gl_redis_argv(argc, argv, lens);
+}
+
+int
+gl_redis_type(int argc, const char **argv)
+{
+	redisReply *r = gl_redis_strv(argc, argv);
+	int type = r != NULL ? r->type : -1;
+
+	if (r != NULL)
+		freeReplyObject(r);
+	return type;
+}
+
 int
 gl_redis_ping(void)
 {
 	const char *argv[] = { "PING" };
-	size_t lens[] = { 4 };
-	redisReply *r = gl_redis_argv(1, argv, lens);
-	int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
 
-	if (r != NULL)
-		freeReplyObject(r);
-	return ok ? 0 : -1;
+	return gl_redis_type(1, argv) == REDIS_REPLY_STATUS ? 0 : -1;
 }

@@ -22,6 +22,12 @@
  */
 redisReply *gl_redis_argv(int argc, const char **argv, const size_t *lens);
 
+/* The same for a command whose arguments are all NUL-terminated text. */
+redisReply *gl_redis_strv(int argc, const char **argv);
+
+/* Run an all-text command; its reply's type, or -1 when Redis is unreachable. */
+int gl_redis_type(int argc, const char **argv);
+
 /* Is Redis answering?  0 or -1. */
 int gl_redis_ping(void);
 

@@ -405,3 +405,27 @@ gl_valid_currency(const char *s)
 		return "must be a 3-letter ISO 4217 code like EUR";
 	return NULL;
 }
+
+const char *
+gl_valid_phone(const char *s)
+{
+	if (strspn(s, "+0123456789 -()/.") != strlen(s))
+		return "may hold only digits, spaces and + - ( ) / .";
+	return NULL;
+}
+
+void
+gl_valid_lower(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+	char buf[1024];
+	size_t n;
+
+	if (!json_is_string(v) || (n = json_string_length(v)) >= sizeof(buf))
+		return;
+	memcpy(buf, json_string_value(v), n + 1);
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] >= 'A' && buf[i] <= 'Z')
+			buf[i] = (char)(buf[i] + 32);
+	json_object_set_new(obj, key, json_string(buf));
+}

@@ -63,5 +63,9 @@ size_t gl_valid_utf8_len(const char *s);
 /* Ready-made format checks for .check. */
 const char *gl_valid_email(const char *s);
 const char *gl_valid_currency(const char *s);
+const char *gl_valid_phone(const char *s);
+
+/* Replace obj's string key (if any) by its ASCII lower-case form (emails compare without case). */
+void gl_valid_lower(json_t *obj, const char *key);
 
 #endif

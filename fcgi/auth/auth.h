@@ -20,6 +20,8 @@ enum gl_err user_list(struct gl_req *req);
 enum gl_err user_set_role(struct gl_req *req);
 /* The user as the API shows it (no password hash): new, or NULL. */
 json_t *user_public_new(const json_t *doc);
+/* Link a customer user (public JSON, updated in place) to its customer record. */
+void user_link_customer(const struct gl_req *req, json_t *user);
 /* Create the first admin from GALLEY_ADMIN_* if there is no admin yet. */
 void admin_ensure(void);
 

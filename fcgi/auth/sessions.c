@@ -121,8 +121,10 @@ session_login(struct gl_req *req)
 		return err;
 	}
 	session_key(skey, sizeof(skey), hash);
-	out = json_pack("{s:s, s:s, s:o*}", "token", token, "expires_at", expires, "user",
-	                user_public_new(user));
+	json_t *pub = user_public_new(user);
+	if (pub != NULL)
+		user_link_customer(req, pub); /* if registering could not */
+	out = json_pack("{s:s, s:s, s:o*}", "token", token, "expires_at", expires, "user", pub);
 	sodium_memzero(token, sizeof(token));
 	json_decref(user);
 	return out != NULL ? gl_reply(req, 200, out) : GL_E_INTERNAL;

@@ -7,6 +7,7 @@
 #include "conf.h"
 #include "db.h"
 #include "doc.h"
+#include "http.h"
 #include "idem.h"
 #include "log.h"
 #include "secret.h"
@@ -89,6 +90,44 @@ user_insert(const char *email, const char *name, const char *password, const cha
 	return err;
 }
 
+/*
+ * Link the user (public JSON, borrowed and updated in place) to its customer
+ * record in the customers service.  A failure leaves customer_id null and
+ * is tried again at the next sign-in: registering does not wait on it.
+ */
+void
+user_link_customer(const struct gl_req *req, json_t *user)
+{
+	const char *role = json_string_value(json_object_get(user, "role"));
+	bson_t set = BSON_INITIALIZER;
+	bson_oid_t uid, cid;
+	json_t *in, *out = NULL, *doc = NULL;
+	long status;
+
+	if (!json_is_null(json_object_get(user, "customer_id")) || role == NULL ||
+	    strcmp(role, "customer") != 0)
+		return;
+	in = json_pack("{s:O, s:O, s:O}", "user_id", json_object_get(user, "id"), "name",
+	               json_object_get(user, "name"), "email", json_object_get(user, "email"));
+	if (in == NULL)
+		return;
+	if (gl_http_post(req, "/internal/customers/link", in, &status, &out) != GL_OK ||
+	    (status != 200 && status != 201) ||
+	    !gl_oid_parse(json_string_value(json_object_get(out, "id")), &cid) ||
+	    !gl_oid_parse(json_string_value(json_object_get(user, "id")), &uid)) {
+		gl_log(GL_LOG_WARN, req->request_id,
+		       "could not link the user to a customer (status %ld)", status);
+	} else {
+		BSON_APPEND_OID(&set, "customer_id", &cid);
+		if (gl_db_update("users", &uid, -1, &set, &doc) == GL_OK)
+			json_object_set(user, "customer_id", json_object_get(out, "id"));
+		json_decref(doc);
+	}
+	bson_destroy(&set);
+	json_decref(in);
+	json_decref(out);
+}
+
 static bool admin_checked;
 
 void
@@ -148,6 +187,7 @@ user_register(struct gl_req *req)
 			               "an account with this email exists already");
 		return err;
 	}
+	user_link_customer(req, user);
 	gl_idem_store(&idem, 201, user);
 	return gl_reply(req, 201, user);
 }

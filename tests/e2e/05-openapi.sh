@@ -42,6 +42,8 @@ fields_match() { # schema-name json
 req POST /api/suppliers "{\"name\":\"Spec\",\"email\":\"spec$RANDOM$RANDOM@spec.example\"}"
 check "a created supplier has exactly the fields of Supplier" fields_match Supplier "$BODY"
 sup=$(jq -r .id <<<"$BODY")
+req POST /api/customers "{\"name\":\"Spec\",\"email\":\"spec$RANDOM$RANDOM@spec.example\"}"
+check "a created customer has exactly the fields of Customer" fields_match Customer "$BODY"
 req POST /api/menu/items "{\"name\":\"Spec item\",\"price_cents\":1,\"supplier_id\":\"$sup\"}"
 check "a created item has exactly the fields of MenuItem" fields_match MenuItem "$BODY"
 req GET /api/suppliers/does-not-exist

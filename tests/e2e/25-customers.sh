@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Customers: the five routes for staff, a customer's view of only its own
+# record, and the link between a registered user and its customer record.
+. "$(dirname "$0")/lib.sh"
+
+email="cu$RANDOM$RANDOM@customers.example"
+req POST /api/customers "{\"name\":\"Walk-in\",\"email\":\"${email^^}\",\"phone\":\"+49 30 1\"}"
+expect_status 201 "staff creates a customer"
+expect_json ".email == \"$email\" and .version == 1 and .phone == \"+49 30 1\"" "with its fields, email in lower case"
+walkin=$(jq -r .id <<<"$BODY")
+req POST /api/customers "{\"name\":\"Twin\",\"email\":\"$email\"}"
+expect_error 409 conflict "a second customer with the same email is a conflict"
+req GET "/api/customers/$walkin"
+expect_header X-Cache '^miss$' "a first read by id is a miss"
+req GET "/api/customers/$walkin"
+expect_header X-Cache '^hit$' "then a hit"
+req PATCH "/api/customers/$walkin" '{"address":"Hauptstr. 1"}'
+expect_json '.address == "Hauptstr. 1" and .version == 2' "staff changes a customer"
+req GET "/api/customers/$walkin"
+expect_json '.address == "Hauptstr. 1"' "and the next read sees it (cache dropped)"
+
+# A user who registers with that email is linked to the existing record.
+pass="pw-$RANDOM-$RANDOM"
+AUTH_TOKEN= req POST /api/auth/register "{\"email\":\"$email\",\"password\":\"$pass\",\"name\":\"Walk-in\"}"
+expect_json ".customer_id == \"$walkin\"" "registering with a customer's email links that customer"
+login "$email" "$pass"
+ctok=$TOKEN
+AUTH_TOKEN=$ctok req GET "/api/customers/$walkin"
+expect_json ".id == \"$walkin\" and .email == \"$email\"" "the customer reads its own record"
+
+# A new email gets a new customer record.
+email2="new$RANDOM$RANDOM@customers.example"
+AUTH_TOKEN= req POST /api/auth/register "{\"email\":\"$email2\",\"password\":\"$pass\",\"name\":\"Newcomer\"}"
+expect_json '.customer_id | test("^[0-9a-f]{24}$")' "registering makes a customer record"
+mine2=$(jq -r .customer_id <<<"$BODY")
+check "a different one" test "$mine2" != "$walkin"
+req GET "/api/customers/$mine2"
+expect_json ".email == \"$email2\" and .name == \"Newcomer\"" "staff sees the new customer"
+
+# What a customer may not see or do.
+AUTH_TOKEN=$ctok req GET "/api/customers/$mine2"
+expect_error 404 not_found "another customer's record is not found"
+AUTH_TOKEN=$ctok req GET "/api/customers?limit=200"
+expect_json "(.items | length) == 1 and .items[0].id == \"$walkin\"" "the list shows a customer only itself"
+AUTH_TOKEN=$ctok req POST /api/customers "{\"name\":\"x\",\"email\":\"x$email\"}"
+expect_error 403 forbidden "a customer may not create customers"
+AUTH_TOKEN=$ctok req PATCH "/api/customers/$walkin" '{"name":"Me"}'
+expect_error 403 forbidden "a customer may not change its record (staff does)"
+AUTH_TOKEN=$ctok req DELETE "/api/customers/$walkin"
+expect_error 403 forbidden "nor delete it"
+req POST /internal/customers/link "{\"user_id\":\"0123456789abcdef01234567\",\"name\":\"x\",\"email\":\"x@y.example\"}"
+expect_error 404 not_found "the internal link route is not reachable from outside"
+
+req GET "/api/customers?limit=2"
+expect_json '(.items | length) == 2 and (.next | type) == "string"' "staff lists customers by pages"
+req DELETE "/api/customers/$mine2"
+expect_status 204 "staff deletes a customer"
+req GET "/api/customers/$mine2"
+expect_error 404 not_found "and it is gone"
+done_testing
