@@ -26,6 +26,7 @@ static const struct conf_var conf_vars[] = {
 	{ "GALLEY_HTTP_TIMEOUT_MS", CONF_LONG, "2000", 50, 60000, &gl_conf.http_timeout_ms },
 	{ "GALLEY_DB_TIMEOUT_MS", CONF_LONG, "2000", 50, 60000, &gl_conf.db_timeout_ms },
 	{ "GALLEY_REDIS_TIMEOUT_MS", CONF_LONG, "500", 10, 10000, &gl_conf.redis_timeout_ms },
+	{ "GALLEY_RESERVATION_TTL", CONF_LONG, "900", 1, 86400, &gl_conf.reservation_ttl },
 	{ "GALLEY_TOKEN_TTL", CONF_LONG, "86400", 60, 2592000, &gl_conf.token_ttl },
 	{ "GALLEY_ADMIN_EMAIL", CONF_STR, "", 0, 0, &gl_conf.admin_email },
 	{ "GALLEY_ADMIN_PASSWORD", CONF_STR, "", 0, 0, &gl_conf.admin_password },

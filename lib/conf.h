@@ -19,6 +19,7 @@ struct gl_conf {
 	long http_timeout_ms;       /* GALLEY_HTTP_TIMEOUT_MS for outbound calls */
 	long db_timeout_ms;         /* GALLEY_DB_TIMEOUT_MS for server selection */
 	long redis_timeout_ms;      /* GALLEY_REDIS_TIMEOUT_MS per command */
+	long reservation_ttl;       /* GALLEY_RESERVATION_TTL seconds stock stays reserved */
 	long token_ttl;             /* GALLEY_TOKEN_TTL seconds a sign-in lasts */
 	const char *admin_email;    /* GALLEY_ADMIN_EMAIL: the first admin, or "" */
 	const char *admin_password; /* GALLEY_ADMIN_PASSWORD, or ""; never logged */

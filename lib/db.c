@@ -426,3 +426,18 @@ gl_db_delete_where(const char *coll, const bson_t *filter, long long *n)
 	db_give(&c);
 	return err;
 }
+
+enum gl_err
+gl_db_find_opts(const char *coll, const bson_t *filter, const bson_t *opts, int max, json_t **out)
+{
+	enum gl_err err;
+
+	if ((*out = json_array()) == NULL)
+		return GL_E_INTERNAL;
+	err = db_find(coll, filter, opts, max, *out, NULL);
+	if (err != GL_OK) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return err;
+}

@@ -64,6 +64,11 @@ enum gl_err gl_db_delete(const char *coll, const bson_oid_t *id)
 enum gl_err gl_db_exists(const char *coll, const bson_oid_t *id)
         __attribute__((warn_unused_result));
 
+/* Up to max documents matching filter with find options opts (sort, limit; both borrowed) as a JSON
+ * array in *out (new). */
+enum gl_err gl_db_find_opts(const char *coll, const bson_t *filter, const bson_t *opts, int max,
+                            json_t **out) __attribute__((warn_unused_result));
+
 /* The first document matching filter (borrowed) as JSON in *out (new); GL_E_NOT_FOUND. */
 enum gl_err gl_db_find_one(const char *coll, const bson_t *filter, json_t **out)
         __attribute__((warn_unused_result));

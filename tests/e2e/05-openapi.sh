@@ -10,7 +10,7 @@ check "docs/openapi.json is valid JSON" jq -e '.openapi | startswith("3.")' "$sp
 fake=0123456789abcdef01234567
 
 while IFS=$'\t' read -r path method codes; do
-	url=${path//\{id\}/$fake}
+	url=$(sed -E "s/\\{[a-z_]+\\}/$fake/g" <<<"$path")
 	M=${method^^}
 	case "$M $path" in
 	"POST /api/auth/logout") AUTH_TOKEN= req "$M" "$url" ;; # the admin's token must live on
@@ -28,7 +28,7 @@ done < <(jq -r '.paths | to_entries[] | .key as $p | .value | to_entries[]
 
 # The other direction: what the stack allows on each path is what the document lists.
 while IFS=$'\t' read -r path methods; do
-	url=${path//\{id\}/$fake}
+	url=$(sed -E "s/\\{[a-z_]+\\}/$fake/g" <<<"$path")
 	req OPTIONS "$url"
 	allowed=$(grep -i '^allow:' <<<"$HEADERS" | sed 's/^[^:]*: *//; s/, */\n/g' | grep -v HEAD | sort | tr '\n' ' ')
 	check "the stack allows exactly the documented methods on $path ($allowed= $methods)" test "$allowed" = "$methods"

@@ -12,7 +12,7 @@ no_secrets() { ! grep -q 'argon2' <<<"$BODY" && ! grep -q 'password' <<<"$BODY";
 
 # 1. The whole route table, not a sample: no token, then a garbage token.
 while IFS=$'\t' read -r path method; do
-	url=${path//\{id\}/$fake}
+	url=$(sed -E "s/\\{[a-z_]+\\}/$fake/g" <<<"$path")
 	M=${method^^}
 	body=""
 	[[ $M == POST || $M == PATCH || $M == PUT ]] && body='{}'

@@ -1,0 +1,22 @@
+/* galley-stock: counts per item and 15-minute reservations (API.md, stock). */
+#include "app.h"
+#include "stock.h"
+
+static const struct gl_route routes[] = {
+	{ GL_GET, "/api/stock/{item_id}", stock_get, GL_ROLE_STAFF },
+	{ GL_PUT, "/api/stock/{item_id}", stock_set, GL_ROLE_STAFF, stock_set_fields },
+	/* Other services only: nginx routes /internal/ on its loopback listener alone. */
+	{ GL_POST, "/internal/stock/reservations", reservation_create, GL_ROLE_PUBLIC,
+	  reservation_fields },
+	{ GL_POST, "/internal/stock/reservations/{id}/release", reservation_release,
+	  GL_ROLE_PUBLIC },
+	{ 0 },
+};
+
+int
+main(void)
+{
+	static const struct gl_service svc = { "stock", routes };
+
+	return gl_app_main(&svc);
+}

@@ -1,0 +1,308 @@
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "conf.h"
+#include "db.h"
+#include "doc.h"
+#include "log.h"
+#include "stock.h"
+
+const struct gl_field stock_set_fields[] = {
+	{ "on_hand", GL_T_INT, GL_REQUIRED, 0, STOCK_MAX },
+	{ 0 },
+};
+
+static const struct gl_field line_fields[] = {
+	{ "item_id", GL_T_OID, GL_REQUIRED },
+	{ "qty", GL_T_INT, GL_REQUIRED, 1, 1000 },
+	{ 0 },
+};
+
+const struct gl_field reservation_fields[] = {
+	{ "order_id", GL_T_OID, GL_REQUIRED },
+	{ "lines", GL_T_OBJECTS, GL_REQUIRED, 1, 100, .fields = line_fields },
+	{ 0 },
+};
+
+/*
+ * Expired reservations are released when stock is next asked about (at
+ * most once a second per worker): their units are only ever wanted by a
+ * stock request, which therefore always sees them free.
+ */
+static void
+reap_due(void)
+{
+	static time_t next;
+	time_t now = time(NULL);
+
+	if (now < next)
+		return;
+	next = now + 1;
+	(void)reservations_reap();
+}
+
+static enum gl_err
+level_reply(struct gl_req *req, const char *item, const struct stock_level *l)
+{
+	return gl_reply(req, 200,
+	                json_pack("{s:s, s:I, s:I, s:I}", "item_id", item, "on_hand", l->on_hand,
+	                          "reserved", l->reserved, "available", l->on_hand - l->reserved));
+}
+
+enum gl_err
+stock_get(struct gl_req *req)
+{
+	const char *item = gl_req_capture(req, "item_id");
+	struct stock_level l;
+	enum gl_err err;
+
+	reap_due();
+	if ((err = stock_level_get(item, &l)) != GL_OK)
+		return err;
+	return level_reply(req, item, &l);
+}
+
+enum gl_err
+stock_set(struct gl_req *req)
+{
+	const char *item = gl_req_capture(req, "item_id");
+	long long n = json_integer_value(json_object_get(req->body, "on_hand"));
+	struct stock_level l;
+	enum gl_err err;
+
+	reap_due();
+	err = stock_apply(item, "set", stock_move_set, n, NULL, &l);
+	if (err == GL_E_CONFLICT)
+		return gl_fail(req, err, "on_hand",
+		               "on_hand may not go below the %lld units reserved", l.reserved);
+	if (err != GL_OK)
+		return err;
+	return level_reply(req, item, &l);
+}
+
+/* Mark reservation id with state, if it is still holding. */
+static enum gl_err
+reservation_mark(const bson_oid_t *id, const char *state)
+{
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
+	enum gl_err err;
+
+	BSON_APPEND_OID(&filter, "_id", id);
+	BSON_APPEND_UTF8(&filter, "state", "holding");
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_UTF8(&set, "state", state);
+	bson_append_document_end(&update, &set);
+	err = gl_db_update_where("reservations", &filter, &update);
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	return err;
+}
+
+enum gl_err
+reservation_free(const char *id, const char *state)
+{
+	bson_t filter = BSON_INITIALIZER;
+	bson_oid_t oid;
+	json_t *taken, *e;
+	enum gl_err err, first = GL_OK;
+	size_t i;
+
+	if (!gl_oid_parse(id, &oid))
+		return GL_E_INTERNAL;
+	/* What the ledger says this reservation took, line by line. */
+	BSON_APPEND_UTF8(&filter, "ref", id);
+	BSON_APPEND_UTF8(&filter, "op", "reserve");
+	err = gl_db_find_all("ledger", &filter, 200, &taken);
+	bson_destroy(&filter);
+	if (err != GL_OK)
+		return err;
+	json_array_foreach(taken, i, e)
+	{
+		const char *item = json_string_value(json_object_get(e, "item_id"));
+		char marker[64];
+		bson_t m = BSON_INITIALIZER;
+
+		/* One release per line, however many reapers and cancels race for it. */
+		snprintf(marker, sizeof(marker), "%s:%s", id, item);
+		BSON_APPEND_UTF8(&m, "_id", marker);
+		err = gl_db_insert("releases", &m);
+		bson_destroy(&m);
+		if (err == GL_E_CONFLICT)
+			continue;
+		if (err == GL_OK)
+			err = stock_apply(item, "release", stock_move_release,
+			                  json_integer_value(json_object_get(e, "qty")), id, NULL);
+		if (err != GL_OK) {
+			/* Give the claim back so a later pass releases the line. */
+			bson_t f = BSON_INITIALIZER;
+			BSON_APPEND_UTF8(&f, "_id", marker);
+			if (gl_db_delete_where("releases", &f, NULL) != GL_OK)
+				gl_log(GL_LOG_WARN, NULL,
+				       "release claim %s stays: see the notes on gaps", marker);
+			bson_destroy(&f);
+			if (first == GL_OK)
+				first = err;
+		}
+	}
+	json_decref(taken);
+	if (first != GL_OK)
+		return first;
+	return reservation_mark(&oid, state);
+}
+
+int
+reservations_reap(void)
+{
+	bson_t filter = BSON_INITIALIZER, lt;
+	json_t *due, *r;
+	size_t i;
+	int n = 0;
+
+	BSON_APPEND_UTF8(&filter, "state", "holding");
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "expires", &lt);
+	BSON_APPEND_INT64(&lt, "$lte", (int64_t)time(NULL));
+	bson_append_document_end(&filter, &lt);
+	if (gl_db_find_all("reservations", &filter, 50, &due) != GL_OK) {
+		bson_destroy(&filter);
+		return 0;
+	}
+	bson_destroy(&filter);
+	json_array_foreach(due, i, r)
+	{
+		if (reservation_free(json_string_value(json_object_get(r, "id")), "expired") ==
+		    GL_OK) {
+			gl_log(GL_LOG_INFO, NULL,
+			       "reservation %s expired: its units are free again",
+			       json_string_value(json_object_get(r, "id")));
+			n++;
+		}
+	}
+	json_decref(due);
+	return n;
+}
+
+static json_t *
+reservation_view(json_t *doc)
+{
+	char at[32];
+
+	gl_doc_time(at, sizeof(at), json_integer_value(json_object_get(doc, "expires")) * 1000);
+	return json_pack("{s:O, s:O, s:O, s:s, s:O}", "id", json_object_get(doc, "id"), "order_id",
+	                 json_object_get(doc, "order_id"), "lines", json_object_get(doc, "lines"),
+	                 "expires_at", at, "state", json_object_get(doc, "state"));
+}
+
+/* A repeat for an order that has a reservation: the same answer, nothing reserved twice. */
+static enum gl_err
+reservation_existing(struct gl_req *req, const bson_oid_t *order)
+{
+	bson_t filter = BSON_INITIALIZER;
+	json_t *doc, *view;
+	enum gl_err err;
+
+	BSON_APPEND_OID(&filter, "order_id", order);
+	err = gl_db_find_one("reservations", &filter, &doc);
+	bson_destroy(&filter);
+	if (err == GL_E_NOT_FOUND)
+		return gl_fail(req, GL_E_CONFLICT, "order_id",
+		               "this order's reservation is being made");
+	if (err != GL_OK)
+		return err;
+	if (strcmp(json_string_value(json_object_get(doc, "state")), "holding") != 0) {
+		json_decref(doc);
+		return gl_fail(req, GL_E_CONFLICT, "order_id",
+		               "this order's reservation has ended");
+	}
+	view = reservation_view(doc);
+	json_decref(doc);
+	return view != NULL ? gl_reply(req, 201, view) : GL_E_INTERNAL;
+}
+
+enum gl_err
+reservation_create(struct gl_req *req)
+{
+	json_t *lines = json_object_get(req->body, "lines"), *line, *view, *doc;
+	bson_t res = BSON_INITIALIZER;
+	bson_oid_t id, order;
+	char ids[25];
+	size_t i, j;
+	enum gl_err err = GL_OK;
+	int64_t expires = (int64_t)time(NULL) + gl_conf.reservation_ttl;
+
+	reap_due();
+	json_array_foreach(lines, i, line) for (j = 0; j < i; j++) if (
+	        strcmp(json_string_value(json_object_get(line, "item_id")),
+	               json_string_value(json_object_get(json_array_get(lines, j), "item_id"))) ==
+	        0) return gl_fail(req, GL_E_VALIDATION, NULL,
+	                          "lines[%zu].item_id repeats lines[%zu]: one line per item", i, j);
+	gl_oid_parse(json_string_value(json_object_get(req->body, "order_id")), &order);
+	bson_oid_init(&id, NULL);
+	bson_oid_to_string(&id, ids);
+	/* Written first, so a process that dies half-way leaves a record the reaper frees. */
+	BSON_APPEND_OID(&res, "_id", &id);
+	gl_doc_append_fields(&res, reservation_fields, req->body);
+	BSON_APPEND_UTF8(&res, "state", "holding");
+	BSON_APPEND_INT64(&res, "expires", expires);
+	BSON_APPEND_DATE_TIME(&res, "expires_at", expires * 1000);
+	err = gl_db_insert("reservations", &res);
+	doc = err == GL_OK ? gl_doc_to_json_new(&res) : NULL;
+	bson_destroy(&res);
+	if (err == GL_E_CONFLICT)
+		return reservation_existing(req, &order);
+	if (err != GL_OK)
+		return err;
+
+	json_array_foreach(lines, i, line)
+	{
+		const char *item = json_string_value(json_object_get(line, "item_id"));
+		struct stock_level l;
+		err = stock_apply(item, "reserve", stock_move_reserve,
+		                  json_integer_value(json_object_get(line, "qty")), ids, &l);
+		if (err == GL_E_INSUFFICIENT_STOCK)
+			gl_fail(req, err, NULL, "lines[%zu]: only %lld of item %s are available", i,
+			        l.on_hand - l.reserved, item);
+		if (err != GL_OK)
+			break;
+	}
+	if (err != GL_OK) {
+		/* All or nothing: give back what the earlier lines took, then forget the record
+		 * so the order may try again. If that fails, the reaper frees it at expiry. */
+		if (reservation_free(ids, "failed") == GL_OK) {
+			bson_t f = BSON_INITIALIZER;
+			BSON_APPEND_OID(&f, "_id", &id);
+			if (gl_db_delete_where("reservations", &f, NULL) != GL_OK)
+				gl_log(GL_LOG_WARN, req->request_id,
+				       "a failed reservation stays until it expires");
+			bson_destroy(&f);
+		}
+		json_decref(doc);
+		return err;
+	}
+	view = doc != NULL ? reservation_view(doc) : NULL;
+	json_decref(doc);
+	return view != NULL ? gl_reply(req, 201, view) : GL_E_INTERNAL;
+}
+
+enum gl_err
+reservation_release(struct gl_req *req)
+{
+	const char *id = gl_req_capture(req, "id");
+	bson_oid_t oid;
+	json_t *doc, *view;
+	enum gl_err err;
+
+	if (!gl_oid_parse(id, &oid))
+		return GL_E_INTERNAL;
+	if ((err = gl_db_get("reservations", &oid, &doc)) != GL_OK)
+		return err == GL_E_NOT_FOUND ? gl_fail(req, err, NULL, "no reservation has this id")
+		                             : err;
+	json_decref(doc);
+	if ((err = reservation_free(id, "released")) != GL_OK)
+		return err;
+	if ((err = gl_db_get("reservations", &oid, &doc)) != GL_OK)
+		return err;
+	view = reservation_view(doc);
+	json_decref(doc);
+	return view != NULL ? gl_reply(req, 200, view) : GL_E_INTERNAL;
+}
