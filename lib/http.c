@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "breaker.h"
 #include "conf.h"
 #include "http.h"
 #include "log.h"
@@ -120,26 +121,74 @@ http_once(const char *url, const struct gl_req *req, const char *post, long *sta
 	return GL_OK;
 }
 
-enum gl_err
-gl_http_get(const struct gl_req *req, const char *path, long *status, json_t **body)
+/* One breaker per target service, named by the path's second segment. */
+static struct {
+	char name[32];
+	struct gl_breaker b;
+} http_breakers[16];
+
+static struct gl_breaker *
+http_breaker(const char *path)
 {
-	char url[1024];
-	struct http_buf buf;
+	const char *p = path, *end;
+	size_t n;
+	int i;
+
+	/* "/api/<svc>/..." or "/internal/<svc>/..." */
+	if (*p == '/')
+		p = strchr(p + 1, '/');
+	if (p == NULL)
+		return NULL;
+	p++;
+	end = p + strcspn(p, "/?");
+	n = (size_t)(end - p);
+	if (n == 0 || n >= sizeof(http_breakers[0].name))
+		return NULL;
+	for (i = 0; i < 16 && http_breakers[i].name[0] != '\0'; i++)
+		if (strlen(http_breakers[i].name) == n && memcmp(http_breakers[i].name, p, n) == 0)
+			return &http_breakers[i].b;
+	if (i == 16)
+		return NULL;
+	memcpy(http_breakers[i].name, p, n);
+	http_breakers[i].name[n] = '\0';
+	return &http_breakers[i].b;
+}
+
+/* The call behind gl_http_get and gl_http_post: attempts > 1 only for idempotent ones. */
+static enum gl_err
+http_call(const struct gl_req *req, const char *path, const char *post, int attempts, long *status,
+          json_t **body)
+{
+	const char *rid = req != NULL ? req->request_id : NULL;
+	struct gl_breaker *b = http_breaker(path);
 	enum gl_err err = GL_E_UPSTREAM_DOWN;
+	struct http_buf buf;
+	char url[1024];
 
 	if (body != NULL)
 		*body = NULL;
 	*status = 0;
 	if (snprintf(url, sizeof(url), "%s%s", gl_conf.internal_url, path) >= (int)sizeof(url))
 		return GL_E_INTERNAL;
-	/* GET is idempotent: one retry after a short pause rides out a pool restart. */
-	for (int attempt = 0; attempt < 2; attempt++) {
+	for (int attempt = 0; attempt < attempts; attempt++) {
 		if (attempt > 0) {
-			struct timespec ts = { 0, 50 * 1000000L };
+			/* Exponential backoff with jitter, so retrying workers do not move in step.
+			 */
+			long ms = (50L << (attempt - 1)) + random() % 50;
+			struct timespec ts = { 0, ms * 1000000L };
 			nanosleep(&ts, NULL);
 		}
+		if (b != NULL && !gl_breaker_allow(b, gl_now_us())) {
+			gl_log(GL_LOG_WARN, rid, "%s: the circuit to its service is open", path);
+			return GL_E_UPSTREAM_DOWN;
+		}
 		memset(&buf, 0, sizeof(buf));
-		err = http_once(url, req, NULL, status, &buf);
+		err = http_once(url, req, post, status, &buf);
+		/* A 4xx is a healthy target saying no; only down or slow counts against it. */
+		if (b != NULL)
+			gl_breaker_record(b,
+			                  err != GL_E_UPSTREAM_DOWN && err != GL_E_UPSTREAM_TIMEOUT,
+			                  gl_now_us());
 		if (err == GL_OK && body != NULL && buf.data != NULL)
 			*body = json_loadb(buf.data, buf.len, 0, NULL);
 		free(buf.data);
@@ -147,36 +196,28 @@ gl_http_get(const struct gl_req *req, const char *path, long *status, json_t **b
 			break;
 	}
 	if (err != GL_OK)
-		gl_log(GL_LOG_WARN, req ? req->request_id : NULL, "GET %s failed (status %ld)",
-		       path, *status);
+		gl_log(GL_LOG_WARN, rid, "%s %s failed (status %ld)", post ? "POST" : "GET", path,
+		       *status);
 	return err;
+}
+
+enum gl_err
+gl_http_get(const struct gl_req *req, const char *path, long *status, json_t **body)
+{
+	return http_call(req, path, NULL, 3, status, body);
 }
 
 enum gl_err
 gl_http_post(const struct gl_req *req, const char *path, const json_t *in, long *status,
              json_t **body)
 {
-	char url[1024];
-	struct http_buf buf;
+	char *text = json_dumps(in, JSON_COMPACT);
 	enum gl_err err;
-	char *text;
 
-	if (body != NULL)
-		*body = NULL;
-	*status = 0;
-	if (snprintf(url, sizeof(url), "%s%s", gl_conf.internal_url, path) >= (int)sizeof(url))
+	if (text == NULL)
 		return GL_E_INTERNAL;
-	if ((text = json_dumps(in, JSON_COMPACT)) == NULL)
-		return GL_E_INTERNAL;
-	/* No retry: a POST that reached the other side may have done its work. */
-	memset(&buf, 0, sizeof(buf));
-	err = http_once(url, req, text, status, &buf);
+	/* One attempt: a POST that reached the other side may have done its work. */
+	err = http_call(req, path, text, 1, status, body);
 	free(text);
-	if (err == GL_OK && body != NULL && buf.data != NULL)
-		*body = json_loadb(buf.data, buf.len, 0, NULL);
-	free(buf.data);
-	if (err != GL_OK)
-		gl_log(GL_LOG_WARN, req ? req->request_id : NULL, "POST %s failed (status %ld)",
-		       path, *status);
 	return err;
 }

@@ -7,8 +7,10 @@
  * read into a buffer capped at GL_HTTP_MAX_BODY.  A failure is sorted by
  * blame: unreachable is GL_E_UPSTREAM_DOWN, too slow GL_E_UPSTREAM_TIMEOUT,
  * a 5xx or a body that is too big GL_E_UPSTREAM_BAD.  Idempotent calls
- * (GET) are retried once after a short pause when the target was
- * unreachable.  The caller's request id travels along as X-Request-Id,
+ * (GET) are tried up to three times, with exponential backoff and jitter,
+ * when the target was unreachable; a POST is tried once.  A circuit breaker
+ * per target service (breaker.h) makes calls to a target that keeps failing
+ * answer GL_E_UPSTREAM_DOWN at once.  The caller's request id travels along as X-Request-Id,
  * and the caller's identity as X-User-Id / X-User-Role, so the called
  * service applies its role rules to the user on whose behalf we ask.
  */
