@@ -195,18 +195,11 @@ enum gl_err
 gl_db_get(const char *coll, const bson_oid_t *id, json_t **out)
 {
 	bson_t filter = BSON_INITIALIZER;
-	json_t *items = json_array();
 	enum gl_err err;
 
-	*out = NULL;
 	BSON_APPEND_OID(&filter, "_id", id);
-	err = items != NULL ? db_find(coll, &filter, NULL, 1, items, NULL) : GL_E_INTERNAL;
+	err = gl_db_find_one(coll, &filter, out);
 	bson_destroy(&filter);
-	if (err == GL_OK && json_array_size(items) == 0)
-		err = GL_E_NOT_FOUND;
-	if (err == GL_OK)
-		*out = json_incref(json_array_get(items, 0));
-	json_decref(items);
 	return err;
 }
 
