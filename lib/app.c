@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,66 @@
 
 static volatile sig_atomic_t app_stopping;
 static int app_null_fd = -1;
+
+/* The tick thread (app.h): it sleeps on a condition so a stop wakes it at once. */
+static pthread_mutex_t tick_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t tick_wake = PTHREAD_COND_INITIALIZER;
+static bool tick_stop;
+static void (*tick_fn)(void);
+static char tick_key[96];
+
+/*
+ * One process of the service runs each second's tick: the one whose SET NX
+ * wins.  Ticks are safe to race (app.h), so when Redis cannot be asked,
+ * every process runs it; the claim only spares the database the same
+ * expiry scan from every worker of every pool.
+ */
+static bool
+app_tick_claim(void)
+{
+	const char *argv[] = { "SET", tick_key, "1", "NX", "PX", "900" };
+	redisReply *r = gl_redis_strv(6, argv);
+	bool mine = r == NULL || r->type != REDIS_REPLY_NIL;
+
+	if (r != NULL)
+		freeReplyObject(r);
+	return mine;
+}
+
+static void *
+app_tick_loop(void *arg)
+{
+	struct timespec at;
+
+	(void)arg;
+	pthread_mutex_lock(&tick_lock);
+	while (!tick_stop) {
+		clock_gettime(CLOCK_REALTIME, &at);
+		at.tv_sec += 1;
+		pthread_cond_timedwait(&tick_wake, &tick_lock, &at);
+		if (tick_stop)
+			break;
+		pthread_mutex_unlock(&tick_lock);
+		if (app_tick_claim())
+			tick_fn();
+		pthread_mutex_lock(&tick_lock);
+	}
+	pthread_mutex_unlock(&tick_lock);
+	/* This thread's own connections (they are thread-local). */
+	gl_http_close();
+	gl_redis_close();
+	return NULL;
+}
+
+static void
+app_tick_stop(pthread_t t)
+{
+	pthread_mutex_lock(&tick_lock);
+	tick_stop = true;
+	pthread_cond_signal(&tick_wake);
+	pthread_mutex_unlock(&tick_lock);
+	pthread_join(t, NULL);
+}
 
 /*
  * A stop signal may arrive just before the loop enters accept(), where
@@ -213,6 +274,8 @@ gl_app_main(const struct gl_service *svc)
 	FCGX_Request fcgi;
 	struct gl_route *routes;
 	struct gl_req req;
+	pthread_t ticker;
+	bool ticking = false;
 	int rc = 0;
 
 	if (gl_conf_load(svc->name) < 0)
@@ -259,6 +322,18 @@ gl_app_main(const struct gl_service *svc)
 		gl_log(GL_LOG_ERROR, NULL, "the service's start-up failed");
 		return 1;
 	}
+	if (svc->tick != NULL) {
+		/* Started with the stop signals blocked, as mongoc's threads are. */
+		tick_fn = svc->tick;
+		snprintf(tick_key, sizeof(tick_key), "galley:%s:tick", svc->name);
+		pthread_sigmask(SIG_BLOCK, &stops, NULL);
+		ticking = pthread_create(&ticker, NULL, app_tick_loop, NULL) == 0;
+		pthread_sigmask(SIG_UNBLOCK, &stops, NULL);
+		if (!ticking) {
+			gl_log(GL_LOG_ERROR, NULL, "the tick thread could not start");
+			return 1;
+		}
+	}
 	if (FCGX_InitRequest(&fcgi, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		gl_log(GL_LOG_ERROR, NULL, "FCGX_InitRequest failed");
 		return 1;
@@ -281,6 +356,8 @@ gl_app_main(const struct gl_service *svc)
 		FCGX_Finish_r(&fcgi);
 	}
 	gl_log(GL_LOG_INFO, NULL, "stopping");
+	if (ticking)
+		app_tick_stop(ticker);
 	if (app_null_fd >= 0)
 		close(app_null_fd);
 	FCGX_Free(&fcgi, 1);

@@ -7,7 +7,7 @@
  * Content-Type, Content-Length against the route's cap, JSON parse, field
  * table, and only then the handler.  Every service also answers
  * /api/<service>/healthz and /api/<service>/readyz.  SIGTERM stops the
- * process after the request in flight.
+ * process after the request in flight (and the tick in flight).
  */
 #ifndef GL_APP_H
 #define GL_APP_H
@@ -20,6 +20,12 @@ struct gl_service {
 	/* Run once per process after MongoDB and Redis are set up (may be NULL);
 	 * non-zero stops the process. */
 	int (*init)(void);
+	/* Run about once a second in a background thread of each process (may
+	 * be NULL): the work no request asks for, such as expiring what is due.
+	 * It may use db, cache, http and log (their connections are per thread).
+	 * Each second one process of the service runs it (a Redis SET NX), but
+	 * every process may when Redis is away: it must be safe to race. */
+	void (*tick)(void);
 };
 
 /* Run the service; returns the process exit status. */

@@ -1,6 +1,7 @@
 #include <mongoc/mongoc.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "conf.h"
 #include "db.h"
@@ -384,6 +385,24 @@ gl_db_find_one(const char *coll, const bson_t *filter, json_t **out)
 }
 
 enum gl_err
+gl_db_upsert(const char *coll, const bson_t *filter, const bson_t *update)
+{
+	struct db_conn c;
+	bson_error_t error;
+	bson_t opts = BSON_INITIALIZER;
+	enum gl_err err;
+
+	BSON_APPEND_BOOL(&opts, "upsert", true);
+	if ((err = db_take(&c, coll)) == GL_OK) {
+		if (!mongoc_collection_update_one(c.coll, filter, update, &opts, NULL, &error))
+			err = db_error("upsert", &error);
+		db_give(&c);
+	}
+	bson_destroy(&opts);
+	return err;
+}
+
+enum gl_err
 gl_db_update_where(const char *coll, const bson_t *filter, const bson_t *update)
 {
 	struct db_conn c;
@@ -433,4 +452,42 @@ gl_db_find_opts(const char *coll, const bson_t *filter, const bson_t *opts, int 
 		*out = NULL;
 	}
 	return err;
+}
+
+enum gl_err
+gl_db_find_due(const char *coll, int max, json_t **out)
+{
+	bson_t filter = BSON_INITIALIZER, lte;
+	enum gl_err err;
+
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "expires", &lte);
+	BSON_APPEND_INT64(&lte, "$lte", (int64_t)time(NULL));
+	bson_append_document_end(&filter, &lte);
+	err = gl_db_find_all(coll, &filter, max, out);
+	bson_destroy(&filter);
+	return err;
+}
+
+enum gl_err
+gl_db_due_add(const char *coll, const bson_oid_t *id, int64_t expires)
+{
+	bson_t doc = BSON_INITIALIZER;
+	enum gl_err err;
+
+	BSON_APPEND_OID(&doc, "_id", id);
+	BSON_APPEND_INT64(&doc, "expires", expires);
+	err = gl_db_insert(coll, &doc);
+	bson_destroy(&doc);
+	return err;
+}
+
+void
+gl_db_due_drop(const char *coll, const bson_oid_t *id)
+{
+	bson_t filter = BSON_INITIALIZER;
+
+	BSON_APPEND_OID(&filter, "_id", id);
+	if (gl_db_delete_where(coll, &filter, NULL) != GL_OK)
+		gl_log(GL_LOG_WARN, NULL, "an entry stays in %s until its tick drops it", coll);
+	bson_destroy(&filter);
 }

@@ -24,6 +24,20 @@ gl_doc_time(char *buf, size_t size, int64_t ms)
 	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+bool
+gl_doc_time_parse(const char *s, int64_t *secs)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	if (s == NULL || strlen(s) != 20 ||
+	    (end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) == NULL || *end != '\0')
+		return false;
+	*secs = (int64_t)timegm(&tm);
+	return true;
+}
+
 static json_t *iter_to_json(bson_iter_t *it, int depth);
 
 static json_t *

@@ -31,4 +31,7 @@ bool gl_doc_append_fields(bson_t *out, const struct gl_field *fields, const json
 /* Format epoch milliseconds as RFC 3339 UTC into buf (>= 25 bytes). */
 void gl_doc_time(char *buf, size_t size, int64_t ms);
 
+/* Parse what gl_doc_time writes ("2026-11-23T10:00:00Z") into epoch seconds; false if it is not. */
+bool gl_doc_time_parse(const char *s, int64_t *secs);
+
 #endif

@@ -10,7 +10,8 @@
 #include "log.h"
 #include "req.h"
 
-static CURL *http_easy;
+/* Per thread: an easy handle may not be shared (see the tick thread in app.h). */
+static _Thread_local CURL *http_easy;
 
 struct http_buf {
 	char *data;
@@ -121,8 +122,8 @@ http_once(const char *url, const struct gl_req *req, const char *post, long *sta
 	return GL_OK;
 }
 
-/* One breaker per target service, named by the path's second segment. */
-static struct {
+/* One breaker per target service, named by the path's second segment (per thread). */
+static _Thread_local struct {
 	char name[32];
 	struct gl_breaker b;
 } http_breakers[16];
@@ -211,7 +212,7 @@ enum gl_err
 gl_http_post(const struct gl_req *req, const char *path, const json_t *in, long *status,
              json_t **body)
 {
-	char *text = json_dumps(in, JSON_COMPACT);
+	char *text = in != NULL ? json_dumps(in, JSON_COMPACT) : strdup("");
 	enum gl_err err;
 
 	if (text == NULL)

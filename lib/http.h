@@ -2,7 +2,7 @@
  * http: outbound calls to other services through nginx's internal
  * listener (gl_conf.internal_url), with libcurl.
  *
- * One easy handle per process, reused so connections stay warm; connect
+ * One easy handle per thread, reused so connections stay warm; connect
  * and total timeouts on every call; http and https only; the answer is
  * read into a buffer capped at GL_HTTP_MAX_BODY.  A failure is sorted by
  * blame: unreachable is GL_E_UPSTREAM_DOWN, too slow GL_E_UPSTREAM_TIMEOUT,
@@ -34,7 +34,8 @@ struct gl_req;
 enum gl_err gl_http_get(const struct gl_req *req, const char *path, long *status, json_t **body)
         __attribute__((warn_unused_result));
 
-/* POST in (borrowed) as JSON to internal_url + path; results as for gl_http_get.  Never retried. */
+/* POST in (borrowed; NULL: no body) as JSON to internal_url + path; results as for
+ * gl_http_get.  Never retried. */
 enum gl_err gl_http_post(const struct gl_req *req, const char *path, const json_t *in, long *status,
                          json_t **body) __attribute__((warn_unused_result));
 

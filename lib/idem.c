@@ -113,7 +113,8 @@ gl_idem_begin(struct gl_req *req, const char *scope, struct gl_idem *idem, bool 
 		if ((unsigned char)key[i] < 0x21 || (unsigned char)key[i] > 0x7e)
 			return gl_fail(req, GL_E_VALIDATION, "Idempotency-Key",
 			               "Idempotency-Key must be 1..64 printable characters");
-	snprintf(idem->id, sizeof(idem->id), "%s:%s", scope, key);
+	/* Keys are the caller's own: another user's same key is another request. */
+	snprintf(idem->id, sizeof(idem->id), "%s:%s:%s", scope, req->user_id, key);
 	if (idem_hash(req->body, hash) < 0)
 		return GL_E_INTERNAL;
 	err = idem_insert(idem->id, hash);

@@ -6,11 +6,13 @@
  * rule must hold when two copies arrive at once, on any MongoDB-wire
  * server, so it rests on the one thing MongoDB and FerretDB both enforce
  * atomically: a unique _id on insert.  The first request inserts
- * {_id: "<scope>:<key>", state: "pending"}; a racing copy's insert fails
+ * {_id: "<scope>:<user>:<key>", state: "pending"}; a racing copy's insert fails
  * and it answers 409 (in progress) or replays the stored response.  A
  * pending record older than GL_IDEM_PENDING_S (its owner died) is removed
  * by the next attempt, which then takes the key over with a fresh insert.
- * Records live in the service's "idempotency" collection.
+ * Keys belong to the caller (<user>): another user sending the same key
+ * makes its own request and never sees the first one's answer.  Records
+ * live in the service's "idempotency" collection.
  */
 #ifndef GL_IDEM_H
 #define GL_IDEM_H

@@ -8,8 +8,9 @@
 #include "redis.h"
 #include "req.h"
 
-static redisContext *redis_ctx;
-static long long redis_retry_at; /* monotonic us before which we do not reconnect */
+/* Per thread: hiredis contexts may not be shared (see the tick thread in app.h). */
+static _Thread_local redisContext *redis_ctx;
+static _Thread_local long long redis_retry_at; /* monotonic us before we reconnect */
 
 struct redis_addr {
 	char host[256];

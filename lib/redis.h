@@ -1,5 +1,5 @@
 /*
- * redis: the one Redis connection of a process (lib-internal: services use
+ * redis: the one Redis connection of a thread (lib-internal: services use
  * cache.h and, later, events.h, and never include hiredis).
  *
  * The connection is opened lazily with timeouts from gl_conf.  hiredis has

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -38,37 +39,82 @@ stock_move_release(const struct stock_level *now, long long qty, struct stock_le
 	return GL_OK;
 }
 
-/* The latest entry of item: its level and sequence (0 when there is none). */
+/* Entry seq of item, by its _id (the one lookup every MongoDB-wire server makes fast). */
+static enum gl_err
+ledger_entry(const char *item, long long seq, json_t **out)
+{
+	bson_t filter = BSON_INITIALIZER;
+	char id[48];
+	enum gl_err err;
+
+	snprintf(id, sizeof(id), "%s:%lld", item, seq);
+	BSON_APPEND_UTF8(&filter, "_id", id);
+	err = gl_db_find_one("ledger", &filter, out);
+	bson_destroy(&filter);
+	return err;
+}
+
+/*
+ * Where to start looking for item's latest entry: the "heads" document
+ * {_id: item, seq, on_hand, reserved}, a copy of an entry that each append
+ * writes after the fact (one document write, so seq and level always agree).
+ * It is a hint: never ahead of the ledger (written only after an append
+ * succeeded), at worst behind it (a writer died between the two, or an
+ * older writer wrote last), which the forward probe of ledger_latest()
+ * makes up for.
+ */
+static void
+ledger_head_set(const bson_oid_t *item, long long seq, const struct stock_level *l)
+{
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
+
+	BSON_APPEND_OID(&filter, "_id", item);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_INT64(&set, "seq", seq);
+	BSON_APPEND_INT64(&set, "on_hand", l->on_hand);
+	BSON_APPEND_INT64(&set, "reserved", l->reserved);
+	bson_append_document_end(&update, &set);
+	if (gl_db_upsert("heads", &filter, &update) != GL_OK)
+		gl_log(GL_LOG_DEBUG, NULL, "the ledger head of an item stays behind");
+	bson_destroy(&filter);
+	bson_destroy(&update);
+}
+
+/*
+ * The latest entry of item: its level and sequence (0 when there is none).
+ * From the head, probe entry after entry by _id until one is missing: two
+ * lookups when the head is current.  (A scan sorted by seq would read the
+ * whole ledger on FerretDB, which pushes down only _id lookups.)
+ */
 static enum gl_err
 ledger_latest(const char *item, struct stock_level *level, long long *seq)
 {
-	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
 	bson_oid_t oid;
-	json_t *list;
+	json_t *e = NULL, *next;
 	enum gl_err err;
 
 	memset(level, 0, sizeof(*level));
 	*seq = 0;
 	if (!gl_oid_parse(item, &oid))
 		return GL_E_INTERNAL;
-	BSON_APPEND_OID(&filter, "item_id", &oid);
-	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-	BSON_APPEND_INT32(&sort, "seq", -1);
-	bson_append_document_end(&opts, &sort);
-	BSON_APPEND_INT64(&opts, "limit", 1);
-	err = gl_db_find_opts("ledger", &filter, &opts, 1, &list);
-	bson_destroy(&filter);
-	bson_destroy(&opts);
-	if (err != GL_OK)
+	err = gl_db_get("heads", &oid, &e);
+	if (err != GL_OK && err != GL_E_NOT_FOUND)
 		return err;
-	json_t *e = json_array_get(list, 0);
-	if (e != NULL) {
-		level->on_hand = json_integer_value(json_object_get(e, "on_hand"));
-		level->reserved = json_integer_value(json_object_get(e, "reserved"));
-		*seq = json_integer_value(json_object_get(e, "seq"));
+	for (;;) {
+		if (e != NULL) {
+			*seq = json_integer_value(json_object_get(e, "seq"));
+			level->on_hand = json_integer_value(json_object_get(e, "on_hand"));
+			level->reserved = json_integer_value(json_object_get(e, "reserved"));
+			json_decref(e);
+			e = NULL;
+		}
+		err = ledger_entry(item, *seq + 1, &next);
+		if (err == GL_E_NOT_FOUND)
+			return GL_OK;
+		if (err != GL_OK)
+			return err;
+		e = next;
 	}
-	json_decref(list);
-	return GL_OK;
 }
 
 enum gl_err
@@ -79,6 +125,20 @@ stock_level_get(const char *item, struct stock_level *level)
 	return ledger_latest(item, level, &seq);
 }
 
+/*
+ * After losing the race for an entry, wait a random while that grows with
+ * the losses (up to 8 ms): writers that retry at once would only collide
+ * again, each collision costing a read and a refused insert.
+ */
+static void
+ledger_backoff(int losses)
+{
+	long cap_us = 500L << (losses < 4 ? losses : 4);
+	struct timespec ts = { 0, (random() % cap_us) * 1000L };
+
+	nanosleep(&ts, NULL);
+}
+
 enum gl_err
 stock_apply(const char *item, const char *op, stock_move move, long long qty, const char *ref,
             struct stock_level *after)
@@ -87,10 +147,13 @@ stock_apply(const char *item, const char *op, stock_move move, long long qty, co
 	long long seq;
 	bson_oid_t oid;
 	enum gl_err err;
-	char id[48];
+	json_t *taken = NULL;
+	char id[48], once[96];
 
 	if (!gl_oid_parse(item, &oid))
 		return GL_E_INTERNAL;
+	if (ref != NULL)
+		snprintf(once, sizeof(once), "%s:%s:%s", ref, item, op);
 	for (int i = 0; i < LEDGER_TRIES; i++) {
 		if ((err = ledger_latest(item, &now, &seq)) != GL_OK)
 			return err;
@@ -111,16 +174,32 @@ stock_apply(const char *item, const char *op, stock_move move, long long qty, co
 		BSON_APPEND_INT64(&doc, "qty", qty);
 		if (ref != NULL)
 			BSON_APPEND_UTF8(&doc, "ref", ref);
+		BSON_APPEND_UTF8(&doc, "once", ref != NULL ? once : id);
 		BSON_APPEND_DATE_TIME(&doc, "at", (int64_t)time(NULL) * 1000);
 		err = gl_db_insert("ledger", &doc);
 		bson_destroy(&doc);
 		if (err == GL_OK) {
+			ledger_head_set(&oid, seq + 1, &next);
 			if (after != NULL)
 				*after = next;
 			return GL_OK;
 		}
 		if (err != GL_E_CONFLICT)
 			return err;
+		/*
+		 * Refused: either entry seq+1 was taken (lost the race: try again) or
+		 * the once key was (this movement was made already: done).  Entry
+		 * seq+1 missing tells them apart with an _id lookup.
+		 */
+		if (ref != NULL && (err = ledger_entry(item, seq + 1, &taken)) != GL_OK) {
+			if (err != GL_E_NOT_FOUND)
+				return err;
+			if (after != NULL && (err = ledger_latest(item, after, &seq)) != GL_OK)
+				return err;
+			return GL_OK;
+		}
+		json_decref(taken);
+		ledger_backoff(i);
 	}
 	gl_log(GL_LOG_WARN, NULL, "ledger of %s: lost the race %d times", item, LEDGER_TRIES);
 	return GL_E_UPSTREAM_DOWN;

@@ -16,7 +16,7 @@ static const struct gl_route routes[] = {
 int
 main(void)
 {
-	static const struct gl_service svc = { "stock", routes };
+	static const struct gl_service svc = { "stock", routes, NULL, reservations_reap };
 
 	return gl_app_main(&svc);
 }

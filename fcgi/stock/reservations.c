@@ -25,23 +25,6 @@ const struct gl_field reservation_fields[] = {
 	{ 0 },
 };
 
-/*
- * Expired reservations are released when stock is next asked about (at
- * most once a second per worker): their units are only ever wanted by a
- * stock request, which therefore always sees them free.
- */
-static void
-reap_due(void)
-{
-	static time_t next;
-	time_t now = time(NULL);
-
-	if (now < next)
-		return;
-	next = now + 1;
-	(void)reservations_reap();
-}
-
 static enum gl_err
 level_reply(struct gl_req *req, const char *item, const struct stock_level *l)
 {
@@ -57,7 +40,6 @@ stock_get(struct gl_req *req)
 	struct stock_level l;
 	enum gl_err err;
 
-	reap_due();
 	if ((err = stock_level_get(item, &l)) != GL_OK)
 		return err;
 	return level_reply(req, item, &l);
@@ -71,7 +53,6 @@ stock_set(struct gl_req *req)
 	struct stock_level l;
 	enum gl_err err;
 
-	reap_due();
 	err = stock_apply(item, "set", stock_move_set, n, NULL, &l);
 	if (err == GL_E_CONFLICT)
 		return gl_fail(req, err, "on_hand",
@@ -81,17 +62,26 @@ stock_set(struct gl_req *req)
 	return level_reply(req, item, &l);
 }
 
-/* Mark reservation id with state, if it is still holding. */
+/*
+ * The hot paths read by _id only: FerretDB pushes nothing else down to
+ * SQLite, so any other filter reads the whole collection.  That is why a
+ * holding reservation is also listed in "holds" {_id, expires} (a small
+ * collection the reaper may scan: only what holds now), and why a record
+ * says "complete" once every line is reserved (its lines are then exactly
+ * what the ledger took; only an incomplete one needs the ledger scanned).
+ */
 static enum gl_err
-reservation_mark(const bson_oid_t *id, const char *state)
+reservation_set(const bson_oid_t *id, const char *key, const char *state, bool flag)
 {
 	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
 	enum gl_err err;
 
 	BSON_APPEND_OID(&filter, "_id", id);
-	BSON_APPEND_UTF8(&filter, "state", "holding");
 	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-	BSON_APPEND_UTF8(&set, "state", state);
+	if (state != NULL)
+		BSON_APPEND_UTF8(&set, key, state);
+	else
+		BSON_APPEND_BOOL(&set, key, flag);
 	bson_append_document_end(&update, &set);
 	err = gl_db_update_where("reservations", &filter, &update);
 	bson_destroy(&filter);
@@ -99,87 +89,94 @@ reservation_mark(const bson_oid_t *id, const char *state)
 	return err;
 }
 
-enum gl_err
-reservation_free(const char *id, const char *state)
+/* Release the first n of lines ([{item_id, qty}]) of reservation id, each at most once. */
+static enum gl_err
+release_lines(const char *id, const json_t *lines, size_t n)
+{
+	enum gl_err err, first = GL_OK;
+
+	for (size_t i = 0; i < n && i < json_array_size(lines); i++) {
+		const json_t *l = json_array_get(lines, i);
+		/* Once per line, however many reapers and cancels race (stock_apply's ref). */
+		err = stock_apply(json_string_value(json_object_get(l, "item_id")), "release",
+		                  stock_move_release, json_integer_value(json_object_get(l, "qty")),
+		                  id, NULL);
+		if (err != GL_OK && first == GL_OK)
+			first = err;
+	}
+	return first;
+}
+
+/* Release what reservation id took, as the ledger says: for a record that is not complete. */
+static enum gl_err
+release_scanned(const char *id)
 {
 	bson_t filter = BSON_INITIALIZER;
-	bson_oid_t oid;
-	json_t *taken, *e;
-	enum gl_err err, first = GL_OK;
-	size_t i;
+	json_t *taken;
+	enum gl_err err;
 
-	if (!gl_oid_parse(id, &oid))
-		return GL_E_INTERNAL;
-	/* What the ledger says this reservation took, line by line. */
 	BSON_APPEND_UTF8(&filter, "ref", id);
 	BSON_APPEND_UTF8(&filter, "op", "reserve");
 	err = gl_db_find_all("ledger", &filter, 200, &taken);
 	bson_destroy(&filter);
 	if (err != GL_OK)
 		return err;
-	json_array_foreach(taken, i, e)
-	{
-		const char *item = json_string_value(json_object_get(e, "item_id"));
-		char marker[64];
-		bson_t m = BSON_INITIALIZER;
-
-		/* One release per line, however many reapers and cancels race for it. */
-		snprintf(marker, sizeof(marker), "%s:%s", id, item);
-		BSON_APPEND_UTF8(&m, "_id", marker);
-		err = gl_db_insert("releases", &m);
-		bson_destroy(&m);
-		if (err == GL_E_CONFLICT)
-			continue;
-		if (err == GL_OK)
-			err = stock_apply(item, "release", stock_move_release,
-			                  json_integer_value(json_object_get(e, "qty")), id, NULL);
-		if (err != GL_OK) {
-			/* Give the claim back so a later pass releases the line. */
-			bson_t f = BSON_INITIALIZER;
-			BSON_APPEND_UTF8(&f, "_id", marker);
-			if (gl_db_delete_where("releases", &f, NULL) != GL_OK)
-				gl_log(GL_LOG_WARN, NULL,
-				       "release claim %s stays: see the notes on gaps", marker);
-			bson_destroy(&f);
-			if (first == GL_OK)
-				first = err;
-		}
-	}
+	err = release_lines(id, taken, json_array_size(taken));
 	json_decref(taken);
-	if (first != GL_OK)
-		return first;
-	return reservation_mark(&oid, state);
+	return err;
 }
 
-int
+enum gl_err
+reservation_free(const char *id, const char *state)
+{
+	bson_oid_t oid;
+	json_t *doc;
+	const char *now;
+	enum gl_err err;
+
+	if (!gl_oid_parse(id, &oid))
+		return GL_E_INTERNAL;
+	if ((err = gl_db_get("reservations", &oid, &doc)) != GL_OK)
+		return err;
+	now = json_string_value(json_object_get(doc, "state"));
+	if (now == NULL || strcmp(now, "holding") != 0) {
+		json_decref(doc); /* ended: every line was released before it was marked */
+		gl_db_due_drop("holds", &oid);
+		return GL_OK;
+	}
+	if (json_is_true(json_object_get(doc, "complete")))
+		err = release_lines(id, json_object_get(doc, "lines"), (size_t)-1);
+	else
+		err = release_scanned(id);
+	json_decref(doc);
+	if (err == GL_OK && (err = reservation_set(&oid, "state", state, false)) == GL_OK)
+		gl_db_due_drop("holds", &oid);
+	return err;
+}
+
+void
 reservations_reap(void)
 {
-	bson_t filter = BSON_INITIALIZER, lt;
-	json_t *due, *r;
+	json_t *due, *h;
+	bson_oid_t oid;
 	size_t i;
-	int n = 0;
 
-	BSON_APPEND_UTF8(&filter, "state", "holding");
-	BSON_APPEND_DOCUMENT_BEGIN(&filter, "expires", &lt);
-	BSON_APPEND_INT64(&lt, "$lte", (int64_t)time(NULL));
-	bson_append_document_end(&filter, &lt);
-	if (gl_db_find_all("reservations", &filter, 50, &due) != GL_OK) {
-		bson_destroy(&filter);
-		return 0;
-	}
-	bson_destroy(&filter);
-	json_array_foreach(due, i, r)
+	if (gl_db_find_due("holds", 50, &due) != GL_OK)
+		return;
+	json_array_foreach(due, i, h)
 	{
-		if (reservation_free(json_string_value(json_object_get(r, "id")), "expired") ==
-		    GL_OK) {
+		const char *id = json_string_value(json_object_get(h, "id"));
+		enum gl_err err = reservation_free(id, "expired");
+
+		if (err == GL_OK)
 			gl_log(GL_LOG_INFO, NULL,
-			       "reservation %s expired: its units are free again",
-			       json_string_value(json_object_get(r, "id")));
-			n++;
-		}
+			       "reservation %s expired: its units are free again", id);
+		else if (err == GL_E_NOT_FOUND && gl_oid_parse(id, &oid))
+			gl_db_due_drop(
+			        "holds",
+			        &oid); /* its record was never written, or was a failed one */
 	}
 	json_decref(due);
-	return n;
 }
 
 static json_t *
@@ -230,7 +227,6 @@ reservation_create(struct gl_req *req)
 	enum gl_err err = GL_OK;
 	int64_t expires = (int64_t)time(NULL) + gl_conf.reservation_ttl;
 
-	reap_due();
 	json_array_foreach(lines, i, line) for (j = 0; j < i; j++) if (
 	        strcmp(json_string_value(json_object_get(line, "item_id")),
 	               json_string_value(json_object_get(json_array_get(lines, j), "item_id"))) ==
@@ -239,7 +235,10 @@ reservation_create(struct gl_req *req)
 	gl_oid_parse(json_string_value(json_object_get(req->body, "order_id")), &order);
 	bson_oid_init(&id, NULL);
 	bson_oid_to_string(&id, ids);
-	/* Written first, so a process that dies half-way leaves a record the reaper frees. */
+	/* The hold and the record first, so a process that dies half-way leaves what the
+	 * reaper frees. */
+	if ((err = gl_db_due_add("holds", &id, expires)) != GL_OK)
+		return err;
 	BSON_APPEND_OID(&res, "_id", &id);
 	gl_doc_append_fields(&res, reservation_fields, req->body);
 	BSON_APPEND_UTF8(&res, "state", "holding");
@@ -248,6 +247,8 @@ reservation_create(struct gl_req *req)
 	err = gl_db_insert("reservations", &res);
 	doc = err == GL_OK ? gl_doc_to_json_new(&res) : NULL;
 	bson_destroy(&res);
+	if (err != GL_OK)
+		gl_db_due_drop("holds", &id);
 	if (err == GL_E_CONFLICT)
 		return reservation_existing(req, &order);
 	if (err != GL_OK)
@@ -266,19 +267,31 @@ reservation_create(struct gl_req *req)
 			break;
 	}
 	if (err != GL_OK) {
-		/* All or nothing: give back what the earlier lines took, then forget the record
-		 * so the order may try again. If that fails, the reaper frees it at expiry. */
-		if (reservation_free(ids, "failed") == GL_OK) {
+		/*
+		 * All or nothing: give back what the earlier lines took, then forget the
+		 * record so the order may try again.  A line refused for want of stock
+		 * took nothing, so the lines before it are exactly what was taken; after
+		 * any other failure the ledger is asked.  If this fails, the reaper frees
+		 * the rest at expiry.
+		 */
+		if ((err == GL_E_INSUFFICIENT_STOCK ? release_lines(ids, lines, i)
+		                                    : release_scanned(ids)) == GL_OK) {
 			bson_t f = BSON_INITIALIZER;
 			BSON_APPEND_OID(&f, "_id", &id);
 			if (gl_db_delete_where("reservations", &f, NULL) != GL_OK)
 				gl_log(GL_LOG_WARN, req->request_id,
 				       "a failed reservation stays until it expires");
+			else
+				gl_db_due_drop("holds", &id);
 			bson_destroy(&f);
 		}
 		json_decref(doc);
 		return err;
 	}
+	/* Every line is taken: releases may trust the record's lines from now on. */
+	if (reservation_set(&id, "complete", NULL, true) != GL_OK)
+		gl_log(GL_LOG_WARN, req->request_id,
+		       "reservation %s stays incomplete: its release will ask the ledger", ids);
 	view = doc != NULL ? reservation_view(doc) : NULL;
 	json_decref(doc);
 	return view != NULL ? gl_reply(req, 201, view) : GL_E_INTERNAL;

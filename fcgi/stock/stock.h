@@ -8,7 +8,11 @@
  *    the whole new state; a writer that loses the race for n+1 re-reads and
  *    tries again, so counts change in one line, one step at a time;
  *  - one reservation per order: a unique index on order_id;
- *  - one release per reserved line: a marker with _id "<reservation>:<item>".
+ *  - a movement made for a reservation happens once per line: every entry
+ *    carries a unique "once" key, "<reservation>:<item>:<op>" (or its own
+ *    _id), so a second release of a line (two reapers, a cancel racing
+ *    expiry, a retry after a crash or a lost answer) is refused by the
+ *    index and found to be done already.
  */
 #ifndef STOCK_H
 #define STOCK_H
@@ -32,7 +36,11 @@ typedef enum gl_err (*stock_move)(const struct stock_level *now, long long qty,
                                   struct stock_level *next);
 enum gl_err stock_level_get(const char *item, struct stock_level *level)
         __attribute__((warn_unused_result));
-/* Append one movement of item to the ledger (retried on lost races). */
+/*
+ * Append one movement of item to the ledger (retried on lost races).  With
+ * ref, the movement is made at most once per (ref, item, op): if it was
+ * made already, nothing changes and the answer is GL_OK.
+ */
 enum gl_err stock_apply(const char *item, const char *op, stock_move move, long long qty,
                         const char *ref, struct stock_level *after)
         __attribute__((warn_unused_result));
@@ -47,10 +55,10 @@ enum gl_err stock_get(struct gl_req *req);
 enum gl_err stock_set(struct gl_req *req);
 enum gl_err reservation_create(struct gl_req *req);
 enum gl_err reservation_release(struct gl_req *req);
-/* Release what reservation id (24 hex) holds, each line at most once. */
+/* Release what reservation id (24 hex) holds, each line at most once, and mark it state;
+ * GL_OK also when it had ended, GL_E_NOT_FOUND when there is no such record. */
 enum gl_err reservation_free(const char *id, const char *state);
-/* Release every reservation past its expiry; returns how many. */
-int reservations_reap(void);
-int stock_init(void);
+/* Release every reservation past its expiry: the service's tick, in every process. */
+void reservations_reap(void);
 
 #endif

@@ -4,6 +4,9 @@
 // It uses FerretDB's embeddable package: the module's own cmd/ferretdb
 // refuses to start when built from the module proxy (its version file is
 // generated at release time and is not in the module).
+//
+// It also works around a FerretDB 1.24 defect that made every lookup by _id
+// read the whole collection (see idindex.go).
 package main
 
 import (
@@ -45,6 +48,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go keepIDIndexes(ctx, *dir, logger)
 	if err := f.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "galley-ferretdb:", err)
 		os.Exit(1)

@@ -16,57 +16,25 @@ workers=${GALLEY_WORKERS:-2}
 command -v wrk >/dev/null || { echo "keepalive.sh: wrk is missing (apt-get install wrk)" >&2; exit 2; }
 menu_socks=$(ls "$run"/sock/menu-*.sock 2>/dev/null) || true
 [ -n "$menu_socks" ] || { echo "keepalive.sh: no menu pools under $run/sock: run bin/galley up first" >&2; exit 2; }
-url=$(cat "$run/url" 2>/dev/null || echo "http://127.0.0.1:${GALLEY_PORT:-8080}")
 
-tmp=$(mktemp -d)
-cleanup() {
-	[ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null || true
-	[ -n "${hello_pid:-}" ] && kill -- -"$hello_pid" 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-cc -O2 -o "$tmp/hello" "$top/tests/bench/hello.c" -lfcgi
-setsid spawn-fcgi -n -s "$tmp/hello.sock" -M 0660 -- /usr/bin/multiwatch -f "$workers" -- "$tmp/hello" \
-	>"$tmp/hello.log" 2>&1 &
-hello_pid=$!
-
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 40000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-	done
-}
+. "$top/tests/bench/lib.sh"
+bench_tmp
+bench_hello_start "$workers"
 p_static=$(free_port) p_hc=$(free_port) p_hk=$(free_port) p_mc=$(free_port) p_mk=$(free_port)
 menu_servers=$(for s in $menu_socks; do echo "server unix:$s;"; done)
-user_line=""
-[ "$(id -u)" = 0 ] && user_line="user root root;"
-mkdir -p "$tmp/t"
-cat >"$tmp/nginx.conf" <<CONF
-$user_line
-worker_processes 1;
-pid $tmp/nginx.pid;
-error_log $tmp/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $tmp/t/cb; fastcgi_temp_path $tmp/t/fc; proxy_temp_path $tmp/t/p;
-  uwsgi_temp_path $tmp/t/u; scgi_temp_path $tmp/t/s;
-  upstream hello_close { server unix:$tmp/hello.sock; }
-  upstream hello_keep  { server unix:$tmp/hello.sock; keepalive 8; }
+# Straight to the menu pools, past auth_request: the caller is given as nginx would.
+who='fastcgi_param HTTP_X_USER_ID 5eed00000000000000000999; fastcgi_param HTTP_X_USER_ROLE staff;'
+bench_nginx_start "
+  upstream hello_close { server unix:$HELLO_SOCK; }
+  upstream hello_keep  { server unix:$HELLO_SOCK; keepalive 8; }
   upstream menu_close  { $menu_servers }
   upstream menu_keep   { $menu_servers keepalive 8; }
-  server { listen 127.0.0.1:$p_static; location / { return 200 '{"hello":"world"}'; } }
+  server { listen 127.0.0.1:$p_static; location / { return 200 '{\"hello\":\"world\"}'; } }
   server { listen 127.0.0.1:$p_hc; location / { include /etc/nginx/fastcgi_params; fastcgi_pass hello_close; } }
   server { listen 127.0.0.1:$p_hk; location / { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass hello_keep; } }
-  server { listen 127.0.0.1:$p_mc; location / { include /etc/nginx/fastcgi_params; fastcgi_pass menu_close; } }
-  server { listen 127.0.0.1:$p_mk; location / { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass menu_keep; } }
-}
-CONF
-nginx -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/error.log"
-item=$(curl -s "$url/api/menu" | jq -r '.items[0].id')
-[ -n "$item" ] && [ "$item" != null ] || { echo "keepalive.sh: the menu is empty" >&2; exit 2; }
+  server { listen 127.0.0.1:$p_mc; location / { include /etc/nginx/fastcgi_params; $who fastcgi_pass menu_close; } }
+  server { listen 127.0.0.1:$p_mk; location / { include /etc/nginx/fastcgi_params; $who fastcgi_keep_conn on; fastcgi_pass menu_keep; } }"
+item=5eed00000000000000000101 # seeded by sql/menu
 for p in $p_static $p_hc $p_hk $p_mc $p_mk; do
 	for _ in $(seq 1 50); do curl -sf -o /dev/null "http://127.0.0.1:$p/api/menu/items/$item" && break; sleep 0.1; done
 done

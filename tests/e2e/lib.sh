@@ -223,6 +223,7 @@ kill_worker() {
 kill_pool() {
 	local pid p
 	pid=$(pool_pid "$1" "$2") || return 1
+	kill -0 "$pid" 2>/dev/null || return 0 # dead already (an earlier script killed it)
 	for p in $(pool_workers "$1" "$2"); do note_kill "$p" "$1-$2" worker; done
 	note_kill "$pid" "$1-$2" pool
 	# bin/galley starts each pool with setsid: its pid is the group of multiwatch + workers.

@@ -87,6 +87,24 @@ test_time(void)
 		gl_doc_time(buf, sizeof(buf), cases[i].ms);
 		is_str(buf, cases[i].want, "gl_doc_time(%lld)", (long long)cases[i].ms);
 	}
+	/* Parsing reads back what formatting wrote, to the second. */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t secs = -42, want = cases[i].ms / 1000 - (cases[i].ms % 1000 < 0);
+		ok(gl_doc_time_parse(cases[i].want, &secs) && secs == want,
+		   "gl_doc_time_parse(%s) = %lld", cases[i].want, (long long)secs);
+	}
+	static const char *const bad[] = { "",
+		                           "2026-11-23",
+		                           "2026-11-23T10:00:00",
+		                           "2026-11-23T10:00:00+01:00",
+		                           "2026-11-23T10:00:00Zjunk",
+		                           "2026-13-23T10:00:00Z",
+		                           "later" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int64_t secs;
+		ok(!gl_doc_time_parse(bad[i], &secs), "gl_doc_time_parse refuses \"%s\"", bad[i]);
+	}
+	ok(!gl_doc_time_parse(NULL, NULL), "gl_doc_time_parse refuses NULL");
 }
 
 static void

@@ -1,0 +1,20 @@
+/* galley-orders: placing, reading and cancelling orders (API.md, orders). */
+#include "app.h"
+#include "orders.h"
+
+static const struct gl_route routes[] = {
+	{ GL_POST, "/api/orders", order_place, GL_ROLE_CUSTOMER | GL_ROLE_STAFF, order_fields },
+	{ GL_GET, "/api/orders", order_list, GL_ROLE_CUSTOMER | GL_ROLE_STAFF, NULL, 0,
+	  order_query },
+	{ GL_GET, "/api/orders/{id}", order_get, GL_ROLE_CUSTOMER | GL_ROLE_STAFF },
+	{ GL_POST, "/api/orders/{id}/cancel", order_cancel, GL_ROLE_CUSTOMER | GL_ROLE_STAFF },
+	{ 0 },
+};
+
+int
+main(void)
+{
+	static const struct gl_service svc = { "orders", routes, NULL, orders_expire };
+
+	return gl_app_main(&svc);
+}

@@ -1,0 +1,249 @@
+/* Reading, cancelling and expiring orders (API.md, orders). */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "doc.h"
+#include "http.h"
+#include "log.h"
+#include "orders.h"
+
+static const char *
+order_status_check(const char *s)
+{
+	static const char *const statuses[] = {
+		"pending_payment", "paid", "preparing", "ready", "completed", "cancelled", NULL
+	};
+
+	for (int i = 0; statuses[i] != NULL; i++)
+		if (strcmp(s, statuses[i]) == 0)
+			return NULL;
+	return "must be pending_payment, paid, preparing, ready, completed or cancelled";
+}
+
+const struct gl_field order_query[] = {
+	{ "limit", GL_T_INT, 0, 1, 200 },
+	{ "after", GL_T_OID },
+	{ "status", GL_T_STRING, 0, 1, 20, .check = order_status_check },
+	{ "customer_id", GL_T_OID },
+	{ 0 },
+};
+
+static bool
+order_status_is(const json_t *doc, const char *status)
+{
+	const char *s = json_string_value(json_object_get(doc, "status"));
+
+	return s != NULL && strcmp(s, status) == 0;
+}
+
+json_t *
+order_view(json_t *doc)
+{
+	if (doc != NULL)
+		json_object_del(doc, "expires"); /* the reaper's copy of expires_at */
+	return doc;
+}
+
+/* A customer's own orders are those of the customer record linked to it. */
+static bool
+order_visible(const struct gl_req *req, const json_t *doc)
+{
+	const char *owner = json_string_value(json_object_get(doc, "user_id"));
+
+	return gl_req_has_role(req, GL_ROLE_STAFF) ||
+	       (owner != NULL && strcmp(owner, req->user_id) == 0);
+}
+
+static bool
+filter_oid(bson_t *filter, const char *key, const char *hex)
+{
+	bson_oid_t oid;
+
+	return gl_oid_parse(hex, &oid) && BSON_APPEND_OID(filter, key, &oid);
+}
+
+enum gl_err
+order_list(struct gl_req *req)
+{
+	const char *status = json_string_value(json_object_get(req->query, "status"));
+	const char *customer = json_string_value(json_object_get(req->query, "customer_id"));
+	bson_t filter = BSON_INITIALIZER;
+	struct gl_page page;
+	json_t *out, *o;
+	enum gl_err err = GL_OK;
+	size_t i;
+
+	if (!gl_req_has_role(req, GL_ROLE_STAFF) && !filter_oid(&filter, "user_id", req->user_id))
+		err = GL_E_INTERNAL;
+	if (customer != NULL && !filter_oid(&filter, "customer_id", customer))
+		err = GL_E_INTERNAL;
+	if (status != NULL)
+		BSON_APPEND_UTF8(&filter, "status", status);
+	gl_req_page(req, &page);
+	if (err == GL_OK)
+		err = gl_db_list("orders", &filter, &page, &out);
+	bson_destroy(&filter);
+	if (err != GL_OK)
+		return err;
+	json_array_foreach(json_object_get(out, "items"), i, o) order_view(o);
+	return gl_reply(req, 200, out);
+}
+
+/* The order named in the path, if the caller may see it (else 404, as if there were none). */
+static enum gl_err
+order_load(struct gl_req *req, bson_oid_t *oid, json_t **doc)
+{
+	enum gl_err err;
+
+	if (!gl_oid_parse(gl_req_capture(req, "id"), oid))
+		return GL_E_INTERNAL;
+	err = gl_db_get("orders", oid, doc);
+	if (err == GL_OK && !order_visible(req, *doc)) {
+		json_decref(*doc);
+		err = GL_E_NOT_FOUND;
+	}
+	if (err == GL_E_NOT_FOUND)
+		return gl_fail(req, err, NULL, "no order has this id");
+	return err;
+}
+
+enum gl_err
+order_get(struct gl_req *req)
+{
+	bson_oid_t oid;
+	json_t *doc;
+	enum gl_err err;
+
+	if ((err = order_load(req, &oid, &doc)) != GL_OK)
+		return err;
+	return gl_reply(req, 200, order_view(doc));
+}
+
+enum gl_err
+order_release_stock(const struct gl_req *req, const char *reservation)
+{
+	char path[96];
+	long status;
+	enum gl_err err;
+
+	snprintf(path, sizeof(path), "/internal/stock/reservations/%s/release", reservation);
+	if ((err = gl_http_post(req, path, NULL, &status, NULL)) != GL_OK)
+		return err;
+	/* 404: the reservation was never completed, so it holds nothing. */
+	return status == 200 || status == 404 ? GL_OK : GL_E_UPSTREAM_BAD;
+}
+
+/*
+ * pending_payment → cancelled, the reservation released first: if stock
+ * cannot be asked, nothing changes and the caller may try again.  The
+ * change is guarded by the version read, so a concurrent change wins.
+ */
+static enum gl_err
+order_set_cancelled(const struct gl_req *req, const bson_oid_t *oid, const json_t *doc,
+                    const char *reason, json_t **out)
+{
+	bson_t set = BSON_INITIALIZER;
+	enum gl_err err;
+
+	err = order_release_stock(req, json_string_value(json_object_get(doc, "reservation_id")));
+	if (err != GL_OK) {
+		bson_destroy(&set);
+		return err;
+	}
+	BSON_APPEND_UTF8(&set, "status", "cancelled");
+	BSON_APPEND_UTF8(&set, "cancel_reason", reason);
+	BSON_APPEND_DATE_TIME(&set, "updated_at", (int64_t)time(NULL) * 1000);
+	if (req != NULL)
+		(void)filter_oid(&set, "cancelled_by", req->user_id);
+	err = gl_db_update("orders", oid, json_integer_value(json_object_get(doc, "version")), &set,
+	                   out);
+	bson_destroy(&set);
+	return err;
+}
+
+enum gl_err
+order_cancel(struct gl_req *req)
+{
+	bson_oid_t oid;
+	json_t *doc, *out;
+	long long version;
+	const char *status;
+	enum gl_err err;
+
+	if ((err = gl_req_if_match(req, &version)) != GL_OK)
+		return err;
+	if ((err = order_load(req, &oid, &doc)) != GL_OK)
+		return err;
+	status = json_string_value(json_object_get(doc, "status"));
+	if (version >= 0 && json_integer_value(json_object_get(doc, "version")) != version) {
+		json_decref(doc);
+		return gl_fail(req, GL_E_CONFLICT, "If-Match",
+		               "the order has changed since version %lld", version);
+	}
+	if (order_status_is(doc, "cancelled"))
+		return gl_reply(req, 200, order_view(doc)); /* already: nothing more to do */
+	if (!order_status_is(doc, "pending_payment")) {
+		err = gl_fail(req, GL_E_INVALID_STATE, NULL,
+		              "a %s order can no longer be cancelled",
+		              status != NULL ? status : "broken");
+		json_decref(doc);
+		return err;
+	}
+	err = order_set_cancelled(req, &oid, doc, "customer", &out);
+	json_decref(doc);
+	if (err == GL_E_CONFLICT)
+		return gl_fail(req, err, NULL, "the order changed while it was being cancelled");
+	if (err != GL_OK)
+		return gl_fail(
+		        req, err, NULL,
+		        "the order's items could not be released: nothing changed, try again");
+	gl_db_due_drop("pending", &oid);
+	gl_log(GL_LOG_INFO, req->request_id, "order %s cancelled", gl_req_capture(req, "id"));
+	return gl_reply(req, 200, order_view(out));
+}
+
+/*
+ * An unpaid order is also listed in "pending" {_id, expires} from before it
+ * is stored until it is settled: the tick scans that small collection, not
+ * every order ever placed (FerretDB pushes down only _id lookups).
+ */
+void
+orders_expire(void)
+{
+	json_t *due, *p, *o, *out;
+	bson_oid_t oid;
+	enum gl_err err;
+	size_t i;
+
+	if (gl_db_find_due("pending", 50, &due) != GL_OK)
+		return;
+	json_array_foreach(due, i, p)
+	{
+		const char *id = json_string_value(json_object_get(p, "id"));
+
+		if (!gl_oid_parse(id, &oid))
+			continue;
+		/* Never stored: stock frees its reservation by itself. */
+		if ((err = gl_db_get("orders", &oid, &o)) == GL_E_NOT_FOUND) {
+			gl_db_due_drop("pending", &oid);
+			continue;
+		}
+		if (err != GL_OK)
+			continue; /* the next tick tries again */
+		if (!order_status_is(o, "pending_payment")) {
+			json_decref(o);
+			gl_db_due_drop("pending", &oid);
+			continue;
+		}
+		err = order_set_cancelled(NULL, &oid, o, "expired", &out);
+		json_decref(o);
+		if (err != GL_OK)
+			continue; /* the next tick tries again; another process may have won */
+		json_decref(out);
+		gl_db_due_drop("pending", &oid);
+		gl_log(GL_LOG_INFO, NULL, "order %s expired: cancelled, its items released", id);
+	}
+	json_decref(due);
+}

@@ -1,0 +1,47 @@
+/*
+ * Orders (API.md, orders): placing an order is a small saga over HTTP.
+ *
+ *   check the customer (customers) and every item (menu, prices snapshotted)
+ *   → reserve every line at once (stock, keyed by the new order's id)
+ *   → store the order as pending_payment with the reservation's expiry.
+ *
+ * Each step that fails undoes the ones before it (a reservation is released),
+ * and what a dead process leaves half-done is finished by time: a
+ * reservation without a stored order expires in stock, a stored order past
+ * its expiry is cancelled here by the tick (orders_expire), which also
+ * releases its reservation.  Idempotency-Key (lib/idem) makes a retried POST
+ * answer the first result; the stock side is keyed by order id, so even a
+ * retry that got past idem could not reserve twice for one order.
+ *
+ * The owner of an order is the user linked to its customer record
+ * (user_id); a customer sees and cancels only orders it owns.
+ */
+#ifndef ORDERS_H
+#define ORDERS_H
+
+#include "req.h"
+#include "valid.h"
+
+#define ORDER_MAX_LINES 100
+#define ORDER_MAX_QTY   1000
+
+extern const struct gl_field order_fields[];
+extern const struct gl_field order_query[];
+
+/* place.c */
+enum gl_err order_place(struct gl_req *req);
+
+/* orders.c */
+/* The API's view of a stored order (steals and returns doc; NULL stays NULL). */
+json_t *order_view(json_t *doc);
+enum gl_err order_list(struct gl_req *req);
+enum gl_err order_get(struct gl_req *req);
+enum gl_err order_cancel(struct gl_req *req);
+/* Cancel every pending order past its expiry: the service's tick. */
+void orders_expire(void);
+
+/* Ask stock to release reservation id (24 hex); GL_OK also when it was released already. */
+enum gl_err order_release_stock(const struct gl_req *req, const char *reservation)
+        __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,356 @@
+/* POST /api/orders: the saga of orders.h, one step per function. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cache.h"
+#include "conf.h"
+#include "db.h"
+#include "doc.h"
+#include "http.h"
+#include "idem.h"
+#include "log.h"
+#include "orders.h"
+
+static const struct gl_field line_fields[] = {
+	{ "item_id", GL_T_OID, GL_REQUIRED },
+	{ "qty", GL_T_INT, GL_REQUIRED, 1, ORDER_MAX_QTY },
+	{ 0 },
+};
+
+const struct gl_field order_fields[] = {
+	{ "customer_id", GL_T_OID },
+	{ "lines", GL_T_OBJECTS, GL_REQUIRED, 1, ORDER_MAX_LINES, .fields = line_fields },
+	{ 0 },
+};
+
+/* What placing an order learns before it stores anything. */
+struct order_draft {
+	bson_oid_t id;
+	char ids[25];
+	char customer[25];
+	char owner[25]; /* the user linked to the customer, "" when none is */
+	json_t *lines;  /* new: [{item_id, name, qty, price_cents}] */
+	long long total;
+	char currency[4];
+	char reservation[25];
+	int64_t expires;
+};
+
+static bool
+is_oid_string(const json_t *v)
+{
+	bson_oid_t oid;
+
+	return gl_oid_parse(json_string_value(v), &oid);
+}
+
+/*
+ * A customer's own record, by its user: found by a query the customers
+ * service cannot answer from its cache (and FerretDB only by reading every
+ * customer), yet it never changes once linked.  So orders keeps the answer
+ * in Redis for the cache TTL.
+ */
+static int
+order_customer_key(const struct gl_req *req, char *buf, size_t size)
+{
+	return gl_cache_key(buf, size, "customer-of", req->user_id);
+}
+
+static bool
+order_customer_cached(const struct gl_req *req, struct order_draft *d)
+{
+	char key[GL_CACHE_KEY_MAX], *val = NULL;
+	bson_oid_t oid;
+	bool hit;
+
+	if (order_customer_key(req, key, sizeof(key)) < 0 || gl_cache_peek(key, &val) != 1)
+		return false;
+	hit = gl_oid_parse(val, &oid);
+	if (hit) {
+		snprintf(d->customer, sizeof(d->customer), "%s", val);
+		snprintf(d->owner, sizeof(d->owner), "%s", req->user_id);
+	}
+	free(val);
+	return hit;
+}
+
+/*
+ * The customer the order is for: the one named (staff must name one), or
+ * the caller's own record.  Asked as the caller, so the customers service
+ * applies its rule that a customer sees only its own record.
+ */
+static enum gl_err
+order_customer(struct gl_req *req, struct order_draft *d)
+{
+	const char *given = json_string_value(json_object_get(req->body, "customer_id"));
+	json_t *body = NULL, *c, *uid;
+	char path[64], key[GL_CACHE_KEY_MAX];
+	long status;
+	enum gl_err err;
+
+	if (given == NULL && gl_req_has_role(req, GL_ROLE_STAFF))
+		return gl_fail(req, GL_E_VALIDATION, "customer_id",
+		               "customer_id is required when staff place an order");
+	if (given == NULL && order_customer_cached(req, d))
+		return GL_OK;
+	if (given != NULL)
+		snprintf(path, sizeof(path), "/api/customers/%s", given);
+	else
+		snprintf(path, sizeof(path), "/api/customers?limit=1");
+	if ((err = gl_http_get(req, path, &status, &body)) != GL_OK)
+		return gl_fail(req, err, NULL, "the customers service could not be asked");
+	if (status == 404 && given != NULL) {
+		json_decref(body);
+		return gl_fail(req, GL_E_VALIDATION, "customer_id",
+		               "customer_id names no customer you may order for");
+	}
+	c = given != NULL ? body : json_array_get(json_object_get(body, "items"), 0);
+	if (status == 200 && c == NULL) {
+		json_decref(body);
+		return gl_fail(
+		        req, GL_E_INVALID_STATE, NULL,
+		        "your account has no customer record yet: sign in again to link one");
+	}
+	uid = json_object_get(c, "user_id");
+	if (status != 200 || !is_oid_string(json_object_get(c, "id")) ||
+	    (uid != NULL && !is_oid_string(uid))) {
+		json_decref(body);
+		return gl_fail(req, GL_E_UPSTREAM_BAD, NULL,
+		               "the customers service answered %ld without a customer", status);
+	}
+	snprintf(d->customer, sizeof(d->customer), "%s",
+	         json_string_value(json_object_get(c, "id")));
+	snprintf(d->owner, sizeof(d->owner), "%s", uid != NULL ? json_string_value(uid) : "");
+	json_decref(body);
+	if (given == NULL && order_customer_key(req, key, sizeof(key)) == 0)
+		(void)gl_cache_put(key, d->customer, gl_conf.cache_ttl);
+	return GL_OK;
+}
+
+/* Line i's item from the menu service, its price and name taken as they are now. */
+static enum gl_err
+order_item(struct gl_req *req, struct order_draft *d, size_t i, const json_t *line)
+{
+	const char *item = json_string_value(json_object_get(line, "item_id"));
+	long long qty = json_integer_value(json_object_get(line, "qty"));
+	json_t *it = NULL, *name, *price, *currency, *available;
+	char path[64], field[48];
+	long status;
+	enum gl_err err;
+
+	snprintf(field, sizeof(field), "lines[%zu].item_id", i);
+	snprintf(path, sizeof(path), "/api/menu/items/%s", item);
+	if ((err = gl_http_get(req, path, &status, &it)) != GL_OK)
+		return gl_fail(req, err, NULL, "the menu service could not be asked about %s",
+		               field);
+	if (status == 404) {
+		json_decref(it);
+		return gl_fail(req, GL_E_VALIDATION, field, "%s names no menu item", field);
+	}
+	name = json_object_get(it, "name");
+	price = json_object_get(it, "price_cents");
+	currency = json_object_get(it, "currency");
+	available = json_object_get(it, "available");
+	if (status != 200 || !json_is_string(name) || !json_is_integer(price) ||
+	    json_integer_value(price) < 0 || json_string_length(currency) != 3 ||
+	    !json_is_boolean(available)) {
+		json_decref(it);
+		return gl_fail(req, GL_E_UPSTREAM_BAD, NULL,
+		               "the menu service answered %ld without a priced item for %s", status,
+		               field);
+	}
+	if (!json_is_true(available)) {
+		err = gl_fail(req, GL_E_INVALID_STATE, field, "lines[%zu]: %s is not available now",
+		              i, json_string_value(name));
+		json_decref(it);
+		return err;
+	}
+	if (i == 0)
+		memcpy(d->currency, json_string_value(currency), 4);
+	else if (strcmp(d->currency, json_string_value(currency)) != 0) {
+		err = gl_fail(
+		        req, GL_E_VALIDATION, field,
+		        "lines[%zu] is priced in %s and lines[0] in %s: one currency per order", i,
+		        json_string_value(currency), d->currency);
+		json_decref(it);
+		return err;
+	}
+	d->total += qty * json_integer_value(price);
+	json_array_append_new(d->lines, json_pack("{s:s, s:O, s:I, s:O}", "item_id", item, "name",
+	                                          name, "qty", qty, "price_cents", price));
+	json_decref(it);
+	return GL_OK;
+}
+
+static enum gl_err
+order_items(struct gl_req *req, struct order_draft *d)
+{
+	json_t *lines = json_object_get(req->body, "lines"), *line;
+	enum gl_err err;
+	size_t i, j;
+
+	/* All local checks before the first call to another service. */
+	json_array_foreach(lines, i, line) for (j = 0; j < i; j++) if (
+	        strcmp(json_string_value(json_object_get(line, "item_id")),
+	               json_string_value(json_object_get(json_array_get(lines, j), "item_id"))) ==
+	        0) return gl_fail(req, GL_E_VALIDATION, NULL,
+	                          "lines[%zu].item_id repeats lines[%zu]: one line per item", i, j);
+	if ((d->lines = json_array()) == NULL)
+		return GL_E_INTERNAL;
+	json_array_foreach(lines, i,
+	                   line) if ((err = order_item(req, d, i, line)) != GL_OK) return err;
+	if (json_array_size(d->lines) != json_array_size(lines))
+		return GL_E_INTERNAL; /* out of memory on the way */
+	return GL_OK;
+}
+
+/* Every line at once, or none: stock answers 409 naming the line it is short of. */
+static enum gl_err
+order_reserve(struct gl_req *req, struct order_draft *d)
+{
+	json_t *in, *out = NULL, *id;
+	const char *code, *msg;
+	long status;
+	enum gl_err err;
+
+	in = json_pack("{s:s, s:O}", "order_id", d->ids, "lines",
+	               json_object_get(req->body, "lines"));
+	if (in == NULL)
+		return GL_E_INTERNAL;
+	err = gl_http_post(req, "/internal/stock/reservations", in, &status, &out);
+	json_decref(in);
+	if (err != GL_OK)
+		return gl_fail(req, err, NULL, "the stock service could not reserve the items");
+	if (status == 409) {
+		code = json_string_value(json_object_get(json_object_get(out, "error"), "code"));
+		msg = json_string_value(json_object_get(json_object_get(out, "error"), "message"));
+		err = gl_fail(req,
+		              code != NULL && strcmp(code, "insufficient_stock") == 0
+		                      ? GL_E_INSUFFICIENT_STOCK
+		                      : GL_E_CONFLICT,
+		              NULL, "%s", msg != NULL ? msg : "the stock service refused");
+		json_decref(out);
+		return err;
+	}
+	id = json_object_get(out, "id");
+	if (status != 201 || !is_oid_string(id) ||
+	    !gl_doc_time_parse(json_string_value(json_object_get(out, "expires_at")),
+	                       &d->expires)) {
+		json_decref(out);
+		return gl_fail(req, GL_E_UPSTREAM_BAD, NULL,
+		               "the stock service answered %ld to a reservation", status);
+	}
+	snprintf(d->reservation, sizeof(d->reservation), "%s", json_string_value(id));
+	json_decref(out);
+	return GL_OK;
+}
+
+static bool
+append_oid(bson_t *doc, const char *key, const char *hex)
+{
+	bson_oid_t oid;
+
+	return gl_oid_parse(hex, &oid) && BSON_APPEND_OID(doc, key, &oid);
+}
+
+static bool
+append_lines(bson_t *doc, const json_t *lines)
+{
+	bson_t arr, el;
+	const char *key;
+	char buf[16];
+	json_t *l;
+	size_t i;
+	bool ok = BSON_APPEND_ARRAY_BEGIN(doc, "lines", &arr);
+
+	json_array_foreach(lines, i, l)
+	{
+		bson_uint32_to_string((uint32_t)i, &key, buf, sizeof(buf));
+		ok = ok && BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &el) &&
+		     append_oid(&el, "item_id", json_string_value(json_object_get(l, "item_id"))) &&
+		     BSON_APPEND_UTF8(&el, "name", json_string_value(json_object_get(l, "name"))) &&
+		     BSON_APPEND_INT64(&el, "qty", json_integer_value(json_object_get(l, "qty"))) &&
+		     BSON_APPEND_INT64(&el, "price_cents",
+		                       json_integer_value(json_object_get(l, "price_cents"))) &&
+		     bson_append_document_end(&arr, &el);
+	}
+	return ok && bson_append_array_end(doc, &arr);
+}
+
+static enum gl_err
+order_store(struct gl_req *req, const struct order_draft *d, json_t **out)
+{
+	bson_t doc = BSON_INITIALIZER;
+	int64_t now = (int64_t)time(NULL) * 1000;
+	enum gl_err err = GL_E_INTERNAL;
+	bool ok;
+
+	ok = BSON_APPEND_OID(&doc, "_id", &d->id) && append_oid(&doc, "customer_id", d->customer) &&
+	     (d->owner[0] == '\0' || append_oid(&doc, "user_id", d->owner)) &&
+	     append_oid(&doc, "placed_by", req->user_id) && append_lines(&doc, d->lines) &&
+	     BSON_APPEND_INT64(&doc, "total_cents", d->total) &&
+	     BSON_APPEND_UTF8(&doc, "currency", d->currency) &&
+	     BSON_APPEND_UTF8(&doc, "status", "pending_payment") &&
+	     append_oid(&doc, "reservation_id", d->reservation) &&
+	     BSON_APPEND_INT64(&doc, "expires", d->expires) &&
+	     BSON_APPEND_DATE_TIME(&doc, "expires_at", d->expires * 1000) &&
+	     BSON_APPEND_DATE_TIME(&doc, "created_at", now) &&
+	     BSON_APPEND_DATE_TIME(&doc, "updated_at", now) &&
+	     BSON_APPEND_INT64(&doc, "version", 1);
+	/* Listed as pending first, so a stored order is always found by the expiry tick
+	 * (which drops the entry of one that was never stored). */
+	if (ok && (err = gl_db_due_add("pending", &d->id, d->expires)) == GL_OK)
+		err = gl_db_insert("orders", &doc);
+	if (err == GL_OK && (*out = order_view(gl_doc_to_json_new(&doc))) == NULL)
+		err = GL_E_INTERNAL;
+	bson_destroy(&doc);
+	return err;
+}
+
+/*
+ * The order could not be stored.  Release its reservation only when the
+ * order is surely not there (an insert whose answer was lost may have
+ * happened); otherwise expiry settles it either way: stock frees a
+ * reservation nobody stored, and the tick cancels a stored order.
+ */
+static void
+order_undo(struct gl_req *req, const struct order_draft *d)
+{
+	enum gl_err err = gl_db_exists("orders", &d->id);
+
+	if (err == GL_E_NOT_FOUND && order_release_stock(req, d->reservation) == GL_OK)
+		return;
+	gl_log(GL_LOG_WARN, req->request_id,
+	       "order %s: not stored or not known to be; reservation %s is held until it expires",
+	       d->ids, d->reservation);
+}
+
+enum gl_err
+order_place(struct gl_req *req)
+{
+	struct order_draft d = { 0 };
+	struct gl_idem idem;
+	json_t *out = NULL;
+	bool replayed;
+	enum gl_err err;
+
+	if ((err = gl_idem_begin(req, "orders", &idem, &replayed)) != GL_OK || replayed)
+		return err;
+	bson_oid_init(&d.id, NULL);
+	bson_oid_to_string(&d.id, d.ids);
+	if ((err = order_customer(req, &d)) == GL_OK && (err = order_items(req, &d)) == GL_OK &&
+	    (err = order_reserve(req, &d)) == GL_OK && (err = order_store(req, &d, &out)) != GL_OK)
+		order_undo(req, &d);
+	json_decref(d.lines);
+	if (err != GL_OK) {
+		gl_idem_release(&idem);
+		return err;
+	}
+	gl_idem_store(&idem, 201, out);
+	snprintf(req->location, sizeof(req->location), "%s/%s", req->path, d.ids);
+	gl_log(GL_LOG_INFO, req->request_id, "order %s placed: %lld %s cents, reservation %s",
+	       d.ids, d.total, d.currency, d.reservation);
+	return gl_reply(req, 201, out);
+}

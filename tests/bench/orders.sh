@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# What does placing an order cost next to the floor of the stack?  Measures,
+# in one run on this machine, through nginx with wrk:
+#   static   nginx `return 200` (the ceiling)
+#   hello    nginx -> FastCGI hello (tests/bench/hello.c), 1 pool x W workers
+#   item     a cached menu item read, token checked by auth_request
+#   order    POST /api/orders as a customer, 1 and 3 lines: auth_request, the
+#            customer and item checks over HTTP, the stock reservation (a
+#            ledger append per line), the insert of the order
+# Every placed order reserves units: the items get a billion on hand first.
+#
+# usage: bin/galley up; tests/bench/orders.sh [seconds-per-run] [connections]
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+run=${GALLEY_RUN:-$top/.run}
+secs=${1:-5}
+conns=${2:-8}
+workers=${GALLEY_WORKERS:-2}
+command -v wrk >/dev/null || { echo "orders.sh: wrk is missing (apt-get install wrk)" >&2; exit 2; }
+[ -f "$run/env" ] || { echo "orders.sh: no stack in $run: run bin/galley up first" >&2; exit 2; }
+set -a; . "$run/env"; set +a
+
+. "$top/tests/bench/lib.sh"
+bench_tmp
+tmp=$BENCH_TMP
+# The baseline: a bare FastCGI responder behind its own nginx, same machine, same run.
+bench_hello_start "$workers"
+p_static=$(free_port) p_hello=$(free_port)
+bench_nginx_start "
+  server { listen 127.0.0.1:$p_static; location / { return 200 '{\"hello\":\"world\"}'; } }
+  server { listen 127.0.0.1:$p_hello; location / { include /etc/nginx/fastcgi_params; fastcgi_pass unix:$HELLO_SOCK; } }"
+for _ in $(seq 1 50); do curl -sf -o /dev/null "http://127.0.0.1:$p_hello/" && break; sleep 0.1; done
+
+# A customer, and three items with plenty of stock.
+api() { # METHOD PATH TOKEN [BODY]
+	curl -sS -X "$1" -H "Authorization: Bearer $3" ${4:+-H 'Content-Type: application/json' --data-binary "$4"} \
+		"$GALLEY_URL$2"
+}
+admin=$(curl -sS -X POST -H 'Content-Type: application/json' "$GALLEY_URL/api/auth/login" \
+	--data-binary "{\"email\":\"$GALLEY_ADMIN_EMAIL\",\"password\":\"$(cat "$GALLEY_ADMIN_PASSWORD_FILE")\"}" | jq -r .token)
+email="bench$RANDOM$RANDOM@orders.example"
+api POST /api/auth/register "" "{\"email\":\"$email\",\"password\":\"password9\",\"name\":\"Bench\"}" >/dev/null
+token=$(api POST /api/auth/login "" "{\"email\":\"$email\",\"password\":\"password9\"}" | jq -r .token)
+supplier=$(api POST /api/suppliers "$admin" '{"name":"Bench supplier","email":"bench'$RANDOM'@supplier.example"}' | jq -r .id)
+items=()
+for n in 1 2 3; do
+	id=$(api POST /api/menu/items "$admin" "{\"name\":\"Bench $n\",\"price_cents\":$((n * 100)),\"supplier_id\":\"$supplier\"}" | jq -r .id)
+	api PUT "/api/stock/$id" "$admin" '{"on_hand":1000000000}' >/dev/null
+	items+=("$id")
+done
+one="{\"lines\":[{\"item_id\":\"${items[0]}\",\"qty\":1}]}"
+three="{\"lines\":[{\"item_id\":\"${items[0]}\",\"qty\":1},{\"item_id\":\"${items[1]}\",\"qty\":2},{\"item_id\":\"${items[2]}\",\"qty\":1}]}"
+[ "$(api POST /api/orders "$token" "$three" | jq -r .status)" = pending_payment ] ||
+	{ echo "orders.sh: a test order was not placed" >&2; exit 1; }
+post_script() { # BODY: a wrk script that POSTs it with the customer's token
+	cat >"$tmp/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$1'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $token"
+LUA
+	echo "$tmp/post.lua"
+}
+
+bench() { # name url wrk-args...
+	local name=$1 url=$2 out errs
+	shift 2
+	out=$(wrk -t"$((conns < 2 ? 1 : 2))" -c"$conns" -d"${secs}s" --latency "$@" "$url" 2>&1)
+	errs=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' <<<"$out")
+	printf '| %-34s | %8s | %9s | %9s | %s |\n' "$name" "$(awk '/Requests\/sec/ {print int($2)}' <<<"$out")" \
+		"$(awk '$1 == "50%" {print $2}' <<<"$out")" "$(awk '$1 == "99%" {print $2}' <<<"$out")" "${errs:-none}"
+}
+before=$(api GET "/api/stock/${items[0]}" "$admin" | jq .reserved)
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1048576)" GiB"}' /proc/meminfo); nginx $(nginx -v 2>&1 | sed 's/.*\///'); ${secs}s per run, $conns connections; pools of $workers workers: hello 1, each service ${GALLEY_POOLS:-2}"
+echo "| target                             |    req/s |       p50 |       p99 | errors |"
+echo "|------------------------------------|----------|-----------|-----------|--------|"
+bench "nginx return 200" "http://127.0.0.1:$p_static/"
+bench "hello (nginx -> FastCGI)" "http://127.0.0.1:$p_hello/"
+bench "cached item read, with token" "$GALLEY_URL/api/menu/items/${items[0]}" -H "Authorization: Bearer $token"
+bench "order placement, 1 line" "$GALLEY_URL/api/orders" -s "$(post_script "$one")"
+bench "order placement, 3 lines" "$GALLEY_URL/api/orders" -s "$(post_script "$three")"
+after=$(api GET "/api/stock/${items[0]}" "$admin" | jq .reserved)
+echo "orders placed during the runs (units of item 1 reserved): $((after - before))"
