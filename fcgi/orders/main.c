@@ -14,7 +14,7 @@ static const struct gl_route routes[] = {
 int
 main(void)
 {
-	static const struct gl_service svc = { "orders", routes, NULL, orders_expire };
+	static const struct gl_service svc = { "orders", routes, NULL, orders_tick };
 
 	return gl_app_main(&svc);
 }

@@ -5,6 +5,7 @@
 
 #include "db.h"
 #include "doc.h"
+#include "events.h"
 #include "http.h"
 #include "log.h"
 #include "orders.h"
@@ -140,11 +141,39 @@ order_release_stock(const struct gl_req *req, const char *reservation)
  * cannot be asked, nothing changes and the caller may try again.  The
  * change is guarded by the version read, so a concurrent change wins.
  */
+/*
+ * Stage the event of a change to doc that will give it the next version:
+ * {order_id, status, reason, reservation_id, customer_id, user_id}.
+ */
+static struct gl_event *
+order_event(const struct gl_req *req, const char *type, const json_t *doc, const char *reason,
+            enum gl_err *err)
+{
+	const char *id = json_string_value(json_object_get(doc, "id"));
+	struct gl_event_proof proof = { "orders", id,
+		                        json_integer_value(json_object_get(doc, "version")) + 1 };
+	json_t *data = json_pack("{s:s, s:s, s:O, s:O}", "order_id", id, "reason", reason,
+	                         "reservation_id", json_object_get(doc, "reservation_id"),
+	                         "customer_id", json_object_get(doc, "customer_id"));
+
+	if (data == NULL || id == NULL) {
+		json_decref(data);
+		*err = GL_E_INTERNAL;
+		return NULL;
+	}
+	if (json_object_get(doc, "user_id") != NULL)
+		json_object_set(data, "user_id", json_object_get(doc, "user_id"));
+	json_object_set_new(data, "status", json_string(strchr(type, '.') + 1));
+	return gl_events_stage(req, type, data, &proof, err);
+}
+
 static enum gl_err
 order_set_cancelled(const struct gl_req *req, const bson_oid_t *oid, const json_t *doc,
                     const char *reason, json_t **out)
 {
+	long long version = json_integer_value(json_object_get(doc, "version"));
 	bson_t set = BSON_INITIALIZER;
+	struct gl_event *ev;
 	enum gl_err err;
 
 	err = order_release_stock(req, json_string_value(json_object_get(doc, "reservation_id")));
@@ -157,9 +186,16 @@ order_set_cancelled(const struct gl_req *req, const bson_oid_t *oid, const json_
 	BSON_APPEND_DATE_TIME(&set, "updated_at", (int64_t)time(NULL) * 1000);
 	if (req != NULL)
 		(void)filter_oid(&set, "cancelled_by", req->user_id);
-	err = gl_db_update("orders", oid, json_integer_value(json_object_get(doc, "version")), &set,
-	                   out);
+	ev = order_event(req, "order.cancelled", doc, reason, &err);
+	if (ev != NULL)
+		err = gl_db_update("orders", oid, version, &set, out);
 	bson_destroy(&set);
+	if (err == GL_OK)
+		gl_events_send(ev);
+	else if (err == GL_E_CONFLICT || err == GL_E_NOT_FOUND)
+		gl_events_drop(ev); /* surely not written */
+	else
+		gl_events_leave(ev);
 	return err;
 }
 
@@ -209,7 +245,7 @@ order_cancel(struct gl_req *req)
  * is stored until it is settled: the tick scans that small collection, not
  * every order ever placed (FerretDB pushes down only _id lookups).
  */
-void
+static void
 orders_expire(void)
 {
 	json_t *due, *p, *o, *out;
@@ -246,4 +282,11 @@ orders_expire(void)
 		gl_log(GL_LOG_INFO, NULL, "order %s expired: cancelled, its items released", id);
 	}
 	json_decref(due);
+}
+
+void
+orders_tick(void)
+{
+	orders_expire();
+	gl_events_relay();
 }

@@ -37,8 +37,8 @@ json_t *order_view(json_t *doc);
 enum gl_err order_list(struct gl_req *req);
 enum gl_err order_get(struct gl_req *req);
 enum gl_err order_cancel(struct gl_req *req);
-/* Cancel every pending order past its expiry: the service's tick. */
-void orders_expire(void);
+/* The service's tick: cancel every pending order past its expiry, relay staged events. */
+void orders_tick(void);
 
 /* Ask stock to release reservation id (24 hex); GL_OK also when it was released already. */
 enum gl_err order_release_stock(const struct gl_req *req, const char *reservation)

@@ -8,6 +8,7 @@
 #include "conf.h"
 #include "db.h"
 #include "doc.h"
+#include "events.h"
 #include "http.h"
 #include "idem.h"
 #include "log.h"
@@ -299,13 +300,27 @@ order_store(struct gl_req *req, const struct order_draft *d, json_t **out)
 	     BSON_APPEND_DATE_TIME(&doc, "created_at", now) &&
 	     BSON_APPEND_DATE_TIME(&doc, "updated_at", now) &&
 	     BSON_APPEND_INT64(&doc, "version", 1);
-	/* Listed as pending first, so a stored order is always found by the expiry tick
-	 * (which drops the entry of one that was never stored). */
-	if (ok && (err = gl_db_due_add("pending", &d->id, d->expires)) == GL_OK)
+	if (!ok || (*out = order_view(gl_doc_to_json_new(&doc))) == NULL) {
+		bson_destroy(&doc);
+		return GL_E_INTERNAL;
+	}
+	/* The event, then the pending entry, then the order: a stored order is always
+	 * announced and always found by the expiry tick (which, like the event relay,
+	 * lets go of what was never stored). */
+	struct gl_event_proof proof = { "orders", d->ids, 1 };
+	struct gl_event *ev =
+	        gl_events_stage(req, "order.created", json_deep_copy(*out), &proof, &err);
+	if (ev != NULL && (err = gl_db_due_add("pending", &d->id, d->expires)) == GL_OK)
 		err = gl_db_insert("orders", &doc);
-	if (err == GL_OK && (*out = order_view(gl_doc_to_json_new(&doc))) == NULL)
-		err = GL_E_INTERNAL;
 	bson_destroy(&doc);
+	if (err == GL_OK)
+		gl_events_send(ev);
+	else
+		gl_events_leave(ev); /* the relay sends it if the insert happened after all */
+	if (err != GL_OK) {
+		json_decref(*out);
+		*out = NULL;
+	}
 	return err;
 }
 

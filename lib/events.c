@@ -1,0 +1,231 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "doc.h"
+#include "events.h"
+#include "json.h"
+#include "log.h"
+#include "redis.h"
+#include "req.h"
+
+#define OUTBOX "outbox"
+
+struct gl_event {
+	bson_oid_t oid;
+	char id[25];
+	char type[48];
+	char family[16];
+	char *text; /* the event as JSON, as it is sent */
+};
+
+/* The stream family of a type: "order.paid" → "orders"; -1 for a type of no family. */
+static int
+events_family(const char *type, char *out, size_t size)
+{
+	static const char *const families[][2] = {
+		{ "order", "orders" },      { "payment", "payments" }, { "stock", "stock" },
+		{ "reservation", "stock" }, { "kitchen", "kitchen" },
+	};
+	size_t n = strcspn(type, ".");
+
+	if (type[n] != '.' || type[n + 1] == '\0')
+		return -1;
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+		if (strlen(families[i][0]) == n && strncmp(type, families[i][0], n) == 0) {
+			snprintf(out, size, "%s", families[i][1]);
+			return 0;
+		}
+	return -1;
+}
+
+static void
+events_free(struct gl_event *ev)
+{
+	if (ev == NULL)
+		return;
+	free(ev->text);
+	free(ev);
+}
+
+struct gl_event *
+gl_events_stage(const struct gl_req *req, const char *type, json_t *data,
+                const struct gl_event_proof *proof, enum gl_err *err)
+{
+	struct gl_event *ev = calloc(1, sizeof(*ev));
+	bson_t doc = BSON_INITIALIZER, p;
+	bson_oid_t subject;
+	json_t *j = NULL;
+	char at[32];
+
+	*err = GL_E_INTERNAL;
+	if (ev == NULL || strlen(type) >= sizeof(ev->type) ||
+	    events_family(type, ev->family, sizeof(ev->family)) < 0 ||
+	    !gl_oid_parse(proof->id, &subject)) {
+		gl_log(GL_LOG_ERROR, NULL, "events: cannot stage %s", type);
+		json_decref(data);
+		events_free(ev);
+		return NULL;
+	}
+	bson_oid_init(&ev->oid, NULL);
+	bson_oid_to_string(&ev->oid, ev->id);
+	snprintf(ev->type, sizeof(ev->type), "%s", type);
+	gl_doc_time(at, sizeof(at), (int64_t)time(NULL) * 1000);
+	j = json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", ev->id, "type", type, "occurred_at", at,
+	              "request_id", req != NULL ? req->request_id : "", "data", data);
+	if (j == NULL || (ev->text = gl_json_dump_new(j)) == NULL) {
+		json_decref(j);
+		events_free(ev);
+		return NULL;
+	}
+	json_decref(j);
+	BSON_APPEND_OID(&doc, "_id", &ev->oid);
+	BSON_APPEND_UTF8(&doc, "type", ev->type);
+	BSON_APPEND_UTF8(&doc, "family", ev->family);
+	BSON_APPEND_UTF8(&doc, "event", ev->text);
+	BSON_APPEND_INT64(&doc, "staged", (int64_t)time(NULL));
+	BSON_APPEND_DOCUMENT_BEGIN(&doc, "proof", &p);
+	BSON_APPEND_UTF8(&p, "coll", proof->coll);
+	BSON_APPEND_OID(&p, "id", &subject);
+	BSON_APPEND_INT64(&p, "version", proof->version);
+	bson_append_document_end(&doc, &p);
+	*err = gl_db_insert(OUTBOX, &doc);
+	bson_destroy(&doc);
+	if (*err != GL_OK) {
+		events_free(ev);
+		return NULL;
+	}
+	return ev;
+}
+
+/* XADD to the family's stream, PUBLISH to its live channel: 0, or -1 when Redis said no. */
+static int
+events_publish(const char *family, const char *id, const char *type, const char *text)
+{
+	char stream[48], channel[48];
+	redisReply *r;
+	int ok;
+
+	snprintf(stream, sizeof(stream), "galley:events:%s", family);
+	snprintf(channel, sizeof(channel), "galley:live:%s", family);
+	const char *xadd[] = { "XADD", stream, "MAXLEN", "~",  GL_EVENTS_MAXLEN, "*",
+		               "id",   id,     "type",   type, "event",          text };
+	r = gl_redis_strv(12, xadd);
+	ok = r != NULL && r->type == REDIS_REPLY_STRING;
+	if (r != NULL)
+		freeReplyObject(r);
+	if (!ok)
+		return -1;
+	/* Live views may miss one (pub/sub keeps nothing); the stream has it. */
+	const char *pub[] = { "PUBLISH", channel, text };
+	if ((r = gl_redis_strv(3, pub)) != NULL)
+		freeReplyObject(r);
+	return 0;
+}
+
+static void
+outbox_forget(const bson_oid_t *oid)
+{
+	bson_t filter = BSON_INITIALIZER;
+
+	BSON_APPEND_OID(&filter, "_id", oid);
+	if (gl_db_delete_where(OUTBOX, &filter, NULL) != GL_OK)
+		gl_log(GL_LOG_WARN, NULL, "events: an outbox entry stays; the relay settles it");
+	bson_destroy(&filter);
+}
+
+void
+gl_events_send(struct gl_event *ev)
+{
+	if (ev == NULL)
+		return;
+	if (events_publish(ev->family, ev->id, ev->type, ev->text) == 0)
+		outbox_forget(&ev->oid);
+	else
+		gl_log(GL_LOG_WARN, NULL, "events: %s %s waits in the outbox (Redis is away)",
+		       ev->type, ev->id);
+	events_free(ev);
+}
+
+void
+gl_events_drop(struct gl_event *ev)
+{
+	if (ev == NULL)
+		return;
+	outbox_forget(&ev->oid);
+	events_free(ev);
+}
+
+void
+gl_events_leave(struct gl_event *ev)
+{
+	events_free(ev);
+}
+
+/* Did the write happen?  1 yes, 0 no, -1 cannot tell now. */
+static int
+outbox_proven(const json_t *entry)
+{
+	const json_t *proof = json_object_get(entry, "proof");
+	const char *coll = json_string_value(json_object_get(proof, "coll"));
+	bson_oid_t oid;
+	json_t *doc;
+	enum gl_err err;
+	int yes;
+
+	if (coll == NULL || !gl_oid_parse(json_string_value(json_object_get(proof, "id")), &oid))
+		return 0;
+	err = gl_db_get(coll, &oid, &doc);
+	if (err == GL_E_NOT_FOUND)
+		return 0;
+	if (err != GL_OK)
+		return -1;
+	yes = json_integer_value(json_object_get(doc, "version")) >=
+	      json_integer_value(json_object_get(proof, "version"));
+	json_decref(doc);
+	return yes;
+}
+
+void
+gl_events_relay(void)
+{
+	bson_t filter = BSON_INITIALIZER, lte;
+	json_t *due, *e;
+	bson_oid_t oid;
+	size_t i;
+
+	/* A small collection: only events not sent yet. */
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "staged", &lte);
+	BSON_APPEND_INT64(&lte, "$lte", (int64_t)time(NULL) - GL_EVENTS_RELAY_AFTER_S);
+	bson_append_document_end(&filter, &lte);
+	if (gl_db_find_all(OUTBOX, &filter, 100, &due) != GL_OK) {
+		bson_destroy(&filter);
+		return;
+	}
+	bson_destroy(&filter);
+	json_array_foreach(due, i, e)
+	{
+		const char *id = json_string_value(json_object_get(e, "id"));
+		const char *type = json_string_value(json_object_get(e, "type"));
+		const char *family = json_string_value(json_object_get(e, "family"));
+		const char *text = json_string_value(json_object_get(e, "event"));
+		int proven = outbox_proven(e);
+
+		if (!gl_oid_parse(id, &oid) || proven < 0)
+			continue;
+		if (proven == 0) {
+			gl_log(GL_LOG_INFO, NULL, "events: dropped %s %s: its write did not happen",
+			       type, id);
+			outbox_forget(&oid);
+			continue;
+		}
+		if (type == NULL || family == NULL || text == NULL ||
+		    events_publish(family, id, type, text) < 0)
+			break; /* Redis is still away: try again at the next tick */
+		outbox_forget(&oid);
+		gl_log(GL_LOG_INFO, NULL, "events: relayed %s %s", type, id);
+	}
+	json_decref(due);
+}
