@@ -29,6 +29,7 @@ static pthread_mutex_t tick_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t tick_wake = PTHREAD_COND_INITIALIZER;
 static bool tick_stop;
 static void (*tick_fn)(void);
+static void (*consume_fn)(void);
 static char tick_key[96];
 
 /*
@@ -63,7 +64,9 @@ app_tick_loop(void *arg)
 		if (tick_stop)
 			break;
 		pthread_mutex_unlock(&tick_lock);
-		if (app_tick_claim())
+		if (consume_fn != NULL)
+			consume_fn();
+		if (tick_fn != NULL && app_tick_claim())
 			tick_fn();
 		pthread_mutex_lock(&tick_lock);
 	}
@@ -322,9 +325,10 @@ gl_app_main(const struct gl_service *svc)
 		gl_log(GL_LOG_ERROR, NULL, "the service's start-up failed");
 		return 1;
 	}
-	if (svc->tick != NULL) {
+	if (svc->tick != NULL || svc->consume != NULL) {
 		/* Started with the stop signals blocked, as mongoc's threads are. */
 		tick_fn = svc->tick;
+		consume_fn = svc->consume;
 		snprintf(tick_key, sizeof(tick_key), "galley:%s:tick", svc->name);
 		pthread_sigmask(SIG_BLOCK, &stops, NULL);
 		ticking = pthread_create(&ticker, NULL, app_tick_loop, NULL) == 0;

@@ -26,6 +26,9 @@ struct gl_service {
 	 * Each second one process of the service runs it (a Redis SET NX), but
 	 * every process may when Redis is away: it must be safe to race. */
 	void (*tick)(void);
+	/* Run about once a second in every process, in the same thread (may be
+	 * NULL): reading events (events.h), one consumer per process. */
+	void (*consume)(void);
 };
 
 /* Run the service; returns the process exit status. */

@@ -2,7 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "conf.h"
 #include "db.h"
 #include "doc.h"
 #include "events.h"
@@ -228,4 +230,206 @@ gl_events_relay(void)
 		gl_log(GL_LOG_INFO, NULL, "events: relayed %s %s", type, id);
 	}
 	json_decref(due);
+}
+
+/* ------------------------------------------------------------------ consuming */
+
+struct events_reader {
+	const char *family;
+	const struct gl_event_handler *handlers;
+	char stream[48];
+	char group[48];
+	char consumer[64];
+};
+
+/* The group, from the start of the stream: a service added later reads what it missed. */
+static void
+events_group_create(const struct events_reader *rd)
+{
+	const char *argv[] = { "XGROUP", "CREATE", rd->stream, rd->group, "0", "MKSTREAM" };
+	redisReply *r = gl_redis_strv(6, argv);
+
+	if (r != NULL)
+		freeReplyObject(r); /* BUSYGROUP (it exists) is fine */
+}
+
+static void
+events_ack(const struct events_reader *rd, const char *sid)
+{
+	char tries[112];
+	const char *ack[] = { "XACK", rd->stream, rd->group, sid };
+	const char *del[] = { "HDEL", tries, sid };
+	redisReply *r;
+
+	snprintf(tries, sizeof(tries), "%s:%s:tries", rd->stream, rd->group);
+	if ((r = gl_redis_strv(4, ack)) != NULL)
+		freeReplyObject(r);
+	if ((r = gl_redis_strv(3, del)) != NULL)
+		freeReplyObject(r);
+}
+
+/* One more failure of entry sid; past GL_EVENTS_TRIES it goes to the dead letters. */
+static void
+events_failed(const struct events_reader *rd, const char *sid, const char *text, const char *error)
+{
+	char tries[112], dead[64];
+	const char *incr[] = { "HINCRBY", tries, sid, "1" };
+	redisReply *r;
+	long long n;
+
+	snprintf(tries, sizeof(tries), "%s:%s:tries", rd->stream, rd->group);
+	snprintf(dead, sizeof(dead), "%s:dead", rd->stream);
+	r = gl_redis_strv(4, incr);
+	n = r != NULL && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+	if (r != NULL)
+		freeReplyObject(r);
+	gl_log(GL_LOG_WARN, NULL, "events: %s failed in %s (try %lld): %s", sid, rd->group, n,
+	       error);
+	if (n < GL_EVENTS_TRIES)
+		return;
+	const char *xadd[] = { "XADD",    dead,    "MAXLEN", "~",     "10000", "*",     "group",
+		               rd->group, "entry", sid,      "event", text,    "error", error };
+	if ((r = gl_redis_strv(14, xadd)) == NULL || r->type != REDIS_REPLY_STRING) {
+		if (r != NULL)
+			freeReplyObject(r);
+		return; /* not moved: stays pending, tried again */
+	}
+	freeReplyObject(r);
+	gl_log(GL_LOG_ERROR, NULL, "events: %s moved to %s after %lld tries: %s", sid, dead, n,
+	       error);
+	events_ack(rd, sid);
+}
+
+/* Has this service handled event id?  1 yes, 0 no, -1 cannot tell. */
+static int
+events_handled(const char *id)
+{
+	bson_t filter = BSON_INITIALIZER;
+	json_t *doc;
+	enum gl_err err;
+
+	BSON_APPEND_UTF8(&filter, "_id", id);
+	err = gl_db_find_one("handled", &filter, &doc);
+	bson_destroy(&filter);
+	if (err == GL_OK)
+		json_decref(doc);
+	return err == GL_OK ? 1 : err == GL_E_NOT_FOUND ? 0 : -1;
+}
+
+static void
+events_mark_handled(const char *id)
+{
+	bson_t doc = BSON_INITIALIZER;
+	enum gl_err err;
+
+	BSON_APPEND_UTF8(&doc, "_id", id);
+	BSON_APPEND_DATE_TIME(&doc, "at", (int64_t)time(NULL) * 1000);
+	err = gl_db_insert("handled", &doc);
+	if (err != GL_OK && err != GL_E_CONFLICT)
+		gl_log(GL_LOG_WARN, NULL, "events: %s handled but not recorded", id);
+	bson_destroy(&doc);
+}
+
+/* One stream entry: [sid, [field, value, ...]]. */
+static void
+events_entry(const struct events_reader *rd, const redisReply *e)
+{
+	const char *sid, *text = NULL, *id, *type;
+	const struct gl_event_handler *h;
+	json_t *ev;
+	enum gl_err err;
+	int seen;
+
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+	    e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
+		return; /* an entry deleted while pending: nothing to handle */
+	sid = e->element[0]->str;
+	for (size_t i = 0; i + 1 < e->element[1]->elements; i += 2)
+		if (e->element[1]->element[i]->type == REDIS_REPLY_STRING &&
+		    e->element[1]->element[i + 1]->type == REDIS_REPLY_STRING &&
+		    strcmp(e->element[1]->element[i]->str, "event") == 0)
+			text = e->element[1]->element[i + 1]->str;
+	ev = text != NULL ? json_loads(text, 0, NULL) : NULL;
+	id = json_string_value(json_object_get(ev, "id"));
+	type = json_string_value(json_object_get(ev, "type"));
+	if (id == NULL || type == NULL || strlen(id) > 64) {
+		events_failed(rd, sid, text != NULL ? text : "", "the entry holds no event");
+		json_decref(ev);
+		return;
+	}
+	for (h = rd->handlers; h->type != NULL && strcmp(h->type, type) != 0; h++)
+		;
+	if (h->type == NULL || (seen = events_handled(id)) == 1) {
+		events_ack(rd, sid); /* not ours, or done before */
+		json_decref(ev);
+		return;
+	}
+	if (seen < 0) {
+		json_decref(ev); /* cannot tell: leave it pending, try again */
+		return;
+	}
+	if ((err = h->handle(ev)) == GL_OK) {
+		events_mark_handled(id);
+		events_ack(rd, sid);
+		gl_log(GL_LOG_INFO, NULL, "events: handled %s %s", type, id);
+	} else
+		events_failed(rd, sid, text, gl_err_info(err)->code);
+	json_decref(ev);
+}
+
+/* Handle the entries of a reply's entry list. */
+static void
+events_entries(const struct events_reader *rd, const redisReply *list)
+{
+	if (list == NULL || list->type != REDIS_REPLY_ARRAY)
+		return;
+	for (size_t i = 0; i < list->elements; i++)
+		events_entry(rd, list->element[i]);
+}
+
+/* XREADGROUP from id ("0": our own pending entries; ">": new ones); -1 when Redis said no. */
+static int
+events_read(const struct events_reader *rd, const char *from)
+{
+	const char *argv[] = { "XREADGROUP", "GROUP",   rd->group,  rd->consumer, "COUNT",
+		               "50",         "STREAMS", rd->stream, from };
+	redisReply *r = gl_redis_strv(9, argv);
+	int rc = 0;
+
+	if (r == NULL)
+		return 0;
+	if (r->type == REDIS_REPLY_ERROR)
+		rc = -1;
+	else if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+	         r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2)
+		events_entries(rd, r->element[0]->element[1]);
+	freeReplyObject(r);
+	return rc;
+}
+
+void
+gl_events_consume(const char *family, const struct gl_event_handler *handlers)
+{
+	struct events_reader rd = { family, handlers };
+	char idle[16];
+	char host[32] = "";
+	redisReply *r;
+
+	snprintf(rd.stream, sizeof(rd.stream), "galley:events:%s", family);
+	snprintf(rd.group, sizeof(rd.group), "%s", gl_conf.service);
+	gethostname(host, sizeof(host) - 1);
+	snprintf(rd.consumer, sizeof(rd.consumer), "%s:%d", host, (int)getpid());
+	/* Every pass: cheap, and a Redis that restarted empty gets the group back at once. */
+	events_group_create(&rd);
+	/* What a dead consumer left pending, then our own retries, then what is new. */
+	snprintf(idle, sizeof(idle), "%d", GL_EVENTS_CLAIM_IDLE_MS);
+	const char *claim[] = { "XAUTOCLAIM", rd.stream, rd.group, rd.consumer,
+		                idle,         "0-0",     "COUNT",  "20" };
+	if ((r = gl_redis_strv(8, claim)) != NULL) {
+		if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2)
+			events_entries(&rd, r->element[1]);
+		freeReplyObject(r);
+	}
+	if (events_read(&rd, "0") == 0)
+		(void)events_read(&rd, ">");
 }

@@ -66,4 +66,30 @@ void gl_events_leave(struct gl_event *ev);
 /* The tick's part: send or drop what requests left staged. */
 void gl_events_relay(void);
 
+/*
+ * Consuming.  Each service reads a family's stream through its own consumer
+ * group (named after the service), each process as its own consumer, so an
+ * event waits for a service that is down and goes to one of its processes.
+ * An event is acknowledged after its handler succeeded.  A failed one is
+ * tried again at the next pass, and after GL_EVENTS_TRIES failures it moves
+ * to "galley:events:<family>:dead" with the error, and the consumer goes on.
+ * Entries left pending by a consumer that died are claimed by a live one
+ * after GL_EVENTS_CLAIM_IDLE_MS.  Handlers see each event id once (ids
+ * handled are kept in MongoDB, "handled"), and must still be idempotent: a
+ * process may die between a handler's work and that record.
+ */
+#define GL_EVENTS_TRIES         5
+#define GL_EVENTS_CLAIM_IDLE_MS 10000
+
+/* Handle one event (borrowed, the whole {id, type, ..., data}); GL_OK acknowledges it. */
+typedef enum gl_err (*gl_event_handle)(const json_t *event);
+
+struct gl_event_handler {
+	const char *type; /* "order.cancelled" */
+	gl_event_handle handle;
+};
+
+/* Read and handle what waits in family's stream for this service (handlers end with a zero row). */
+void gl_events_consume(const char *family, const struct gl_event_handler *handlers);
+
 #endif

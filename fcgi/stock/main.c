@@ -16,7 +16,8 @@ static const struct gl_route routes[] = {
 int
 main(void)
 {
-	static const struct gl_service svc = { "stock", routes, NULL, reservations_reap };
+	static const struct gl_service svc = { "stock", routes, NULL, reservations_reap,
+		                               stock_consume };
 
 	return gl_app_main(&svc);
 }

@@ -61,4 +61,7 @@ enum gl_err reservation_free(const char *id, const char *state);
 /* Release every reservation past its expiry: the service's tick, in every process. */
 void reservations_reap(void);
 
+/* events.c: read the events stock follows (the service's consume hook). */
+void stock_consume(void);
+
 #endif

@@ -49,7 +49,10 @@ AUTH_TOKEN=$eve req POST "/api/orders/$order/cancel"
 check "order.cancelled follows the cancel" has_events "$order" order.created order.cancelled
 check "with the reason and the reservation" jq -e '.[0].data.reason == "customer" and (.[0].data.reservation_id | test("^[0-9a-f]{24}$"))' <<<"$(events_of "$order")"
 
-# Redis stopped: orders go on; their events wait in the outbox.
+# Stock follows order.cancelled through its consumer group, and catches up.
+stock_idle() { rcli --json XINFO GROUPS galley:events:orders | jq -e '.[] | select(.name == "stock") | .pending == 0 and .lag == 0' >/dev/null; }
+check "stock's consumer group has read and acknowledged every order event" wait_until 15 stock_idle
+
 check "Redis is stopped" kill -TERM "$(cat "$GALLEY_RUN/pids/redis.pid")"
 check "and gone" wait_until 10 redis_down
 AUTH_TOKEN=$eve req POST /api/orders "$order_body"
@@ -65,4 +68,65 @@ check "the outbox drains: order.created of the first" wait_until 30 has_events "
 check "order.created and order.cancelled of the second, each once" wait_until 30 has_events "$o2" order.created order.cancelled
 AUTH_TOKEN=$eve req POST "/api/orders/$o1/cancel"
 check "and the events of a change made after Redis is back arrive" wait_until 15 has_events "$o1" order.created order.cancelled
+
+# Stock down while events arrive: they wait for it; back, it handles each once.
+newid() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+reserve() { # ITEM QTY: a reservation for a new order; prints its id
+	curl -sS -X POST -H 'Content-Type: application/json' "$GALLEY_INTERNAL_URL/internal/stock/reservations" \
+		--data-binary "{\"order_id\":\"$(newid)\",\"lines\":[{\"item_id\":\"$1\",\"qty\":$2}]}" | jq -r .id
+}
+cancelled_event() { # EVENT-ID RESERVATION: an order.cancelled as orders would write it
+	jq -cn --arg id "$1" --arg r "$2" '{id: $id, type: "order.cancelled", occurred_at: "2026-11-23T12:00:00Z",
+		request_id: "test", data: {order_id: $id, reason: "customer", reservation_id: $r, status: "cancelled"}}'
+}
+xadd() { # EVENT-JSON
+	rcli XADD galley:events:orders '*' id "$(jq -r .id <<<"$1")" type "$(jq -r .type <<<"$1")" event "$1" >/dev/null
+}
+handled_count() { cat "$GALLEY_RUN"/logs/stock-*.log | grep -cF "\"events: handled order.cancelled $1\"" || true; }
+req POST /api/menu/items "{\"name\":\"Event bread\",\"price_cents\":300,\"supplier_id\":\"$supplier\"}"
+bread=$(jq -r .id <<<"$BODY")
+req PUT "/api/stock/$bread" '{"on_hand":10}'
+r1=$(reserve "$bread" 1) r2=$(reserve "$bread" 2) r3=$(reserve "$bread" 3)
+req GET "/api/stock/$bread"
+expect_json '.reserved == 6' "three reservations hold 6"
+for n in $(seq 1 "$(svc_pools stock)"); do kill_pool stock "$n"; done
+e1=$(newid) e2=$(newid) e3=$(newid)
+for pair in "$e1 $r1" "$e2 $r2" "$e3 $r3"; do xadd "$(cancelled_event $pair)"; done
+xadd "$(cancelled_event "$e2" "$r2")" # the same event delivered twice
+for n in $(seq 1 "$(svc_pools stock)"); do
+	check "stock pool $n restarts" "$GALLEY_TOP/bin/galley" restart-pool stock "$n"
+done
+freed() { req GET "/api/stock/$bread"; jq -e '.reserved == 0' <<<"$BODY" >/dev/null; }
+check "back, stock handles the three cancellations that waited: their units are free" wait_until 30 freed
+check "and its group is idle again" wait_until 30 stock_idle
+check "each event was handled once, the duplicate of the second not again ($(handled_count "$e1") $(handled_count "$e2") $(handled_count "$e3"))" \
+	test "$(handled_count "$e1")$(handled_count "$e2")$(handled_count "$e3")" = 111
+
+# A consumer that took an event and died before acknowledging it: after
+# GL_EVENTS_CLAIM_IDLE_MS (10 s) a live one claims it (XAUTOCLAIM) and handles it.
+ghost_holds() { rcli --json XPENDING galley:events:orders stock - + 10 ghost | jq -e 'length > 0' >/dev/null; }
+for try in 1 2 3 4 5; do
+	r5=$(reserve "$bread" 5) e5=$(newid)
+	xadd "$(cancelled_event "$e5" "$r5")"
+	rcli XREADGROUP GROUP stock ghost COUNT 10 STREAMS galley:events:orders '>' >/dev/null
+	ghost_holds && break
+	wait_until 15 freed # a live consumer was quicker: set up again
+done
+check "a dead consumer (ghost) holds an event unacknowledged" ghost_holds
+check "a live consumer claims and handles it" wait_until 30 freed
+ghost_free() { ! ghost_holds; }
+check "and the ghost holds nothing any more" ghost_free
+rcli XGROUP DELCONSUMER galley:events:orders stock ghost >/dev/null
+
+# An event its handler can never take: tried GL_EVENTS_TRIES (5) times, then dead-lettered.
+bad=$(newid)
+xadd "$(jq -cn --arg id "$bad" '{id: $id, type: "order.cancelled", occurred_at: "2026-11-23T12:00:00Z", request_id: "test", data: {}}')"
+dead() { rcli --raw XRANGE galley:events:orders:dead - + | grep -qF "\"id\":\"$bad\""; }
+check "an event that always fails ends in galley:events:orders:dead" wait_until 30 dead
+check "with its error" bash -c "redis-cli -u '$GALLEY_REDIS_URL' --no-auth-warning --raw XRANGE galley:events:orders:dead - + | grep -qx validation_failed"
+r4=$(reserve "$bread" 4)
+e4=$(newid)
+xadd "$(cancelled_event "$e4" "$r4")"
+check "and the consumer goes on: the next event is handled" wait_until 15 freed
+check "nothing stays pending" wait_until 15 stock_idle
 done_testing

@@ -1,0 +1,32 @@
+/* What stock does on the events of other services (API.md, events). */
+#include <stddef.h>
+
+#include "doc.h"
+#include "events.h"
+#include "stock.h"
+
+/* An order was cancelled: free what its reservation holds (done already when orders could). */
+static enum gl_err
+on_order_cancelled(const json_t *event)
+{
+	const char *id = json_string_value(
+	        json_object_get(json_object_get(event, "data"), "reservation_id"));
+	bson_oid_t oid;
+	enum gl_err err;
+
+	if (!gl_oid_parse(id, &oid))
+		return GL_E_VALIDATION; /* no such event can ever be handled */
+	err = reservation_free(id, "released");
+	return err == GL_E_NOT_FOUND ? GL_OK : err;
+}
+
+static const struct gl_event_handler order_handlers[] = {
+	{ "order.cancelled", on_order_cancelled },
+	{ 0 },
+};
+
+void
+stock_consume(void)
+{
+	gl_events_consume("orders", order_handlers);
+}
