@@ -138,14 +138,36 @@ outbox_forget(const bson_oid_t *oid)
 	bson_destroy(&filter);
 }
 
+/*
+ * A sent event is kept for GL_EVENTS_KEEP_S in "sent": a Redis that
+ * restarts empty has lost the streams, and everything sent that recently is
+ * sent again (consumers take each id once).  0, or -1 (then the outbox
+ * entry stays, and the relay sends it again).
+ */
+static int
+events_keep(const bson_oid_t *oid, const char *family, const char *type, const char *text)
+{
+	bson_t doc = BSON_INITIALIZER;
+	enum gl_err err;
+
+	BSON_APPEND_OID(&doc, "_id", oid);
+	BSON_APPEND_UTF8(&doc, "family", family);
+	BSON_APPEND_UTF8(&doc, "type", type);
+	BSON_APPEND_UTF8(&doc, "event", text);
+	err = gl_db_insert("sent", &doc);
+	bson_destroy(&doc);
+	return err == GL_OK || err == GL_E_CONFLICT ? 0 : -1;
+}
+
 void
 gl_events_send(struct gl_event *ev)
 {
 	if (ev == NULL)
 		return;
-	if (events_publish(ev->family, ev->id, ev->type, ev->text) == 0)
-		outbox_forget(&ev->oid);
-	else
+	if (events_publish(ev->family, ev->id, ev->type, ev->text) == 0) {
+		if (events_keep(&ev->oid, ev->family, ev->type, ev->text) == 0)
+			outbox_forget(&ev->oid);
+	} else
 		gl_log(GL_LOG_WARN, NULL, "events: %s %s waits in the outbox (Redis is away)",
 		       ev->type, ev->id);
 	events_free(ev);
@@ -190,6 +212,133 @@ outbox_proven(const json_t *entry)
 	return yes;
 }
 
+/* Redis's run id (it changes when Redis restarts) into buf; -1 when Redis is away. */
+static int
+events_redis_run(char *buf, size_t size)
+{
+	const char *argv[] = { "INFO", "server" };
+	redisReply *r = gl_redis_strv(2, argv);
+	const char *p;
+	int rc = -1;
+
+	if (r != NULL && r->type == REDIS_REPLY_STRING && (p = strstr(r->str, "run_id:")) != NULL) {
+		p += strlen("run_id:");
+		snprintf(buf, size, "%.*s", (int)strcspn(p, "\r\n"), p);
+		rc = 0;
+	}
+	if (r != NULL)
+		freeReplyObject(r);
+	return rc;
+}
+
+/* The ObjectId of the start of second t: ids below it were made before. */
+static void
+events_oid_at(bson_oid_t *oid, int64_t t)
+{
+	uint8_t b[12] = { 0 };
+
+	b[0] = (uint8_t)(t >> 24);
+	b[1] = (uint8_t)(t >> 16);
+	b[2] = (uint8_t)(t >> 8);
+	b[3] = (uint8_t)t;
+	bson_oid_init_from_data(oid, b);
+}
+
+/* Send every kept event again; how many went. */
+static size_t
+events_resend_kept(void)
+{
+	json_t *sent, *e;
+	size_t i, n = 0;
+
+	if (gl_db_find_all("sent", NULL, 100000, &sent) != GL_OK)
+		return 0;
+	json_array_foreach(sent, i, e)
+	{
+		const char *family = json_string_value(json_object_get(e, "family"));
+		const char *id = json_string_value(json_object_get(e, "id"));
+		const char *type = json_string_value(json_object_get(e, "type"));
+		const char *text = json_string_value(json_object_get(e, "event"));
+
+		if (family == NULL || id == NULL || type == NULL || text == NULL)
+			continue;
+		if (events_publish(family, id, type, text) < 0)
+			break;
+		n++;
+	}
+	json_decref(sent);
+	return n;
+}
+
+static enum gl_err
+events_replay_claim(const char *run)
+{
+	bson_t doc = BSON_INITIALIZER;
+	char id[96];
+	enum gl_err err;
+
+	snprintf(id, sizeof(id), "replay:%s", run);
+	BSON_APPEND_UTF8(&doc, "_id", id);
+	err = gl_db_insert("relay", &doc);
+	bson_destroy(&doc);
+	return err;
+}
+
+/*
+ * Has Redis restarted since the last look (its run id, kept in MongoDB as
+ * "relay" {_id: "redis"})?  Then send again what was sent in the last
+ * GL_EVENTS_KEEP_S.  Once a minute, forget what is older.
+ */
+static void
+events_replay(void)
+{
+	static _Thread_local time_t pruned;
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set, lt;
+	char run[64], *seen = NULL;
+	json_t *doc;
+	bson_oid_t cut;
+	time_t now = time(NULL);
+
+	if (now - pruned >= 60) {
+		pruned = now;
+		events_oid_at(&cut, (int64_t)now - GL_EVENTS_KEEP_S);
+		BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &lt);
+		BSON_APPEND_OID(&lt, "$lt", &cut);
+		bson_append_document_end(&filter, &lt);
+		if (gl_db_delete_where("sent", &filter, NULL) != GL_OK)
+			gl_log(GL_LOG_DEBUG, NULL,
+			       "events: old sent events stay until the next minute");
+		bson_reinit(&filter);
+	}
+	if (events_redis_run(run, sizeof(run)) < 0) {
+		bson_destroy(&filter);
+		bson_destroy(&update);
+		return;
+	}
+	BSON_APPEND_UTF8(&filter, "_id", "redis");
+	if (gl_db_find_one("relay", &filter, &doc) == GL_OK) {
+		const char *r = json_string_value(json_object_get(doc, "run_id"));
+		seen = strdup(r != NULL ? r : "");
+		json_decref(doc);
+	}
+	if (seen == NULL || strcmp(seen, run) != 0) {
+		BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+		BSON_APPEND_UTF8(&set, "run_id", run);
+		bson_append_document_end(&update, &set);
+		/* One replay per restart, by whoever inserts its marker first (processes see a
+		 * restart at the same time: with Redis away, every process runs the tick). */
+		if (gl_db_upsert("relay", &filter, &update) == GL_OK && seen != NULL &&
+		    events_replay_claim(run) == GL_OK)
+			gl_log(GL_LOG_WARN, NULL,
+			       "events: Redis restarted: sent again the %zu events of the last %d "
+			       "s",
+			       events_resend_kept(), GL_EVENTS_KEEP_S);
+	}
+	free(seen);
+	bson_destroy(&filter);
+	bson_destroy(&update);
+}
+
 void
 gl_events_relay(void)
 {
@@ -197,6 +346,8 @@ gl_events_relay(void)
 	json_t *due, *e;
 	bson_oid_t oid;
 	size_t i;
+
+	events_replay();
 
 	/* A small collection: only events not sent yet. */
 	BSON_APPEND_DOCUMENT_BEGIN(&filter, "staged", &lte);
@@ -226,7 +377,8 @@ gl_events_relay(void)
 		if (type == NULL || family == NULL || text == NULL ||
 		    events_publish(family, id, type, text) < 0)
 			break; /* Redis is still away: try again at the next tick */
-		outbox_forget(&oid);
+		if (events_keep(&oid, family, type, text) == 0)
+			outbox_forget(&oid);
 		gl_log(GL_LOG_INFO, NULL, "events: relayed %s %s", type, id);
 	}
 	json_decref(due);

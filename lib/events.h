@@ -16,7 +16,9 @@
  * (gl_events_leave), or the process dies, the service's tick
  * (gl_events_relay) sends the staged event later if its proof holds (the
  * write happened), and drops it if not.  Delivery is at least once: a
- * relay that dies after XADD sends again, so consumers dedupe by event id.
+ * relay that dies after XADD sends again, and when Redis restarts empty
+ * (streams and groups gone) the relay sends again everything sent in the
+ * last GL_EVENTS_KEEP_S, so consumers dedupe by event id.
  *
  * An event is {id, type, occurred_at, request_id, data}; its id is an
  * ObjectId string.  Ownership: gl_events_stage() steals data; the returned
@@ -33,6 +35,8 @@ struct gl_req;
 
 /* Staged events older than this are the relay's (their request has had time to send them). */
 #define GL_EVENTS_RELAY_AFTER_S 5
+/* Sent events are sent again when Redis restarts empty within this many seconds. */
+#define GL_EVENTS_KEEP_S 600
 /* Each family's stream keeps about this many entries. */
 #define GL_EVENTS_MAXLEN "100000"
 

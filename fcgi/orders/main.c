@@ -14,7 +14,8 @@ static const struct gl_route routes[] = {
 int
 main(void)
 {
-	static const struct gl_service svc = { "orders", routes, NULL, orders_tick };
+	static const struct gl_service svc = { "orders", routes, NULL, orders_tick,
+		                               orders_consume };
 
 	return gl_app_main(&svc);
 }

@@ -290,3 +290,42 @@ orders_tick(void)
 	orders_expire();
 	gl_events_relay();
 }
+
+/* Stock let an order's reservation expire: the order is cancelled, reason expired. */
+static enum gl_err
+on_reservation_expired(const json_t *event)
+{
+	const char *id =
+	        json_string_value(json_object_get(json_object_get(event, "data"), "order_id"));
+	bson_oid_t oid;
+	json_t *doc, *out;
+	enum gl_err err;
+
+	if (!gl_oid_parse(id, &oid))
+		return GL_E_VALIDATION; /* no such event can ever be handled */
+	if ((err = gl_db_get("orders", &oid, &doc)) != GL_OK)
+		return err == GL_E_NOT_FOUND ? GL_OK : err; /* never stored: nothing to cancel */
+	if (!order_status_is(doc, "pending_payment")) {
+		json_decref(doc);
+		return GL_OK; /* settled already, maybe by this service's own expiry */
+	}
+	err = order_set_cancelled(NULL, &oid, doc, "expired", &out);
+	json_decref(doc);
+	if (err != GL_OK)
+		return err;
+	json_decref(out);
+	gl_db_due_drop("pending", &oid);
+	gl_log(GL_LOG_INFO, NULL, "order %s cancelled: its reservation expired", id);
+	return GL_OK;
+}
+
+static const struct gl_event_handler stock_handlers[] = {
+	{ "reservation.expired", on_reservation_expired },
+	{ 0 },
+};
+
+void
+orders_consume(void)
+{
+	gl_events_consume("stock", stock_handlers);
+}

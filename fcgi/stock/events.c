@@ -30,3 +30,10 @@ stock_consume(void)
 {
 	gl_events_consume("orders", order_handlers);
 }
+
+void
+stock_tick(void)
+{
+	reservations_reap();
+	gl_events_relay(); /* reservation.expired events their request could not send */
+}

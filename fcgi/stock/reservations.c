@@ -5,6 +5,7 @@
 #include "conf.h"
 #include "db.h"
 #include "doc.h"
+#include "events.h"
 #include "log.h"
 #include "stock.h"
 
@@ -83,6 +84,12 @@ reservation_set(const bson_oid_t *id, const char *key, const char *state, bool f
 	else
 		BSON_APPEND_BOOL(&set, key, flag);
 	bson_append_document_end(&update, &set);
+	if (state != NULL) { /* a change of state is a new version: events prove it by that */
+		bson_t inc;
+		BSON_APPEND_DOCUMENT_BEGIN(&update, "$inc", &inc);
+		BSON_APPEND_INT64(&inc, "version", 1);
+		bson_append_document_end(&update, &inc);
+	}
 	err = gl_db_update_where("reservations", &filter, &update);
 	bson_destroy(&filter);
 	bson_destroy(&update);
@@ -130,6 +137,7 @@ enum gl_err
 reservation_free(const char *id, const char *state)
 {
 	bson_oid_t oid;
+	struct gl_event *ev = NULL;
 	json_t *doc;
 	const char *now;
 	enum gl_err err;
@@ -148,9 +156,24 @@ reservation_free(const char *id, const char *state)
 		err = release_lines(id, json_object_get(doc, "lines"), (size_t)-1);
 	else
 		err = release_scanned(id);
+	/* Expiry is news to the order it was made for (reservation.expired cancels it). */
+	if (err == GL_OK && strcmp(state, "expired") == 0) {
+		struct gl_event_proof proof = {
+			"reservations", id, json_integer_value(json_object_get(doc, "version")) + 1
+		};
+		ev = gl_events_stage(NULL, "reservation.expired",
+		                     json_pack("{s:s, s:O, s:O}", "reservation_id", id, "order_id",
+		                               json_object_get(doc, "order_id"), "lines",
+		                               json_object_get(doc, "lines")),
+		                     &proof, &err);
+	}
 	json_decref(doc);
 	if (err == GL_OK && (err = reservation_set(&oid, "state", state, false)) == GL_OK)
 		gl_db_due_drop("holds", &oid);
+	if (err == GL_OK)
+		gl_events_send(ev);
+	else
+		gl_events_leave(ev);
 	return err;
 }
 
@@ -242,6 +265,7 @@ reservation_create(struct gl_req *req)
 	BSON_APPEND_OID(&res, "_id", &id);
 	gl_doc_append_fields(&res, reservation_fields, req->body);
 	BSON_APPEND_UTF8(&res, "state", "holding");
+	BSON_APPEND_INT64(&res, "version", 1);
 	BSON_APPEND_INT64(&res, "expires", expires);
 	BSON_APPEND_DATE_TIME(&res, "expires_at", expires * 1000);
 	err = gl_db_insert("reservations", &res);

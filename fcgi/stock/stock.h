@@ -58,10 +58,12 @@ enum gl_err reservation_release(struct gl_req *req);
 /* Release what reservation id (24 hex) holds, each line at most once, and mark it state;
  * GL_OK also when it had ended, GL_E_NOT_FOUND when there is no such record. */
 enum gl_err reservation_free(const char *id, const char *state);
-/* Release every reservation past its expiry: the service's tick, in every process. */
+/* Release every reservation past its expiry (reservation.expired tells its order). */
 void reservations_reap(void);
 
-/* events.c: read the events stock follows (the service's consume hook). */
+/* events.c: read the events stock follows (the service's consume hook), and the tick:
+ * release what expired, relay staged events. */
 void stock_consume(void);
+void stock_tick(void);
 
 #endif

@@ -53,6 +53,12 @@ check "with the reason and the reservation" jq -e '.[0].data.reason == "customer
 stock_idle() { rcli --json XINFO GROUPS galley:events:orders | jq -e '.[] | select(.name == "stock") | .pending == 0 and .lag == 0' >/dev/null; }
 check "stock's consumer group has read and acknowledged every order event" wait_until 15 stock_idle
 
+cancel_event=$(events_of "$order" | jq -r '.[0].id')
+handled_count() { cat "$GALLEY_RUN"/logs/stock-*.log | grep -cF "\"events: handled order.cancelled $1\"" || true; }
+handled_once() { test "$(handled_count "$1")" = 1; }
+check "stock handled that order.cancelled" wait_until 15 handled_once "$cancel_event"
+
+# Redis stopped: orders go on; their events wait in the outbox.
 check "Redis is stopped" kill -TERM "$(cat "$GALLEY_RUN/pids/redis.pid")"
 check "and gone" wait_until 10 redis_down
 AUTH_TOKEN=$eve req POST /api/orders "$order_body"
@@ -65,9 +71,24 @@ expect_status 200 "and one is cancelled"
 check "bin/galley restart-redis brings it back" "$GALLEY_TOP/bin/galley" restart-redis
 check "Redis answers" wait_until 10 redis_up
 check "the outbox drains: order.created of the first" wait_until 30 has_events "$o1" order.created
+check "the events sent before Redis restarted empty are sent again, once" wait_until 30 has_events "$order" order.created order.cancelled
+check "stock, whose consumer group starts over, catches up" wait_until 15 stock_idle
+check "and does not handle that cancel twice ($(handled_count "$cancel_event"))" handled_once "$cancel_event"
 check "order.created and order.cancelled of the second, each once" wait_until 30 has_events "$o2" order.created order.cancelled
 AUTH_TOKEN=$eve req POST "/api/orders/$o1/cancel"
 check "and the events of a change made after Redis is back arrive" wait_until 15 has_events "$o1" order.created order.cancelled
+
+# reservation.expired (stock's, on expiry) cancels its order, reason expired.
+AUTH_TOKEN=$eve req POST /api/orders "$order_body"
+late=$(jq -r .id <<<"$BODY") late_res=$(jq -r .reservation_id <<<"$BODY")
+ev=$(jq -cn --arg id "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" --arg o "$late" --arg r "$late_res" \
+	'{id: $id, type: "reservation.expired", occurred_at: "2026-11-23T12:00:00Z", request_id: "test", data: {order_id: $o, reservation_id: $r, lines: []}}')
+rcli XADD galley:events:stock '*' id "$(jq -r .id <<<"$ev")" type reservation.expired event "$ev" >/dev/null
+by_event() { grep -qF "\"order $late cancelled: its reservation expired\"" "$GALLEY_RUN"/logs/orders-*.log; }
+check "orders follows reservation.expired: the order is cancelled by the event" wait_until 15 by_event
+AUTH_TOKEN=$eve req GET "/api/orders/$late"
+expect_json '.status == "cancelled" and .cancel_reason == "expired"' "cancelled, reason expired"
+check "and announced: order.cancelled" has_events "$late" order.created order.cancelled
 
 # Stock down while events arrive: they wait for it; back, it handles each once.
 newid() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
@@ -82,7 +103,6 @@ cancelled_event() { # EVENT-ID RESERVATION: an order.cancelled as orders would w
 xadd() { # EVENT-JSON
 	rcli XADD galley:events:orders '*' id "$(jq -r .id <<<"$1")" type "$(jq -r .type <<<"$1")" event "$1" >/dev/null
 }
-handled_count() { cat "$GALLEY_RUN"/logs/stock-*.log | grep -cF "\"events: handled order.cancelled $1\"" || true; }
 req POST /api/menu/items "{\"name\":\"Event bread\",\"price_cents\":300,\"supplier_id\":\"$supplier\"}"
 bread=$(jq -r .id <<<"$BODY")
 req PUT "/api/stock/$bread" '{"on_hand":10}'
