@@ -324,8 +324,56 @@ static const struct gl_event_handler stock_handlers[] = {
 	{ 0 },
 };
 
+/* The payment went through (payments' order.paid): pending_payment → paid. */
+static enum gl_err
+on_order_paid(const json_t *event)
+{
+	const char *id =
+	        json_string_value(json_object_get(json_object_get(event, "data"), "order_id"));
+	bson_t set = BSON_INITIALIZER;
+	bson_oid_t oid;
+	json_t *doc, *out;
+	enum gl_err err;
+
+	if (!gl_oid_parse(id, &oid)) {
+		bson_destroy(&set);
+		return GL_E_VALIDATION; /* no such event can ever be handled */
+	}
+	if ((err = gl_db_get("orders", &oid, &doc)) != GL_OK) {
+		bson_destroy(&set);
+		return err; /* not stored (yet?): try again, dead-lettered in the end */
+	}
+	if (!order_status_is(doc, "pending_payment")) {
+		if (order_status_is(doc, "cancelled"))
+			gl_log(GL_LOG_ERROR, NULL,
+			       "order %s was paid after it was cancelled: the payment is to refund",
+			       id);
+		json_decref(doc);
+		bson_destroy(&set);
+		return GL_OK;
+	}
+	BSON_APPEND_UTF8(&set, "status", "paid");
+	BSON_APPEND_DATE_TIME(&set, "updated_at", (int64_t)time(NULL) * 1000);
+	err = gl_db_update("orders", &oid, json_integer_value(json_object_get(doc, "version")),
+	                   &set, &out);
+	json_decref(doc);
+	bson_destroy(&set);
+	if (err != GL_OK)
+		return err; /* a concurrent change: the next try sees it */
+	json_decref(out);
+	gl_db_due_drop("pending", &oid); /* paid: no longer the expiry tick's */
+	gl_log(GL_LOG_INFO, NULL, "order %s paid", id);
+	return GL_OK;
+}
+
+static const struct gl_event_handler order_handlers[] = {
+	{ "order.paid", on_order_paid },
+	{ 0 },
+};
+
 void
 orders_consume(void)
 {
 	gl_events_consume("stock", stock_handlers);
+	gl_events_consume("orders", order_handlers);
 }

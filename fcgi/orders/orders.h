@@ -39,7 +39,7 @@ enum gl_err order_get(struct gl_req *req);
 enum gl_err order_cancel(struct gl_req *req);
 /* The service's tick: cancel every pending order past its expiry, relay staged events. */
 void orders_tick(void);
-/* The events orders follows (the service's consume hook): reservation.expired. */
+/* The events orders follows (the service's consume hook): reservation.expired, order.paid. */
 void orders_consume(void);
 
 /* Ask stock to release reservation id (24 hex); GL_OK also when it was released already. */

@@ -3,6 +3,7 @@
 
 #include "doc.h"
 #include "events.h"
+#include "log.h"
 #include "stock.h"
 
 /* An order was cancelled: free what its reservation holds (done already when orders could). */
@@ -20,8 +21,32 @@ on_order_cancelled(const json_t *event)
 	return err == GL_E_NOT_FOUND ? GL_OK : err;
 }
 
+/* An order was paid: its units are sold. */
+static enum gl_err
+on_order_paid(const json_t *event)
+{
+	const json_t *data = json_object_get(event, "data");
+	const char *id = json_string_value(json_object_get(data, "reservation_id"));
+	bson_oid_t oid;
+	enum gl_err err;
+
+	if (!gl_oid_parse(id, &oid))
+		return GL_E_VALIDATION; /* no such event can ever be handled */
+	err = reservation_commit(id);
+	if (err == GL_E_INVALID_STATE || err == GL_E_NOT_FOUND) {
+		/* Paid after the hold ended (expiry won the race): the order is cancelled, and
+		 * the payment is for the payments service to refund. */
+		gl_log(GL_LOG_ERROR, NULL,
+		       "order %s was paid but reservation %s no longer holds: not sold",
+		       json_string_value(json_object_get(data, "order_id")), id);
+		return GL_OK;
+	}
+	return err;
+}
+
 static const struct gl_event_handler order_handlers[] = {
 	{ "order.cancelled", on_order_cancelled },
+	{ "order.paid", on_order_paid },
 	{ 0 },
 };
 

@@ -32,6 +32,15 @@ stock_move_reserve(const struct stock_level *now, long long qty, struct stock_le
 }
 
 enum gl_err
+stock_move_commit(const struct stock_level *now, long long qty, struct stock_level *next)
+{
+	/* The units leave: sold.  Reserved covers them (the reserve entry made sure). */
+	next->on_hand = now->on_hand > qty ? now->on_hand - qty : 0;
+	next->reserved = now->reserved > qty ? now->reserved - qty : 0;
+	return GL_OK;
+}
+
+enum gl_err
 stock_move_release(const struct stock_level *now, long long qty, struct stock_level *next)
 {
 	next->on_hand = now->on_hand;
@@ -126,6 +135,30 @@ stock_level_get(const char *item, struct stock_level *level)
 }
 
 /*
+ * The once key is taken: by this same op (done already: GL_OK) or by the
+ * other way of ending the line (GL_E_CONFLICT: a release cannot follow a
+ * commit, nor a commit a release).  A lookup by a key other than _id, but
+ * only on this rare path.
+ */
+static enum gl_err
+ledger_once_op(const char *once, const char *op)
+{
+	bson_t filter = BSON_INITIALIZER;
+	json_t *e;
+	enum gl_err err;
+
+	BSON_APPEND_UTF8(&filter, "once", once);
+	err = gl_db_find_one("ledger", &filter, &e);
+	bson_destroy(&filter);
+	if (err != GL_OK)
+		return err == GL_E_NOT_FOUND ? GL_E_INTERNAL : err;
+	const char *was = json_string_value(json_object_get(e, "op"));
+	err = was != NULL && strcmp(was, op) == 0 ? GL_OK : GL_E_CONFLICT;
+	json_decref(e);
+	return err;
+}
+
+/*
  * After losing the race for an entry, wait a random while that grows with
  * the losses (up to 8 ms): writers that retry at once would only collide
  * again, each collision costing a read and a refused insert.
@@ -152,8 +185,10 @@ stock_apply(const char *item, const char *op, stock_move move, long long qty, co
 
 	if (!gl_oid_parse(item, &oid))
 		return GL_E_INTERNAL;
+	/* A reserved line ends once, released or committed: both ops share one key. */
 	if (ref != NULL)
-		snprintf(once, sizeof(once), "%s:%s:%s", ref, item, op);
+		snprintf(once, sizeof(once), "%s:%s:%s", ref, item,
+		         strcmp(op, "reserve") == 0 ? "reserve" : "end");
 	for (int i = 0; i < LEDGER_TRIES; i++) {
 		if ((err = ledger_latest(item, &now, &seq)) != GL_OK)
 			return err;
@@ -196,7 +231,7 @@ stock_apply(const char *item, const char *op, stock_move move, long long qty, co
 				return err;
 			if (after != NULL && (err = ledger_latest(item, after, &seq)) != GL_OK)
 				return err;
-			return GL_OK;
+			return ledger_once_op(once, op);
 		}
 		json_decref(taken);
 		ledger_backoff(i);

@@ -96,40 +96,97 @@ reservation_set(const bson_oid_t *id, const char *key, const char *state, bool f
 	return err;
 }
 
-/* Release the first n of lines ([{item_id, qty}]) of reservation id, each at most once. */
+/*
+ * End the first n of lines ([{item_id, qty}]) of reservation id, each at
+ * most once: op "release" (the units are free again) or "commit" (sold).
+ */
 static enum gl_err
-release_lines(const char *id, const json_t *lines, size_t n)
+end_lines(const char *id, const json_t *lines, size_t n, const char *op)
 {
+	stock_move move = strcmp(op, "commit") == 0 ? stock_move_commit : stock_move_release;
 	enum gl_err err, first = GL_OK;
 
 	for (size_t i = 0; i < n && i < json_array_size(lines); i++) {
 		const json_t *l = json_array_get(lines, i);
 		/* Once per line, however many reapers and cancels race (stock_apply's ref). */
-		err = stock_apply(json_string_value(json_object_get(l, "item_id")), "release",
-		                  stock_move_release, json_integer_value(json_object_get(l, "qty")),
-		                  id, NULL);
+		err = stock_apply(json_string_value(json_object_get(l, "item_id")), op, move,
+		                  json_integer_value(json_object_get(l, "qty")), id, NULL);
 		if (err != GL_OK && first == GL_OK)
 			first = err;
 	}
 	return first;
 }
 
-/* Release what reservation id took, as the ledger says: for a record that is not complete. */
+static enum gl_err
+release_lines(const char *id, const json_t *lines, size_t n)
+{
+	return end_lines(id, lines, n, "release");
+}
+
+/*
+ * What reservation id took, line by line, into *lines (new): its record's
+ * lines once it is complete, else what the ledger says (a scan).
+ */
+static enum gl_err
+reservation_lines(const char *id, const json_t *doc, json_t **lines)
+{
+	bson_t filter = BSON_INITIALIZER;
+	enum gl_err err;
+
+	if (json_is_true(json_object_get(doc, "complete"))) {
+		bson_destroy(&filter);
+		*lines = json_incref(json_object_get(doc, "lines"));
+		return *lines != NULL ? GL_OK : GL_E_INTERNAL;
+	}
+	BSON_APPEND_UTF8(&filter, "ref", id);
+	BSON_APPEND_UTF8(&filter, "op", "reserve");
+	err = gl_db_find_all("ledger", &filter, 200, lines);
+	bson_destroy(&filter);
+	return err;
+}
+
+/* Release what an incomplete reservation took, as the ledger says. */
 static enum gl_err
 release_scanned(const char *id)
 {
-	bson_t filter = BSON_INITIALIZER;
 	json_t *taken;
 	enum gl_err err;
 
-	BSON_APPEND_UTF8(&filter, "ref", id);
-	BSON_APPEND_UTF8(&filter, "op", "reserve");
-	err = gl_db_find_all("ledger", &filter, 200, &taken);
-	bson_destroy(&filter);
-	if (err != GL_OK)
+	if ((err = reservation_lines(id, NULL, &taken)) != GL_OK)
 		return err;
 	err = release_lines(id, taken, json_array_size(taken));
 	json_decref(taken);
+	return err;
+}
+
+enum gl_err
+reservation_commit(const char *id)
+{
+	bson_oid_t oid;
+	json_t *doc, *lines;
+	const char *state;
+	enum gl_err err;
+
+	if (!gl_oid_parse(id, &oid))
+		return GL_E_INTERNAL;
+	if ((err = gl_db_get("reservations", &oid, &doc)) != GL_OK)
+		return err;
+	state = json_string_value(json_object_get(doc, "state"));
+	if (state == NULL || strcmp(state, "holding") != 0) {
+		err = state != NULL && strcmp(state, "committed") == 0 ? GL_OK : GL_E_INVALID_STATE;
+		json_decref(doc);
+		return err;
+	}
+	if ((err = reservation_lines(id, doc, &lines)) == GL_OK) {
+		err = end_lines(id, lines, json_array_size(lines), "commit");
+		json_decref(lines);
+	}
+	json_decref(doc);
+	/* A line released meanwhile (expiry racing the payment) cannot be sold. */
+	if (err == GL_E_CONFLICT)
+		return GL_E_INVALID_STATE;
+	if (err == GL_OK && (err = reservation_set(&oid, "state", "committed", false)) == GL_OK)
+		gl_db_due_drop("holds", &oid);
 	return err;
 }
 
@@ -138,7 +195,7 @@ reservation_free(const char *id, const char *state)
 {
 	bson_oid_t oid;
 	struct gl_event *ev = NULL;
-	json_t *doc;
+	json_t *doc, *lines;
 	const char *now;
 	enum gl_err err;
 
@@ -152,10 +209,10 @@ reservation_free(const char *id, const char *state)
 		gl_db_due_drop("holds", &oid);
 		return GL_OK;
 	}
-	if (json_is_true(json_object_get(doc, "complete")))
-		err = release_lines(id, json_object_get(doc, "lines"), (size_t)-1);
-	else
-		err = release_scanned(id);
+	if ((err = reservation_lines(id, doc, &lines)) == GL_OK) {
+		err = release_lines(id, lines, json_array_size(lines));
+		json_decref(lines);
+	}
 	/* Expiry is news to the order it was made for (reservation.expired cancels it). */
 	if (err == GL_OK && strcmp(state, "expired") == 0) {
 		struct gl_event_proof proof = {

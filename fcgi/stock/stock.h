@@ -9,10 +9,12 @@
  *    tries again, so counts change in one line, one step at a time;
  *  - one reservation per order: a unique index on order_id;
  *  - a movement made for a reservation happens once per line: every entry
- *    carries a unique "once" key, "<reservation>:<item>:<op>" (or its own
- *    _id), so a second release of a line (two reapers, a cancel racing
- *    expiry, a retry after a crash or a lost answer) is refused by the
- *    index and found to be done already.
+ *    carries a unique "once" key (or its own _id): "<reservation>:<item>:
+ *    reserve", and "<reservation>:<item>:end" for the one way the line ends,
+ *    released or committed (sold).  A second release (two reapers, a cancel
+ *    racing expiry, a retry after a crash or a lost answer) is refused by
+ *    the index and found done already; a commit after a release, or a
+ *    release after a commit, is refused as a conflict.
  */
 #ifndef STOCK_H
 #define STOCK_H
@@ -39,7 +41,8 @@ enum gl_err stock_level_get(const char *item, struct stock_level *level)
 /*
  * Append one movement of item to the ledger (retried on lost races).  With
  * ref, the movement is made at most once per (ref, item, op): if it was
- * made already, nothing changes and the answer is GL_OK.
+ * made already, nothing changes and the answer is GL_OK; if the line ended
+ * the other way, GL_E_CONFLICT.
  */
 enum gl_err stock_apply(const char *item, const char *op, stock_move move, long long qty,
                         const char *ref, struct stock_level *after)
@@ -49,6 +52,8 @@ enum gl_err stock_move_reserve(const struct stock_level *now, long long qty,
                                struct stock_level *next);
 enum gl_err stock_move_release(const struct stock_level *now, long long qty,
                                struct stock_level *next);
+enum gl_err stock_move_commit(const struct stock_level *now, long long qty,
+                              struct stock_level *next);
 
 /* reservations.c */
 enum gl_err stock_get(struct gl_req *req);
@@ -58,6 +63,9 @@ enum gl_err reservation_release(struct gl_req *req);
 /* Release what reservation id (24 hex) holds, each line at most once, and mark it state;
  * GL_OK also when it had ended, GL_E_NOT_FOUND when there is no such record. */
 enum gl_err reservation_free(const char *id, const char *state);
+/* Sell what reservation id holds (its order is paid): GL_OK also when committed already,
+ * GL_E_INVALID_STATE when it ended otherwise (released, expired), GL_E_NOT_FOUND. */
+enum gl_err reservation_commit(const char *id);
 /* Release every reservation past its expiry (reservation.expired tells its order). */
 void reservations_reap(void);
 

@@ -90,6 +90,42 @@ AUTH_TOKEN=$eve req GET "/api/orders/$late"
 expect_json '.status == "cancelled" and .cancel_reason == "expired"' "cancelled, reason expired"
 check "and announced: order.cancelled" has_events "$late" order.created order.cancelled
 
+# order.paid (as the payments service will send it): the order is paid, its units sold.
+paid_event() { # ORDER RESERVATION
+	jq -cn --arg id "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" --arg o "$1" --arg r "$2" \
+		'{id: $id, type: "order.paid", occurred_at: "2026-11-23T12:00:00Z", request_id: "test", data: {order_id: $o, reservation_id: $r}}'
+}
+xadd_ev() { rcli XADD "galley:events:$1" '*' id "$(jq -r .id <<<"$2")" type "$(jq -r .type <<<"$2")" event "$2" >/dev/null; }
+req GET "/api/stock/$item"
+before=$(jq -c '[.on_hand, .reserved]' <<<"$BODY")
+AUTH_TOKEN=$eve req POST /api/orders "{\"lines\":[{\"item_id\":\"$item\",\"qty\":3}]}"
+sold=$(jq -r .id <<<"$BODY") sold_res=$(jq -r .reservation_id <<<"$BODY")
+pe=$(paid_event "$sold" "$sold_res")
+xadd_ev orders "$pe"
+is_paid() { AUTH_TOKEN=$eve req GET "/api/orders/$sold"; jq -e '.status == "paid"' <<<"$BODY" >/dev/null; }
+check "orders follows order.paid: the order is paid" wait_until 15 is_paid
+stock_sold() { req GET "/api/stock/$item"; jq -e --argjson b "$before" '.on_hand == $b[0] - 3 and .reserved == $b[1]' <<<"$BODY" >/dev/null; }
+check "stock follows it: the 3 units leave on_hand and reserved ($before before)" wait_until 15 stock_sold
+xadd_ev orders "$pe"
+check "the same order.paid again is taken once" wait_until 15 stock_idle
+check "(stock unchanged)" stock_sold
+AUTH_TOKEN=$eve req POST "/api/orders/$sold/cancel"
+expect_error 422 invalid_state "a paid order cannot be cancelled here (refunds come with payments)"
+
+AUTH_TOKEN=$eve req POST /api/orders "$order_body"
+gone=$(jq -r .id <<<"$BODY") gone_res=$(jq -r .reservation_id <<<"$BODY")
+AUTH_TOKEN=$eve req POST "/api/orders/$gone/cancel"
+req GET "/api/stock/$item"
+level_then=$(jq -c . <<<"$BODY")
+xadd_ev orders "$(paid_event "$gone" "$gone_res")"
+late_paid() { grep -qF "\"order $gone was paid after it was cancelled: the payment is to refund\"" "$GALLEY_RUN"/logs/orders-*.log; }
+check "order.paid for a cancelled order is noticed (a refund is due)" wait_until 15 late_paid
+check "and stock does not sell released units" wait_until 15 stock_idle
+req GET "/api/stock/$item"
+check "(stock unchanged)" test "$(jq -c . <<<"$BODY")" = "$level_then"
+AUTH_TOKEN=$eve req GET "/api/orders/$gone"
+expect_json '.status == "cancelled"' "the order stays cancelled"
+
 # Stock down while events arrive: they wait for it; back, it handles each once.
 newid() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 reserve() { # ITEM QTY: a reservation for a new order; prints its id
