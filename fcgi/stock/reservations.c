@@ -74,7 +74,7 @@ stock_set(struct gl_req *req)
 static enum gl_err
 reservation_set(const bson_oid_t *id, const char *key, const char *state, bool flag)
 {
-	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set, inc;
 	enum gl_err err;
 
 	BSON_APPEND_OID(&filter, "_id", id);
@@ -84,12 +84,10 @@ reservation_set(const bson_oid_t *id, const char *key, const char *state, bool f
 	else
 		BSON_APPEND_BOOL(&set, key, flag);
 	bson_append_document_end(&update, &set);
-	if (state != NULL) { /* a change of state is a new version: events prove it by that */
-		bson_t inc;
-		BSON_APPEND_DOCUMENT_BEGIN(&update, "$inc", &inc);
-		BSON_APPEND_INT64(&inc, "version", 1);
-		bson_append_document_end(&update, &inc);
-	}
+	/* Every change is a new version: the events it implies are proven by that. */
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$inc", &inc);
+	BSON_APPEND_INT64(&inc, "version", 1);
+	bson_append_document_end(&update, &inc);
 	err = gl_db_update_where("reservations", &filter, &update);
 	bson_destroy(&filter);
 	bson_destroy(&update);
@@ -190,6 +188,21 @@ reservation_commit(const char *id)
 	return err;
 }
 
+/* Stage the event of the next change of reservation doc: {reservation_id, order_id, lines}. */
+static struct gl_event *
+reservation_event(const char *type, const json_t *doc, enum gl_err *err)
+{
+	const char *id = json_string_value(json_object_get(doc, "id"));
+	struct gl_event_proof proof = { "reservations", id,
+		                        json_integer_value(json_object_get(doc, "version")) + 1 };
+
+	return gl_events_stage(NULL, type,
+	                       json_pack("{s:s, s:O, s:O}", "reservation_id", id, "order_id",
+	                                 json_object_get(doc, "order_id"), "lines",
+	                                 json_object_get(doc, "lines")),
+	                       &proof, err);
+}
+
 enum gl_err
 reservation_free(const char *id, const char *state)
 {
@@ -214,16 +227,10 @@ reservation_free(const char *id, const char *state)
 		json_decref(lines);
 	}
 	/* Expiry is news to the order it was made for (reservation.expired cancels it). */
-	if (err == GL_OK && strcmp(state, "expired") == 0) {
-		struct gl_event_proof proof = {
-			"reservations", id, json_integer_value(json_object_get(doc, "version")) + 1
-		};
-		ev = gl_events_stage(NULL, "reservation.expired",
-		                     json_pack("{s:s, s:O, s:O}", "reservation_id", id, "order_id",
-		                               json_object_get(doc, "order_id"), "lines",
-		                               json_object_get(doc, "lines")),
-		                     &proof, &err);
-	}
+	if (err == GL_OK && strcmp(state, "expired") == 0)
+		ev = reservation_event("reservation.expired", doc, &err);
+	else if (err == GL_OK && strcmp(state, "released") == 0)
+		ev = reservation_event("stock.released", doc, &err);
 	json_decref(doc);
 	if (err == GL_OK && (err = reservation_set(&oid, "state", state, false)) == GL_OK)
 		gl_db_due_drop("holds", &oid);
@@ -300,6 +307,7 @@ enum gl_err
 reservation_create(struct gl_req *req)
 {
 	json_t *lines = json_object_get(req->body, "lines"), *line, *view, *doc;
+	struct gl_event *ev;
 	bson_t res = BSON_INITIALIZER;
 	bson_oid_t id, order;
 	char ids[25];
@@ -370,9 +378,17 @@ reservation_create(struct gl_req *req)
 		return err;
 	}
 	/* Every line is taken: releases may trust the record's lines from now on. */
-	if (reservation_set(&id, "complete", NULL, true) != GL_OK)
+	ev = doc != NULL ? reservation_event("stock.reserved", doc, &err) : NULL;
+	if (ev == NULL)
+		gl_log(GL_LOG_WARN, req->request_id, "reservation %s: stock.reserved not staged",
+		       ids);
+	if ((err = reservation_set(&id, "complete", NULL, true)) == GL_OK)
+		gl_events_send(ev);
+	else {
+		gl_events_leave(ev); /* sent by the relay if the record says complete after all */
 		gl_log(GL_LOG_WARN, req->request_id,
 		       "reservation %s stays incomplete: its release will ask the ledger", ids);
+	}
 	view = doc != NULL ? reservation_view(doc) : NULL;
 	json_decref(doc);
 	return view != NULL ? gl_reply(req, 201, view) : GL_E_INTERNAL;

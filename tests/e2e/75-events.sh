@@ -48,6 +48,11 @@ check "shaped {id, type, occurred_at, request_id, data}" jq -e --arg r "$rid" \
 AUTH_TOKEN=$eve req POST "/api/orders/$order/cancel"
 check "order.cancelled follows the cancel" has_events "$order" order.created order.cancelled
 check "with the reason and the reservation" jq -e '.[0].data.reason == "customer" and (.[0].data.reservation_id | test("^[0-9a-f]{24}$"))' <<<"$(events_of "$order")"
+stock_events_of() { # ORDER: stock's events about the order, in stream order
+	rcli --raw XRANGE galley:events:stock - + 2>/dev/null | grep -F "\"order_id\":\"$1\"" | jq -sc '[.[].type]'
+}
+stock_told() { test "$(stock_events_of "$order")" = '["stock.reserved","stock.released"]'; }
+check "stock announced the reservation and its release: stock.reserved, stock.released" wait_until 15 stock_told
 
 # Stock follows order.cancelled through its consumer group, and catches up.
 stock_idle() { rcli --json XINFO GROUPS galley:events:orders | jq -e '.[] | select(.name == "stock") | .pending == 0 and .lag == 0' >/dev/null; }
