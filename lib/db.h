@@ -69,20 +69,6 @@ enum gl_err gl_db_exists(const char *coll, const bson_oid_t *id)
 enum gl_err gl_db_find_opts(const char *coll, const bson_t *filter, const bson_t *opts, int max,
                             json_t **out) __attribute__((warn_unused_result));
 
-/*
- * Due lists: a small collection of {_id, expires (epoch seconds)} naming what
- * a tick must look at when its time comes.  gl_db_find_due() returns up to
- * max entries whose time has come, by ascending _id, as a JSON array in *out
- * (new).  Its filter has no key a server could look up, so keep the list to
- * what is pending (FerretDB reads all of it).  gl_db_due_drop() logs a
- * failure: the entry then comes up again and is dropped by the tick.
- */
-enum gl_err gl_db_due_add(const char *coll, const bson_oid_t *id, int64_t expires)
-        __attribute__((warn_unused_result));
-void gl_db_due_drop(const char *coll, const bson_oid_t *id);
-enum gl_err gl_db_find_due(const char *coll, int max, json_t **out)
-        __attribute__((warn_unused_result));
-
 /* The first document matching filter (borrowed) as JSON in *out (new); GL_E_NOT_FOUND. */
 enum gl_err gl_db_find_one(const char *coll, const bson_t *filter, json_t **out)
         __attribute__((warn_unused_result));

@@ -9,7 +9,7 @@ lib_libgalley_a_SOURCES = \
 	lib/doc.c lib/doc.h \
 	lib/err.c lib/err.h \
 	lib/http.c lib/http.h \
-	lib/idem.c lib/idem.h lib/events.c lib/events.h \
+	lib/idem.c lib/idem.h lib/events.c lib/events.h lib/due.c lib/due.h \
 	lib/json.c lib/json.h \
 	lib/log.c lib/log.h \
 	lib/redis.c lib/redis.h \

@@ -5,6 +5,7 @@
 
 #include "db.h"
 #include "doc.h"
+#include "due.h"
 #include "events.h"
 #include "http.h"
 #include "log.h"
@@ -235,7 +236,7 @@ order_cancel(struct gl_req *req)
 		return gl_fail(
 		        req, err, NULL,
 		        "the order's items could not be released: nothing changed, try again");
-	gl_db_due_drop("pending", &oid);
+	gl_due_drop("pending", &oid);
 	gl_log(GL_LOG_INFO, req->request_id, "order %s cancelled", gl_req_capture(req, "id"));
 	return gl_reply(req, 200, order_view(out));
 }
@@ -253,7 +254,7 @@ orders_expire(void)
 	enum gl_err err;
 	size_t i;
 
-	if (gl_db_find_due("pending", 50, &due) != GL_OK)
+	if (gl_due_find("pending", 50, &due) != GL_OK)
 		return;
 	json_array_foreach(due, i, p)
 	{
@@ -263,14 +264,14 @@ orders_expire(void)
 			continue;
 		/* Never stored: stock frees its reservation by itself. */
 		if ((err = gl_db_get("orders", &oid, &o)) == GL_E_NOT_FOUND) {
-			gl_db_due_drop("pending", &oid);
+			gl_due_drop("pending", &oid);
 			continue;
 		}
 		if (err != GL_OK)
 			continue; /* the next tick tries again */
 		if (!order_status_is(o, "pending_payment")) {
 			json_decref(o);
-			gl_db_due_drop("pending", &oid);
+			gl_due_drop("pending", &oid);
 			continue;
 		}
 		err = order_set_cancelled(NULL, &oid, o, "expired", &out);
@@ -278,7 +279,7 @@ orders_expire(void)
 		if (err != GL_OK)
 			continue; /* the next tick tries again; another process may have won */
 		json_decref(out);
-		gl_db_due_drop("pending", &oid);
+		gl_due_drop("pending", &oid);
 		gl_log(GL_LOG_INFO, NULL, "order %s expired: cancelled, its items released", id);
 	}
 	json_decref(due);
@@ -314,7 +315,7 @@ on_reservation_expired(const json_t *event)
 	if (err != GL_OK)
 		return err;
 	json_decref(out);
-	gl_db_due_drop("pending", &oid);
+	gl_due_drop("pending", &oid);
 	gl_log(GL_LOG_INFO, NULL, "order %s cancelled: its reservation expired", id);
 	return GL_OK;
 }
@@ -361,7 +362,7 @@ on_order_paid(const json_t *event)
 	if (err != GL_OK)
 		return err; /* a concurrent change: the next try sees it */
 	json_decref(out);
-	gl_db_due_drop("pending", &oid); /* paid: no longer the expiry tick's */
+	gl_due_drop("pending", &oid); /* paid: no longer the expiry tick's */
 	gl_log(GL_LOG_INFO, NULL, "order %s paid", id);
 	return GL_OK;
 }

@@ -8,6 +8,7 @@
 #include "conf.h"
 #include "db.h"
 #include "doc.h"
+#include "due.h"
 #include "events.h"
 #include "http.h"
 #include "idem.h"
@@ -310,7 +311,7 @@ order_store(struct gl_req *req, const struct order_draft *d, json_t **out)
 	struct gl_event_proof proof = { "orders", d->ids, 1 };
 	struct gl_event *ev =
 	        gl_events_stage(req, "order.created", json_deep_copy(*out), &proof, &err);
-	if (ev != NULL && (err = gl_db_due_add("pending", &d->id, d->expires)) == GL_OK)
+	if (ev != NULL && (err = gl_due_add("pending", &d->id, d->expires)) == GL_OK)
 		err = gl_db_insert("orders", &doc);
 	bson_destroy(&doc);
 	if (err == GL_OK)

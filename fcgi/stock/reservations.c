@@ -5,6 +5,7 @@
 #include "conf.h"
 #include "db.h"
 #include "doc.h"
+#include "due.h"
 #include "events.h"
 #include "log.h"
 #include "stock.h"
@@ -184,7 +185,7 @@ reservation_commit(const char *id)
 	if (err == GL_E_CONFLICT)
 		return GL_E_INVALID_STATE;
 	if (err == GL_OK && (err = reservation_set(&oid, "state", "committed", false)) == GL_OK)
-		gl_db_due_drop("holds", &oid);
+		gl_due_drop("holds", &oid);
 	return err;
 }
 
@@ -219,7 +220,7 @@ reservation_free(const char *id, const char *state)
 	now = json_string_value(json_object_get(doc, "state"));
 	if (now == NULL || strcmp(now, "holding") != 0) {
 		json_decref(doc); /* ended: every line was released before it was marked */
-		gl_db_due_drop("holds", &oid);
+		gl_due_drop("holds", &oid);
 		return GL_OK;
 	}
 	if ((err = reservation_lines(id, doc, &lines)) == GL_OK) {
@@ -233,7 +234,7 @@ reservation_free(const char *id, const char *state)
 		ev = reservation_event("stock.released", doc, &err);
 	json_decref(doc);
 	if (err == GL_OK && (err = reservation_set(&oid, "state", state, false)) == GL_OK)
-		gl_db_due_drop("holds", &oid);
+		gl_due_drop("holds", &oid);
 	if (err == GL_OK)
 		gl_events_send(ev);
 	else
@@ -248,7 +249,7 @@ reservations_reap(void)
 	bson_oid_t oid;
 	size_t i;
 
-	if (gl_db_find_due("holds", 50, &due) != GL_OK)
+	if (gl_due_find("holds", 50, &due) != GL_OK)
 		return;
 	json_array_foreach(due, i, h)
 	{
@@ -259,9 +260,8 @@ reservations_reap(void)
 			gl_log(GL_LOG_INFO, NULL,
 			       "reservation %s expired: its units are free again", id);
 		else if (err == GL_E_NOT_FOUND && gl_oid_parse(id, &oid))
-			gl_db_due_drop(
-			        "holds",
-			        &oid); /* its record was never written, or was a failed one */
+			gl_due_drop("holds",
+			            &oid); /* its record was never written, or was a failed one */
 	}
 	json_decref(due);
 }
@@ -325,7 +325,7 @@ reservation_create(struct gl_req *req)
 	bson_oid_to_string(&id, ids);
 	/* The hold and the record first, so a process that dies half-way leaves what the
 	 * reaper frees. */
-	if ((err = gl_db_due_add("holds", &id, expires)) != GL_OK)
+	if ((err = gl_due_add("holds", &id, expires)) != GL_OK)
 		return err;
 	BSON_APPEND_OID(&res, "_id", &id);
 	gl_doc_append_fields(&res, reservation_fields, req->body);
@@ -337,7 +337,7 @@ reservation_create(struct gl_req *req)
 	doc = err == GL_OK ? gl_doc_to_json_new(&res) : NULL;
 	bson_destroy(&res);
 	if (err != GL_OK)
-		gl_db_due_drop("holds", &id);
+		gl_due_drop("holds", &id);
 	if (err == GL_E_CONFLICT)
 		return reservation_existing(req, &order);
 	if (err != GL_OK)
@@ -371,7 +371,7 @@ reservation_create(struct gl_req *req)
 				gl_log(GL_LOG_WARN, req->request_id,
 				       "a failed reservation stays until it expires");
 			else
-				gl_db_due_drop("holds", &id);
+				gl_due_drop("holds", &id);
 			bson_destroy(&f);
 		}
 		json_decref(doc);
