@@ -384,18 +384,25 @@ gl_db_find_one(const char *coll, const bson_t *filter, json_t **out)
 	return err;
 }
 
-enum gl_err
-gl_db_upsert(const char *coll, const bson_t *filter, const bson_t *update)
+/* update_one with upsert, or update_many: the two ways an update by filter is made. */
+static enum gl_err
+db_update_by_filter(const char *coll, const bson_t *filter, const bson_t *update, bool upsert)
 {
 	struct db_conn c;
 	bson_error_t error;
 	bson_t opts = BSON_INITIALIZER;
 	enum gl_err err;
+	bool ok;
 
-	BSON_APPEND_BOOL(&opts, "upsert", true);
+	if (upsert)
+		BSON_APPEND_BOOL(&opts, "upsert", true);
 	if ((err = db_take(&c, coll)) == GL_OK) {
-		if (!mongoc_collection_update_one(c.coll, filter, update, &opts, NULL, &error))
-			err = db_error("upsert", &error);
+		ok = upsert ? mongoc_collection_update_one(c.coll, filter, update, &opts, NULL,
+		                                           &error)
+		            : mongoc_collection_update_many(c.coll, filter, update, NULL, NULL,
+		                                            &error);
+		if (!ok)
+			err = db_error("update", &error);
 		db_give(&c);
 	}
 	bson_destroy(&opts);
@@ -403,18 +410,15 @@ gl_db_upsert(const char *coll, const bson_t *filter, const bson_t *update)
 }
 
 enum gl_err
+gl_db_upsert(const char *coll, const bson_t *filter, const bson_t *update)
+{
+	return db_update_by_filter(coll, filter, update, true);
+}
+
+enum gl_err
 gl_db_update_where(const char *coll, const bson_t *filter, const bson_t *update)
 {
-	struct db_conn c;
-	bson_error_t error;
-	enum gl_err err;
-
-	if ((err = db_take(&c, coll)) != GL_OK)
-		return err;
-	if (!mongoc_collection_update_many(c.coll, filter, update, NULL, NULL, &error))
-		err = db_error("update", &error);
-	db_give(&c);
-	return err;
+	return db_update_by_filter(coll, filter, update, false);
 }
 
 enum gl_err

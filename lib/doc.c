@@ -25,6 +25,14 @@ gl_doc_time(char *buf, size_t size, int64_t ms)
 }
 
 bool
+gl_doc_append_oid(bson_t *doc, const char *key, const char *hex)
+{
+	bson_oid_t oid;
+
+	return gl_oid_parse(hex, &oid) && BSON_APPEND_OID(doc, key, &oid);
+}
+
+bool
 gl_doc_time_parse(const char *s, int64_t *secs)
 {
 	struct tm tm;

@@ -17,6 +17,9 @@
 /* Parse a 24-hex id; false when s is not one. */
 bool gl_oid_parse(const char *s, bson_oid_t *oid);
 
+/* Append key: ObjectId(hex) to doc; false when hex is not a 24-hex id (or out of memory). */
+bool gl_doc_append_oid(bson_t *doc, const char *key, const char *hex);
+
 /* The document as API JSON: new, or NULL on a type it cannot render. */
 json_t *gl_doc_to_json_new(const bson_t *doc);
 

@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "cache.h"
 #include "crud.h"
 #include "customers.h"
 #include "db.h"
@@ -40,25 +41,54 @@ customer_create(struct gl_req *req)
 	return gl_crud_create(req, &customers);
 }
 
+/*
+ * A customer's list is its own record, found by user: a query no index
+ * answers on FerretDB (it reads every customer), asked by the orders service
+ * for every order.  So it is cached under "of-user:<user>", dropped whenever
+ * a record linked to that user changes (customer_forget_user).
+ */
+static enum gl_err
+own_list_load(void *arg, json_t **out)
+{
+	const struct gl_req *req = arg;
+	struct gl_page page;
+	bson_t filter = BSON_INITIALIZER;
+	enum gl_err err;
+
+	gl_req_page(req, &page);
+	if (!gl_doc_append_oid(&filter, "user_id", req->user_id))
+		err = GL_E_INTERNAL;
+	else
+		err = gl_db_list("customers", &filter, &page, out);
+	bson_destroy(&filter);
+	return err;
+}
+
+static void
+customer_forget_user(const char *user_id)
+{
+	char key[GL_CACHE_KEY_MAX];
+	const char *keys[] = { key };
+
+	if (user_id != NULL && gl_cache_key(key, sizeof(key), "of-user", user_id) == 0)
+		(void)gl_cache_del(keys, 1);
+}
+
 enum gl_err
 customer_list(struct gl_req *req)
 {
-	bson_t filter = BSON_INITIALIZER;
-	bson_oid_t uid;
-	enum gl_err err;
+	char key[GL_CACHE_KEY_MAX];
 
-	if (gl_req_has_role(req, GL_ROLE_STAFF)) {
-		bson_destroy(&filter);
+	if (gl_req_has_role(req, GL_ROLE_STAFF))
 		return gl_crud_list(req, &customers, NULL);
+	/* ?after= past one's own single record is a page nobody needs cached. */
+	if (json_object_get(req->query, "after") != NULL ||
+	    gl_cache_key(key, sizeof(key), "of-user", req->user_id) < 0) {
+		json_t *out;
+		enum gl_err err = own_list_load(req, &out);
+		return err == GL_OK ? gl_reply(req, 200, out) : err;
 	}
-	if (!gl_oid_parse(req->user_id, &uid)) {
-		bson_destroy(&filter);
-		return GL_E_INTERNAL;
-	}
-	BSON_APPEND_OID(&filter, "user_id", &uid);
-	err = gl_crud_list(req, &customers, &filter);
-	bson_destroy(&filter);
-	return err;
+	return gl_cache_reply(req, key, own_list_load, req);
 }
 
 enum gl_err
@@ -86,14 +116,29 @@ customer_get(struct gl_req *req)
 enum gl_err
 customer_update(struct gl_req *req)
 {
+	enum gl_err err;
+
 	gl_valid_lower(req->body, "email");
-	return gl_crud_update(req, &customers);
+	if ((err = gl_crud_update(req, &customers)) == GL_OK)
+		customer_forget_user(json_string_value(json_object_get(req->reply, "user_id")));
+	return err;
 }
 
 enum gl_err
 customer_delete(struct gl_req *req)
 {
-	return gl_crud_delete(req, &customers);
+	json_t *doc = NULL;
+	bson_oid_t oid;
+	enum gl_err err;
+
+	/* Whose record it was, so that user's cached list goes too. */
+	if (gl_oid_parse(gl_req_capture(req, "id"), &oid) &&
+	    gl_db_get("customers", &oid, &doc) != GL_OK)
+		doc = NULL;
+	if ((err = gl_crud_delete(req, &customers)) == GL_OK && doc != NULL)
+		customer_forget_user(json_string_value(json_object_get(doc, "user_id")));
+	json_decref(doc);
+	return err;
 }
 
 /*
@@ -101,8 +146,20 @@ customer_delete(struct gl_req *req)
  * user's email, made now if there is none.  Idempotent, so the auth service
  * may call it again (at sign-in) when an earlier call did not get through.
  */
+static enum gl_err customer_link_apply(struct gl_req *req);
+
 enum gl_err
 customer_link(struct gl_req *req)
+{
+	enum gl_err err = customer_link_apply(req);
+
+	if (err == GL_OK) /* the user's list was empty, cached maybe: now it has a record */
+		customer_forget_user(json_string_value(json_object_get(req->body, "user_id")));
+	return err;
+}
+
+static enum gl_err
+customer_link_apply(struct gl_req *req)
 {
 	bson_t filter = BSON_INITIALIZER, set = BSON_INITIALIZER;
 	bson_oid_t uid, cid;

@@ -40,14 +40,6 @@ order_status_is(const json_t *doc, const char *status)
 	return s != NULL && strcmp(s, status) == 0;
 }
 
-json_t *
-order_view(json_t *doc)
-{
-	if (doc != NULL)
-		json_object_del(doc, "expires"); /* the reaper's copy of expires_at */
-	return doc;
-}
-
 /* A customer's own orders are those of the customer record linked to it. */
 static bool
 order_visible(const struct gl_req *req, const json_t *doc)
@@ -58,14 +50,6 @@ order_visible(const struct gl_req *req, const json_t *doc)
 	       (owner != NULL && strcmp(owner, req->user_id) == 0);
 }
 
-static bool
-filter_oid(bson_t *filter, const char *key, const char *hex)
-{
-	bson_oid_t oid;
-
-	return gl_oid_parse(hex, &oid) && BSON_APPEND_OID(filter, key, &oid);
-}
-
 enum gl_err
 order_list(struct gl_req *req)
 {
@@ -73,13 +57,13 @@ order_list(struct gl_req *req)
 	const char *customer = json_string_value(json_object_get(req->query, "customer_id"));
 	bson_t filter = BSON_INITIALIZER;
 	struct gl_page page;
-	json_t *out, *o;
+	json_t *out;
 	enum gl_err err = GL_OK;
-	size_t i;
 
-	if (!gl_req_has_role(req, GL_ROLE_STAFF) && !filter_oid(&filter, "user_id", req->user_id))
+	if (!gl_req_has_role(req, GL_ROLE_STAFF) &&
+	    !gl_doc_append_oid(&filter, "user_id", req->user_id))
 		err = GL_E_INTERNAL;
-	if (customer != NULL && !filter_oid(&filter, "customer_id", customer))
+	if (customer != NULL && !gl_doc_append_oid(&filter, "customer_id", customer))
 		err = GL_E_INTERNAL;
 	if (status != NULL)
 		BSON_APPEND_UTF8(&filter, "status", status);
@@ -89,7 +73,6 @@ order_list(struct gl_req *req)
 	bson_destroy(&filter);
 	if (err != GL_OK)
 		return err;
-	json_array_foreach(json_object_get(out, "items"), i, o) order_view(o);
 	return gl_reply(req, 200, out);
 }
 
@@ -120,7 +103,7 @@ order_get(struct gl_req *req)
 
 	if ((err = order_load(req, &oid, &doc)) != GL_OK)
 		return err;
-	return gl_reply(req, 200, order_view(doc));
+	return gl_reply(req, 200, doc);
 }
 
 enum gl_err
@@ -186,7 +169,7 @@ order_set_cancelled(const struct gl_req *req, const bson_oid_t *oid, const json_
 	BSON_APPEND_UTF8(&set, "cancel_reason", reason);
 	BSON_APPEND_DATE_TIME(&set, "updated_at", (int64_t)time(NULL) * 1000);
 	if (req != NULL)
-		(void)filter_oid(&set, "cancelled_by", req->user_id);
+		(void)gl_doc_append_oid(&set, "cancelled_by", req->user_id);
 	ev = order_event(req, "order.cancelled", doc, reason, &err);
 	if (ev != NULL)
 		err = gl_db_update("orders", oid, version, &set, out);
@@ -220,7 +203,7 @@ order_cancel(struct gl_req *req)
 		               "the order has changed since version %lld", version);
 	}
 	if (order_status_is(doc, "cancelled"))
-		return gl_reply(req, 200, order_view(doc)); /* already: nothing more to do */
+		return gl_reply(req, 200, doc); /* already: nothing more to do */
 	if (!order_status_is(doc, "pending_payment")) {
 		err = gl_fail(req, GL_E_INVALID_STATE, NULL,
 		              "a %s order can no longer be cancelled",
@@ -238,49 +221,52 @@ order_cancel(struct gl_req *req)
 		        "the order's items could not be released: nothing changed, try again");
 	gl_due_drop("pending", &oid);
 	gl_log(GL_LOG_INFO, req->request_id, "order %s cancelled", gl_req_capture(req, "id"));
-	return gl_reply(req, 200, order_view(out));
+	return gl_reply(req, 200, out);
 }
 
 /*
- * An unpaid order is also listed in "pending" {_id, expires} from before it
- * is stored until it is settled: the tick scans that small collection, not
- * every order ever placed (FerretDB pushes down only _id lookups).
+ * The order's time is up: an unpaid order is cancelled (reason expired) and
+ * leaves the "pending" due list, as does one settled otherwise or never
+ * stored (stock frees that one's reservation by itself).  Both the tick and
+ * stock's reservation.expired come here; whichever is second finds it done.
  */
+static enum gl_err
+order_expire(const bson_oid_t *oid, const char *why)
+{
+	json_t *doc = NULL, *out;
+	char id[25];
+	enum gl_err err;
+
+	if ((err = gl_db_get("orders", oid, &doc)) != GL_OK && err != GL_E_NOT_FOUND)
+		return err; /* asked again later */
+	if (err == GL_OK && order_status_is(doc, "pending_payment")) {
+		err = order_set_cancelled(NULL, oid, doc, "expired", &out);
+		json_decref(doc);
+		if (err != GL_OK)
+			return err; /* asked again later; another process may have won */
+		json_decref(out);
+		bson_oid_to_string(oid, id);
+		gl_log(GL_LOG_INFO, NULL, "order %s cancelled: %s", id, why);
+	} else
+		json_decref(doc);
+	gl_due_drop("pending", oid);
+	return GL_OK;
+}
+
+/* "pending" is the due list of unpaid orders (due.h), added before an order is stored. */
 static void
 orders_expire(void)
 {
-	json_t *due, *p, *o, *out;
+	json_t *due, *p;
 	bson_oid_t oid;
-	enum gl_err err;
 	size_t i;
 
 	if (gl_due_find("pending", 50, &due) != GL_OK)
 		return;
 	json_array_foreach(due, i, p)
 	{
-		const char *id = json_string_value(json_object_get(p, "id"));
-
-		if (!gl_oid_parse(id, &oid))
-			continue;
-		/* Never stored: stock frees its reservation by itself. */
-		if ((err = gl_db_get("orders", &oid, &o)) == GL_E_NOT_FOUND) {
-			gl_due_drop("pending", &oid);
-			continue;
-		}
-		if (err != GL_OK)
-			continue; /* the next tick tries again */
-		if (!order_status_is(o, "pending_payment")) {
-			json_decref(o);
-			gl_due_drop("pending", &oid);
-			continue;
-		}
-		err = order_set_cancelled(NULL, &oid, o, "expired", &out);
-		json_decref(o);
-		if (err != GL_OK)
-			continue; /* the next tick tries again; another process may have won */
-		json_decref(out);
-		gl_due_drop("pending", &oid);
-		gl_log(GL_LOG_INFO, NULL, "order %s expired: cancelled, its items released", id);
+		if (gl_oid_parse(json_string_value(json_object_get(p, "id")), &oid))
+			(void)order_expire(&oid, "it expired unpaid");
 	}
 	json_decref(due);
 }
@@ -296,28 +282,13 @@ orders_tick(void)
 static enum gl_err
 on_reservation_expired(const json_t *event)
 {
-	const char *id =
-	        json_string_value(json_object_get(json_object_get(event, "data"), "order_id"));
 	bson_oid_t oid;
-	json_t *doc, *out;
-	enum gl_err err;
 
-	if (!gl_oid_parse(id, &oid))
+	if (!gl_oid_parse(
+	            json_string_value(json_object_get(json_object_get(event, "data"), "order_id")),
+	            &oid))
 		return GL_E_VALIDATION; /* no such event can ever be handled */
-	if ((err = gl_db_get("orders", &oid, &doc)) != GL_OK)
-		return err == GL_E_NOT_FOUND ? GL_OK : err; /* never stored: nothing to cancel */
-	if (!order_status_is(doc, "pending_payment")) {
-		json_decref(doc);
-		return GL_OK; /* settled already, maybe by this service's own expiry */
-	}
-	err = order_set_cancelled(NULL, &oid, doc, "expired", &out);
-	json_decref(doc);
-	if (err != GL_OK)
-		return err;
-	json_decref(out);
-	gl_due_drop("pending", &oid);
-	gl_log(GL_LOG_INFO, NULL, "order %s cancelled: its reservation expired", id);
-	return GL_OK;
+	return order_expire(&oid, "its reservation expired");
 }
 
 static const struct gl_event_handler stock_handlers[] = {

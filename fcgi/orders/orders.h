@@ -32,8 +32,6 @@ extern const struct gl_field order_query[];
 enum gl_err order_place(struct gl_req *req);
 
 /* orders.c */
-/* The API's view of a stored order (steals and returns doc; NULL stays NULL). */
-json_t *order_view(json_t *doc);
 enum gl_err order_list(struct gl_req *req);
 enum gl_err order_get(struct gl_req *req);
 enum gl_err order_cancel(struct gl_req *req);

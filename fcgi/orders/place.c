@@ -1,11 +1,8 @@
 /* POST /api/orders: the saga of orders.h, one step per function. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "cache.h"
-#include "conf.h"
 #include "db.h"
 #include "doc.h"
 #include "due.h"
@@ -49,36 +46,6 @@ is_oid_string(const json_t *v)
 }
 
 /*
- * A customer's own record, by its user: found by a query the customers
- * service cannot answer from its cache (and FerretDB only by reading every
- * customer), yet it never changes once linked.  So orders keeps the answer
- * in Redis for the cache TTL.
- */
-static int
-order_customer_key(const struct gl_req *req, char *buf, size_t size)
-{
-	return gl_cache_key(buf, size, "customer-of", req->user_id);
-}
-
-static bool
-order_customer_cached(const struct gl_req *req, struct order_draft *d)
-{
-	char key[GL_CACHE_KEY_MAX], *val = NULL;
-	bson_oid_t oid;
-	bool hit;
-
-	if (order_customer_key(req, key, sizeof(key)) < 0 || gl_cache_peek(key, &val) != 1)
-		return false;
-	hit = gl_oid_parse(val, &oid);
-	if (hit) {
-		snprintf(d->customer, sizeof(d->customer), "%s", val);
-		snprintf(d->owner, sizeof(d->owner), "%s", req->user_id);
-	}
-	free(val);
-	return hit;
-}
-
-/*
  * The customer the order is for: the one named (staff must name one), or
  * the caller's own record.  Asked as the caller, so the customers service
  * applies its rule that a customer sees only its own record.
@@ -88,15 +55,13 @@ order_customer(struct gl_req *req, struct order_draft *d)
 {
 	const char *given = json_string_value(json_object_get(req->body, "customer_id"));
 	json_t *body = NULL, *c, *uid;
-	char path[64], key[GL_CACHE_KEY_MAX];
+	char path[64];
 	long status;
 	enum gl_err err;
 
 	if (given == NULL && gl_req_has_role(req, GL_ROLE_STAFF))
 		return gl_fail(req, GL_E_VALIDATION, "customer_id",
 		               "customer_id is required when staff place an order");
-	if (given == NULL && order_customer_cached(req, d))
-		return GL_OK;
 	if (given != NULL)
 		snprintf(path, sizeof(path), "/api/customers/%s", given);
 	else
@@ -126,8 +91,6 @@ order_customer(struct gl_req *req, struct order_draft *d)
 	         json_string_value(json_object_get(c, "id")));
 	snprintf(d->owner, sizeof(d->owner), "%s", uid != NULL ? json_string_value(uid) : "");
 	json_decref(body);
-	if (given == NULL && order_customer_key(req, key, sizeof(key)) == 0)
-		(void)gl_cache_put(key, d->customer, gl_conf.cache_ttl);
 	return GL_OK;
 }
 
@@ -250,14 +213,6 @@ order_reserve(struct gl_req *req, struct order_draft *d)
 }
 
 static bool
-append_oid(bson_t *doc, const char *key, const char *hex)
-{
-	bson_oid_t oid;
-
-	return gl_oid_parse(hex, &oid) && BSON_APPEND_OID(doc, key, &oid);
-}
-
-static bool
 append_lines(bson_t *doc, const json_t *lines)
 {
 	bson_t arr, el;
@@ -271,7 +226,8 @@ append_lines(bson_t *doc, const json_t *lines)
 	{
 		bson_uint32_to_string((uint32_t)i, &key, buf, sizeof(buf));
 		ok = ok && BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &el) &&
-		     append_oid(&el, "item_id", json_string_value(json_object_get(l, "item_id"))) &&
+		     gl_doc_append_oid(&el, "item_id",
+		                       json_string_value(json_object_get(l, "item_id"))) &&
 		     BSON_APPEND_UTF8(&el, "name", json_string_value(json_object_get(l, "name"))) &&
 		     BSON_APPEND_INT64(&el, "qty", json_integer_value(json_object_get(l, "qty"))) &&
 		     BSON_APPEND_INT64(&el, "price_cents",
@@ -289,19 +245,19 @@ order_store(struct gl_req *req, const struct order_draft *d, json_t **out)
 	enum gl_err err = GL_E_INTERNAL;
 	bool ok;
 
-	ok = BSON_APPEND_OID(&doc, "_id", &d->id) && append_oid(&doc, "customer_id", d->customer) &&
-	     (d->owner[0] == '\0' || append_oid(&doc, "user_id", d->owner)) &&
-	     append_oid(&doc, "placed_by", req->user_id) && append_lines(&doc, d->lines) &&
+	ok = BSON_APPEND_OID(&doc, "_id", &d->id) &&
+	     gl_doc_append_oid(&doc, "customer_id", d->customer) &&
+	     (d->owner[0] == '\0' || gl_doc_append_oid(&doc, "user_id", d->owner)) &&
+	     gl_doc_append_oid(&doc, "placed_by", req->user_id) && append_lines(&doc, d->lines) &&
 	     BSON_APPEND_INT64(&doc, "total_cents", d->total) &&
 	     BSON_APPEND_UTF8(&doc, "currency", d->currency) &&
 	     BSON_APPEND_UTF8(&doc, "status", "pending_payment") &&
-	     append_oid(&doc, "reservation_id", d->reservation) &&
-	     BSON_APPEND_INT64(&doc, "expires", d->expires) &&
+	     gl_doc_append_oid(&doc, "reservation_id", d->reservation) &&
 	     BSON_APPEND_DATE_TIME(&doc, "expires_at", d->expires * 1000) &&
 	     BSON_APPEND_DATE_TIME(&doc, "created_at", now) &&
 	     BSON_APPEND_DATE_TIME(&doc, "updated_at", now) &&
 	     BSON_APPEND_INT64(&doc, "version", 1);
-	if (!ok || (*out = order_view(gl_doc_to_json_new(&doc))) == NULL) {
+	if (!ok || (*out = gl_doc_to_json_new(&doc)) == NULL) {
 		bson_destroy(&doc);
 		return GL_E_INTERNAL;
 	}

@@ -269,12 +269,10 @@ reservations_reap(void)
 static json_t *
 reservation_view(json_t *doc)
 {
-	char at[32];
-
-	gl_doc_time(at, sizeof(at), json_integer_value(json_object_get(doc, "expires")) * 1000);
-	return json_pack("{s:O, s:O, s:O, s:s, s:O}", "id", json_object_get(doc, "id"), "order_id",
+	return json_pack("{s:O, s:O, s:O, s:O, s:O}", "id", json_object_get(doc, "id"), "order_id",
 	                 json_object_get(doc, "order_id"), "lines", json_object_get(doc, "lines"),
-	                 "expires_at", at, "state", json_object_get(doc, "state"));
+	                 "expires_at", json_object_get(doc, "expires_at"), "state",
+	                 json_object_get(doc, "state"));
 }
 
 /* A repeat for an order that has a reservation: the same answer, nothing reserved twice. */
@@ -331,7 +329,6 @@ reservation_create(struct gl_req *req)
 	gl_doc_append_fields(&res, reservation_fields, req->body);
 	BSON_APPEND_UTF8(&res, "state", "holding");
 	BSON_APPEND_INT64(&res, "version", 1);
-	BSON_APPEND_INT64(&res, "expires", expires);
 	BSON_APPEND_DATE_TIME(&res, "expires_at", expires * 1000);
 	err = gl_db_insert("reservations", &res);
 	doc = err == GL_OK ? gl_doc_to_json_new(&res) : NULL;

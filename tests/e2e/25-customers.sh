@@ -33,6 +33,8 @@ email2="new$RANDOM$RANDOM@customers.example"
 AUTH_TOKEN= req POST /api/auth/register "{\"email\":\"$email2\",\"password\":\"$pass\",\"name\":\"Newcomer\"}"
 expect_json '.customer_id | test("^[0-9a-f]{24}$")' "registering makes a customer record"
 mine2=$(jq -r .customer_id <<<"$BODY")
+login "$email2" "$pass"
+ntok=$TOKEN
 check "a different one" test "$mine2" != "$walkin"
 req GET "/api/customers/$mine2"
 expect_json ".email == \"$email2\" and .name == \"Newcomer\"" "staff sees the new customer"
@@ -42,6 +44,11 @@ AUTH_TOKEN=$ctok req GET "/api/customers/$mine2"
 expect_error 404 not_found "another customer's record is not found"
 AUTH_TOKEN=$ctok req GET "/api/customers?limit=200"
 expect_json "(.items | length) == 1 and .items[0].id == \"$walkin\"" "the list shows a customer only itself"
+AUTH_TOKEN=$ctok req GET /api/customers
+expect_header X-Cache hit "a customer's own list is cached (orders asks for it at every order)"
+req PATCH "/api/customers/$walkin" '{"address":"1 Cache Street"}'
+AUTH_TOKEN=$ctok req GET /api/customers
+expect_json '.items[0].address == "1 Cache Street"' "a change by staff is seen at once: the cached list is dropped"
 AUTH_TOKEN=$ctok req POST /api/customers "{\"name\":\"x\",\"email\":\"x$email\"}"
 expect_error 403 forbidden "a customer may not create customers"
 AUTH_TOKEN=$ctok req PATCH "/api/customers/$walkin" '{"name":"Me"}'
@@ -51,10 +58,15 @@ expect_error 403 forbidden "nor delete it"
 req POST /internal/customers/link "{\"user_id\":\"0123456789abcdef01234567\",\"name\":\"x\",\"email\":\"x@y.example\"}"
 expect_error 404 not_found "the internal link route is not reachable from outside"
 
+req POST /api/customers "{\"name\":\"Third\",\"email\":\"third$RANDOM$RANDOM@customers.example\"}"
 req GET "/api/customers?limit=2"
 expect_json '(.items | length) == 2 and (.next | type) == "string"' "staff lists customers by pages"
+AUTH_TOKEN=$ntok req GET /api/customers
+expect_json ".items[0].id == \"$mine2\"" "the newcomer lists its record"
 req DELETE "/api/customers/$mine2"
 expect_status 204 "staff deletes a customer"
+AUTH_TOKEN=$ntok req GET /api/customers
+expect_json '.items == []' "and its user's cached list goes with it"
 req GET "/api/customers/$mine2"
 expect_error 404 not_found "and it is gone"
 done_testing

@@ -196,11 +196,7 @@ expect_error 400 validation_failed "cancel takes no body"
 race=$(item Race 100)
 req PUT "/api/stock/$race" '{"on_hand":5}'
 dir=$(mktemp -d)
-for i in $(seq 1 15); do
-	curl -sS --max-time 30 -o /dev/null -w '%{http_code}\n' -X POST -H 'Content-Type: application/json' \
-		-H "Authorization: Bearer $alice" --data-binary "$(order_body "$race" 1)" \
-		"$GALLEY_URL/api/orders" >>"$dir/codes" &
-done
+AUTH_TOKEN=$alice fire 15 "$dir/codes" /api/orders "$(order_body "$race" 1)"
 wait
 won=$(grep -cx 201 "$dir/codes" || true)
 check "15 racing orders for 5 units: exactly 5 placed ($(sort "$dir/codes" | uniq -c | tr '\n' ' '))" test "$won" = 5
@@ -212,16 +208,12 @@ check "and exactly 5 race orders were stored" \
 	jq -e --arg i "$race" '[.items[] | select(.lines[0].item_id == $i)] | length == 5' <<<"$BODY"
 
 # Again, 30 orders, a stock pool killed once the first answers are in: never more than
-# the units, and every
-# order stored holds its unit (an order answered 5xx may still hold one until expiry).
+# the units, and every order stored holds its unit (an order answered 5xx may still hold
+# one until it expires).
 race2=$(item Race2 100)
 req PUT "/api/stock/$race2" '{"on_hand":5}'
 : >"$dir/codes"
-for i in $(seq 1 30); do
-	curl -sS --max-time 30 -o /dev/null -w '%{http_code}\n' -X POST -H 'Content-Type: application/json' \
-		-H "Authorization: Bearer $alice" --data-binary "$(order_body "$race2" 1)" \
-		"$GALLEY_URL/api/orders" >>"$dir/codes" &
-done
+AUTH_TOKEN=$alice fire 30 "$dir/codes" /api/orders "$(order_body "$race2" 1)"
 answered() { (($(wc -l <"$dir/codes") >= 3)); }
 wait_until 20 answered # the first answers are in: the race is on
 kill_pool stock 1

@@ -32,6 +32,9 @@
 #   expect_error CODE ERROR_CODE "desc"       STATUS, .error.code, non-empty .error.message
 #   expect_header 'Name' 'regex' "desc"       a Name: header (any case) whose value matches
 #   wait_until TIMEOUT_S CMD ARGS...          poll CMD every 0.1 s; non-zero on timeout
+#   fire N FILE PATH BODY                     N simultaneous POSTs of BODY to PATH (public,
+#                            with AUTH_TOKEN), in the background, each appending its status
+#                            code to FILE; `wait` for them
 #   done_testing                              prints 1..N; exits 1 if any failed, else 0
 # Fault helpers:
 #   pool_pid SVC N        the pool's multiwatch pid       pool_workers SVC N   its live workers
@@ -163,6 +166,15 @@ wait_until() {
 		sleep 0.1
 	done
 	return 0
+}
+
+fire() {
+	local n=$1 file=$2 path=$3 body=$4 i
+	for ((i = 0; i < n; i++)); do
+		curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 -X POST -H 'Content-Type: application/json' \
+			${AUTH_TOKEN:+-H "Authorization: Bearer $AUTH_TOKEN"} --data-binary "$body" \
+			"$GALLEY_URL$path" >>"$file" &
+	done
 }
 
 done_testing() {
