@@ -71,10 +71,15 @@ app_tick_loop(void *arg)
 		pthread_mutex_lock(&tick_lock);
 	}
 	pthread_mutex_unlock(&tick_lock);
-	/* This thread's own connections (they are thread-local). */
+	gl_app_thread_end();
+	return NULL;
+}
+
+void
+gl_app_thread_end(void)
+{
 	gl_http_close();
 	gl_redis_close();
-	return NULL;
 }
 
 static void
@@ -362,6 +367,8 @@ gl_app_main(const struct gl_service *svc)
 	gl_log(GL_LOG_INFO, NULL, "stopping");
 	if (ticking)
 		app_tick_stop(ticker);
+	if (svc->stop != NULL)
+		svc->stop();
 	if (app_null_fd >= 0)
 		close(app_null_fd);
 	FCGX_Free(&fcgi, 1);

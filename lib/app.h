@@ -29,7 +29,15 @@ struct gl_service {
 	/* Run about once a second in every process, in the same thread (may be
 	 * NULL): reading events (events.h), one consumer per process. */
 	void (*consume)(void);
+	/* Run once when the process stops, after the last request and tick and
+	 * before MongoDB, Redis and libcurl are closed (may be NULL): stop and
+	 * join the threads the service started in init. */
+	void (*stop)(void);
 };
+
+/* A thread the service started itself, which used db, cache, http or redis,
+ * ends: close its own connections (they are per thread).  Call it last. */
+void gl_app_thread_end(void);
 
 /* Run the service; returns the process exit status. */
 int gl_app_main(const struct gl_service *svc);

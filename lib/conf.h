@@ -10,19 +10,24 @@
 #define GL_CONF_H
 
 struct gl_conf {
-	const char *service;        /* the program's service name, e.g. "menu" */
-	const char *mongo_uri;      /* GALLEY_MONGO_URI */
-	const char *redis_url;      /* GALLEY_REDIS_URL */
-	const char *internal_url;   /* GALLEY_INTERNAL_URL: nginx's internal listener */
-	const char *log_level;      /* GALLEY_LOG_LEVEL: debug, info, warn, error */
-	long cache_ttl;             /* GALLEY_CACHE_TTL seconds */
-	long http_timeout_ms;       /* GALLEY_HTTP_TIMEOUT_MS for outbound calls */
-	long db_timeout_ms;         /* GALLEY_DB_TIMEOUT_MS for server selection */
-	long redis_timeout_ms;      /* GALLEY_REDIS_TIMEOUT_MS per command */
-	long reservation_ttl;       /* GALLEY_RESERVATION_TTL seconds stock stays reserved */
-	long token_ttl;             /* GALLEY_TOKEN_TTL seconds a sign-in lasts */
-	const char *admin_email;    /* GALLEY_ADMIN_EMAIL: the first admin, or "" */
-	const char *admin_password; /* GALLEY_ADMIN_PASSWORD, or ""; never logged */
+	const char *service;      /* the program's service name, e.g. "menu" */
+	const char *mongo_uri;    /* GALLEY_MONGO_URI */
+	const char *redis_url;    /* GALLEY_REDIS_URL */
+	const char *internal_url; /* GALLEY_INTERNAL_URL: nginx's internal listener */
+	const char *log_level;    /* GALLEY_LOG_LEVEL: debug, info, warn, error */
+	long cache_ttl;           /* GALLEY_CACHE_TTL seconds */
+	long http_timeout_ms;     /* GALLEY_HTTP_TIMEOUT_MS for outbound calls */
+	long db_timeout_ms;       /* GALLEY_DB_TIMEOUT_MS for server selection */
+	long redis_timeout_ms;    /* GALLEY_REDIS_TIMEOUT_MS per command */
+	long reservation_ttl;     /* GALLEY_RESERVATION_TTL seconds stock stays reserved */
+	long token_ttl;           /* GALLEY_TOKEN_TTL seconds a sign-in lasts */
+	const char *payment_api;  /* GALLEY_PAYMENT_API: the provider's base URL (Stripe's API) */
+	const char *payment_key;  /* GALLEY_PAYMENT_KEY: its secret key, or ""; never logged */
+	long payment_timeout_ms;  /* GALLEY_PAYMENT_TIMEOUT_MS per call to the provider */
+	long kitchen_staff;       /* GALLEY_KITCHEN_STAFF cooks (threads) per kitchen process */
+	long kitchen_seconds_per_item; /* GALLEY_KITCHEN_SECONDS_PER_ITEM a cook spends per unit */
+	const char *admin_email;       /* GALLEY_ADMIN_EMAIL: the first admin, or "" */
+	const char *admin_password;    /* GALLEY_ADMIN_PASSWORD, or ""; never logged */
 };
 
 extern struct gl_conf gl_conf;

@@ -15,26 +15,53 @@ due_key(char *buf, size_t size, const char *coll)
 	return gl_cache_key(buf, size, "due", coll);
 }
 
+/* Tell Redis's index (else the periodic scan finds it). */
+static void
+due_index(const char *coll, const bson_oid_t *id, int64_t expires)
+{
+	char key[GL_CACHE_KEY_MAX], score[24], member[25];
+	redisReply *r;
+
+	if (due_key(key, sizeof(key), coll) < 0)
+		return;
+	snprintf(score, sizeof(score), "%lld", (long long)expires);
+	bson_oid_to_string(id, member);
+	const char *argv[] = { "ZADD", key, score, member };
+	if ((r = gl_redis_strv(4, argv)) != NULL)
+		freeReplyObject(r);
+}
+
 enum gl_err
 gl_due_add(const char *coll, const bson_oid_t *id, int64_t expires)
 {
 	bson_t doc = BSON_INITIALIZER;
-	char key[GL_CACHE_KEY_MAX], score[24], member[25];
-	redisReply *r;
 	enum gl_err err;
 
 	BSON_APPEND_OID(&doc, "_id", id);
 	BSON_APPEND_INT64(&doc, "expires", expires);
 	err = gl_db_insert(coll, &doc);
 	bson_destroy(&doc);
-	if (err != GL_OK || due_key(key, sizeof(key), coll) < 0)
-		return err;
-	snprintf(score, sizeof(score), "%lld", (long long)expires);
-	bson_oid_to_string(id, member);
-	const char *argv[] = { "ZADD", key, score, member };
-	if ((r = gl_redis_strv(4, argv)) != NULL)
-		freeReplyObject(r); /* else the periodic scan finds it */
-	return GL_OK;
+	if (err == GL_OK)
+		due_index(coll, id, expires);
+	return err;
+}
+
+enum gl_err
+gl_due_move(const char *coll, const bson_oid_t *id, int64_t expires)
+{
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
+	enum gl_err err;
+
+	BSON_APPEND_OID(&filter, "_id", id);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_INT64(&set, "expires", expires);
+	bson_append_document_end(&update, &set);
+	err = gl_db_update_where(coll, &filter, &update);
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	if (err == GL_OK)
+		due_index(coll, id, expires);
+	return err;
 }
 
 void

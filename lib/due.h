@@ -28,6 +28,9 @@
 
 enum gl_err gl_due_add(const char *coll, const bson_oid_t *id, int64_t expires)
         __attribute__((warn_unused_result));
+/* Put an entry's time off to expires (it is tried again then). */
+enum gl_err gl_due_move(const char *coll, const bson_oid_t *id, int64_t expires)
+        __attribute__((warn_unused_result));
 /* Logs a failure: the entry then comes up again and is dropped by the tick. */
 void gl_due_drop(const char *coll, const bson_oid_t *id);
 /* Up to max entries whose time has come. */

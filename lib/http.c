@@ -1,4 +1,5 @@
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,37 +67,64 @@ gl_http_close(void)
 	http_easy = NULL;
 }
 
-/* One transfer; post, when not NULL, is a JSON body to POST. */
+/* One transfer's request: internal calls carry JSON and the caller's identity, outside
+ * calls a form and a key. */
+struct http_out {
+	const char *url;
+	const char *body; /* POST this, or NULL: GET */
+	const char *type; /* its Content-Type */
+	const char *key;  /* Authorization: Bearer, or NULL; never logged */
+	const char *idem; /* Idempotency-Key, or NULL */
+	long timeout_ms;  /* 0: gl_conf.http_timeout_ms */
+	bool identity;    /* send X-User-Id / X-User-Role (internal calls only) */
+};
+
+static struct curl_slist *
+http_header(struct curl_slist *hdrs, const char *name, const char *value)
+{
+	char hdr[512];
+
+	if (snprintf(hdr, sizeof(hdr), "%s: %s", name, value) >= (int)sizeof(hdr))
+		return hdrs; /* callers bound what they pass; never sent cut */
+	return curl_slist_append(hdrs, hdr);
+}
+
 static enum gl_err
-http_once(const char *url, const struct gl_req *req, const char *post, long *status,
-          struct http_buf *buf)
+http_once(const struct http_out *o, const struct gl_req *req, long *status, struct http_buf *buf)
 {
 	struct curl_slist *hdrs = NULL;
-	char hdr[128];
 	CURLcode rc;
 	CURL *c = http_handle();
 
 	if (c == NULL)
 		return GL_E_INTERNAL;
-	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_URL, o->url);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, buf);
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	if (req != NULL) {
-		snprintf(hdr, sizeof(hdr), "X-Request-Id: %s", req->request_id);
-		hdrs = curl_slist_append(hdrs, hdr);
-		if (req->role != 0) {
-			snprintf(hdr, sizeof(hdr), "X-User-Id: %s", req->user_id);
-			hdrs = curl_slist_append(hdrs, hdr);
-			snprintf(hdr, sizeof(hdr), "X-User-Role: %s",
-			         req->role == GL_ROLE_ADMIN   ? "admin"
-			         : req->role == GL_ROLE_STAFF ? "staff"
-			                                      : "customer");
-			hdrs = curl_slist_append(hdrs, hdr);
-		}
+	if (o->timeout_ms > 0) {
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, o->timeout_ms);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms);
 	}
-	if (post != NULL) {
-		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
+	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	if (req != NULL)
+		hdrs = http_header(hdrs, "X-Request-Id", req->request_id);
+	if (req != NULL && o->identity && req->role != 0) {
+		hdrs = http_header(hdrs, "X-User-Id", req->user_id);
+		hdrs = http_header(hdrs, "X-User-Role",
+		                   req->role == GL_ROLE_ADMIN   ? "admin"
+		                   : req->role == GL_ROLE_STAFF ? "staff"
+		                                                : "customer");
+	}
+	if (o->key != NULL) {
+		char bearer[300];
+
+		if (snprintf(bearer, sizeof(bearer), "Bearer %s", o->key) < (int)sizeof(bearer))
+			hdrs = http_header(hdrs, "Authorization", bearer);
+	}
+	if (o->idem != NULL)
+		hdrs = http_header(hdrs, "Idempotency-Key", o->idem);
+	if (o->body != NULL) {
+		hdrs = http_header(hdrs, "Content-Type", o->type);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, o->body);
 	}
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	rc = curl_easy_perform(c);
@@ -129,20 +157,10 @@ static _Thread_local struct {
 } http_breakers[16];
 
 static struct gl_breaker *
-http_breaker(const char *path)
+http_breaker_named(const char *p, size_t n)
 {
-	const char *p = path, *end;
-	size_t n;
 	int i;
 
-	/* "/api/<svc>/..." or "/internal/<svc>/..." */
-	if (*p == '/')
-		p = strchr(p + 1, '/');
-	if (p == NULL)
-		return NULL;
-	p++;
-	end = p + strcspn(p, "/?");
-	n = (size_t)(end - p);
 	if (n == 0 || n >= sizeof(http_breakers[0].name))
 		return NULL;
 	for (i = 0; i < 16 && http_breakers[i].name[0] != '\0'; i++)
@@ -155,22 +173,32 @@ http_breaker(const char *path)
 	return &http_breakers[i].b;
 }
 
-/* The call behind gl_http_get and gl_http_post: attempts > 1 only for idempotent ones. */
+/* An internal path's target: "/api/<svc>/..." or "/internal/<svc>/...". */
+static struct gl_breaker *
+http_breaker(const char *path)
+{
+	const char *p = path;
+
+	if (*p == '/')
+		p = strchr(p + 1, '/');
+	if (p == NULL)
+		return NULL;
+	p++;
+	return http_breaker_named(p, strcspn(p, "/?"));
+}
+
+/* Every call: attempts > 1 only for idempotent ones; b (may be NULL) is the target's breaker. */
 static enum gl_err
-http_call(const struct gl_req *req, const char *path, const char *post, int attempts, long *status,
-          json_t **body)
+http_call(const struct gl_req *req, const struct http_out *o, struct gl_breaker *b, int attempts,
+          long *status, json_t **body)
 {
 	const char *rid = req != NULL ? req->request_id : NULL;
-	struct gl_breaker *b = http_breaker(path);
 	enum gl_err err = GL_E_UPSTREAM_DOWN;
 	struct http_buf buf;
-	char url[1024];
 
 	if (body != NULL)
 		*body = NULL;
 	*status = 0;
-	if (snprintf(url, sizeof(url), "%s%s", gl_conf.internal_url, path) >= (int)sizeof(url))
-		return GL_E_INTERNAL;
 	for (int attempt = 0; attempt < attempts; attempt++) {
 		if (attempt > 0) {
 			/* Exponential backoff with jitter, so retrying workers do not move in step.
@@ -180,11 +208,11 @@ http_call(const struct gl_req *req, const char *path, const char *post, int atte
 			nanosleep(&ts, NULL);
 		}
 		if (b != NULL && !gl_breaker_allow(b, gl_now_us())) {
-			gl_log(GL_LOG_WARN, rid, "%s: the circuit to its service is open", path);
+			gl_log(GL_LOG_WARN, rid, "%s: the circuit to its service is open", o->url);
 			return GL_E_UPSTREAM_DOWN;
 		}
 		memset(&buf, 0, sizeof(buf));
-		err = http_once(url, req, post, status, &buf);
+		err = http_once(o, req, status, &buf);
 		/* A 4xx is a healthy target saying no; only down or slow counts against it. */
 		if (b != NULL)
 			gl_breaker_record(b,
@@ -197,15 +225,31 @@ http_call(const struct gl_req *req, const char *path, const char *post, int atte
 			break;
 	}
 	if (err != GL_OK)
-		gl_log(GL_LOG_WARN, rid, "%s %s failed (status %ld)", post ? "POST" : "GET", path,
-		       *status);
+		gl_log(GL_LOG_WARN, rid, "%s %s failed (status %ld)", o->body ? "POST" : "GET",
+		       o->url, *status);
 	return err;
+}
+
+/* A call to internal_url + path, as the caller. */
+static enum gl_err
+http_internal(const struct gl_req *req, const char *path, const char *post, int attempts,
+              long *status, json_t **body)
+{
+	char url[1024];
+	struct http_out o = { url, post, "application/json", NULL, NULL, 0, true };
+
+	*status = 0;
+	if (body != NULL)
+		*body = NULL;
+	if (snprintf(url, sizeof(url), "%s%s", gl_conf.internal_url, path) >= (int)sizeof(url))
+		return GL_E_INTERNAL;
+	return http_call(req, &o, http_breaker(path), attempts, status, body);
 }
 
 enum gl_err
 gl_http_get(const struct gl_req *req, const char *path, long *status, json_t **body)
 {
-	return http_call(req, path, NULL, 3, status, body);
+	return http_internal(req, path, NULL, 3, status, body);
 }
 
 enum gl_err
@@ -218,7 +262,39 @@ gl_http_post(const struct gl_req *req, const char *path, const json_t *in, long 
 	if (text == NULL)
 		return GL_E_INTERNAL;
 	/* One attempt: a POST that reached the other side may have done its work. */
-	err = http_call(req, path, text, 1, status, body);
+	err = http_internal(req, path, text, 1, status, body);
 	free(text);
 	return err;
+}
+
+enum gl_err
+gl_http_post_form(const struct gl_req *req, const struct gl_http_form *f, long *status,
+                  json_t **body)
+{
+	struct http_out o = { f->url, f->form, "application/x-www-form-urlencoded",
+		              f->key, f->idem, f->timeout_ms,
+		              false };
+
+	/* One attempt, as any POST: the provider's Idempotency-Key is what makes a retry safe,
+	 * and the caller decides when to retry. */
+	return http_call(req, &o, http_breaker_named(f->target, strlen(f->target)), 1, status,
+	                 body);
+}
+
+int
+gl_http_form_add(char *form, size_t size, const char *name, const char *value)
+{
+	size_t len = strlen(form);
+	char *esc = curl_easy_escape(NULL, value, 0);
+	int n;
+
+	if (esc == NULL)
+		return -1;
+	n = snprintf(form + len, size - len, "%s%s=%s", len > 0 ? "&" : "", name, esc);
+	curl_free(esc);
+	if (n < 0 || (size_t)n >= size - len) {
+		form[len] = '\0'; /* never half a field */
+		return -1;
+	}
+	return 0;
 }

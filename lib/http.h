@@ -1,6 +1,7 @@
 /*
- * http: outbound calls to other services through nginx's internal
- * listener (gl_conf.internal_url), with libcurl.
+ * http: outbound calls with libcurl: to other services through nginx's
+ * internal listener (gl_conf.internal_url), and to outside APIs (the
+ * payment provider) with gl_http_post_form.
  *
  * One easy handle per thread, reused so connections stay warm; connect
  * and total timeouts on every call; http and https only; the answer is
@@ -38,6 +39,29 @@ enum gl_err gl_http_get(const struct gl_req *req, const char *path, long *status
  * gl_http_get.  Never retried. */
 enum gl_err gl_http_post(const struct gl_req *req, const char *path, const json_t *in, long *status,
                          json_t **body) __attribute__((warn_unused_result));
+
+/*
+ * A call to an outside API (the payment provider): a form POST to an
+ * absolute URL with a secret key, no caller identity, its own timeout and
+ * its own breaker.  All strings are borrowed.
+ */
+struct gl_http_form {
+	const char *target; /* names the breaker, e.g. "provider" */
+	const char *url;    /* absolute http(s) URL */
+	const char *key;    /* sent as Authorization: Bearer; never logged */
+	const char *idem;   /* Idempotency-Key, or NULL */
+	const char *form;   /* application/x-www-form-urlencoded body ("" for none) */
+	long timeout_ms;    /* connect and total; 0: GALLEY_HTTP_TIMEOUT_MS */
+};
+
+/* POST f; results as for gl_http_get.  Never retried here. */
+enum gl_err gl_http_post_form(const struct gl_req *req, const struct gl_http_form *f, long *status,
+                              json_t **body) __attribute__((warn_unused_result));
+
+/* Append name=value (value URL-encoded) to the form in form[size]: 0, or -1 when it does not
+ * fit (form is then unchanged). */
+int gl_http_form_add(char *form, size_t size, const char *name, const char *value)
+        __attribute__((warn_unused_result));
 
 void gl_http_close(void);
 

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,7 +120,19 @@ gl_redis_argv(int argc, const char **argv, const size_t *lens)
 
 	if (c == NULL)
 		return NULL;
+	errno = 0;
 	r = redisCommandArgv(c, argc, argv, lens);
+	if (r == NULL && (c->err == REDIS_ERR_EOF ||
+	                  (c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE)))) {
+		/* Redis closed a connection it had (it restarted): one fresh try, at once, rather
+		 * than a failure on every process's first command after a restart.  Not after a
+		 * timeout, when the command may be running still. */
+		gl_redis_close();
+		redis_retry_at = 0;
+		if ((c = redis_connect()) == NULL)
+			return NULL;
+		r = redisCommandArgv(c, argc, argv, lens);
+	}
 	if (r == NULL) {
 		/* The context is dead for good: drop it, reconnect later. */
 		gl_log(GL_LOG_WARN, NULL, "redis: %s", c->errstr);

@@ -21,3 +21,10 @@ tests_unit_lib_err_LDADD = $(GL_LIBS)
 tests_unit_lib_cache_LDADD = $(GL_LIBS)
 tests_unit_lib_breaker_LDADD = $(GL_LIBS)
 EXTRA_DIST += tests/unit/tap.h tests/unit/format.sh .clang-format tests/e2e tests/bench
+
+# The payment provider's request shapes, run by tests/e2e/80-payments.sh against stripe-mock
+# (built here, not run by make check: it needs that server).
+check_PROGRAMS += tests/unit/payments/provider
+tests_unit_payments_provider_SOURCES = tests/unit/payments/provider.c fcgi/payments/provider.c
+tests_unit_payments_provider_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fcgi/payments
+tests_unit_payments_provider_LDADD = $(GL_LIBS)

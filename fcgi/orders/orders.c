@@ -116,7 +116,10 @@ order_release_stock(const struct gl_req *req, const char *reservation)
 	snprintf(path, sizeof(path), "/internal/stock/reservations/%s/release", reservation);
 	if ((err = gl_http_post(req, path, NULL, &status, NULL)) != GL_OK)
 		return err;
-	/* 404: the reservation was never completed, so it holds nothing. */
+	/* 404: the reservation was never completed, so it holds nothing; 422: it is sold or
+	 * being sold (a payment got to it first). */
+	if (status == 422)
+		return GL_E_INVALID_STATE;
 	return status == 200 || status == 404 ? GL_OK : GL_E_UPSTREAM_BAD;
 }
 
@@ -148,6 +151,8 @@ order_event(const struct gl_req *req, const char *type, const json_t *doc, const
 	if (json_object_get(doc, "user_id") != NULL)
 		json_object_set(data, "user_id", json_object_get(doc, "user_id"));
 	json_object_set_new(data, "status", json_string(strchr(type, '.') + 1));
+	/* What it was before: a kitchen that has no ticket yet must know a paid one is off. */
+	json_object_set(data, "was", json_object_get(doc, "status"));
 	return gl_events_stage(req, type, data, &proof, err);
 }
 
@@ -160,8 +165,11 @@ order_set_cancelled(const struct gl_req *req, const bson_oid_t *oid, const json_
 	struct gl_event *ev;
 	enum gl_err err;
 
-	err = order_release_stock(req, json_string_value(json_object_get(doc, "reservation_id")));
-	if (err != GL_OK) {
+	/* A paid order's units are sold (and may be in the pan): only an unpaid one gives its
+	 * reservation back.  A paid one is refunded by payments on order.cancelled. */
+	if (order_status_is(doc, "pending_payment") &&
+	    (err = order_release_stock(
+	             req, json_string_value(json_object_get(doc, "reservation_id")))) != GL_OK) {
 		bson_destroy(&set);
 		return err;
 	}
@@ -204,7 +212,8 @@ order_cancel(struct gl_req *req)
 	}
 	if (order_status_is(doc, "cancelled"))
 		return gl_reply(req, 200, doc); /* already: nothing more to do */
-	if (!order_status_is(doc, "pending_payment")) {
+	if (!order_status_is(doc, "pending_payment") && !order_status_is(doc, "paid") &&
+	    !order_status_is(doc, "preparing")) {
 		err = gl_fail(req, GL_E_INVALID_STATE, NULL,
 		              "a %s order can no longer be cancelled",
 		              status != NULL ? status : "broken");
@@ -215,6 +224,10 @@ order_cancel(struct gl_req *req)
 	json_decref(doc);
 	if (err == GL_E_CONFLICT)
 		return gl_fail(req, err, NULL, "the order changed while it was being cancelled");
+	if (err == GL_E_INVALID_STATE)
+		return gl_fail(req, err, NULL,
+		               "the order is being paid: cancel it once it is paid (it is then "
+		               "refunded)");
 	if (err != GL_OK)
 		return gl_fail(
 		        req, err, NULL,
@@ -242,6 +255,11 @@ order_expire(const bson_oid_t *oid, const char *why)
 	if (err == GL_OK && order_status_is(doc, "pending_payment")) {
 		err = order_set_cancelled(NULL, oid, doc, "expired", &out);
 		json_decref(doc);
+		if (err == GL_E_INVALID_STATE) {
+			gl_due_drop("pending",
+			            oid); /* a payment took it first: order.paid follows */
+			return GL_OK;
+		}
 		if (err != GL_OK)
 			return err; /* asked again later; another process may have won */
 		json_decref(out);
@@ -296,15 +314,35 @@ static const struct gl_event_handler stock_handlers[] = {
 	{ 0 },
 };
 
-/* The payment went through (payments' order.paid): pending_payment → paid. */
+/* Where a status stands on the way pending_payment → ... → completed (-1: cancelled). */
+static int
+order_rank(const char *status)
+{
+	static const char *const way[] = { "pending_payment", "paid",      "preparing",
+		                           "ready",           "completed", NULL };
+
+	for (int i = 0; status != NULL && way[i] != NULL; i++)
+		if (strcmp(status, way[i]) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * Follow another service's event into the order's status: payments'
+ * order.paid, the kitchen's order.preparing / ready / completed.  Only
+ * forward, so an event that comes twice or late changes nothing, and never
+ * out of cancelled.
+ */
 static enum gl_err
-on_order_paid(const json_t *event)
+order_follow(const json_t *event, const char *to)
 {
 	const char *id =
 	        json_string_value(json_object_get(json_object_get(event, "data"), "order_id"));
+	const char *now;
 	bson_t set = BSON_INITIALIZER;
 	bson_oid_t oid;
 	json_t *doc, *out;
+	char at[32];
 	enum gl_err err;
 
 	if (!gl_oid_parse(id, &oid)) {
@@ -315,8 +353,10 @@ on_order_paid(const json_t *event)
 		bson_destroy(&set);
 		return err; /* not stored (yet?): try again, dead-lettered in the end */
 	}
-	if (!order_status_is(doc, "pending_payment")) {
-		if (order_status_is(doc, "cancelled"))
+	now = json_string_value(json_object_get(doc, "status"));
+	if (order_rank(now) < 0 || order_rank(now) >= order_rank(to)) {
+		/* Cannot happen while stock lets a reservation end one way only: say so loudly. */
+		if (order_rank(now) < 0 && strcmp(to, "paid") == 0)
 			gl_log(GL_LOG_ERROR, NULL,
 			       "order %s was paid after it was cancelled: the payment is to refund",
 			       id);
@@ -324,7 +364,9 @@ on_order_paid(const json_t *event)
 		bson_destroy(&set);
 		return GL_OK;
 	}
-	BSON_APPEND_UTF8(&set, "status", "paid");
+	snprintf(at, sizeof(at), "%s_at", to);
+	BSON_APPEND_UTF8(&set, "status", to);
+	BSON_APPEND_DATE_TIME(&set, at, (int64_t)time(NULL) * 1000);
 	BSON_APPEND_DATE_TIME(&set, "updated_at", (int64_t)time(NULL) * 1000);
 	err = gl_db_update("orders", &oid, json_integer_value(json_object_get(doc, "version")),
 	                   &set, &out);
@@ -334,13 +376,74 @@ on_order_paid(const json_t *event)
 		return err; /* a concurrent change: the next try sees it */
 	json_decref(out);
 	gl_due_drop("pending", &oid); /* paid: no longer the expiry tick's */
-	gl_log(GL_LOG_INFO, NULL, "order %s paid", id);
+	gl_log(GL_LOG_INFO, NULL, "order %s %s", id, to);
+	return GL_OK;
+}
+
+static enum gl_err
+on_order_paid(const json_t *event)
+{
+	return order_follow(event, "paid");
+}
+
+static enum gl_err
+on_order_preparing(const json_t *event)
+{
+	return order_follow(event, "preparing");
+}
+
+static enum gl_err
+on_order_ready(const json_t *event)
+{
+	return order_follow(event, "ready");
+}
+
+static enum gl_err
+on_order_completed(const json_t *event)
+{
+	return order_follow(event, "completed");
+}
+
+/*
+ * An order.cancelled of another service (payments: payment_failed) cancels
+ * an unpaid order and frees its stock.  Orders' own order.cancelled comes
+ * back here too and finds the order cancelled already.
+ */
+static enum gl_err
+on_order_cancelled(const json_t *event)
+{
+	const json_t *data = json_object_get(event, "data");
+	const char *reason = json_string_value(json_object_get(data, "reason"));
+	bson_oid_t oid;
+	json_t *doc, *out;
+	enum gl_err err;
+
+	if (!gl_oid_parse(json_string_value(json_object_get(data, "order_id")), &oid))
+		return GL_E_VALIDATION; /* no such event can ever be handled */
+	if (reason == NULL || (strcmp(reason, "payment_failed") != 0 &&
+	                       strcmp(reason, "expired") != 0 && strcmp(reason, "customer") != 0))
+		reason = "payment_failed";
+	if ((err = gl_db_get("orders", &oid, &doc)) != GL_OK)
+		return err == GL_E_NOT_FOUND ? GL_OK : err;
+	if (!order_status_is(doc, "pending_payment")) {
+		json_decref(doc);
+		return GL_OK;
+	}
+	err = order_set_cancelled(NULL, &oid, doc, reason, &out);
+	json_decref(doc);
+	if (err != GL_OK)
+		return err;
+	json_decref(out);
+	gl_due_drop("pending", &oid);
+	gl_log(GL_LOG_INFO, NULL, "order %s cancelled: %s",
+	       json_string_value(json_object_get(data, "order_id")), reason);
 	return GL_OK;
 }
 
 static const struct gl_event_handler order_handlers[] = {
-	{ "order.paid", on_order_paid },
-	{ 0 },
+	{ "order.paid", on_order_paid },           { "order.cancelled", on_order_cancelled },
+	{ "order.preparing", on_order_preparing }, { "order.ready", on_order_ready },
+	{ "order.completed", on_order_completed }, { 0 },
 };
 
 void

@@ -37,7 +37,9 @@ enum gl_err order_get(struct gl_req *req);
 enum gl_err order_cancel(struct gl_req *req);
 /* The service's tick: cancel every pending order past its expiry, relay staged events. */
 void orders_tick(void);
-/* The events orders follows (the service's consume hook): reservation.expired, order.paid. */
+/* The events orders follows (the service's consume hook): reservation.expired (cancelled),
+ * order.paid, order.preparing, order.ready, order.completed (the status), and another
+ * service's order.cancelled (payment_failed). */
 void orders_consume(void);
 
 /* Ask stock to release reservation id (24 hex); GL_OK also when it was released already. */

@@ -18,7 +18,9 @@ on_order_cancelled(const json_t *event)
 	if (!gl_oid_parse(id, &oid))
 		return GL_E_VALIDATION; /* no such event can ever be handled */
 	err = reservation_free(id, "released");
-	return err == GL_E_NOT_FOUND ? GL_OK : err;
+	/* Not found: never completed; invalid state: sold (a paid order cancelled, refunded by
+	 * payments: the units stay sold). */
+	return err == GL_E_NOT_FOUND || err == GL_E_INVALID_STATE ? GL_OK : err;
 }
 
 /* An order was paid: its units are sold. */

@@ -10,6 +10,8 @@ static const struct gl_route routes[] = {
 	  reservation_fields },
 	{ GL_POST, "/internal/stock/reservations/{id}/release", reservation_release,
 	  GL_ROLE_PUBLIC },
+	{ GL_POST, "/internal/stock/reservations/{id}/commit", reservation_commit_route,
+	  GL_ROLE_PUBLIC },
 	{ 0 },
 };
 

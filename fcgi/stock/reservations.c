@@ -158,6 +158,36 @@ release_scanned(const char *id)
 	return err;
 }
 
+/*
+ * A reservation ends once, as a whole: released (or expired) or committed,
+ * never some lines each way.  The first to insert {_id: reservation, op}
+ * into "ends" decides; the same op may go on (a retry after a crash), the
+ * other gets GL_E_INVALID_STATE.  A payment that won may take a while to
+ * commit every line: expiry then leaves the reservation to it.
+ */
+static enum gl_err
+reservation_end_claim(const bson_oid_t *oid, const char *op)
+{
+	bson_t doc = BSON_INITIALIZER;
+	json_t *won;
+	const char *wop;
+	enum gl_err err;
+
+	BSON_APPEND_OID(&doc, "_id", oid);
+	BSON_APPEND_UTF8(&doc, "op", op);
+	BSON_APPEND_DATE_TIME(&doc, "at", (int64_t)time(NULL) * 1000);
+	err = gl_db_insert("ends", &doc);
+	bson_destroy(&doc);
+	if (err != GL_E_CONFLICT)
+		return err;
+	if ((err = gl_db_get("ends", oid, &won)) != GL_OK)
+		return err;
+	wop = json_string_value(json_object_get(won, "op"));
+	err = wop != NULL && strcmp(wop, op) == 0 ? GL_OK : GL_E_INVALID_STATE;
+	json_decref(won);
+	return err;
+}
+
 enum gl_err
 reservation_commit(const char *id)
 {
@@ -176,7 +206,8 @@ reservation_commit(const char *id)
 		json_decref(doc);
 		return err;
 	}
-	if ((err = reservation_lines(id, doc, &lines)) == GL_OK) {
+	if ((err = reservation_end_claim(&oid, "commit")) == GL_OK &&
+	    (err = reservation_lines(id, doc, &lines)) == GL_OK) {
 		err = end_lines(id, lines, json_array_size(lines), "commit");
 		json_decref(lines);
 	}
@@ -219,11 +250,18 @@ reservation_free(const char *id, const char *state)
 		return err;
 	now = json_string_value(json_object_get(doc, "state"));
 	if (now == NULL || strcmp(now, "holding") != 0) {
-		json_decref(doc); /* ended: every line was released before it was marked */
+		/* Ended: every line was released (or sold) before it was marked. */
+		err = now != NULL && strcmp(now, "committed") == 0 ? GL_E_INVALID_STATE : GL_OK;
+		json_decref(doc);
 		gl_due_drop("holds", &oid);
-		return GL_OK;
+		return err;
 	}
-	if ((err = reservation_lines(id, doc, &lines)) == GL_OK) {
+	if ((err = reservation_end_claim(&oid, "release")) == GL_E_INVALID_STATE) {
+		json_decref(doc); /* being sold: the payment finishes it (stock.h) */
+		gl_due_drop("holds", &oid);
+		return err;
+	}
+	if (err == GL_OK && (err = reservation_lines(id, doc, &lines)) == GL_OK) {
 		err = release_lines(id, lines, json_array_size(lines));
 		json_decref(lines);
 	}
@@ -391,12 +429,26 @@ reservation_create(struct gl_req *req)
 	return view != NULL ? gl_reply(req, 201, view) : GL_E_INTERNAL;
 }
 
+/* 200 with the reservation as it is now. */
+static enum gl_err
+reservation_reply(struct gl_req *req, const bson_oid_t *oid)
+{
+	json_t *doc, *view;
+	enum gl_err err;
+
+	if ((err = gl_db_get("reservations", oid, &doc)) != GL_OK)
+		return err;
+	view = reservation_view(doc);
+	json_decref(doc);
+	return view != NULL ? gl_reply(req, 200, view) : GL_E_INTERNAL;
+}
+
 enum gl_err
 reservation_release(struct gl_req *req)
 {
 	const char *id = gl_req_capture(req, "id");
 	bson_oid_t oid;
-	json_t *doc, *view;
+	json_t *doc;
 	enum gl_err err;
 
 	if (!gl_oid_parse(id, &oid))
@@ -405,11 +457,29 @@ reservation_release(struct gl_req *req)
 		return err == GL_E_NOT_FOUND ? gl_fail(req, err, NULL, "no reservation has this id")
 		                             : err;
 	json_decref(doc);
-	if ((err = reservation_free(id, "released")) != GL_OK)
+	if ((err = reservation_free(id, "released")) == GL_E_INVALID_STATE)
+		return gl_fail(req, err, NULL, "the reservation is being sold: its order is paid");
+	if (err != GL_OK)
 		return err;
-	if ((err = gl_db_get("reservations", &oid, &doc)) != GL_OK)
+	return reservation_reply(req, &oid);
+}
+
+enum gl_err
+reservation_commit_route(struct gl_req *req)
+{
+	const char *id = gl_req_capture(req, "id");
+	bson_oid_t oid;
+	enum gl_err err;
+
+	if (!gl_oid_parse(id, &oid))
+		return GL_E_INTERNAL;
+	err = reservation_commit(id);
+	if (err == GL_E_NOT_FOUND)
+		return gl_fail(req, err, NULL, "no reservation has this id");
+	if (err == GL_E_INVALID_STATE)
+		return gl_fail(req, err, NULL,
+		               "the reservation was released: its units are no longer held");
+	if (err != GL_OK)
 		return err;
-	view = reservation_view(doc);
-	json_decref(doc);
-	return view != NULL ? gl_reply(req, 200, view) : GL_E_INTERNAL;
+	return reservation_reply(req, &oid);
 }

@@ -60,8 +60,10 @@ enum gl_err stock_get(struct gl_req *req);
 enum gl_err stock_set(struct gl_req *req);
 enum gl_err reservation_create(struct gl_req *req);
 enum gl_err reservation_release(struct gl_req *req);
+enum gl_err reservation_commit_route(struct gl_req *req);
 /* Release what reservation id (24 hex) holds, each line at most once, and mark it state;
- * GL_OK also when it had ended, GL_E_NOT_FOUND when there is no such record. */
+ * GL_OK also when it had been released, GL_E_INVALID_STATE when it is sold or being sold
+ * (a payment claimed it first), GL_E_NOT_FOUND when there is no such record. */
 enum gl_err reservation_free(const char *id, const char *state);
 /* Sell what reservation id holds (its order is paid): GL_OK also when committed already,
  * GL_E_INVALID_STATE when it ended otherwise (released, expired), GL_E_NOT_FOUND. */

@@ -6,6 +6,11 @@
 #   free_port                        prints a free TCP port on 127.0.0.1
 #   bench_nginx_start HTTP-BODY      starts nginx with this inside http { } (one worker,
 #                                    no access log); returns when it runs
+#   bench_baseline WORKERS           hello + nginx: $P_STATIC (`return 200`) and $P_HELLO
+#                                    (nginx -> FastCGI hello), answering when it returns
+#   api METHOD PATH TOKEN [BODY]     a call to the running stack ($GALLEY_URL)
+#   bench_tokens                     $ADMIN (the stack's admin) and $TOKEN (a new customer)
+#   bench_item NAME PRICE            a new menu item with a billion on hand; prints its id
 bench_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 bench_cleanup() {
@@ -53,4 +58,35 @@ $1
 }
 CONF
 	nginx -p "$t" -c "$t/nginx.conf" -e "$t/error.log"
+}
+
+bench_baseline() {
+	bench_hello_start "$1"
+	P_STATIC=$(free_port) P_HELLO=$(free_port)
+	bench_nginx_start "
+  server { listen 127.0.0.1:$P_STATIC; location / { return 200 '{\"hello\":\"world\"}'; } }
+  server { listen 127.0.0.1:$P_HELLO; location / { include /etc/nginx/fastcgi_params; fastcgi_pass unix:$HELLO_SOCK; } }"
+	for _ in $(seq 1 50); do curl -sf -o /dev/null "http://127.0.0.1:$P_HELLO/" && break; sleep 0.1; done
+}
+
+api() {
+	curl -sS -X "$1" -H "Authorization: Bearer $3" ${4:+-H 'Content-Type: application/json' --data-binary "$4"} \
+		"$GALLEY_URL$2"
+}
+
+bench_tokens() {
+	local email="bench$RANDOM$RANDOM@bench.example"
+	ADMIN=$(curl -sS -X POST -H 'Content-Type: application/json' "$GALLEY_URL/api/auth/login" \
+		--data-binary "{\"email\":\"$GALLEY_ADMIN_EMAIL\",\"password\":\"$(cat "$GALLEY_ADMIN_PASSWORD_FILE")\"}" | jq -r .token)
+	api POST /api/auth/register "" "{\"email\":\"$email\",\"password\":\"password9\",\"name\":\"Bench\"}" >/dev/null
+	TOKEN=$(api POST /api/auth/login "" "{\"email\":\"$email\",\"password\":\"password9\"}" | jq -r .token)
+}
+
+bench_item() {
+	local id
+	[ -n "${bench_supplier:-}" ] ||
+		bench_supplier=$(api POST /api/suppliers "$ADMIN" '{"name":"Bench supplier","email":"bench'$RANDOM'@supplier.example"}' | jq -r .id)
+	id=$(api POST /api/menu/items "$ADMIN" "{\"name\":\"$1\",\"price_cents\":$2,\"supplier_id\":\"$bench_supplier\"}" | jq -r .id)
+	api PUT "/api/stock/$id" "$ADMIN" '{"on_hand":1000000000}' >/dev/null
+	echo "$id"
 }

@@ -24,30 +24,14 @@ set -a; . "$run/env"; set +a
 bench_tmp
 tmp=$BENCH_TMP
 # The baseline: a bare FastCGI responder behind its own nginx, same machine, same run.
-bench_hello_start "$workers"
-p_static=$(free_port) p_hello=$(free_port)
-bench_nginx_start "
-  server { listen 127.0.0.1:$p_static; location / { return 200 '{\"hello\":\"world\"}'; } }
-  server { listen 127.0.0.1:$p_hello; location / { include /etc/nginx/fastcgi_params; fastcgi_pass unix:$HELLO_SOCK; } }"
-for _ in $(seq 1 50); do curl -sf -o /dev/null "http://127.0.0.1:$p_hello/" && break; sleep 0.1; done
+bench_baseline "$workers"
+p_static=$P_STATIC p_hello=$P_HELLO
 
 # A customer, and three items with plenty of stock.
-api() { # METHOD PATH TOKEN [BODY]
-	curl -sS -X "$1" -H "Authorization: Bearer $3" ${4:+-H 'Content-Type: application/json' --data-binary "$4"} \
-		"$GALLEY_URL$2"
-}
-admin=$(curl -sS -X POST -H 'Content-Type: application/json' "$GALLEY_URL/api/auth/login" \
-	--data-binary "{\"email\":\"$GALLEY_ADMIN_EMAIL\",\"password\":\"$(cat "$GALLEY_ADMIN_PASSWORD_FILE")\"}" | jq -r .token)
-email="bench$RANDOM$RANDOM@orders.example"
-api POST /api/auth/register "" "{\"email\":\"$email\",\"password\":\"password9\",\"name\":\"Bench\"}" >/dev/null
-token=$(api POST /api/auth/login "" "{\"email\":\"$email\",\"password\":\"password9\"}" | jq -r .token)
-supplier=$(api POST /api/suppliers "$admin" '{"name":"Bench supplier","email":"bench'$RANDOM'@supplier.example"}' | jq -r .id)
+bench_tokens
+admin=$ADMIN token=$TOKEN
 items=()
-for n in 1 2 3; do
-	id=$(api POST /api/menu/items "$admin" "{\"name\":\"Bench $n\",\"price_cents\":$((n * 100)),\"supplier_id\":\"$supplier\"}" | jq -r .id)
-	api PUT "/api/stock/$id" "$admin" '{"on_hand":1000000000}' >/dev/null
-	items+=("$id")
-done
+for n in 1 2 3; do items+=("$(bench_item "Bench $n" $((n * 100)))"); done
 one="{\"lines\":[{\"item_id\":\"${items[0]}\",\"qty\":1}]}"
 three="{\"lines\":[{\"item_id\":\"${items[0]}\",\"qty\":1},{\"item_id\":\"${items[1]}\",\"qty\":2},{\"item_id\":\"${items[2]}\",\"qty\":1}]}"
 [ "$(api POST /api/orders "$token" "$three" | jq -r .status)" = pending_payment ] ||

@@ -1,0 +1,122 @@
+/*
+ * Kitchen (API.md, kitchen): simulated staff prepare paid orders.
+ *
+ *   order.paid ──► ticket "paid" ──► a cook claims it ──► "preparing" ──► "ready"
+ *                  (+ queue entry)    (unique insert)    order.preparing  order.ready
+ *   staff: POST .../complete: "ready" ──► "completed", order.completed
+ *   order.cancelled: a ticket not yet ready ──► "cancelled" (the cook stops)
+ *
+ * A ticket's _id is its order's ObjectId, so a repeated order.paid inserts
+ * nothing new.  Every process runs gl_conf.kitchen_staff cooks (threads, see
+ * staff.c); any cook of any process may take any ticket, and none may
+ * prepare one twice.  On FerretDB 1.x a version-guarded update is read →
+ * change → write back, so two cooks could both "win" one; the rules that
+ * must not race rest on unique inserts instead ("claims", by _id):
+ *  - "<ticket>:<n>" is attempt n of preparing the ticket.  The cook whose
+ *    insert succeeds owns it until the claim's lease ends ("until": the
+ *    start + items × seconds per item + KITCHEN_LEASE_MARGIN_S).  A cook
+ *    that died leaves its claim; once the lease is over, the next cook
+ *    claims n + 1 (and so on), so exactly one attempt is live at a time.
+ *  - "<ticket>:end" says how preparing ended, "ready" or "cancelled":
+ *    whichever of the cook and the cancellation inserts it first wins, so a
+ *    cancelled ticket never becomes ready and a ready one is never cancelled.
+ * Only the owner of the live attempt writes a ticket's preparing/ready
+ * state, and only after its insert won.
+ *
+ * Events: order.preparing when a paid ticket is first taken (a cook that
+ * takes over a ticket already preparing announces nothing: the order's
+ * state does not change), order.ready, order.completed, each staged in the
+ * outbox with the write it announces (lib/events.h).
+ *
+ * No scans of "tickets": FerretDB pushes only _id filters down to SQLite,
+ * and tickets grow without end.  What needs a cook is the due list "queue"
+ * (lib/due.h, indexed in Redis): an entry is added with the ticket (due
+ * now), put off to the lease's end while a cook holds the ticket (so it
+ * comes up again only if that cook dies), and dropped when preparing ends.
+ * Idle cooks ask it for what is due about once a second.
+ */
+#ifndef KITCHEN_H
+#define KITCHEN_H
+
+#include <bson/bson.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "req.h"
+#include "valid.h"
+
+#define KITCHEN_LEASE_MARGIN_S 10   /* a lease outlives the cooking time by this much */
+#define KITCHEN_IDLE_MS        1000 /* an idle cook looks for work this often */
+#define KITCHEN_STEP_MS        200  /* a cooking cook notices a stop this quickly */
+#define KITCHEN_CHECK_STEPS    5    /* and re-reads its ticket every this many steps */
+#define KITCHEN_COOK_MAX       96   /* "<host>:<pid>:<n>" */
+
+extern const struct gl_field ticket_query[];
+
+/* tickets.c: the routes */
+enum gl_err ticket_list(struct gl_req *req);
+enum gl_err ticket_get(struct gl_req *req);
+enum gl_err ticket_complete(struct gl_req *req);
+
+/* ticket.c: the ticket's state, shared by routes, events and cooks */
+bool ticket_status_is(const json_t *doc, const char *status);
+/*
+ * Move the ticket doc (borrowed, as read) to status, with the fields of
+ * extra (borrowed, may be NULL) and updated_at, if it is still at the
+ * version read; event (may be NULL) is the type announcing the change,
+ * staged before the write.  *out (new) is the ticket after; out may be
+ * NULL.  GL_E_CONFLICT when the ticket changed since it was read.
+ */
+enum gl_err ticket_move(const struct gl_req *req, const json_t *doc, const char *status,
+                        const bson_t *extra, const char *event, json_t **out)
+        __attribute__((warn_unused_result));
+
+/* claims.c: the unique keys (see above) */
+/* Claim attempt n of ticket (24 hex) until (epoch s); GL_E_CONFLICT when it is taken. */
+enum gl_err claim_take(const char *ticket, long long n, const char *cook, int64_t until)
+        __attribute__((warn_unused_result));
+/* When attempt n's lease ends, in *until; GL_E_NOT_FOUND when nobody claimed it. */
+enum gl_err claim_until(const char *ticket, long long n, int64_t *until)
+        __attribute__((warn_unused_result));
+/* End attempt n's lease now (its cook stops): the next cook need not wait for it. */
+void claim_release(const char *ticket, long long n);
+/*
+ * Settle how preparing ticket ends: how ("ready" or "cancelled") unless it
+ * was settled before; *ready says which way it is settled.
+ */
+enum gl_err claim_end(const char *ticket, const char *how, bool *ready)
+        __attribute__((warn_unused_result));
+
+/* queue.c: what needs a cook, when */
+/* List ticket id as due at due (epoch s); GL_OK also when it is listed already. */
+enum gl_err queue_add(const bson_oid_t *id, int64_t due) __attribute__((warn_unused_result));
+/* Move id's entry to due (a lease's end). */
+void queue_defer(const bson_oid_t *id, int64_t due);
+/* Drop id's entry (preparing ended). */
+void queue_drop(const bson_oid_t *id);
+/* Up to max entries due now, earliest first, as a new array of {"id"}. */
+enum gl_err queue_due(int max, json_t **out) __attribute__((warn_unused_result));
+
+/* cook.c: one cook's work */
+/* Take the first ticket due that this cook can claim and prepare it; false when none was. */
+bool cook_work(const char *cook);
+
+/* staff.c: the cook threads of this process */
+/* The service's init: start gl_conf.kitchen_staff cooks; 0, or -1 (logged). */
+int kitchen_staff_start(void);
+/* Stop and join the cooks (idempotent; they stop within KITCHEN_STEP_MS plus a write). */
+void kitchen_staff_stop(void);
+/* Wake one idle cook of this process (a ticket was just added). */
+void kitchen_staff_wake(void);
+/* Is this process stopping? */
+bool kitchen_stopping(void);
+/* Sleep ms, or less when the process stops; true when it stops. */
+bool kitchen_nap(int ms);
+
+/* events.c: the events kitchen follows (the consume hook), and the tick. */
+void kitchen_consume(void);
+void kitchen_tick(void);
+
+#endif

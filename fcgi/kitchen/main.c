@@ -1,0 +1,19 @@
+/* galley-kitchen: simulated staff preparing paid orders, and their tickets (API.md, kitchen). */
+#include "app.h"
+#include "kitchen.h"
+
+static const struct gl_route routes[] = {
+	{ GL_GET, "/api/kitchen/tickets", ticket_list, GL_ROLE_STAFF, NULL, 0, ticket_query },
+	{ GL_GET, "/api/kitchen/tickets/{id}", ticket_get, GL_ROLE_STAFF },
+	{ GL_POST, "/api/kitchen/tickets/{id}/complete", ticket_complete, GL_ROLE_STAFF },
+	{ 0 },
+};
+
+int
+main(void)
+{
+	static const struct gl_service svc = { "kitchen",    routes,          kitchen_staff_start,
+		                               kitchen_tick, kitchen_consume, kitchen_staff_stop };
+
+	return gl_app_main(&svc);
+}

@@ -1,0 +1,40 @@
+/*
+ * "queue": the due list (lib/due.h) of tickets that still need a cook or
+ * are being prepared (kitchen.h): due now while waiting, at the lease's end
+ * while a cook holds the ticket.  Cooks read what is due from Redis's index,
+ * so an idle kitchen costs FerretDB nothing but lib/due's periodic scan of
+ * this small collection.  An entry is only a hint: the ticket and the claims
+ * decide, so a stale entry costs one read of its ticket and is dropped.
+ */
+#include "due.h"
+#include "kitchen.h"
+#include "log.h"
+
+#define QUEUE "queue"
+
+enum gl_err
+queue_add(const bson_oid_t *id, int64_t due)
+{
+	enum gl_err err = gl_due_add(QUEUE, id, due);
+
+	return err == GL_E_CONFLICT ? GL_OK : err;
+}
+
+void
+queue_defer(const bson_oid_t *id, int64_t due)
+{
+	if (gl_due_move(QUEUE, id, due) != GL_OK)
+		gl_log(GL_LOG_WARN, NULL, "a queue entry stays due: cooks will look at it again");
+}
+
+void
+queue_drop(const bson_oid_t *id)
+{
+	gl_due_drop(QUEUE, id);
+}
+
+enum gl_err
+queue_due(int max, json_t **out)
+{
+	return gl_due_find(QUEUE, max, out);
+}

@@ -1,0 +1,19 @@
+/* galley-payments: paying orders through the payment provider (API.md, payments). */
+#include "app.h"
+#include "payments.h"
+
+static const struct gl_route routes[] = {
+	{ GL_POST, "/api/payments", payment_create, GL_ROLE_CUSTOMER | GL_ROLE_STAFF,
+	  payment_fields },
+	{ GL_GET, "/api/payments/{id}", payment_get, GL_ROLE_CUSTOMER | GL_ROLE_STAFF },
+	{ 0 },
+};
+
+int
+main(void)
+{
+	static const struct gl_service svc = { "payments", routes, NULL, payments_tick,
+		                               payments_consume };
+
+	return gl_app_main(&svc);
+}

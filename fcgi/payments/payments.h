@@ -1,0 +1,48 @@
+/*
+ * Payments (API.md, payments): an order is paid in four steps, each safe to
+ * repeat, so a payment left half-way by a dead process or a provider that
+ * did not answer is finished by simply running it again.
+ *
+ *   record the payment as processing (its id is its order's id: one payment
+ *   per order, by a unique _id), listed in the "processing" due list
+ *   → authorize the order's total at the provider (provider.h: held, not taken)
+ *   → commit the order's reservation in stock: the units are sold.  Stock
+ *     lets one of commit and release end a reservation (a unique insert), so
+ *     a payment and the order's expiry or cancel cannot both win
+ *   → capture the money, then mark the payment succeeded and emit order.paid.
+ *
+ * A declined card marks it failed and emits order.cancelled (payment_failed),
+ * which cancels the order and frees its stock.  If the reservation ended
+ * first (the order expired or was cancelled), the hold is cancelled at the
+ * provider and the payment is cancelled: the customer is never charged for
+ * an order that will not come.  A succeeded payment whose order is cancelled
+ * afterwards (before it is ready, orders allows it) is refunded when
+ * order.cancelled arrives.
+ *
+ * Who may pay: the order's owner or staff, found by asking orders as the
+ * caller (a customer sees only its own orders there).
+ */
+#ifndef PAYMENTS_H
+#define PAYMENTS_H
+
+#include "req.h"
+#include "valid.h"
+
+/* A processing payment nobody finished within this (beyond the provider's timeout, three
+ * calls) is taken up again by the tick. */
+#define PAYMENT_RESUME_S (3 * gl_conf.payment_timeout_ms / 1000 + 5)
+
+extern const struct gl_field payment_fields[];
+
+/* pay.c */
+enum gl_err payment_create(struct gl_req *req);
+/* Run the steps again for every processing payment left over (the tick). */
+void payments_resume(void);
+
+/* payments.c */
+enum gl_err payment_get(struct gl_req *req);
+void payments_tick(void);
+/* The events payments follows: order.cancelled (refund a succeeded payment). */
+void payments_consume(void);
+
+#endif

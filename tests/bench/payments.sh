@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# What does paying an order cost next to the floor of the stack?  In one run on this
+# machine, through nginx with wrk:
+#   static   nginx `return 200` (the ceiling)
+#   hello    nginx -> FastCGI hello (tests/bench/hello.c), 1 pool x W workers
+#   payment  POST /api/payments for orders placed beforehand, each paid once: auth_request,
+#            the order read from orders over HTTP, the payment's record, authorize at the
+#            provider, the reservation committed in stock, capture, the order.paid event
+#            (staged in the outbox, the write, XADD)
+# The provider is whatever the stack uses: the simulated one on loopback unless the stack
+# was started with GALLEY_PAYMENT_KEY (do not point this at a real account).
+#
+# usage: bin/galley up; tests/bench/payments.sh [orders] [connections]
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+run=${GALLEY_RUN:-$top/.run}
+n=${1:-400}
+conns=${2:-8}
+workers=${GALLEY_WORKERS:-2}
+command -v wrk >/dev/null || { echo "payments.sh: wrk is missing (apt-get install wrk)" >&2; exit 2; }
+[ -f "$run/env" ] || { echo "payments.sh: no stack in $run: run bin/galley up first" >&2; exit 2; }
+set -a; . "$run/env"; set +a
+[ "${GALLEY_PAYMENT_SIMULATED:-0}" = 1 ] ||
+	{ echo "payments.sh: the stack pays through a real provider; start it without GALLEY_PAYMENT_KEY" >&2; exit 2; }
+
+. "$top/tests/bench/lib.sh"
+bench_tmp
+tmp=$BENCH_TMP
+bench_baseline "$workers"
+p_static=$P_STATIC p_hello=$P_HELLO
+bench_tokens
+token=$TOKEN
+item=$(bench_item "Bench pay" 100)
+
+# The orders to pay, placed first (their reservations must outlive the run: 15 min by default).
+echo "placing $n orders..." >&2
+for _ in $(seq 1 "$n"); do
+	api POST /api/orders "$token" "{\"lines\":[{\"item_id\":\"$item\",\"qty\":1}]}" | jq -r .id
+done >"$tmp/orders"
+[ "$(grep -c '^[0-9a-f]\{24\}$' "$tmp/orders")" = "$n" ] || { echo "payments.sh: not every order was placed" >&2; exit 1; }
+{
+	echo 'local ids = {'
+	sed 's/.*/"&",/' "$tmp/orders"
+	echo '}'
+	cat <<LUA
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $token"
+request = function()
+	i = i + 1
+	if i > #ids then i = 1 end -- past the end: repeats, answered 409 (counted as errors)
+	return wrk.format(nil, nil, nil, '{"order_id":"' .. ids[i] .. '","payment_method":"pm_card_visa"}')
+end
+LUA
+} >"$tmp/pay.lua"
+
+bench() { # name url secs threads wrk-args...
+	local name=$1 url=$2 secs=$3 threads=$4 out errs
+	shift 4
+	out=$(wrk -t"$threads" -c"$conns" -d"${secs}s" --latency "$@" "$url" 2>&1)
+	errs=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' <<<"$out")
+	printf '| %-34s | %8s | %9s | %9s | %s |\n' "$name" "$(awk '/Requests\/sec/ {print int($2)}' <<<"$out")" \
+		"$(awk '$1 == "50%" {print $2}' <<<"$out")" "$(awk '$1 == "99%" {print $2}' <<<"$out")" "${errs:-none}"
+	echo "$out" >"$tmp/last.out"
+}
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1048576)" GiB"}' /proc/meminfo); nginx $(nginx -v 2>&1 | sed 's/.*\///'); $conns connections; pools of $workers workers: hello 1, each service ${GALLEY_POOLS:-2}"
+echo "| target                             |    req/s |       p50 |       p99 | errors |"
+echo "|------------------------------------|----------|-----------|-----------|--------|"
+bench "nginx return 200" "http://127.0.0.1:$p_static/" 5 2
+bench "hello (nginx -> FastCGI)" "http://127.0.0.1:$p_hello/" 5 2
+# One wrk thread, so the list is walked once in order; the run is cut to about n payments.
+bench "payment (authorize, commit, capture)" "$GALLEY_URL/api/payments" "${PAY_SECS:-5}" 1 -s "$tmp/pay.lua"
+paid=0
+while read -r o; do
+	[ "$(api GET "/api/payments/$o" "$token" | jq -r .status)" = succeeded ] && paid=$((paid + 1))
+done <"$tmp/orders"
+echo "orders paid during the run: $paid of $n"
