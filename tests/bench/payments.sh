@@ -58,6 +58,7 @@ LUA
 bench() { # name url secs threads wrk-args...
 	local name=$1 url=$2 secs=$3 threads=$4 out errs
 	shift 4
+	((threads <= conns)) || threads=$conns
 	out=$(wrk -t"$threads" -c"$conns" -d"${secs}s" --latency "$@" "$url" 2>&1)
 	errs=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' <<<"$out")
 	printf '| %-34s | %8s | %9s | %9s | %s |\n' "$name" "$(awk '/Requests\/sec/ {print int($2)}' <<<"$out")" \
