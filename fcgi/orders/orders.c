@@ -377,6 +377,7 @@ order_follow(const json_t *event, const char *to)
 	json_decref(out);
 	gl_due_drop("pending", &oid); /* paid: no longer the expiry tick's */
 	gl_log(GL_LOG_INFO, NULL, "order %s %s", id, to);
+	order_live(event);
 	return GL_OK;
 }
 
@@ -426,6 +427,9 @@ on_order_cancelled(const json_t *event)
 	if ((err = gl_db_get("orders", &oid, &doc)) != GL_OK)
 		return err == GL_E_NOT_FOUND ? GL_OK : err;
 	if (!order_status_is(doc, "pending_payment")) {
+		if (order_status_is(doc, "cancelled"))
+			order_live(
+			        event); /* cancelled here (the customer, expiry): tell the views */
 		json_decref(doc);
 		return GL_OK;
 	}
@@ -440,10 +444,22 @@ on_order_cancelled(const json_t *event)
 	return GL_OK;
 }
 
+/* Orders' own order.created comes back here only for the live views. */
+static enum gl_err
+on_order_created(const json_t *event)
+{
+	order_live(event);
+	return GL_OK;
+}
+
 static const struct gl_event_handler order_handlers[] = {
-	{ "order.paid", on_order_paid },           { "order.cancelled", on_order_cancelled },
-	{ "order.preparing", on_order_preparing }, { "order.ready", on_order_ready },
-	{ "order.completed", on_order_completed }, { 0 },
+	{ "order.created", on_order_created },
+	{ "order.paid", on_order_paid },
+	{ "order.cancelled", on_order_cancelled },
+	{ "order.preparing", on_order_preparing },
+	{ "order.ready", on_order_ready },
+	{ "order.completed", on_order_completed },
+	{ 0 },
 };
 
 void

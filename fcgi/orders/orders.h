@@ -42,6 +42,9 @@ void orders_tick(void);
  * service's order.cancelled (payment_failed). */
 void orders_consume(void);
 
+/* live.c: hand an order event (borrowed) to the live views (/live/orders). */
+void order_live(const json_t *event);
+
 /* Ask stock to release reservation id (24 hex); GL_OK also when it was released already. */
 enum gl_err order_release_stock(const struct gl_req *req, const char *reservation)
         __attribute__((warn_unused_result));

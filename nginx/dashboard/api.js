@@ -1,0 +1,83 @@
+// api.js: the REST client. Every call sends the bearer token kept in sessionStorage;
+// every error comes back as an ApiError carrying the API's {code, message, field}.
+
+const TOKEN_KEY = 'galley.token';
+
+export class ApiError extends Error {
+  constructor(status, code, message, field) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.field = field || null;
+  }
+}
+
+export function getToken() {
+  return sessionStorage.getItem(TOKEN_KEY) || '';
+}
+
+export function setToken(token) {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+let onUnauthenticated = () => {};
+export function setUnauthenticatedHandler(fn) {
+  onUnauthenticated = fn;
+}
+
+// api('GET', '/api/menu') → parsed JSON (or null for 204).
+// opts: {body, headers, anonymous, signal}
+export async function api(method, path, opts = {}) {
+  const headers = { Accept: 'application/json', ...(opts.headers || {}) };
+  const token = getToken();
+  if (token && !opts.anonymous) headers.Authorization = `Bearer ${token}`;
+  const init = { method, headers, signal: opts.signal, cache: 'no-store' };
+  if (opts.body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(opts.body);
+  }
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    if (e && e.name === 'AbortError') throw e;
+    throw new ApiError(0, 'network_error', `The server cannot be reached (${e.message || e}).`);
+  }
+  const text = await res.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!res.ok) {
+    const err = data && data.error ? data.error : null;
+    const apiErr = new ApiError(
+      res.status,
+      err && err.code ? err.code : `http_${res.status}`,
+      err && err.message ? err.message : `${res.status} ${res.statusText || 'error'}`.trim(),
+      err && err.field ? err.field : null,
+    );
+    if (res.status === 401 && !opts.anonymous && token) onUnauthenticated(apiErr);
+    throw apiErr;
+  }
+  return data;
+}
+
+// Every page of a list route: {items, next} pages followed up to maxPages.
+export async function listAll(path, maxPages = 20) {
+  const items = [];
+  let after = null;
+  for (let i = 0; i < maxPages; i++) {
+    const sep = path.includes('?') ? '&' : '?';
+    const url = `${path}${sep}limit=200${after ? `&after=${encodeURIComponent(after)}` : ''}`;
+    const page = await api('GET', url);
+    items.push(...((page && page.items) || []));
+    if (!page || !page.next) break;
+    after = page.next;
+  }
+  return items;
+}

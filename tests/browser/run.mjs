@@ -1,0 +1,322 @@
+#!/usr/bin/env node
+// tests/browser/run.mjs: the dashboard (nginx/dashboard/) in a real browser — Debian's
+// chromium driven by playwright-core — against a running stack. TAP on stdout.
+//
+// Environment:
+//   GALLEY_URL                  the stack's public URL (http://127.0.0.1:PORT)
+//   GALLEY_ADMIN_EMAIL          [admin@galley.local]
+//   GALLEY_ADMIN_PASSWORD, or GALLEY_ADMIN_PASSWORD_FILE [$GALLEY_RUN/admin-password]
+//   GALLEY_BROWSER_OUT          where screenshots go [$TMPDIR/galley-browser]
+//   GALLEY_CHROMIUM             the browser [/usr/bin/chromium]
+// Exit status: 0 when every test passed, 1 otherwise, 2 when it could not start.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const URL_ = (process.env.GALLEY_URL || '').replace(/\/+$/, '');
+const ADMIN_EMAIL = process.env.GALLEY_ADMIN_EMAIL || 'admin@galley.local';
+const OUT = path.resolve(process.env.GALLEY_BROWSER_OUT || path.join(os.tmpdir(), 'galley-browser'));
+const CHROMIUM = process.env.GALLEY_CHROMIUM || '/usr/bin/chromium';
+let ADMIN_PASSWORD = process.env.GALLEY_ADMIN_PASSWORD || '';
+const PASSWORD_FILE = process.env.GALLEY_ADMIN_PASSWORD_FILE
+  || (process.env.GALLEY_RUN ? path.join(process.env.GALLEY_RUN, 'admin-password') : '');
+if (!ADMIN_PASSWORD && PASSWORD_FILE && fs.existsSync(PASSWORD_FILE)) {
+  ADMIN_PASSWORD = fs.readFileSync(PASSWORD_FILE, 'utf8').trim();
+}
+if (!URL_ || !ADMIN_PASSWORD) {
+  console.log('Bail out! set GALLEY_URL and GALLEY_ADMIN_PASSWORD or GALLEY_ADMIN_PASSWORD_FILE');
+  process.exit(2);
+}
+fs.mkdirSync(OUT, { recursive: true });
+
+// ---------------------------------------------------------------- TAP + helpers
+let n = 0;
+let failed = 0;
+function ok(desc) {
+  console.log(`ok ${++n} - ${desc}`);
+}
+function notOk(desc, err) {
+  failed++;
+  console.log(`not ok ${++n} - ${desc}`);
+  for (const line of String((err && err.stack) || err).split('\n').slice(0, 8)) console.log(`# ${line}`);
+}
+function assert(cond, msg) {
+  if (!cond) throw new Error(`assertion failed: ${msg}`);
+}
+async function poll(fn, timeoutMs, what) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last && last.message ? last.message : JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function rest(token, method, p, body) {
+  const headers = { Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(URL_ + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  return { status: res.status, json };
+}
+
+const tid = (id) => `[data-testid="${id}"]`;
+const shots = [];
+async function shot(page, name) {
+  const file = path.join(OUT, name);
+  await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+  shots.push(file);
+}
+
+async function test(desc, page, shotName, fn) {
+  try {
+    await fn();
+    ok(desc);
+  } catch (e) {
+    notOk(desc, e);
+  } finally {
+    if (page && shotName) await shot(page, shotName);
+  }
+}
+
+// ---------------------------------------------------------------- setup, through the API
+const stamp = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+const login = await rest(null, 'POST', '/api/auth/login', { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
+if (login.status !== 200) {
+  console.log(`Bail out! cannot sign in as the admin (${login.status})`);
+  process.exit(2);
+}
+const adminToken = login.json.token;
+const menu = await rest(adminToken, 'GET', '/api/menu');
+const items = ((menu.json && menu.json.items) || []).slice(0, 2);
+if (items.length < 2) {
+  console.log('Bail out! the menu needs two available items');
+  process.exit(2);
+}
+for (const it of items) {
+  const r = await rest(adminToken, 'PUT', `/api/stock/${it.id}`, { on_hand: 100 });
+  if (r.status !== 200) {
+    console.log(`Bail out! cannot set stock of ${it.id}: ${r.status}`);
+    process.exit(2);
+  }
+}
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+// Every page reports what the CSP blocked and any uncaught error.
+const problems = [];
+async function newPage() {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'en-GB' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    const t = m.text();
+    if (/Content Security Policy|Refused to|Failed to load module|MIME type/i.test(t)) problems.push(`console: ${t}`);
+  });
+  return { context, page };
+}
+
+async function signIn(page, email, password) {
+  await page.goto(`${URL_}/#/signin`);
+  await page.fill(tid('signin-email'), email);
+  await page.fill(tid('signin-password'), password);
+  await page.click(tid('signin-submit'));
+  await page.waitForSelector(tid('user-role'));
+}
+
+const custEmail = `ui-${stamp}@example.com`;
+const custPassword = `pw-${stamp}-long`;
+const [a, b] = items;
+let orderId = null;
+const { page: cust } = await newPage();
+const { page: staff } = await newPage();
+
+try {
+  // (a) register, cart, order, pay, and the order reaches ready live
+  await test('a customer registers, orders two items, pays with Visa and sees the order reach ready without reloading', cust, 'customer.png', async () => {
+    await cust.goto(`${URL_}/#/register`);
+    await cust.fill(tid('register-name'), `UI Customer ${stamp}`);
+    await cust.fill(tid('register-email'), custEmail);
+    await cust.fill(tid('register-password'), custPassword);
+    await cust.click(tid('register-submit'));
+    await cust.waitForSelector(tid('view-menu'));
+    assert((await cust.textContent(tid('user-role'))) === 'customer', 'the top bar says customer');
+    await cust.click(tid(`add-${a.id}`));
+    await cust.click(tid(`add-${b.id}`));
+    await cust.waitForSelector(tid(`cart-qty-${b.id}`));
+    await cust.click(tid('place-order'));
+    const checkout = await cust.waitForSelector(tid('checkout'));
+    orderId = await checkout.getAttribute('data-order-id');
+    assert(/^[0-9a-f]{24}$/.test(orderId || ''), `an order id (${orderId})`);
+    await cust.selectOption(tid('pay-method'), 'pm_card_visa');
+    await cust.evaluate(() => { window.__galleyNoReload = 'still here'; });
+    await cust.click(tid('pay-submit'));
+    await cust.waitForSelector(tid('view-orders'));
+    await cust.waitForSelector(`${tid(`order-status-${orderId}`)}[data-status="ready"]`, { timeout: 40000 });
+    assert((await cust.evaluate(() => window.__galleyNoReload)) === 'still here', 'the page was not reloaded');
+    await cust.waitForSelector(`${tid('live-indicator')}[data-state="live"]`);
+  });
+
+  await test('a declined card shows the payment error at the pay button and the order turns cancelled', cust, 'customer-declined.png', async () => {
+    await cust.click(tid('nav-menu'));
+    await cust.click(tid(`add-${b.id}`));
+    await cust.click(tid('place-order'));
+    const checkout = await cust.waitForSelector(tid('checkout'));
+    const declined = await checkout.getAttribute('data-order-id');
+    await cust.selectOption(tid('pay-method'), 'pm_card_chargeDeclined');
+    await cust.click(tid('pay-submit'));
+    await cust.waitForSelector(`${tid('pay-error')}:not([hidden])`);
+    const msg = (await cust.textContent(tid('pay-error'))) || '';
+    assert(msg.length > 0, 'a message is shown');
+    assert(await cust.isVisible(tid('checkout-back')), 'the way back to the menu is offered');
+    await cust.click(tid('nav-orders'));
+    await cust.waitForSelector(`${tid(`order-status-${declined}`)}[data-status="cancelled"]`);
+    const order = await rest(adminToken, 'GET', `/api/orders/${declined}`);
+    assert(order.json && order.json.cancel_reason === 'payment_failed', `cancelled for payment_failed (${order.json && order.json.cancel_reason})`);
+  });
+
+  // the kitchen board shows the ready order; handing it over reaches the customer live
+  await test('staff sign in, see the ready ticket on the kitchen board, hand it over, and the customer sees completed live', staff, 'kitchen.png', async () => {
+    assert(orderId, 'an order from the test before');
+    await signIn(staff, ADMIN_EMAIL, ADMIN_PASSWORD);
+    assert((await staff.textContent(tid('user-role'))) === 'admin', 'the top bar says admin');
+    if (!(await cust.isVisible(tid('view-orders')))) await cust.click(tid('nav-orders'));
+    await cust.waitForSelector(`${tid(`order-status-${orderId}`)}[data-status="ready"]`);
+    await staff.click(tid('nav-staff-kitchen'));
+    await staff.waitForSelector(`${tid('kitchen-col-ready')} [data-order-id="${orderId}"]`);
+    await cust.evaluate(() => { window.__galleyNoReload = 'still here'; });
+    await staff.click(tid(`handover-${orderId}`));
+    await staff.waitForSelector(`${tid('kitchen-col-ready')} [data-order-id="${orderId}"]`, { state: 'detached' });
+    await cust.waitForSelector(`${tid(`order-status-${orderId}`)}[data-status="completed"]`, { timeout: 15000 });
+    assert((await cust.evaluate(() => window.__galleyNoReload)) === 'still here', 'the customer page was not reloaded');
+  });
+
+  await test('staff see the order in all orders, with a status filter', staff, 'staff-orders-completed.png', async () => {
+    await staff.click(tid('nav-staff-orders'));
+    await staff.waitForSelector(`${tid(`order-status-${orderId}`)}[data-status="completed"]`);
+    await shot(staff, 'staff.png');
+    await staff.selectOption(tid('orders-filter'), 'completed');
+    await staff.waitForSelector(tid(`order-status-${orderId}`));
+    const statuses = await staff.$$eval('[data-testid="order-row"]', (rows) => rows.map((r) => r.dataset.status));
+    assert(statuses.length > 0 && statuses.every((s) => s === 'completed'), `only completed orders (${statuses})`);
+  });
+
+  // (b) a price change by staff reaches the customer's menu
+  const oldCents = a.price_cents;
+  const newCents = oldCents + 10 + (Date.now() % 50);
+  await test('staff change an item price in the UI and the customer menu shows the new price', staff, 'staff-items.png', async () => {
+    await cust.click(tid('nav-menu'));
+    await cust.waitForSelector(`${tid(`menu-price-${a.id}`)}[data-cents="${oldCents}"]`);
+    await staff.click(tid('nav-staff-items'));
+    await staff.fill(tid(`item-price-${a.id}`), (newCents / 100).toFixed(2));
+    const version = await staff.textContent(tid(`item-version-${a.id}`));
+    await staff.click(tid(`item-save-${a.id}`));
+    await staff.waitForFunction(([sel, v]) => {
+      const el = document.querySelector(sel);
+      return el && el.textContent !== v;
+    }, [tid(`item-version-${a.id}`), version]);
+    assert((await staff.inputValue(tid(`item-price-${a.id}`))) === (newCents / 100).toFixed(2), 'the row shows the saved price');
+    await cust.click(tid('nav-orders'));
+    await cust.waitForSelector(tid('view-orders'));
+    await cust.click(tid('nav-menu'));
+    await cust.waitForSelector(`${tid(`menu-price-${a.id}`)}[data-cents="${newCents}"]`);
+    const shown = await cust.textContent(tid(`menu-price-${a.id}`));
+    const expected = await cust.evaluate(([c, cur]) => new Intl.NumberFormat(undefined, { style: 'currency', currency: cur }).format(c / 100), [newCents, a.currency || 'EUR']);
+    assert(shown === expected, `the menu shows ${expected} (got ${shown})`);
+    await shot(cust, 'customer-menu.png');
+  });
+  await rest(adminToken, 'PATCH', `/api/menu/items/${a.id}`, { price_cents: oldCents });
+
+  // (c) bad values: the API's message next to the field
+  await test('a bad value when staff create an item shows the API message next to its field', staff, 'staff-item-error.png', async () => {
+    await staff.waitForSelector(tid('new-item-form'));
+    const supplier = await staff.inputValue(tid('new-item-supplier'));
+    // empty name
+    await staff.fill(tid('new-item-name'), '');
+    await staff.fill(tid('new-item-price'), '4.50');
+    await staff.click(tid('new-item-submit'));
+    await staff.waitForSelector(`${tid('error-name')}:not([hidden])`);
+    const apiName = await rest(adminToken, 'POST', '/api/menu/items', { name: '', price_cents: 450, supplier_id: supplier, available: true });
+    assert(apiName.status === 400 && apiName.json.error.field === 'name', `the API refuses an empty name (${apiName.status})`);
+    assert((await staff.textContent(tid('error-name'))) === apiName.json.error.message, 'the name field shows the API message');
+    // negative price
+    await staff.fill(tid('new-item-name'), `Bad price ${stamp}`);
+    await staff.fill(tid('new-item-price'), '-1.00');
+    await staff.click(tid('new-item-submit'));
+    await staff.waitForSelector(`${tid('error-price_cents')}:not([hidden])`);
+    assert(await staff.isHidden(tid('error-name')), 'the name error is gone');
+    const apiPrice = await rest(adminToken, 'POST', '/api/menu/items', { name: `Bad price ${stamp}`, price_cents: -100, supplier_id: supplier, available: true });
+    assert(apiPrice.status === 400 && apiPrice.json.error.field === 'price_cents', `the API refuses a negative price (${apiPrice.status})`);
+    assert((await staff.textContent(tid('error-price_cents'))) === apiPrice.json.error.message, 'the price field shows the API message');
+  });
+
+  await test('a too-short password at register shows the API message next to the password field', null, null, async () => {
+    const { page } = await newPage();
+    try {
+      await page.goto(`${URL_}/#/register`);
+      await page.fill(tid('register-name'), 'Shorty');
+      await page.fill(tid('register-email'), `short-${stamp}@example.com`);
+      await page.fill(tid('register-password'), 'short');
+      await page.click(tid('register-submit'));
+      await page.waitForSelector(`${tid('error-password')}:not([hidden])`);
+      const msg = await page.textContent(tid('error-password'));
+      const api = await rest(null, 'POST', '/api/auth/register', { email: `short2-${stamp}@example.com`, password: 'short', name: 'Shorty' });
+      assert(api.status === 400 && api.json.error.field === 'password', `the API refuses it (${api.status})`);
+      assert(msg === api.json.error.message, `the field shows "${api.json.error.message}" (got "${msg}")`);
+      assert(await page.isVisible(tid('register-form')), 'still on the register form');
+      await shot(page, 'register-error.png');
+    } finally {
+      await page.context().close();
+    }
+  });
+
+  await test('staff stock view shows levels and sets on hand inline', staff, 'staff-stock.png', async () => {
+    await staff.click(tid('nav-staff-stock'));
+    await staff.waitForSelector(tid(`stock-input-${b.id}`));
+    await staff.fill(tid(`stock-input-${b.id}`), '3');
+    await staff.click(tid(`stock-save-${b.id}`));
+    await staff.waitForSelector(`${tid('stock-row')}[data-item-id="${b.id}"][data-low="true"]`);
+    assert((await staff.textContent(tid(`stock-on-hand-${b.id}`))) === '3', 'on hand is 3');
+    await staff.fill(tid(`stock-input-${b.id}`), '100');
+    await staff.click(tid(`stock-save-${b.id}`));
+    await staff.waitForSelector(`${tid('stock-row')}[data-item-id="${b.id}"][data-low="false"]`);
+  });
+
+  await test('the system page shows every service up and ready', staff, 'system.png', async () => {
+    await staff.click(tid('nav-system'));
+    for (const s of ['auth', 'customers', 'menu', 'stock', 'orders', 'payments', 'kitchen', 'suppliers']) {
+      const t = await (await staff.waitForSelector(tid(`ready-${s}`))).textContent();
+      assert(t === 'ready', `${s} ready (${t})`);
+      assert((await staff.textContent(tid(`health-${s}`))) === 'up', `${s} up`);
+    }
+  });
+
+  await test('no CSP violations, blocked resources or uncaught errors on any page', null, null, async () => {
+    assert(problems.length === 0, problems.join(' | '));
+  });
+} finally {
+  await browser.close().catch(() => {});
+}
+
+console.log(`1..${n}`);
+console.log(`# screenshots: ${shots.join(' ')}`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Live views: GET /live/orders streams order events as Server-Sent Events
+# (nginx's nchan, fed by the orders service): staff get every order's, a
+# customer only its own; no token, no stream. The dashboard's files are
+# served at /, and an API path no service claims is still the API's 404.
+. "$(dirname "$0")/lib.sh"
+
+customer() { # NAME: register and sign in a new customer; sets TOKEN
+	local email="$1$RANDOM$RANDOM@live.example"
+	AUTH_TOKEN= req POST /api/auth/register "{\"email\":\"$email\",\"password\":\"password9\",\"name\":\"$1\"}"
+	login "$email" password9
+}
+stream() { # TOKEN FILE: subscribe in the background for 25 s, appending to FILE
+	curl -sN --max-time 25 -H 'Accept: text/event-stream' -H "Authorization: Bearer $1" \
+		"$GALLEY_URL/live/orders" >"$2" 2>/dev/null &
+}
+types_in() { # FILE ORDER: the types of ORDER's events in the stream FILE
+	sed -n 's/^data: //p' "$1" | jq -r --arg o "$2" 'select(.data.order_id == $o or .data.id == $o) | .type' | paste -sd' '
+}
+
+AUTH_TOKEN= req GET /live/orders -H 'Accept: text/event-stream'
+expect_error 401 unauthenticated "no token: 401"
+AUTH_TOKEN=bogus req GET /live/orders -H 'Accept: text/event-stream'
+expect_error 401 unauthenticated "a bad token: 401"
+
+req POST /api/suppliers "{\"name\":\"Live supplier\",\"email\":\"live$RANDOM$RANDOM@supplier.example\"}"
+supplier=$(jq -r .id <<<"$BODY")
+req POST /api/menu/items "{\"name\":\"Live bun\",\"price_cents\":300,\"supplier_id\":\"$supplier\"}"
+bun=$(jq -r .id <<<"$BODY")
+req PUT "/api/stock/$bun" '{"on_hand":10}'
+customer fay
+fay=$TOKEN
+customer gus
+gus=$TOKEN
+
+tmp=$(mktemp -d)
+stream "$ADMIN_TOKEN" "$tmp/staff"
+stream "$fay" "$tmp/fay"
+stream "$gus" "$tmp/gus"
+connected() { grep -q '^: hi' "$tmp/staff" && grep -q '^: hi' "$tmp/fay" && grep -q '^: hi' "$tmp/gus"; }
+check "three subscribers are connected" wait_until 10 connected
+check "as text/event-stream" bash -c "curl -s -o /dev/null -w '%{content_type}' --max-time 2 -H 'Accept: text/event-stream' -H 'Authorization: Bearer $fay' '$GALLEY_URL/live/orders' | grep -q text/event-stream"
+
+AUTH_TOKEN=$fay req POST /api/orders "{\"lines\":[{\"item_id\":\"$bun\",\"qty\":1}]}"
+order=$(jq -r .id <<<"$BODY")
+AUTH_TOKEN=$fay req POST /api/payments "{\"order_id\":\"$order\",\"payment_method\":\"pm_card_visa\"}"
+expect_status 201 "fay pays an order"
+ready_in() { [[ $(types_in "$1" "$order") == *order.ready* ]]; }
+check "fay's stream shows her order to ready" wait_until 20 ready_in "$tmp/fay"
+check "in order: created, paid, preparing, ready" test "$(types_in "$tmp/fay" "$order")" = "order.created order.paid order.preparing order.ready"
+check "the staff stream shows it too" wait_until 10 ready_in "$tmp/staff"
+check "each message is a whole event {id, type, occurred_at, data}" bash -c \
+	"sed -n 's/^data: //p' '$tmp/fay' | jq -e 'has(\"id\") and has(\"type\") and has(\"occurred_at\") and has(\"data\")' >/dev/null"
+check "gus's stream has none of fay's events" test -z "$(types_in "$tmp/gus" "$order")"
+kill $(jobs -p) 2>/dev/null
+wait
+
+# The dashboard, and the API's own 404 next to it.
+req GET /
+expect_status 200 "the dashboard is served at /"
+expect_header Content-Type 'text/html' "as HTML"
+req GET /app.js
+expect_header Content-Type 'text/javascript' "its script as JavaScript (browsers run modules only then)"
+req GET /api/nosuchservice/items
+expect_error 404 not_found "an API path no service claims: the API's 404, not the page"
+rm -rf "$tmp"
+done_testing
