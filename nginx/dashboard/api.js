@@ -38,11 +38,17 @@ export async function api(method, path, opts = {}) {
     init.body = JSON.stringify(opts.body);
   }
   let res;
-  try {
-    res = await fetch(path, init);
-  } catch (e) {
-    if (e && e.name === 'AbortError') throw e;
-    throw new ApiError(0, 'network_error', `The server cannot be reached (${e.message || e}).`);
+  // A read is asked twice when no pool answered the first time (502/503/504: a pool being
+  // restarted, a dependency back a moment later); a write never is, it may have happened.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      res = await fetch(path, init);
+    } catch (e) {
+      if (e && e.name === 'AbortError') throw e;
+      throw new ApiError(0, 'network_error', `The server cannot be reached (${e.message || e}).`);
+    }
+    if (method !== 'GET' || attempt > 0 || ![502, 503, 504].includes(res.status)) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
   const text = await res.text();
   let data = null;
