@@ -18,9 +18,7 @@ req POST /api/menu/items "{\"name\":\"Fault pie\",\"price_cents\":400,\"supplier
 pie=$(jq -r .id <<<"$BODY")
 units=60
 req PUT "/api/stock/$pie" "{\"on_hand\":$units}"
-email="hal$RANDOM$RANDOM@faults.example"
-AUTH_TOKEN= req POST /api/auth/register "{\"email\":\"$email\",\"password\":\"password9\",\"name\":\"Hal\"}"
-login "$email" password9
+customer hal
 hal=$TOKEN
 
 tmp=$(mktemp -d)

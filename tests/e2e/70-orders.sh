@@ -13,12 +13,6 @@ if ((${GALLEY_RESERVATION_TTL:-900} > 40)); then
 fi
 
 newid() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-# customer NAME: register and sign in a new customer; sets TOKEN
-customer() {
-	local email="$1$RANDOM$RANDOM@orders.example"
-	AUTH_TOKEN= req POST /api/auth/register "{\"email\":\"$email\",\"password\":\"password9\",\"name\":\"$1\"}"
-	login "$email" password9
-}
 item() { # NAME PRICE [AVAILABLE]: a new menu item; prints its id
 	req POST /api/menu/items "{\"name\":\"$1\",\"price_cents\":$2,\"supplier_id\":\"$supplier\",\"available\":${3:-true}}"
 	jq -r .id <<<"$BODY"

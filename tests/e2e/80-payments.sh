@@ -35,11 +35,6 @@ else
 fi
 
 # ---------------------------------------------------------------- setup
-customer() { # NAME: register and sign in a new customer; sets TOKEN
-	local email="$1$RANDOM$RANDOM@payments.example"
-	AUTH_TOKEN= req POST /api/auth/register "{\"email\":\"$email\",\"password\":\"password9\",\"name\":\"$1\"}"
-	login "$email" password9
-}
 req POST /api/suppliers "{\"name\":\"Payments test supplier\",\"email\":\"pay$RANDOM$RANDOM@supplier.example\"}"
 supplier=$(jq -r .id <<<"$BODY")
 req POST /api/menu/items "{\"name\":\"Tart\",\"price_cents\":625,\"supplier_id\":\"$supplier\"}"

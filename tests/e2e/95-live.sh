@@ -5,11 +5,6 @@
 # served at /, and an API path no service claims is still the API's 404.
 . "$(dirname "$0")/lib.sh"
 
-customer() { # NAME: register and sign in a new customer; sets TOKEN
-	local email="$1$RANDOM$RANDOM@live.example"
-	AUTH_TOKEN= req POST /api/auth/register "{\"email\":\"$email\",\"password\":\"password9\",\"name\":\"$1\"}"
-	login "$email" password9
-}
 stream() { # TOKEN FILE: subscribe in the background for 25 s, appending to FILE
 	curl -sN --max-time 25 -H 'Accept: text/event-stream' -H "Authorization: Bearer $1" \
 		"$GALLEY_URL/live/orders" >"$2" 2>/dev/null &

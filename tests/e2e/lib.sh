@@ -26,6 +26,8 @@
 #                            when it is non-empty
 #   login EMAIL PASSWORD                      POST /api/auth/login (anonymous): sets TOKEN to
 #                            the token, or "" and returns 1 on failure; STATUS, BODY as req
+#   customer NAME                             register a new customer (a fresh email) and
+#                            sign it in: TOKEN as login
 #   check "desc" CMD ARGS...                 ok/not ok on CMD's exit status
 #   expect_status CODE "desc"                 STATUS == CODE
 #   expect_json 'JQ_BOOLEAN_EXPR' "desc"      jq -e on BODY
@@ -102,6 +104,12 @@ login() {
 		return 1
 	}
 	return 0
+}
+
+customer() {
+	local email="$1$RANDOM$RANDOM@e2e.example"
+	AUTH_TOKEN= req POST /api/auth/register "{\"email\":\"$email\",\"password\":\"password9\",\"name\":\"$1\"}"
+	login "$email" password9
 }
 
 _gl_ok() {
