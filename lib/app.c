@@ -18,6 +18,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "redis.h"
 #include "req.h"
 
@@ -64,6 +65,7 @@ app_tick_loop(void *arg)
 		if (tick_stop)
 			break;
 		pthread_mutex_unlock(&tick_lock);
+		gl_metrics_flush();
 		if (consume_fn != NULL)
 			consume_fn();
 		if (tick_fn != NULL && app_tick_claim())
@@ -112,6 +114,12 @@ static enum gl_err
 app_healthz(struct gl_req *req)
 {
 	return gl_reply(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static enum gl_err
+app_metrics(struct gl_req *req)
+{
+	return gl_metrics_reply(req);
 }
 
 static enum gl_err
@@ -264,14 +272,18 @@ app_routes_new(const struct gl_service *svc)
 
 	while (svc->routes[n].pattern != NULL)
 		n++;
-	all = calloc(n + 3, sizeof(*all));
+	all = calloc(n + 4, sizeof(*all));
 	if (all == NULL)
 		return NULL;
 	snprintf(healthz, sizeof(healthz), "/api/%s/healthz", svc->name);
 	snprintf(readyz, sizeof(readyz), "/api/%s/readyz", svc->name);
 	all[0] = (struct gl_route){ .method = GL_GET, .pattern = healthz, .handler = app_healthz };
 	all[1] = (struct gl_route){ .method = GL_GET, .pattern = readyz, .handler = app_readyz };
-	memcpy(all + 2, svc->routes, n * sizeof(*all));
+	/* Every service's totals (metrics.h); nginx sends it here from its internal listener. */
+	all[2] = (struct gl_route){ .method = GL_GET,
+		                    .pattern = "/metrics",
+		                    .handler = app_metrics };
+	memcpy(all + 3, svc->routes, n * sizeof(*all));
 	return all;
 }
 
@@ -330,18 +342,17 @@ gl_app_main(const struct gl_service *svc)
 		gl_log(GL_LOG_ERROR, NULL, "the service's start-up failed");
 		return 1;
 	}
-	if (svc->tick != NULL || svc->consume != NULL) {
-		/* Started with the stop signals blocked, as mongoc's threads are. */
-		tick_fn = svc->tick;
-		consume_fn = svc->consume;
-		snprintf(tick_key, sizeof(tick_key), "galley:%s:tick", svc->name);
-		pthread_sigmask(SIG_BLOCK, &stops, NULL);
-		ticking = pthread_create(&ticker, NULL, app_tick_loop, NULL) == 0;
-		pthread_sigmask(SIG_UNBLOCK, &stops, NULL);
-		if (!ticking) {
-			gl_log(GL_LOG_ERROR, NULL, "the tick thread could not start");
-			return 1;
-		}
+	/* Every process has the tick thread: it also adds the metrics to Redis. Started with
+	 * the stop signals blocked, as mongoc's threads are. */
+	tick_fn = svc->tick;
+	consume_fn = svc->consume;
+	snprintf(tick_key, sizeof(tick_key), "galley:%s:tick", svc->name);
+	pthread_sigmask(SIG_BLOCK, &stops, NULL);
+	ticking = pthread_create(&ticker, NULL, app_tick_loop, NULL) == 0;
+	pthread_sigmask(SIG_UNBLOCK, &stops, NULL);
+	if (!ticking) {
+		gl_log(GL_LOG_ERROR, NULL, "the tick thread could not start");
+		return 1;
 	}
 	if (FCGX_InitRequest(&fcgi, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		gl_log(GL_LOG_ERROR, NULL, "FCGX_InitRequest failed");
@@ -369,6 +380,7 @@ gl_app_main(const struct gl_service *svc)
 		app_tick_stop(ticker);
 	if (svc->stop != NULL)
 		svc->stop();
+	gl_metrics_flush(); /* the last requests' counts */
 	if (app_null_fd >= 0)
 		close(app_null_fd);
 	FCGX_Free(&fcgi, 1);

@@ -6,8 +6,10 @@
  * (the socket spawn-fcgi bound) one at a time: route, method, query,
  * Content-Type, Content-Length against the route's cap, JSON parse, field
  * table, and only then the handler.  Every service also answers
- * /api/<service>/healthz and /api/<service>/readyz.  SIGTERM stops the
- * process after the request in flight (and the tick in flight).
+ * /api/<service>/healthz, /api/<service>/readyz and /metrics (metrics.h:
+ * every service's totals).  Every process has a tick thread, which adds its
+ * metrics to Redis about once a second.  SIGTERM stops the process after
+ * the request in flight (and the tick in flight).
  */
 #ifndef GL_APP_H
 #define GL_APP_H

@@ -8,6 +8,7 @@
 #include "conf.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "redis.h"
 
 /* How long a loader may hold a key's lock, and how long others wait for it. */
@@ -108,6 +109,7 @@ gl_cache_reply(struct gl_req *req, const char *key, gl_cache_loader load, void *
 	hit = cache_get(key, &val, &len);
 	if (hit == 1) {
 		req->cache = "hit";
+		gl_metrics_cache(true);
 		return gl_reply_raw(req, 200, val, len);
 	}
 	snprintf(lock, sizeof(lock), "%s:lock", key);
@@ -119,6 +121,7 @@ gl_cache_reply(struct gl_req *req, const char *key, gl_cache_loader load, void *
 			sleep_ms(10);
 			if (cache_get(key, &val, &len) == 1) {
 				req->cache = "hit";
+				gl_metrics_cache(true);
 				return gl_reply_raw(req, 200, val, len);
 			}
 		}
@@ -133,6 +136,7 @@ gl_cache_reply(struct gl_req *req, const char *key, gl_cache_loader load, void *
 	if (locked)
 		cache_store(key, lock, token, dump, len);
 	req->cache = "miss";
+	gl_metrics_cache(false);
 	return gl_reply_raw(req, 200, dump, len);
 }
 

@@ -10,6 +10,7 @@
 #include "events.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "redis.h"
 #include "req.h"
 
@@ -120,6 +121,7 @@ events_publish(const char *family, const char *id, const char *type, const char 
 		freeReplyObject(r);
 	if (!ok)
 		return -1;
+	gl_metrics_event(GL_METRICS_PUBLISHED, family, type);
 	/* Live views may miss one (pub/sub keeps nothing); the stream has it. */
 	const char *pub[] = { "PUBLISH", channel, text };
 	if ((r = gl_redis_strv(3, pub)) != NULL)
@@ -437,8 +439,10 @@ events_failed(const struct events_reader *rd, const char *sid, const char *text,
 		freeReplyObject(r);
 	gl_log(GL_LOG_WARN, NULL, "events: %s failed in %s (try %lld): %s", sid, rd->group, n,
 	       error);
-	if (n < GL_EVENTS_TRIES)
+	if (n < GL_EVENTS_TRIES) {
+		gl_metrics_event(GL_METRICS_RETRIED, rd->family, NULL);
 		return;
+	}
 	const char *xadd[] = { "XADD",    dead,    "MAXLEN", "~",     "10000", "*",     "group",
 		               rd->group, "entry", sid,      "event", text,    "error", error };
 	if ((r = gl_redis_strv(14, xadd)) == NULL || r->type != REDIS_REPLY_STRING) {
@@ -449,6 +453,7 @@ events_failed(const struct events_reader *rd, const char *sid, const char *text,
 	freeReplyObject(r);
 	gl_log(GL_LOG_ERROR, NULL, "events: %s moved to %s after %lld tries: %s", sid, dead, n,
 	       error);
+	gl_metrics_event(GL_METRICS_DEAD_LETTERED, rd->family, NULL);
 	events_ack(rd, sid);
 }
 
@@ -523,6 +528,7 @@ events_entry(const struct events_reader *rd, const redisReply *e)
 	if ((err = h->handle(ev)) == GL_OK) {
 		events_mark_handled(id);
 		events_ack(rd, sid);
+		gl_metrics_event(GL_METRICS_CONSUMED, rd->family, type);
 		gl_log(GL_LOG_INFO, NULL, "events: handled %s %s", type, id);
 	} else
 		events_failed(rd, sid, text, gl_err_info(err)->code);

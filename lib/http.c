@@ -9,6 +9,7 @@
 #include "conf.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "req.h"
 
 /* Per thread: an easy handle may not be shared (see the tick thread in app.h). */
@@ -173,25 +174,40 @@ http_breaker_named(const char *p, size_t n)
 	return &http_breakers[i].b;
 }
 
-/* An internal path's target: "/api/<svc>/..." or "/internal/<svc>/...". */
-static struct gl_breaker *
-http_breaker(const char *path)
+/* An internal path's target service, "/api/<svc>/..." or "/internal/<svc>/...", into
+ * target[32] ("" when the path names none). */
+static void
+http_target(const char *path, char target[32])
 {
 	const char *p = path;
+	size_t n;
 
+	target[0] = '\0';
 	if (*p == '/')
 		p = strchr(p + 1, '/');
 	if (p == NULL)
-		return NULL;
+		return;
 	p++;
-	return http_breaker_named(p, strcspn(p, "/?"));
+	if ((n = strcspn(p, "/?")) < 32)
+		snprintf(target, 32, "%.*s", (int)n, p);
 }
 
-/* Every call: attempts > 1 only for idempotent ones; b (may be NULL) is the target's breaker. */
+/* The metric's outcome of one attempt (metrics.h). */
+static const char *
+http_outcome(enum gl_err err)
+{
+	return err == GL_OK                   ? "ok"
+	       : err == GL_E_UPSTREAM_DOWN    ? "down"
+	       : err == GL_E_UPSTREAM_TIMEOUT ? "timeout"
+	                                      : "bad";
+}
+
+/* Every call: attempts > 1 only for idempotent ones; target names the target's breaker. */
 static enum gl_err
-http_call(const struct gl_req *req, const struct http_out *o, struct gl_breaker *b, int attempts,
+http_call(const struct gl_req *req, const struct http_out *o, const char *target, int attempts,
           long *status, json_t **body)
 {
+	struct gl_breaker *b = http_breaker_named(target, strlen(target));
 	const char *rid = req != NULL ? req->request_id : NULL;
 	enum gl_err err = GL_E_UPSTREAM_DOWN;
 	struct http_buf buf;
@@ -209,15 +225,23 @@ http_call(const struct gl_req *req, const struct http_out *o, struct gl_breaker 
 		}
 		if (b != NULL && !gl_breaker_allow(b, gl_now_us())) {
 			gl_log(GL_LOG_WARN, rid, "%s: the circuit to its service is open", o->url);
+			gl_metrics_outbound(target, "open", 0);
 			return GL_E_UPSTREAM_DOWN;
 		}
 		memset(&buf, 0, sizeof(buf));
+		long long started = gl_now_us();
 		err = http_once(o, req, status, &buf);
+		gl_metrics_outbound(target, http_outcome(err), gl_now_us() - started);
 		/* A 4xx is a healthy target saying no; only down or slow counts against it. */
-		if (b != NULL)
+		if (b != NULL) {
 			gl_breaker_record(b,
 			                  err != GL_E_UPSTREAM_DOWN && err != GL_E_UPSTREAM_TIMEOUT,
 			                  gl_now_us());
+			long long now = gl_now_us();
+			gl_metrics_breaker(target, gl_breaker_state(b, now) == GL_BREAKER_OPEN
+			                                   ? b->open_until - now
+			                                   : 0);
+		}
 		if (err == GL_OK && body != NULL && buf.data != NULL)
 			*body = json_loadb(buf.data, buf.len, 0, NULL);
 		free(buf.data);
@@ -235,7 +259,7 @@ static enum gl_err
 http_internal(const struct gl_req *req, const char *path, const char *post, int attempts,
               long *status, json_t **body)
 {
-	char url[1024];
+	char url[1024], target[32];
 	struct http_out o = { url, post, "application/json", NULL, NULL, 0, true };
 
 	*status = 0;
@@ -243,7 +267,31 @@ http_internal(const struct gl_req *req, const char *path, const char *post, int 
 		*body = NULL;
 	if (snprintf(url, sizeof(url), "%s%s", gl_conf.internal_url, path) >= (int)sizeof(url))
 		return GL_E_INTERNAL;
-	return http_call(req, &o, http_breaker(path), attempts, status, body);
+	http_target(path, target);
+	return http_call(req, &o, target, attempts, status, body);
+}
+
+enum gl_err
+gl_http_get_text(const char *path, long *status, char **text)
+{
+	char url[1024];
+	struct http_out o = { url, NULL, NULL, NULL, NULL, 0, false };
+	struct http_buf buf = { NULL, 0, 0 };
+	enum gl_err err;
+
+	*text = NULL;
+	*status = 0;
+	if (snprintf(url, sizeof(url), "%s%s", gl_conf.internal_url, path) >= (int)sizeof(url))
+		return GL_E_INTERNAL;
+	err = http_once(&o, NULL, status, &buf);
+	if (err == GL_OK && buf.data == NULL)
+		buf.data = strdup("");
+	if (err != GL_OK || buf.data == NULL) {
+		free(buf.data);
+		return err != GL_OK ? err : GL_E_INTERNAL;
+	}
+	*text = buf.data;
+	return GL_OK;
 }
 
 enum gl_err
@@ -277,8 +325,7 @@ gl_http_post_form(const struct gl_req *req, const struct gl_http_form *f, long *
 
 	/* One attempt, as any POST: the provider's Idempotency-Key is what makes a retry safe,
 	 * and the caller decides when to retry. */
-	return http_call(req, &o, http_breaker_named(f->target, strlen(f->target)), 1, status,
-	                 body);
+	return http_call(req, &o, f->target, 1, status, body);
 }
 
 int

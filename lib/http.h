@@ -63,6 +63,12 @@ enum gl_err gl_http_post_form(const struct gl_req *req, const struct gl_http_for
 int gl_http_form_add(char *form, size_t size, const char *name, const char *value)
         __attribute__((warn_unused_result));
 
+/*
+ * GET internal_url + path as plain text, with no caller, retry or breaker (nginx's own
+ * status page).  On GL_OK *text is the body, NUL-terminated (free() it).
+ */
+enum gl_err gl_http_get_text(const char *path, long *status, char **text)
+        __attribute__((warn_unused_result));
 void gl_http_close(void);
 
 #endif

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "req.h"
 
 const struct gl_field gl_page_query[] = {
@@ -100,6 +101,13 @@ gl_reply_raw(struct gl_req *req, int status, char *body, size_t len)
 	req->raw_len = len;
 	req->status = status;
 	return GL_OK;
+}
+
+enum gl_err
+gl_reply_text(struct gl_req *req, int status, const char *type, char *body, size_t len)
+{
+	req->content_type = type;
+	return gl_reply_raw(req, status, body, len);
 }
 
 enum gl_err
@@ -229,6 +237,7 @@ gl_req_finish(struct gl_req *req, enum gl_err err)
 		free(req->raw);
 		req->raw = NULL;
 		req->cache = NULL;
+		req->content_type = NULL;
 		ebody = json_pack("{s:s, s:s}", "code", info->code, "message",
 		                  req->err_message[0] && req->err != GL_OK && req->err == err
 		                          ? req->err_message
@@ -243,7 +252,8 @@ gl_req_finish(struct gl_req *req, enum gl_err err)
 
 	FCGX_FPrintF(out, "Status: %d\r\n", req->status);
 	if (req->status != 204)
-		FCGX_FPrintF(out, "Content-Type: application/json\r\n");
+		FCGX_FPrintF(out, "Content-Type: %s\r\n",
+		             req->content_type != NULL ? req->content_type : "application/json");
 	FCGX_FPrintF(out, "Cache-Control: no-store\r\n");
 	if (req->cache != NULL)
 		FCGX_FPrintF(out, "X-Cache: %s\r\n", req->cache);
@@ -273,12 +283,14 @@ gl_req_finish(struct gl_req *req, enum gl_err err)
 		FCGX_PutS("\n", out);
 	}
 
+	const char *method = req->method ? gl_method_name(req->method) : "?";
+	long long us = gl_now_us() - req->started_us;
+	gl_metrics_request(req->match.route != NULL ? req->match.route->pattern : "unmatched",
+	                   method, req->status, us);
 	log_path(path, sizeof(path), req->path);
 	gl_log_fields(GL_LOG_INFO, req->request_id,
-	              json_pack("{s:s, s:s, s:i, s:I, s:s*}", "method",
-	                        req->method ? gl_method_name(req->method) : "?", "path", path,
-	                        "status", req->status, "us", gl_now_us() - req->started_us, "cache",
-	                        req->cache));
+	              json_pack("{s:s, s:s, s:i, s:I, s:s*}", "method", method, "path", path,
+	                        "status", req->status, "us", us, "cache", req->cache));
 
 	json_decref(req->body);
 	json_decref(req->query);

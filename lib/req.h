@@ -38,7 +38,8 @@ struct gl_req {
 	json_t *reply; /* owned */
 	char *raw;     /* owned; a ready JSON body (cache hit) instead of reply */
 	size_t raw_len;
-	const char *cache; /* "hit", "miss" or NULL: the X-Cache header */
+	const char *cache;        /* "hit", "miss" or NULL: the X-Cache header */
+	const char *content_type; /* of raw, when it is not JSON (gl_reply_text); static */
 	char location[128];
 	char headers[512]; /* more "Name: value\r\n" lines, see gl_req_header() */
 	enum gl_err err;
@@ -83,6 +84,10 @@ void gl_req_header(struct gl_req *req, const char *name, const char *value);
 enum gl_err gl_reply(struct gl_req *req, int status, json_t *body);
 /* Answer with status and a serialized JSON body (steals body, a malloc'd string). */
 enum gl_err gl_reply_raw(struct gl_req *req, int status, char *body, size_t len);
+
+/* Answer with status and a body that is not JSON (steals body, a malloc'd string); type is
+ * its Content-Type, a static string. */
+enum gl_err gl_reply_text(struct gl_req *req, int status, const char *type, char *body, size_t len);
 
 /* Record why the request failed; returns err so handlers can `return gl_fail(…)`. */
 enum gl_err gl_fail(struct gl_req *req, enum gl_err err, const char *field, const char *fmt, ...)
