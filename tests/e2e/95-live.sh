@@ -5,9 +5,11 @@
 # served at /, and an API path no service claims is still the API's 404.
 . "$(dirname "$0")/lib.sh"
 
-stream() { # TOKEN FILE: subscribe in the background for 25 s, appending to FILE
-	curl -sN --max-time 25 -H 'Accept: text/event-stream' -H "Authorization: Bearer $1" \
-		"$GALLEY_URL/live/orders" >"$2" 2>/dev/null &
+stream() { # TOKEN FILE [CURL ARGS]: subscribe in the background for 25 s, appending to FILE
+	local token=$1 file=$2
+	shift 2
+	curl -sN --max-time 25 -H 'Accept: text/event-stream' -H "Authorization: Bearer $token" \
+		"$@" "$GALLEY_URL/live/orders" >"$file" 2>/dev/null &
 }
 types_in() { # FILE ORDER: the types of ORDER's events in the stream FILE
 	sed -n 's/^data: //p' "$1" | jq -r --arg o "$2" 'select(.data.order_id == $o or .data.id == $o) | .type' | paste -sd' '
@@ -31,7 +33,8 @@ gus=$TOKEN
 tmp=$(mktemp -d)
 stream "$ADMIN_TOKEN" "$tmp/staff"
 stream "$fay" "$tmp/fay"
-stream "$gus" "$tmp/gus"
+# gus also names the staff channel himself: nginx replaces that header with his own channel.
+stream "$gus" "$tmp/gus" -H 'X-Galley-Channel: orders'
 connected() { grep -q '^: hi' "$tmp/staff" && grep -q '^: hi' "$tmp/fay" && grep -q '^: hi' "$tmp/gus"; }
 check "three subscribers are connected" wait_until 10 connected
 check "as text/event-stream" bash -c "curl -s -o /dev/null -w '%{content_type}' --max-time 2 -H 'Accept: text/event-stream' -H 'Authorization: Bearer $fay' '$GALLEY_URL/live/orders' | grep -q text/event-stream"
