@@ -515,11 +515,13 @@ else:
     pool_p = subprocess.Popen(["spawn-fcgi", "-n", "-a", "127.0.0.1", "-p", str(port), "--", shutil.which("multiwatch"), "-f", "1", "--",
                                "%s/fcgi/%s/galley-%s" % (BUILD, svc, svc)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        for _ in range(100):
-            rc, out = probe_run("healthz", svc, "127.0.0.1:%d" % port)
-            if rc == 0:
+        for _ in range(100):  # until spawn-fcgi listens
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
                 break
-            time.sleep(0.1)
+            except OSError:
+                time.sleep(0.1)
+        rc, out = probe_run("healthz", svc, "127.0.0.1:%d" % port)
         ok(rc == 0 and out.strip().endswith(": 200"), "galley-probe healthz: 200 from a %s pool over FastCGI (cgi-fcgi)" % svc, out)
         rc, out = probe_run("readyz", svc, "127.0.0.1:%d" % port)
         ok(rc == 1 and out.strip().endswith(": 503"), "galley-probe readyz fails with the 503 of a %s pool whose MongoDB and Redis are away" % svc, out)
