@@ -9,6 +9,9 @@ GL_UNIT_TESTS = \
 	tests/unit/lib/breaker
 check_PROGRAMS += $(GL_UNIT_TESTS) tests/unit/auth/secret
 TESTS += tests/unit/auth/secret tests/unit/format.sh
+# docker/'s deployment files against the project (python3-yaml; nginx -t; the pools' probe).
+TESTS += tests/unit/deploy.py
+EXTRA_DIST += tests/unit/deploy.py docker
 tests_unit_auth_secret_SOURCES = tests/unit/auth/secret.c fcgi/auth/secret.c
 tests_unit_auth_secret_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fcgi/auth
 tests_unit_auth_secret_LDADD = $(GL_LIBS)

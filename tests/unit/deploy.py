@@ -1,0 +1,543 @@
+#!/usr/bin/python3
+# The deployment files under docker/ (TAP, run by make check). No Docker engine or cluster runs
+# here, so they are checked as files against the project: every YAML and JSON parses; every
+# fcgi/<svc>/ has its image, compose service, k8s Deployment and Service, and nothing names a
+# service, image, port or GALLEY_* variable the project does not have; the generated k8s files
+# are a fresh rendering; the nginx configs rendered for the images pass `nginx -t`; the
+# Grafana dashboard queries exactly the metrics galley exports; the pools' probe answers for
+# real against a pool of a built service. Debian's python3 with python3-yaml (bin/galley's
+# PACKAGES). Run by hand: cd build && srcdir=.. ../tests/unit/deploy.py
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import yaml
+
+TOP = os.path.abspath(os.environ.get("srcdir", "."))
+BUILD = os.path.abspath(".")
+D = os.path.join(TOP, "docker")
+n = 0
+failed = 0
+
+
+def ok(cond, desc, detail=""):
+    global n, failed
+    n += 1
+    print(("ok %d - %s" if cond else "not ok %d - %s") % (n, desc))
+    if not cond:
+        failed += 1
+        for line in str(detail).splitlines():
+            print("#   " + line)
+    return cond
+
+
+def skip(desc, why):
+    global n
+    n += 1
+    print("ok %d - %s # SKIP %s" % (n, desc, why))
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def rel(path):
+    return os.path.relpath(path, TOP)
+
+
+# ---------------------------------------------------------------- what the project has
+
+SERVICES = sorted(os.path.basename(os.path.dirname(p)) for p in glob.glob(TOP + "/fcgi/*/main.c"))
+ok(len(SERVICES) > 0, "fcgi/*/main.c names the services: " + " ".join(SERVICES))
+CONF_VARS = set(re.findall(r'"(GALLEY_[A-Z0-9_]+)"', read(TOP + "/lib/conf.c")))
+GALLEY = read(TOP + "/bin/galley")
+usage = GALLEY[GALLEY.index("usage() {") : GALLEY.index("\nEOF\n")]
+DOC_VARS = set(re.findall(r"GALLEY_[A-Z0-9_]+", usage))
+for pattern in set(re.findall(r"GALLEY_<SVC>_[A-Z]+", usage)):
+    DOC_VARS |= {pattern.replace("<SVC>", s.upper().replace("-", "_")) for s in SERVICES}
+KNOWN_VARS = CONF_VARS | DOC_VARS
+
+
+def ct(name):
+    m = re.search(r"\b%s=(\S+)" % name, GALLEY)
+    return m.group(1) if m else None
+
+
+POOL_PORT, PORT, INTERNAL_PORT, SIM_PORT = (ct(v) for v in ("CT_POOL_PORT", "CT_PORT", "CT_INTERNAL_PORT", "CT_SIM_PORT"))
+CT_CONF, CT_RUN, CT_SHARE = ct("CT_CONF"), ct("CT_RUN"), ct("CT_SHARE")
+ok(all((POOL_PORT, PORT, INTERNAL_PORT, SIM_PORT, CT_CONF, CT_RUN, CT_SHARE)), "bin/galley names the images' ports and paths (CT_*)")
+# Infrastructure the files may name besides the services, and the upstream images allowed.
+INFRA = {"nginx", "sql", "mongo", "redis", "prometheus", "grafana", "jaeger", "galley"}
+UPSTREAM_IMAGES = {"mongo", "redis", "prom/prometheus", "grafana/grafana", "jaegertracing/all-in-one"}
+METRICS = {
+    "galley_http_requests_total", "galley_http_request_duration_seconds_bucket",
+    "galley_http_request_duration_seconds_sum", "galley_http_request_duration_seconds_count",
+    "galley_cache_hits_total", "galley_cache_misses_total", "galley_events_published_total",
+    "galley_events_consumed_total", "galley_events_retried_total",
+    "galley_events_dead_lettered_total", "galley_events_consumer_lag", "galley_breaker_open",
+    "galley_outbound_requests_total", "galley_outbound_request_duration_seconds_bucket",
+    "galley_outbound_request_duration_seconds_sum", "galley_outbound_request_duration_seconds_count",
+    "galley_processes", "nginx_connections_active", "nginx_connections_reading",
+    "nginx_connections_writing", "nginx_connections_waiting", "nginx_connections_accepted_total",
+    "nginx_connections_handled_total", "nginx_http_requests_total",
+}
+
+# ---------------------------------------------------------------- every file parses
+
+DOCS = {}
+for path in sorted(glob.glob(D + "/**/*.y*ml", recursive=True)):
+    try:
+        DOCS[rel(path)] = [d for d in yaml.safe_load_all(read(path)) if d is not None]
+        ok(True, rel(path) + " parses as YAML")
+    except yaml.YAMLError as e:
+        ok(False, rel(path) + " parses as YAML", e)
+ok("docker/compose.yaml" in DOCS and "docker/k8s/kustomization.yaml" in DOCS, "docker/ has compose.yaml and k8s/kustomization.yaml")
+DASHBOARDS = {}
+for path in sorted(glob.glob(D + "/grafana/dashboards/*.json")):
+    try:
+        DASHBOARDS[rel(path)] = json.loads(read(path))
+        ok(True, rel(path) + " parses as JSON")
+    except ValueError as e:
+        ok(False, rel(path) + " parses as JSON", e)
+ok(len(DASHBOARDS) > 0, "docker/grafana/dashboards/ has a dashboard")
+
+# ---------------------------------------------------------------- the Dockerfile
+
+
+def dockerfile_stages(text):
+    text = re.sub(r"\\\n", " ", text)  # continuation lines
+    stages, cur, args = {}, None, {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        word, _, rest = line.partition(" ")
+        word = word.upper()
+        if word == "ARG" and cur is None:
+            k, _, v = rest.partition("=")
+            args[k] = v
+        elif word == "FROM":
+            m = re.match(r"(\S+)(?:\s+AS\s+(\S+))?", rest, re.I)
+            cur = m.group(2) or str(len(stages))
+            stages[cur] = {"from": m.group(1), "lines": []}
+        elif cur is not None:
+            stages[cur]["lines"].append((word, rest))
+    return args, stages
+
+
+DOCKERFILE = read(D + "/Dockerfile")
+ARGS, STAGES = dockerfile_stages(DOCKERFILE)
+
+
+def stage_lines(stage, word):
+    return [r for w, r in STAGES.get(stage, {}).get("lines", []) if w == word]
+
+
+def apt_packages(stage):
+    pk = set()
+    for r in stage_lines(stage, "RUN"):
+        for m in re.finditer(r"apt-get install ((?:[^&;|]|\\)+)", r):
+            pk |= {w for w in m.group(1).split() if not w.startswith("-")}
+    return pk
+
+
+def stage_base(stage):  # the stage chain down to an image
+    seen = []
+    while stage in STAGES:
+        seen.append(stage)
+        stage = STAGES[stage]["from"]
+    return seen, stage
+
+
+ok(set(STAGES) >= {"build", "runtime", "service", "sql", "nginx-config", "nginx"},
+   "docker/Dockerfile has the stages build, runtime, service, sql, nginx-config, nginx", " ".join(STAGES))
+bases = {s: stage_base(s)[1] for s in STAGES}
+deb = ARGS.get("DEBIAN", "")
+ok(re.fullmatch(r"debian:bookworm(-slim)?", deb) and all(b == "${DEBIAN}" for b in bases.values()),
+   "every image is built FROM Debian bookworm (ARG DEBIAN=%s)" % deb, bases)
+for stage in ("service", "sql", "nginx"):
+    users = stage_lines(stage, "USER")
+    ok(users and not re.match(r"(0|root)\b", users[-1]), "the %s image runs as a non-root user (%s)" % (stage, users))
+    ok(len(stage_base(stage)[0]) >= 1 and stage != "build", "the %s image is a stage of its own, not the build stage" % stage)
+# Every COPY from the context names something the repo has.
+for stage, st in STAGES.items():
+    for r in stage_lines(stage, "COPY"):
+        if r.startswith("--from"):
+            continue
+        for src in r.split()[:-1]:
+            ok(src == "." or os.path.exists(os.path.join(TOP, src)), "Dockerfile %s: COPY %s exists in the repo" % (stage, src))
+# The build stage installs what configure.ac needs: each pkg-config module's and libfcgi's -dev package.
+need = {"build-essential", "autoconf", "automake", "libtool", "pkg-config"}
+configure = read(TOP + "/configure.ac")
+owners = {}
+
+
+def owner(path):
+    if path not in owners:
+        p = subprocess.run(["dpkg", "-S", path], capture_output=True, text=True)
+        owners[path] = p.stdout.split(":")[0].strip() if p.returncode == 0 else None
+    return owners[path]
+
+
+for mod in re.findall(r"PKG_CHECK_MODULES\(\[\w+\], \[([\w.+-]+)", configure):
+    p = subprocess.run(["pkg-config", "--path", mod], capture_output=True, text=True)
+    pkg = owner(p.stdout.strip()) if p.returncode == 0 else None
+    ok(pkg is not None, "configure.ac's %s is a Debian package here (%s)" % (mod, pkg))
+    if pkg:
+        need.add(pkg)
+for header in re.findall(r"AC_CHECK_HEADER\(\[([\w.]+)\]", configure):
+    pkg = owner("/usr/include/" + header)
+    ok(pkg is not None, "configure.ac's %s is a Debian package here (%s)" % (header, pkg))
+    if pkg:
+        need.add(pkg)
+missing = need - apt_packages("build")
+ok(not missing, "the build stage installs every package configure.ac needs", "missing: %s" % sorted(missing))
+# The runtime stage installs the package of every library the built binaries link.
+bins = sorted(glob.glob(BUILD + "/fcgi/*/galley-*") + glob.glob(BUILD + "/sql/galley-sql"))
+bins = [b for b in bins if os.access(b, os.X_OK) and not b.endswith((".o", ".c"))]
+if bins:
+    libs = set()
+    for b in bins:
+        out = subprocess.run(["ldd", b], capture_output=True, text=True).stdout
+        needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", subprocess.run(["readelf", "-d", b], capture_output=True, text=True).stdout)
+        for lib in needed:
+            if re.match(r"lib(asan|ubsan|lsan)\.", lib):  # the sanitizer build's own
+                continue
+            m = re.search(r"^\s*%s => (\S+)" % re.escape(lib), out, re.M)
+            libs.add(m.group(1) if m else lib)
+    pkgs = {owner(os.path.realpath(l)) or owner(l) or "?" + l for l in libs} - {"libc6"}
+    missing = pkgs - apt_packages("runtime")
+    ok(not missing, "the runtime stage installs the package of every library the %d built binaries link" % len(bins), "missing: %s" % sorted(missing))
+else:
+    skip("the runtime stage installs every library the binaries link", "no built binaries in " + BUILD)
+# The service image: one per fcgi/<svc>/ by ARG SERVICE, a pool on POOL_PORT, probed by galley-probe.
+svc_text = "\n".join(r for _, r in STAGES.get("service", {}).get("lines", []))
+ok("SERVICE" in " ".join(stage_lines("service", "ARG")) and "galley-${SERVICE}" in svc_text,
+   "the service image takes ARG SERVICE and copies the binary galley-${SERVICE}")
+ok(stage_lines("service", "EXPOSE") == [POOL_PORT], "the service image exposes the pool port %s" % POOL_PORT, stage_lines("service", "EXPOSE"))
+ok(any("galley-probe" in h and "readyz" in h for h in stage_lines("service", "HEALTHCHECK")), "the service image's HEALTHCHECK is galley-probe readyz")
+ok(any("galley-pool" in e for e in stage_lines("service", "ENTRYPOINT")), "the service image's main process is galley-pool")
+ok(apt_packages("service") >= {"spawn-fcgi", "multiwatch", "libfcgi-bin"}, "the service image installs spawn-fcgi, multiwatch and cgi-fcgi (libfcgi-bin)")
+ok(apt_packages("nginx") >= {"nginx", "libnginx-mod-nchan", "libnginx-mod-http-js"}, "the nginx image installs nginx with nchan and njs")
+ok(any("bin/galley render-nginx --target compose" in r for r in stage_lines("nginx-config", "RUN")), "the nginx image's config is rendered by bin/galley render-nginx --target compose")
+pool = read(D + "/galley-pool")
+probe = read(D + "/galley-probe")
+ok(re.search(r"^port=%s\b" % POOL_PORT, pool, re.M) is not None, "galley-pool binds the pool port %s" % POOL_PORT)
+ok("addr=${3:-127.0.0.1:%s}" % POOL_PORT in probe, "galley-probe asks the pool port %s" % POOL_PORT)
+ok("/api/$svc/$what" in probe and all('"/api/%s/' + w + '"' in read(TOP + "/lib/app.c") for w in ("healthz", "readyz")),
+   "galley-probe's paths /api/<svc>/healthz|readyz are routes of every service (lib/app.c)")
+
+# ---------------------------------------------------------------- nginx, rendered fresh
+
+TMP = tempfile.mkdtemp(prefix="galley-deploy.")
+
+
+def galley(*args):
+    p = subprocess.run([TOP + "/bin/galley"] + list(args), capture_output=True, text=True)
+    return p.returncode == 0, p.stdout + p.stderr
+
+
+def listen_ports(conf_dir):
+    text = "".join(read(f) for f in glob.glob(conf_dir + "/*.conf"))
+    return sorted(set(re.findall(r"^\s*listen\s+(?:\S+:)?(\d+)\s*;", text, re.M)))
+
+
+def upstreams(conf_dir):
+    text = read(conf_dir + "/upstreams.conf")
+    return {m.group(1): re.findall(r"server\s+(\S+)", m.group(2)) for m in re.finditer(r"upstream\s+galley_(\S+)\s*\{([^}]*)\}", text)}
+
+
+RENDER = {}
+for target in ("compose", "k8s"):
+    out = os.path.join(TMP, target)
+    good, msg = galley("render-nginx", "--target", target, out)
+    if not ok(good, "bin/galley render-nginx --target %s" % target, msg):
+        continue
+    RENDER[target] = out
+    ups = upstreams(out)
+    ok(set(ups) >= set(SERVICES), "%s: nginx has an upstream per service" % target, sorted(ups))
+    bad = [(s, v) for s, v in ups.items() if s in SERVICES and (not v or any(x != "%s:%s" % (s, POOL_PORT) for x in v))]
+    ok(not bad, "%s: each service's upstream names its pools on port %s" % (target, POOL_PORT), bad)
+    pools = {"%s:%s" % (s, POOL_PORT) for s in SERVICES}
+    bad = [(s, v) for s, v in ups.items() if s not in SERVICES and not (v and set(v) <= pools)]
+    ok(not bad, "%s: any other upstream names only the services' pools" % target, bad)
+    ok(listen_ports(out) == sorted([PORT, INTERNAL_PORT, SIM_PORT]), "%s: nginx listens on %s, %s, %s" % (target, PORT, INTERNAL_PORT, SIM_PORT), listen_ports(out))
+    loc = read(out + "/locations-public.conf")
+    ok(all("location = /api/%s/%s " % (s, w) in loc for s in SERVICES for w in ("healthz", "readyz")), "%s: nginx routes every service's healthz and readyz" % target)
+
+
+def nginx_t(conf_src, desc):
+    """nginx -t on a throwaway copy: the image's paths moved into a temp folder, and the pools'
+    host names (which resolve only on the compose network or in the cluster) as 127.0.0.1."""
+    if not shutil.which("nginx"):
+        skip(desc, "no nginx here")
+        return
+    root = tempfile.mkdtemp(dir=TMP)
+    conf, run = root + "/conf", root + "/run"
+    os.makedirs(run + "/nginx/tmp")
+    os.makedirs(run + "/logs")
+    os.makedirs(conf)
+    for name, text in conf_src.items():
+        text = text.replace(CT_CONF, conf).replace(CT_RUN, run).replace(CT_SHARE + "/nginx", TOP + "/nginx").replace(CT_SHARE, TOP + "/nginx")
+        if name == "upstreams.conf":
+            text = re.sub(r"(server\s+)[a-z0-9-]+:", r"\g<1>127.0.0.1:", text)
+        with open(os.path.join(conf, name), "w") as f:
+            f.write(text)
+    p = subprocess.run(["nginx", "-t", "-q", "-p", run + "/nginx", "-c", conf + "/nginx.conf", "-e", run + "/logs/error.log"], capture_output=True, text=True)
+    ok(p.returncode == 0, desc, p.stdout + p.stderr)
+
+
+def conf_files(d):
+    return {os.path.basename(f): read(f) for f in glob.glob(d + "/*")}
+
+
+if "compose" in RENDER:
+    nginx_t(conf_files(RENDER["compose"]), "nginx -t passes on the config the nginx image carries (compose)")
+
+# ---------------------------------------------------------------- k8s
+
+GEN = os.path.join(TMP, "generated")
+good, msg = galley("render-k8s", GEN)
+ok(good, "bin/galley render-k8s renders", msg)
+for f in ("nginx-config.yaml", "services.yaml"):
+    checked = D + "/k8s/generated/" + f
+    fresh = os.path.join(GEN, f)
+    same = os.path.exists(checked) and os.path.exists(fresh) and read(checked) == read(fresh)
+    diff = "" if same else subprocess.run(["diff", "-u", checked, fresh], capture_output=True, text=True).stdout[:3000]
+    ok(same, "docker/k8s/generated/%s is a fresh rendering (else: bin/galley render-k8s)" % f, diff)
+cm = [d for d in DOCS.get("docker/k8s/generated/nginx-config.yaml", []) if d.get("kind") == "ConfigMap"]
+if cm and "k8s" in RENDER:
+    fresh = conf_files(RENDER["k8s"])
+    ok(cm[0].get("data") == fresh, "the nginx-config ConfigMap holds exactly bin/galley render-nginx --target k8s's files",
+       sorted(k for k in set(fresh) | set(cm[0].get("data") or {}) if fresh.get(k) != (cm[0].get("data") or {}).get(k)))
+    nginx_t(cm[0]["data"], "nginx -t passes on the nginx-config ConfigMap (k8s)")
+else:
+    ok(False, "docker/k8s/generated/nginx-config.yaml holds a ConfigMap")
+
+kust = (DOCS.get("docker/k8s/kustomization.yaml") or [{}])[0]
+resources = kust.get("resources", [])
+ok(all(os.path.exists(D + "/k8s/" + r) for r in resources), "every resource kustomization.yaml lists exists", resources)
+unlisted = [p for p in DOCS if p.startswith("docker/k8s/") and p[len("docker/k8s/"):] not in resources + ["kustomization.yaml", "jaeger.yaml"]]
+ok(not unlisted, "kustomization.yaml lists every manifest (jaeger.yaml is optional)", unlisted)
+K8S = [(p, d) for p, ds in DOCS.items() if p.startswith("docker/k8s/") and not p.endswith("kustomization.yaml") for d in ds]
+ok(all(d.get("metadata", {}).get("namespace") == "galley" for p, d in K8S if d.get("kind") != "Namespace"), "every k8s object is in the namespace galley")
+objs = {}
+for p, d in K8S:
+    objs.setdefault(d.get("kind"), {})[d["metadata"]["name"]] = d
+WORKLOADS = {**objs.get("Deployment", {}), **objs.get("StatefulSet", {}), **objs.get("Job", {})}
+names = set(WORKLOADS) | set(objs.get("Service", {}))
+ok(names <= set(SERVICES) | INFRA, "every k8s workload and Service is a service or nginx, sql, mongo, redis, jaeger", sorted(names - set(SERVICES) - INFRA))
+
+
+def containers(w):
+    return w["spec"]["template"]["spec"].get("containers", [])
+
+
+def image_ok(image):
+    name, _, tag = image.partition(":")
+    if name.startswith("galley/"):
+        what = name[len("galley/"):]
+        return what in SERVICES and "service" in STAGES or what in STAGES
+    return name in UPSTREAM_IMAGES and tag not in ("", "latest")
+
+
+for name, w in sorted(WORKLOADS.items()):
+    for c in containers(w):
+        ok(image_ok(c.get("image", "")), "k8s %s: image %s is built by docker/Dockerfile or a pinned upstream image" % (name, c.get("image")))
+for svc in SERVICES:
+    dep = objs.get("Deployment", {}).get(svc)
+    service = objs.get("Service", {}).get(svc)
+    if not ok(dep is not None and service is not None, "k8s: %s has a Deployment and a Service" % svc):
+        continue
+    c = containers(dep)[0]
+    ok(c.get("image", "").split(":")[0] == "galley/" + svc, "k8s %s: its image is galley/%s" % (svc, svc))
+    ok([p.get("containerPort") for p in c.get("ports", [])] == [int(POOL_PORT)], "k8s %s: the container's port is the pool port" % svc)
+    ok([p.get("port") for p in service["spec"]["ports"]] == [int(POOL_PORT)], "k8s %s: the Service's port is the pool port nginx names" % svc)
+    ok(c.get("readinessProbe", {}).get("exec", {}).get("command") == ["galley-probe", "readyz"], "k8s %s: readiness runs galley-probe readyz" % svc)
+    ok(c.get("livenessProbe", {}).get("exec", {}).get("command") == ["galley-probe", "healthz"], "k8s %s: liveness runs galley-probe healthz" % svc)
+# Every Service selects a workload's pods, and its target ports are that workload's ports.
+for name, s in sorted(objs.get("Service", {}).items()):
+    sel = s["spec"].get("selector", {})
+    match = [w for w in WORKLOADS.values() if sel and all(w["spec"]["template"]["metadata"]["labels"].get(k) == v for k, v in sel.items())]
+    ports = {p.get("name") for w in match for c in containers(w) for p in c.get("ports", [])} | {p.get("containerPort") for w in match for c in containers(w) for p in c.get("ports", [])}
+    ok(match and all(p.get("targetPort", p.get("port")) in ports for p in s["spec"]["ports"]), "k8s Service %s selects pods that have its target ports" % name)
+ngx = objs.get("Deployment", {}).get("nginx")
+if ok(ngx is not None, "k8s: nginx has a Deployment"):
+    vols = {v["name"]: v for v in ngx["spec"]["template"]["spec"].get("volumes", [])}
+    mounts = [m for c in containers(ngx) for m in c.get("volumeMounts", []) if m["mountPath"] == CT_CONF]
+    ok(mounts and vols.get(mounts[0]["name"], {}).get("configMap", {}).get("name") == "nginx-config", "k8s nginx mounts the nginx-config ConfigMap over " + str(CT_CONF))
+    ok(sorted(str(p["containerPort"]) for c in containers(ngx) for p in c["ports"]) == sorted([PORT, INTERNAL_PORT, SIM_PORT]), "k8s nginx's container ports are nginx's listen ports")
+    ok(sorted(str(p["port"]) for p in objs["Service"]["nginx"]["spec"]["ports"]) == sorted([PORT, INTERNAL_PORT, SIM_PORT]), "k8s Service nginx has nginx's listen ports")
+ok(not objs.get("Secret"), "no k8s Secret with a value is committed")
+env = objs.get("ConfigMap", {}).get("galley-env", {}).get("data", {})
+
+
+def url_ok(url, services, port_of):
+    m = re.match(r"\w+://([\w.-]+):(\d+)", url or "")
+    return bool(m) and m.group(1) in services and m.group(2) == port_of(m.group(1))
+
+
+def k8s_port(host):
+    s = objs.get("Service", {}).get(host)
+    return str(s["spec"]["ports"][0]["port"]) if s else None
+
+
+ok(url_ok(env.get("GALLEY_INTERNAL_URL"), {"nginx"}, lambda h: INTERNAL_PORT), "k8s GALLEY_INTERNAL_URL is nginx's internal listener", env.get("GALLEY_INTERNAL_URL"))
+ok(url_ok(env.get("GALLEY_MONGO_URI"), {"mongo"}, k8s_port) and url_ok(env.get("GALLEY_REDIS_URL"), {"redis"}, k8s_port), "k8s GALLEY_MONGO_URI and GALLEY_REDIS_URL name the mongo and redis Services' ports")
+if shutil.which("kubectl"):
+    p = subprocess.run(["kubectl", "kustomize", D + "/k8s"], capture_output=True, text=True, timeout=60)
+    ok(p.returncode == 0, "kubectl kustomize docker/k8s builds", p.stderr)
+else:
+    skip("kubectl kustomize docker/k8s builds", "no kubectl here")
+
+# ---------------------------------------------------------------- compose
+
+compose = (DOCS.get("docker/compose.yaml") or [{}])[0]
+cs = compose.get("services", {})
+ok(set(cs) <= set(SERVICES) | INFRA and set(cs) >= set(SERVICES) | {"nginx", "mongo", "redis", "prometheus", "grafana", "jaeger"},
+   "compose has every service, nginx, mongo, redis, prometheus, grafana, jaeger and nothing else", sorted(set(cs) ^ (set(SERVICES) | INFRA)))
+for name, s in sorted(cs.items()):
+    image, build = s.get("image", ""), s.get("build")
+    if image.startswith("galley/"):
+        target = (build or {}).get("target")
+        ok(build and build.get("context") == ".." and build.get("dockerfile") == "docker/Dockerfile" and target in STAGES
+           and image == "galley/" + (name if target == "service" else target),
+           "compose %s: image %s is built by docker/Dockerfile (target %s)" % (name, image, target))
+    else:
+        ok(image_ok(image) and not build, "compose %s: image %s is a pinned upstream image" % (name, image))
+for svc in SERVICES:
+    s = cs.get(svc, {})
+    u = svc.upper().replace("-", "_")
+    ok((s.get("build") or {}).get("args", {}).get("SERVICE") == svc and (s.get("build") or {}).get("target") == "service", "compose %s: built with SERVICE=%s" % (svc, svc))
+    ok(re.fullmatch(r"\$\{GALLEY_%s_POOLS:-[1-9][0-9]?\}" % u, str(s.get("deploy", {}).get("replicas"))), "compose %s: its pools are GALLEY_%s_POOLS replicas" % (svc, u), s.get("deploy"))
+    ok(re.fullmatch(r"\$\{GALLEY_%s_WORKERS:-[1-9][0-9]?\}" % u, str(s.get("environment", {}).get("GALLEY_WORKERS"))), "compose %s: GALLEY_WORKERS is GALLEY_%s_WORKERS" % (svc, u))
+    ok(url_ok(s.get("environment", {}).get("GALLEY_INTERNAL_URL"), {"nginx"}, lambda h: INTERNAL_PORT), "compose %s: GALLEY_INTERNAL_URL is nginx's internal listener" % svc)
+    ok(not s.get("ports"), "compose %s: its pool port is not published on the host" % svc)
+nginx_s = cs.get("nginx", {})
+ok(all(nginx_s.get("depends_on", {}).get(s, {}).get("condition") == "service_healthy" for s in SERVICES), "compose nginx starts after every service's pools are healthy (its upstreams must resolve)")
+ok([str(p).rsplit(":", 1)[-1] for p in nginx_s.get("ports", [])] == [PORT], "compose nginx publishes only the public port %s" % PORT, nginx_s.get("ports"))
+ok(not re.search(r"GALLEY_(PAYMENT_KEY|ADMIN_PASSWORD)\s*[:=]", read(D + "/compose.yaml") + "".join(read(TOP + "/" + p) for p in DOCS if p.startswith("docker/k8s/"))),
+   "no compose or k8s file sets GALLEY_PAYMENT_KEY or GALLEY_ADMIN_PASSWORD")
+secret_files = [v.get("file", "") for v in compose.get("secrets", {}).values()]
+ok(secret_files and all(f.startswith("./secrets/") for f in secret_files), "compose's secrets are files under docker/secrets/", secret_files)
+if subprocess.run(["git", "-C", TOP, "rev-parse", "--git-dir"], capture_output=True).returncode == 0:
+    unignored = [f for f in secret_files if subprocess.run(["git", "-C", TOP, "check-ignore", "-q", os.path.normpath(os.path.join("docker", f))], capture_output=True).returncode != 0]
+    ok(not unignored, "git ignores compose's secret files", unignored)
+else:
+    skip("git ignores compose's secret files", "not a git checkout")
+for name, s in sorted(cs.items()):
+    for v in s.get("volumes", []):
+        src = v.split(":")[0] if isinstance(v, str) else v.get("source", "")
+        if src.startswith("."):
+            ok(os.path.exists(os.path.join(D, src)), "compose %s: %s exists" % (name, src))
+# Every GALLEY_* variable the deployment files name is one the project reads or documents.
+# (Not the nginx config: its GALLEY_REQUEST_ID is a FastCGI parameter, not a variable.)
+files = [D + "/compose.yaml", D + "/Dockerfile", D + "/galley-pool"] + [TOP + "/" + p for p in DOCS if p.startswith("docker/k8s/") and not p.endswith("nginx-config.yaml")]
+unknown = sorted({v for f in files for v in re.findall(r"GALLEY_[A-Z0-9_]*[A-Z0-9]", read(f))} - KNOWN_VARS)
+ok(not unknown, "every GALLEY_* variable in docker/ is in lib/conf.c or bin/galley's help", unknown)
+
+# ---------------------------------------------------------------- Prometheus and Grafana
+
+prom = (DOCS.get("docker/prometheus/prometheus.yml") or [{}])[0]
+targets = [(j.get("metrics_path", "/metrics"), t) for j in prom.get("scrape_configs", []) for sc in j.get("static_configs", []) for t in sc.get("targets", [])]
+ok(targets == [("/metrics", "nginx:" + INTERNAL_PORT)], "Prometheus scrapes nginx's internal listener at /metrics, one target for every service", targets)
+ok(any(str(v).startswith("./prometheus/prometheus.yml:") for v in cs.get("prometheus", {}).get("volumes", [])), "compose gives Prometheus docker/prometheus/prometheus.yml")
+
+
+def promql_metrics(expr):
+    e = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)  # strings
+    e = re.sub(r"\{[^}]*\}", "", e)  # label matchers
+    e = re.sub(r"\[[^\]]*\]", "", e)  # ranges
+    e = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", e)
+    words = re.findall(r"[A-Za-z_:][\w:]*(?!\w)(?!\s*\()", e)
+    return {w for w in words if w not in {"by", "without", "and", "or", "unless", "bool", "offset", "inf", "nan"}}
+
+
+used = set()
+for path, dash in DASHBOARDS.items():
+    exprs = []
+
+    def walk(o):
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if k == "expr" and isinstance(v, str):
+                    exprs.append(v)
+                elif k in ("query", "definition") and isinstance(v, str) and "label_values" in v:
+                    exprs.append(re.sub(r"label_values\(([^,)]*).*", r"\1", v))
+                else:
+                    walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+
+    walk(dash)
+    names = set().union(*(promql_metrics(e) for e in exprs)) if exprs else set()
+    used |= names
+    ok(exprs and names <= METRICS, "%s queries only galley's metrics (%d queries)" % (path, len(exprs)), sorted(names - METRICS))
+ok(used >= METRICS, "the dashboards show every metric galley exports", sorted(METRICS - used))
+ds = (DOCS.get("docker/grafana/provisioning/datasources/prometheus.yaml") or [{}])[0].get("datasources", [{}])[0]
+dash_uids = set(re.findall(r'"uid":\s*"([^"]+)"', "".join(json.dumps(d.get("panels", [])) for d in DASHBOARDS.values())))
+ok(ds.get("url") == "http://prometheus:9090" and dash_uids == {ds.get("uid")}, "the dashboards' datasource is the provisioned Prometheus", (ds, dash_uids))
+prov = (DOCS.get("docker/grafana/provisioning/dashboards/galley.yaml") or [{}])[0].get("providers", [{}])[0]
+mounts = dict(v.split(":")[:2][::-1] for v in cs.get("grafana", {}).get("volumes", []))
+ok(os.path.normpath(os.path.join(D, mounts.get(prov.get("options", {}).get("path"), "?"))) == D + "/grafana/dashboards", "Grafana loads docker/grafana/dashboards/ (the provisioned path is mounted)")
+
+# ---------------------------------------------------------------- the probe, against a real pool
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def probe_run(*args):
+    p = subprocess.run([D + "/galley-probe"] + list(args), capture_output=True, text=True, timeout=20)
+    return p.returncode, p.stdout + p.stderr
+
+
+tools = [t for t in ("spawn-fcgi", "multiwatch", "cgi-fcgi") if not shutil.which(t)]
+svc = next((s for s in SERVICES if os.access("%s/fcgi/%s/galley-%s" % (BUILD, s, s), os.X_OK)), None)
+if tools or svc is None:
+    for w in ("healthz", "readyz"):
+        skip("galley-probe %s against a pool" % w, "missing %s" % (tools or "a built service in " + BUILD))
+else:
+    port = free_port()
+    dead = free_port()  # nothing listens there: MongoDB and Redis that do not answer
+    env = dict(os.environ, GALLEY_MONGO_URI="mongodb://127.0.0.1:%d/?serverSelectionTimeoutMS=300" % dead,
+               GALLEY_REDIS_URL="redis://127.0.0.1:%d/0" % dead, GALLEY_DB_TIMEOUT_MS="300", GALLEY_REDIS_TIMEOUT_MS="100")
+    pool_p = subprocess.Popen(["spawn-fcgi", "-n", "-a", "127.0.0.1", "-p", str(port), "--", shutil.which("multiwatch"), "-f", "1", "--",
+                               "%s/fcgi/%s/galley-%s" % (BUILD, svc, svc)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(100):  # until spawn-fcgi listens
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        rc, out = probe_run("healthz", svc, "127.0.0.1:%d" % port)
+        ok(rc == 0 and out.strip().endswith(": 200"), "galley-probe healthz: 200 from a %s pool over FastCGI (cgi-fcgi)" % svc, out)
+        rc, out = probe_run("readyz", svc, "127.0.0.1:%d" % port)
+        ok(rc == 1 and out.strip().endswith(": 503"), "galley-probe readyz fails with the 503 of a %s pool whose MongoDB and Redis are away" % svc, out)
+        rc, out = probe_run("healthz", svc, "127.0.0.1:%d" % dead)
+        ok(rc == 1 and "no answer" in out, "galley-probe fails where no pool listens", out)
+    finally:
+        os.killpg(pool_p.pid, signal.SIGTERM)
+        try:
+            pool_p.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(pool_p.pid, signal.SIGKILL)
+            pool_p.wait()
+
+shutil.rmtree(TMP, ignore_errors=True)
+print("1..%d" % n)
+sys.exit(1 if failed else 0)
