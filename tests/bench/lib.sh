@@ -11,6 +11,10 @@
 #   api METHOD PATH TOKEN [BODY]     a call to the running stack ($GALLEY_URL)
 #   bench_tokens                     $ADMIN (the stack's admin) and $TOKEN (a new customer)
 #   bench_item NAME PRICE            a new menu item with a billion on hand; prints its id
+#   bench_post_script TOKEN BODY     a wrk script that POSTs BODY as JSON with TOKEN; prints
+#                                    its path
+#   bench_row NAME CONNS SECS URL [wrk args...]   one wrk run, printed as a table row:
+#                                    | name | req/s | p50 | p99 | errors |
 bench_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 bench_cleanup() {
@@ -89,4 +93,25 @@ bench_item() {
 	id=$(api POST /api/menu/items "$ADMIN" "{\"name\":\"$1\",\"price_cents\":$2,\"supplier_id\":\"$bench_supplier\"}" | jq -r .id)
 	api PUT "/api/stock/$id" "$ADMIN" '{"on_hand":1000000000}' >/dev/null
 	echo "$id"
+}
+
+bench_post_script() {
+	local f
+	f=$(mktemp "$BENCH_TMP/post.XXXXXX.lua")
+	cat >"$f" <<LUA
+wrk.method = "POST"
+wrk.body = '$2'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $1"
+LUA
+	echo "$f"
+}
+
+bench_row() {
+	local name=$1 conns=$2 secs=$3 url=$4 out errs
+	shift 4
+	out=$(wrk -t"$((conns < 2 ? 1 : 2))" -c"$conns" -d"${secs}s" --latency "$@" "$url" 2>&1)
+	errs=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' <<<"$out")
+	printf '| %-40s | %8s | %9s | %9s | %s |\n' "$name" "$(awk '/Requests\/sec/ {print int($2)}' <<<"$out")" \
+		"$(awk '$1 == "50%" {print $2}' <<<"$out")" "$(awk '$1 == "99%" {print $2}' <<<"$out")" "${errs:-none}"
 }

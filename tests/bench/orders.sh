@@ -36,32 +36,14 @@ one="{\"lines\":[{\"item_id\":\"${items[0]}\",\"qty\":1}]}"
 three="{\"lines\":[{\"item_id\":\"${items[0]}\",\"qty\":1},{\"item_id\":\"${items[1]}\",\"qty\":2},{\"item_id\":\"${items[2]}\",\"qty\":1}]}"
 [ "$(api POST /api/orders "$token" "$three" | jq -r .status)" = pending_payment ] ||
 	{ echo "orders.sh: a test order was not placed" >&2; exit 1; }
-post_script() { # BODY: a wrk script that POSTs it with the customer's token
-	cat >"$tmp/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$1'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $token"
-LUA
-	echo "$tmp/post.lua"
-}
-
-bench() { # name url wrk-args...
-	local name=$1 url=$2 out errs
-	shift 2
-	out=$(wrk -t"$((conns < 2 ? 1 : 2))" -c"$conns" -d"${secs}s" --latency "$@" "$url" 2>&1)
-	errs=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' <<<"$out")
-	printf '| %-34s | %8s | %9s | %9s | %s |\n' "$name" "$(awk '/Requests\/sec/ {print int($2)}' <<<"$out")" \
-		"$(awk '$1 == "50%" {print $2}' <<<"$out")" "$(awk '$1 == "99%" {print $2}' <<<"$out")" "${errs:-none}"
-}
 before=$(api GET "/api/stock/${items[0]}" "$admin" | jq .reserved)
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1048576)" GiB"}' /proc/meminfo); nginx $(nginx -v 2>&1 | sed 's/.*\///'); ${secs}s per run, $conns connections; pools of $workers workers: hello 1, each service ${GALLEY_POOLS:-2}"
-echo "| target                             |    req/s |       p50 |       p99 | errors |"
-echo "|------------------------------------|----------|-----------|-----------|--------|"
-bench "nginx return 200" "http://127.0.0.1:$p_static/"
-bench "hello (nginx -> FastCGI)" "http://127.0.0.1:$p_hello/"
-bench "cached item read, with token" "$GALLEY_URL/api/menu/items/${items[0]}" -H "Authorization: Bearer $token"
-bench "order placement, 1 line" "$GALLEY_URL/api/orders" -s "$(post_script "$one")"
-bench "order placement, 3 lines" "$GALLEY_URL/api/orders" -s "$(post_script "$three")"
+echo "| target                                   |    req/s |       p50 |       p99 | errors |"
+echo "|------------------------------------------|----------|-----------|-----------|--------|"
+bench_row "nginx return 200" "$conns" "$secs" "http://127.0.0.1:$p_static/"
+bench_row "hello (nginx -> FastCGI)" "$conns" "$secs" "http://127.0.0.1:$p_hello/"
+bench_row "cached item read, with token" "$conns" "$secs" "$GALLEY_URL/api/menu/items/${items[0]}" -H "Authorization: Bearer $token"
+bench_row "order placement, 1 line" "$conns" "$secs" "$GALLEY_URL/api/orders" -s "$(bench_post_script "$token" "$one")"
+bench_row "order placement, 3 lines" "$conns" "$secs" "$GALLEY_URL/api/orders" -s "$(bench_post_script "$token" "$three")"
 after=$(api GET "/api/stock/${items[0]}" "$admin" | jq .reserved)
 echo "orders placed during the runs (units of item 1 reserved): $((after - before))"
