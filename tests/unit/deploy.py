@@ -547,9 +547,28 @@ def promql_metrics(expr):
     return {w for w in words if w not in {"by", "without", "and", "or", "unless", "bool", "offset", "inf", "nan"}}
 
 
+AGGREGATION = re.compile(r"\b(sum|min|max|avg|count|topk|bottomk|quantile|stddev|stdvar|group)\s*(?:(?:by|without)\s*\([^)]*\)\s*)?$")
+
+
+def unaggregated(expr):
+    """The metrics expr reads outside any aggregation (sum, max, topk..., with or without by)."""
+    e = re.sub(r"\{[^}]*\}", "", re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr))  # strings, label matchers
+    out = set()
+    for m in re.finditer(r"\b(?:galley|nginx)_\w+", e):
+        opened = []  # the parentheses open before m: True where one is an aggregation's
+        for j, ch in enumerate(e[: m.start()]):
+            if ch == "(":
+                opened.append(AGGREGATION.search(e[:j]) is not None)
+            elif ch == ")" and opened:
+                opened.pop()
+        if not any(opened):
+            out.add(m.group(0))
+    return out
+
+
 used = set()
 for path, dash in DASHBOARDS.items():
-    exprs = []
+    exprs, variables = [], []  # the panels' queries; the template variables' label_values
 
     def walk(o):
         if isinstance(o, dict):
@@ -557,7 +576,7 @@ for path, dash in DASHBOARDS.items():
                 if k == "expr" and isinstance(v, str):
                     exprs.append(v)
                 elif k in ("query", "definition") and isinstance(v, str) and "label_values" in v:
-                    exprs.append(re.sub(r"label_values\(([^,)]*).*", r"\1", v))
+                    variables.append(re.sub(r"label_values\(([^,)]*).*", r"\1", v))
                 else:
                     walk(v)
         elif isinstance(o, list):
@@ -565,9 +584,11 @@ for path, dash in DASHBOARDS.items():
                 walk(v)
 
     walk(dash)
-    names = set().union(*(promql_metrics(e) for e in exprs)) if exprs else set()
+    names = set().union(*(promql_metrics(e) for e in exprs + variables)) if exprs else set()
     used |= names
     ok(exprs and names <= METRICS, "%s queries only galley's metrics (%d queries)" % (path, len(exprs)), sorted(names - METRICS))
+    loose = sorted({m for e in exprs for m in unaggregated(e)})
+    ok(not loose, "%s aggregates every metric it queries (sum by the labels it shows: a new label, such as the events' type, does not split a panel)" % path, loose)
 ok(used >= METRICS, "the dashboards show every metric galley exports", sorted(METRICS - used))
 ds = (DOCS.get("docker/grafana/provisioning/datasources/prometheus.yaml") or [{}])[0].get("datasources", [{}])[0]
 dash_uids = set(re.findall(r'"uid":\s*"([^"]+)"', "".join(json.dumps(d.get("panels", [])) for d in DASHBOARDS.values())))
