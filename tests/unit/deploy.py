@@ -72,11 +72,14 @@ def ct(name):
     return m.group(1) if m else None
 
 
-POOL_PORT, PORT, INTERNAL_PORT, SIM_PORT = (ct(v) for v in ("CT_POOL_PORT", "CT_PORT", "CT_INTERNAL_PORT", "CT_SIM_PORT"))
-CT_CONF, CT_RUN, CT_SHARE = ct("CT_CONF"), ct("CT_RUN"), ct("CT_SHARE")
-ok(all((POOL_PORT, PORT, INTERNAL_PORT, SIM_PORT, CT_CONF, CT_RUN, CT_SHARE)), "bin/galley names the images' ports and paths (CT_*)")
+POOL_PORT, PORT, INTERNAL_PORT, SIM_PORT, LIVE_PORT = (ct(v) for v in ("CT_POOL_PORT", "CT_PORT", "CT_INTERNAL_PORT", "CT_SIM_PORT", "CT_LIVE_PORT"))
+CT_CONF, CT_RUN, CT_SHARE, CT_MODULES = ct("CT_CONF"), ct("CT_RUN"), ct("CT_SHARE"), ct("CT_MODULES")
+ok(all((POOL_PORT, PORT, INTERNAL_PORT, SIM_PORT, LIVE_PORT, CT_CONF, CT_RUN, CT_SHARE, CT_MODULES)), "bin/galley names the images' ports and paths (CT_*)")
+# The live server (nginx/live.conf.in): the nginx image run with this config, as the host "live".
+LIVE_CONF = "live.conf"
+LIVE_URL = "http://live:%s" % LIVE_PORT
 # Infrastructure the files may name besides the services, and the upstream images allowed.
-INFRA = {"nginx", "sql", "mongo", "redis", "prometheus", "grafana", "jaeger", "galley"}
+INFRA = {"nginx", "live", "sql", "mongo", "redis", "prometheus", "grafana", "jaeger", "galley"}
 UPSTREAM_IMAGES = {"mongo", "redis", "prom/prometheus", "grafana/grafana", "jaegertracing/all-in-one"}
 METRICS = {
     "galley_http_requests_total", "galley_http_request_duration_seconds_bucket",
@@ -246,9 +249,16 @@ def galley(*args):
     return p.returncode == 0, p.stdout + p.stderr
 
 
-def listen_ports(conf_dir):
-    text = "".join(read(f) for f in glob.glob(conf_dir + "/*.conf"))
+def listen_ports(conf_dir, live=False):
+    """The ports the main nginx (or, with live, the live server) listens on."""
+    text = "".join(read(f) for f in glob.glob(conf_dir + "/*.conf") if (os.path.basename(f) == LIVE_CONF) == live)
     return sorted(set(re.findall(r"^\s*listen\s+(?:\S+:)?(\d+)\s*;", text, re.M)))
+
+
+def live_command(conf_dir):
+    """How the image runs the live server: nginx -p <its pid file's folder> -c <CT_CONF>/live.conf -e stderr."""
+    m = re.search(r"^pid\s+(\S+)/nginx\.pid;", read(os.path.join(conf_dir, LIVE_CONF)), re.M)
+    return ["nginx", "-p", m.group(1) if m else "?", "-c", CT_CONF + "/" + LIVE_CONF, "-e", "stderr"]
 
 
 def upstreams(conf_dir):
@@ -271,28 +281,42 @@ for target in ("compose", "k8s"):
     bad = [(s, v) for s, v in ups.items() if s not in SERVICES and not (v and set(v) <= pools)]
     ok(not bad, "%s: any other upstream names only the services' pools" % target, bad)
     ok(listen_ports(out) == sorted([PORT, INTERNAL_PORT, SIM_PORT]), "%s: nginx listens on %s, %s, %s" % (target, PORT, INTERNAL_PORT, SIM_PORT), listen_ports(out))
+    # The live server: its own config, nchan loaded there and only there, found at LIVE_URL.
+    if ok(os.path.exists(os.path.join(out, LIVE_CONF)), "%s: render-nginx writes the live server's %s" % (target, LIVE_CONF)):
+        live = read(os.path.join(out, LIVE_CONF))
+        ok(listen_ports(out, live=True) == [LIVE_PORT], "%s: the live server listens on %s (every interface)" % (target, LIVE_PORT), listen_ports(out, live=True))
+        ok(re.search(r"^\s*listen\s+%s\s*;" % LIVE_PORT, live, re.M) is not None, "%s: the live server listens on every interface of its network, not loopback" % target)
+        ok(re.search(r"^daemon\s+off;", live, re.M) is not None, "%s: the live server runs in the foreground (the container's main process)" % target)
+        ok("load_module %s/ngx_nchan_module.so;" % CT_MODULES in live, "%s: the live server loads nchan from the image's modules" % target)
+    ok("nchan" not in read(out + "/modules.conf"), "%s: the main nginx does not load nchan" % target)
+    main = read(out + "/nginx.conf") + read(out + "/public.conf")
+    urls = sorted(set(re.findall(r"proxy_pass\s+(http://live[^/;\s]*)", main)))
+    ok(len(re.findall(r"proxy_pass\s+http://", main)) == 2 and urls == [LIVE_URL], "%s: nginx proxies /live/orders and the publisher path to %s" % (target, LIVE_URL), urls)
     loc = read(out + "/locations-public.conf")
     ok(all("location = /api/%s/%s " % (s, w) in loc for s in SERVICES for w in ("healthz", "readyz")), "%s: nginx routes every service's healthz and readyz" % target)
 
 
-def nginx_t(conf_src, desc):
-    """nginx -t on a throwaway copy: the image's paths moved into a temp folder, and the pools'
-    host names (which resolve only on the compose network or in the cluster) as 127.0.0.1."""
+def nginx_t(conf_src, desc, main="nginx.conf", prefix="nginx"):
+    """nginx -t of main (in the image: CT_CONF/main, prefix CT_RUN/prefix) on a throwaway copy:
+    the image's paths moved into a temp folder, and the host names of the pools and of the
+    live server (which resolve only on the compose network or in the cluster) as 127.0.0.1."""
     if not shutil.which("nginx"):
         skip(desc, "no nginx here")
         return
     root = tempfile.mkdtemp(dir=TMP)
     conf, run = root + "/conf", root + "/run"
     os.makedirs(run + "/nginx/tmp")
+    os.makedirs(run + "/nginx-live/tmp")
     os.makedirs(run + "/logs")
     os.makedirs(conf)
     for name, text in conf_src.items():
         text = text.replace(CT_CONF, conf).replace(CT_RUN, run).replace(CT_SHARE + "/nginx", TOP + "/nginx").replace(CT_SHARE, TOP + "/nginx")
+        text = text.replace(LIVE_URL + "/", "http://127.0.0.1:%s/" % LIVE_PORT)
         if name == "upstreams.conf":
             text = re.sub(r"(server\s+)[a-z0-9-]+:", r"\g<1>127.0.0.1:", text)
         with open(os.path.join(conf, name), "w") as f:
             f.write(text)
-    p = subprocess.run(["nginx", "-t", "-q", "-p", run + "/nginx", "-c", conf + "/nginx.conf", "-e", run + "/logs/error.log"], capture_output=True, text=True)
+    p = subprocess.run(["nginx", "-t", "-q", "-p", run + "/" + prefix, "-c", conf + "/" + main, "-e", run + "/logs/error.log"], capture_output=True, text=True)
     ok(p.returncode == 0, desc, p.stdout + p.stderr)
 
 
@@ -302,6 +326,16 @@ def conf_files(d):
 
 if "compose" in RENDER:
     nginx_t(conf_files(RENDER["compose"]), "nginx -t passes on the config the nginx image carries (compose)")
+    nginx_t(conf_files(RENDER["compose"]), "nginx -t passes on the live server's config the image carries (compose)", LIVE_CONF, "nginx-live")
+    # The image makes what the configs write: each log a link to the container's stdout or
+    # stderr, each pid file's folder (the -p prefix); it exposes the live server's port.
+    ngx_run = " ".join(stage_lines("nginx", "RUN"))
+    for name, text in sorted(conf_files(RENDER["compose"]).items()):
+        for log in re.findall(r"^\s*(?:error_log|access_log)\s+(%s/logs/\S+?)[\s;]" % re.escape(CT_RUN), text, re.M):
+            ok(re.search(r"ln -s /dev/std(out|err) %s\b" % re.escape(log), ngx_run) is not None, "the nginx image links %s's log %s to the container's output" % (name, log))
+        for pid in re.findall(r"^pid\s+(\S+)/nginx\.pid;", text, re.M):
+            ok(re.search(r"mkdir -p [^&]*%s/tmp\b" % re.escape(pid), ngx_run) is not None, "the nginx image makes %s's folder %s (and its tmp/)" % (name, pid))
+    ok(LIVE_PORT in " ".join(stage_lines("nginx", "EXPOSE")).split(), "the nginx image exposes the live server's port %s" % LIVE_PORT, stage_lines("nginx", "EXPOSE"))
 
 # ---------------------------------------------------------------- k8s
 
@@ -320,6 +354,8 @@ if cm and "k8s" in RENDER:
     ok(cm[0].get("data") == fresh, "the nginx-config ConfigMap holds exactly bin/galley render-nginx --target k8s's files",
        sorted(k for k in set(fresh) | set(cm[0].get("data") or {}) if fresh.get(k) != (cm[0].get("data") or {}).get(k)))
     nginx_t(cm[0]["data"], "nginx -t passes on the nginx-config ConfigMap (k8s)")
+    ok(LIVE_CONF in (cm[0].get("data") or {}), "the nginx-config ConfigMap carries the live server's %s" % LIVE_CONF)
+    nginx_t(cm[0]["data"], "nginx -t passes on the live server's config in the nginx-config ConfigMap (k8s)", LIVE_CONF, "nginx-live")
 else:
     ok(False, "docker/k8s/generated/nginx-config.yaml holds a ConfigMap")
 
@@ -377,6 +413,40 @@ if ok(ngx is not None, "k8s: nginx has a Deployment"):
     ok(mounts and vols.get(mounts[0]["name"], {}).get("configMap", {}).get("name") == "nginx-config", "k8s nginx mounts the nginx-config ConfigMap over " + str(CT_CONF))
     ok(sorted(str(p["containerPort"]) for c in containers(ngx) for p in c["ports"]) == sorted([PORT, INTERNAL_PORT, SIM_PORT]), "k8s nginx's container ports are nginx's listen ports")
     ok(sorted(str(p["port"]) for p in objs["Service"]["nginx"]["spec"]["ports"]) == sorted([PORT, INTERNAL_PORT, SIM_PORT]), "k8s Service nginx has nginx's listen ports")
+# The live server: one pod of the nginx image running live.conf from the ConfigMap, its Service
+# on its port, and only nginx let in.
+lv = objs.get("Deployment", {}).get("live")
+if ok(lv is not None and objs.get("Service", {}).get("live") is not None, "k8s: the live server has a Deployment and a Service named live (the host of %s)" % LIVE_URL):
+    c = containers(lv)[0]
+    ok(lv["spec"].get("replicas") == 1 and lv["spec"].get("strategy", {}).get("type") == "Recreate",
+       "k8s live: one replica, Recreate (never two pods holding channels at once)", (lv["spec"].get("replicas"), lv["spec"].get("strategy")))
+    ok(c.get("image", "").split(":")[0] == "galley/nginx", "k8s live: its image is galley/nginx", c.get("image"))
+    if "k8s" in RENDER:
+        ok(c.get("command") == live_command(RENDER["k8s"]), "k8s live: its command runs the rendered %s with its prefix" % LIVE_CONF, c.get("command"))
+    vols = {v["name"]: v for v in lv["spec"]["template"]["spec"].get("volumes", [])}
+    mounts = [m for m in c.get("volumeMounts", []) if m["mountPath"] == CT_CONF]
+    ok(mounts and vols.get(mounts[0]["name"], {}).get("configMap", {}).get("name") == "nginx-config", "k8s live mounts the nginx-config ConfigMap over " + str(CT_CONF))
+    ok([str(p.get("containerPort")) for p in c.get("ports", [])] == [LIVE_PORT], "k8s live: the container's port is the live server's %s" % LIVE_PORT, c.get("ports"))
+    ok([str(p.get("port")) for p in objs["Service"]["live"]["spec"]["ports"]] == [LIVE_PORT], "k8s Service live has the live server's port %s" % LIVE_PORT)
+    named = {p.get("name"): str(p.get("containerPort")) for p in c.get("ports", [])}
+    rp, lp = c.get("readinessProbe", {}), c.get("livenessProbe", {})
+    status = re.findall(r"location\s*=\s*(\S+)\s*\{\s*(?:#[^\n]*\n\s*|access_log off;\s*)*nchan_stub_status;", read(os.path.join(RENDER["k8s"], LIVE_CONF))) if "k8s" in RENDER else []
+    ok(rp.get("httpGet", {}).get("path") in status and named.get(rp["httpGet"].get("port"), str(rp["httpGet"].get("port"))) == LIVE_PORT,
+       "k8s live: readiness asks nchan's status location %s on %s" % (status, LIVE_PORT), rp)
+    ok(named.get(lp.get("tcpSocket", {}).get("port"), str(lp.get("tcpSocket", {}).get("port"))) == LIVE_PORT, "k8s live: liveness connects to %s" % LIVE_PORT, lp)
+
+
+def selects(selector, name):  # does a matchLabels selector pick the pods of workload name?
+    labels = (WORKLOADS.get(name) or {}).get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {})
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+pols = [pol for pol in objs.get("NetworkPolicy", {}).values() if selects(pol["spec"].get("podSelector", {}).get("matchLabels"), "live")]
+froms = [f for pol in pols for rule in pol["spec"].get("ingress", []) for f in rule.get("from", [{}])]
+ok(len(pols) == 1 and pols[0]["spec"].get("policyTypes") == ["Ingress"] and len(pols[0]["spec"].get("ingress", [])) == 1
+   and froms and all(set(f) == {"podSelector"} and [w for w in WORKLOADS if selects(f["podSelector"].get("matchLabels"), w)] == ["nginx"] for f in froms)
+   and [str(p.get("port")) for p in pols[0]["spec"]["ingress"][0].get("ports", [])] == [LIVE_PORT],
+   "k8s: a NetworkPolicy lets only nginx's pods reach the live server, on %s" % LIVE_PORT, [pol["metadata"]["name"] for pol in pols])
 ok(not objs.get("Secret"), "no k8s Secret with a value is committed")
 env = objs.get("ConfigMap", {}).get("galley-env", {}).get("data", {})
 
@@ -403,8 +473,8 @@ else:
 
 compose = (DOCS.get("docker/compose.yaml") or [{}])[0]
 cs = compose.get("services", {})
-ok(set(cs) <= set(SERVICES) | INFRA and set(cs) >= set(SERVICES) | {"nginx", "mongo", "redis", "prometheus", "grafana", "jaeger"},
-   "compose has every service, nginx, mongo, redis, prometheus, grafana, jaeger and nothing else", sorted(set(cs) ^ (set(SERVICES) | INFRA)))
+ok(set(cs) <= set(SERVICES) | INFRA and set(cs) >= set(SERVICES) | {"nginx", "live", "mongo", "redis", "prometheus", "grafana", "jaeger"},
+   "compose has every service, nginx, live, mongo, redis, prometheus, grafana, jaeger and nothing else", sorted(set(cs) ^ (set(SERVICES) | INFRA)))
 for name, s in sorted(cs.items()):
     image, build = s.get("image", ""), s.get("build")
     if image.startswith("galley/"):
@@ -425,6 +495,21 @@ for svc in SERVICES:
 nginx_s = cs.get("nginx", {})
 ok(all(nginx_s.get("depends_on", {}).get(s, {}).get("condition") == "service_healthy" for s in SERVICES), "compose nginx starts after every service's pools are healthy (its upstreams must resolve)")
 ok([str(p).rsplit(":", 1)[-1] for p in nginx_s.get("ports", [])] == [PORT], "compose nginx publishes only the public port %s" % PORT, nginx_s.get("ports"))
+# The live server: the nginx image running live.conf, one replica, its port unpublished, on a
+# network it shares with nginx alone; nginx starts once it answers (nginx resolves "live").
+live_s = cs.get("live", {})
+ok(live_s.get("image") == "galley/nginx" and (live_s.get("build") or {}).get("target") == "nginx", "compose live: the nginx image", live_s.get("image"))
+if "compose" in RENDER:
+    ok(live_s.get("command") == live_command(RENDER["compose"]), "compose live: its command runs the rendered %s with its prefix" % LIVE_CONF, live_s.get("command"))
+ok(str(live_s.get("deploy", {}).get("replicas", 1)) == "1" and "scale" not in live_s, "compose live: one replica")
+ok(not live_s.get("ports"), "compose live: its port is not published on the host")
+ok(nginx_s.get("depends_on", {}).get("live", {}).get("condition") == "service_healthy", "compose nginx starts after the live server is healthy")
+hc = " ".join(live_s.get("healthcheck", {}).get("test", []))
+ok("/dev/tcp/127.0.0.1/%s" % LIVE_PORT in hc and "/.galley/live-status" in hc and "/.galley/live-status" in read(TOP + "/nginx/live.conf.in"),
+   "compose live: its health check asks the live server's status on %s (not the image's check of %s)" % (LIVE_PORT, PORT), hc)
+live_nets = set(live_s.get("networks", []))
+sharing = sorted(n for n, x in cs.items() if n != "live" and live_nets & set(x.get("networks", ["default"])))
+ok(live_nets and sharing == ["nginx"], "compose live: only nginx shares a network with it", sharing)
 ok(not re.search(r"GALLEY_(PAYMENT_KEY|ADMIN_PASSWORD)\s*[:=]", read(D + "/compose.yaml") + "".join(read(TOP + "/" + p) for p in DOCS if p.startswith("docker/k8s/"))),
    "no compose or k8s file sets GALLEY_PAYMENT_KEY or GALLEY_ADMIN_PASSWORD")
 secret_files = [v.get("file", "") for v in compose.get("secrets", {}).values()]
@@ -462,9 +547,28 @@ def promql_metrics(expr):
     return {w for w in words if w not in {"by", "without", "and", "or", "unless", "bool", "offset", "inf", "nan"}}
 
 
+AGGREGATION = re.compile(r"\b(sum|min|max|avg|count|topk|bottomk|quantile|stddev|stdvar|group)\s*(?:(?:by|without)\s*\([^)]*\)\s*)?$")
+
+
+def unaggregated(expr):
+    """The metrics expr reads outside any aggregation (sum, max, topk..., with or without by)."""
+    e = re.sub(r"\{[^}]*\}", "", re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr))  # strings, label matchers
+    out = set()
+    for m in re.finditer(r"\b(?:galley|nginx)_\w+", e):
+        opened = []  # the parentheses open before m: True where one is an aggregation's
+        for j, ch in enumerate(e[: m.start()]):
+            if ch == "(":
+                opened.append(AGGREGATION.search(e[:j]) is not None)
+            elif ch == ")" and opened:
+                opened.pop()
+        if not any(opened):
+            out.add(m.group(0))
+    return out
+
+
 used = set()
 for path, dash in DASHBOARDS.items():
-    exprs = []
+    exprs, variables = [], []  # the panels' queries; the template variables' label_values
 
     def walk(o):
         if isinstance(o, dict):
@@ -472,7 +576,7 @@ for path, dash in DASHBOARDS.items():
                 if k == "expr" and isinstance(v, str):
                     exprs.append(v)
                 elif k in ("query", "definition") and isinstance(v, str) and "label_values" in v:
-                    exprs.append(re.sub(r"label_values\(([^,)]*).*", r"\1", v))
+                    variables.append(re.sub(r"label_values\(([^,)]*).*", r"\1", v))
                 else:
                     walk(v)
         elif isinstance(o, list):
@@ -480,9 +584,11 @@ for path, dash in DASHBOARDS.items():
                 walk(v)
 
     walk(dash)
-    names = set().union(*(promql_metrics(e) for e in exprs)) if exprs else set()
+    names = set().union(*(promql_metrics(e) for e in exprs + variables)) if exprs else set()
     used |= names
     ok(exprs and names <= METRICS, "%s queries only galley's metrics (%d queries)" % (path, len(exprs)), sorted(names - METRICS))
+    loose = sorted({m for e in exprs for m in unaggregated(e)})
+    ok(not loose, "%s aggregates every metric it queries (sum by the labels it shows: a new label, such as the events' type, does not split a panel)" % path, loose)
 ok(used >= METRICS, "the dashboards show every metric galley exports", sorted(METRICS - used))
 ds = (DOCS.get("docker/grafana/provisioning/datasources/prometheus.yaml") or [{}])[0].get("datasources", [{}])[0]
 dash_uids = set(re.findall(r'"uid":\s*"([^"]+)"', "".join(json.dumps(d.get("panels", [])) for d in DASHBOARDS.values())))
