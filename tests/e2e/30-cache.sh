@@ -3,7 +3,6 @@
 # the cached copy gone before a write's response is sent.
 . "$(dirname "$0")/lib.sh"
 
-rcli() { redis-cli -u "$GALLEY_REDIS_URL" --no-auth-warning "$@"; }
 
 req POST /api/suppliers "{\"name\":\"Cache supplier\",\"email\":\"c$RANDOM$RANDOM@cache.example\"}"
 sup=$(jq -r .id <<<"$BODY")

@@ -48,15 +48,9 @@ for svc in menu suppliers; do
 	check "every GET of $svc answered 200 while a worker was killed" test "$bad" -eq 0
 done
 
-# replaced SVC N VICTIM: the pool has its full count of workers again, VICTIM not among them.
-replaced() {
-	local now
-	now=$(pool_workers "$1" "$2")
-	(($(wc -w <<<"$now") == $(svc_workers "$1"))) && ! grep -qx "$3" <<<"$now"
-}
 STATUS="" BODY=""
-check "multiwatch replaced the menu worker" wait_until 15 replaced menu 1 "${menu_victim:-0}"
-check "multiwatch replaced the suppliers worker" wait_until 15 replaced suppliers 1 "${suppliers_victim:-0}"
+check "multiwatch replaced the menu worker" wait_until 15 pool_full menu 1 "${menu_victim:-0}"
+check "multiwatch replaced the suppliers worker" wait_until 15 pool_full suppliers 1 "${suppliers_victim:-0}"
 
 req GET /api/menu/readyz
 expect_status 200 "menu readyz after the faults"

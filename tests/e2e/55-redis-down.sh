@@ -7,7 +7,6 @@
 
 redis_up() { [[ $(redis-cli -u "$GALLEY_REDIS_URL" --no-auth-warning ping 2>/dev/null) == PONG ]]; }
 redis_down() { ! redis_up; }
-ready() { AUTH_TOKEN= req GET "/api/$1/readyz"; [[ $STATUS == "$2" ]]; }
 
 req GET /api/menu
 item=$(jq -r '.items[0].id' <<<"$BODY")

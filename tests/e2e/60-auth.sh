@@ -7,7 +7,6 @@
 
 spec="$GALLEY_TOP/docs/openapi.json"
 fake=0123456789abcdef01234567
-rcli() { redis-cli -u "$GALLEY_REDIS_URL" --no-auth-warning "$@"; }
 no_secrets() { ! grep -q 'argon2' <<<"$BODY" && ! grep -q 'password' <<<"$BODY"; }
 
 # 1. The whole route table, not a sample: no token, then a garbage token.

@@ -5,7 +5,6 @@
 # Redis is back, then arrive, none lost.
 . "$(dirname "$0")/lib.sh"
 
-rcli() { redis-cli -u "$GALLEY_REDIS_URL" --no-auth-warning "$@"; }
 redis_up() { [[ $(rcli ping 2>/dev/null) == PONG ]]; }
 redis_down() { ! redis_up; }
 # events_of ORDER: the events of one order in the stream, a JSON array in stream order

@@ -9,7 +9,6 @@
 # while orders are paid loses no event.
 . "$(dirname "$0")/lib.sh"
 
-rcli() { redis-cli -u "$GALLEY_REDIS_URL" --no-auth-warning "$@"; }
 sim_log() { cat "$GALLEY_RUN/logs/provider-sim.log" 2>/dev/null; }
 # sim_calls URI-REGEX KEY: how many calls the simulated provider got for that path and key
 sim_calls() { sim_log | jq -r --arg u "$1" --arg k "$2" 'select((.uri | test($u)) and .idempotency_key == $k) | .uri' | wc -l; }

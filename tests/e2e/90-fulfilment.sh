@@ -7,7 +7,6 @@
 # none twice.
 . "$(dirname "$0")/lib.sh"
 
-rcli() { redis-cli -u "$GALLEY_REDIS_URL" --no-auth-warning "$@"; }
 events_of() { # ORDER: its events in galley:events:orders, a JSON array in stream order
 	rcli --raw XRANGE galley:events:orders - + | grep -F "$1" |
 		jq -sc --arg o "$1" '[.[] | select(.data.order_id == $o or (.type == "order.created" and .data.id == $o))]'
