@@ -66,7 +66,9 @@ tr_new_id(char out[17])
 
 	while ((v = tr_random()) == 0)
 		;
-	snprintf(out, 17, "%016llx", (unsigned long long)v);
+	for (int i = 15; i >= 0; i--, v >>= 4)
+		out[i] = "0123456789abcdef"[v & 0xf];
+	out[16] = '\0';
 }
 
 static void
@@ -441,7 +443,11 @@ tr_discard(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return size * nmemb;
 }
 
-/* POST n spans (stolen) to the collector; on failure they are dropped and counted. */
+/*
+ * POST n spans (stolen) to the collector; on failure they are dropped and
+ * counted.  Its own curl handle, not lib/http's calls: those would be
+ * spans themselves, with retries, breakers and a caller's identity.
+ */
 static void
 tr_post(CURL *c, json_t **spans, size_t n)
 {
@@ -544,7 +550,7 @@ gl_trace_init(void)
 	const char *ep = gl_conf.otlp_endpoint;
 	pthread_condattr_t attr;
 	sigset_t all, old;
-	char host[64] = "", instance[96], name[96];
+	char host[64] = "", instance[96], name[96], pid[16];
 	size_t len;
 
 	if (ep == NULL || *ep == '\0')
@@ -556,13 +562,13 @@ gl_trace_init(void)
 	gethostname(host, sizeof(host) - 1);
 	snprintf(instance, sizeof(instance), "%s:%d", host, (int)getpid());
 	snprintf(name, sizeof(name), "galley-%s", gl_conf.service);
-	tr_resource =
-	        json_pack("{s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}, {s:s, s:{s:s}}, {s:s, s:{s:I}}]}",
-	                  "attributes", "key", "service.name", "value", "stringValue",
-	                  gl_conf.otel_service_name[0] ? gl_conf.otel_service_name : name, "key",
-	                  "service.instance.id", "value", "stringValue", instance, "key",
-	                  "host.name", "value", "stringValue", host, "key", "process.pid", "value",
-	                  "intValue", (json_int_t)getpid());
+	snprintf(pid, sizeof(pid), "%d", (int)getpid()); /* OTLP's JSON: int64 as a string */
+	tr_resource = json_pack(
+	        "{s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}, {s:s, s:{s:s}}, {s:s, s:{s:s}}]}",
+	        "attributes", "key", "service.name", "value", "stringValue",
+	        gl_conf.otel_service_name[0] ? gl_conf.otel_service_name : name, "key",
+	        "service.instance.id", "value", "stringValue", instance, "key", "host.name",
+	        "value", "stringValue", host, "key", "process.pid", "value", "intValue", pid);
 	if (tr_resource == NULL || pthread_condattr_init(&attr) != 0 ||
 	    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
 	    pthread_cond_init(&tr_wake, &attr) != 0) {
