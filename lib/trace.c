@@ -156,7 +156,7 @@ tr_now_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* s in trace (NULL: a new one) under parent (NULL or "": a root). */
+/* Start s as a child of parent, or (parent NULL) as the root of a new trace. */
 static void
 tr_begin(struct gl_trace_span *s, enum gl_trace_kind kind, const char *name,
          const struct gl_trace_ctx *parent)

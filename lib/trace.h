@@ -24,7 +24,8 @@
  * OTEL_EXPORTER_OTLP_ENDPOINT unset a span is two ids on the caller's
  * stack: no clock, no attribute, no allocation, no thread.
  *
- * Spans live on their starter's stack.  SERVER, CONSUMER and INTERNAL spans
+ * A span is a struct its starter owns (on its stack, or in an event being
+ * published), never allocated here.  SERVER, CONSUMER and INTERNAL spans
  * become the thread's current span until they end (end them in reverse
  * order); CLIENT and PRODUCER spans are children of the current span and
  * never current themselves.  An ended span that was recorded is queued (a
