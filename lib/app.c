@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "redis.h"
 #include "req.h"
+#include "trace.h"
 
 static volatile sig_atomic_t app_stopping;
 static int app_null_fd = -1;
@@ -68,8 +69,14 @@ app_tick_loop(void *arg)
 		gl_metrics_flush();
 		if (consume_fn != NULL)
 			consume_fn();
-		if (tick_fn != NULL && app_tick_claim())
+		if (tick_fn != NULL && app_tick_claim()) {
+			/* Its own trace, kept only when it called out or announced something. */
+			struct gl_trace_span span;
+			gl_trace_start(&span, GL_TRACE_INTERNAL, "tick");
+			span.quiet = true;
 			tick_fn();
+			gl_trace_end(&span, false);
+		}
 		pthread_mutex_lock(&tick_lock);
 	}
 	pthread_mutex_unlock(&tick_lock);
@@ -338,6 +345,8 @@ gl_app_main(const struct gl_service *svc)
 		gl_log(GL_LOG_ERROR, NULL, "start-up failed");
 		return 1;
 	}
+	if (gl_trace_init() < 0)
+		return 1;
 	if (svc->init != NULL && svc->init() != 0) {
 		gl_log(GL_LOG_ERROR, NULL, "the service's start-up failed");
 		return 1;
@@ -369,10 +378,13 @@ gl_app_main(const struct gl_service *svc)
 			rc = 1;
 			break;
 		}
+		struct gl_trace_span span;
 		gl_req_begin(&req, &fcgi);
+		gl_trace_server_start(&span, &req);
 		enum gl_err err = gl_app_dispatch(routes, &req);
 		app_drain(&req);
 		gl_req_finish(&req, err);
+		gl_trace_server_end(&span, &req);
 		FCGX_Finish_r(&fcgi);
 	}
 	gl_log(GL_LOG_INFO, NULL, "stopping");
@@ -381,6 +393,7 @@ gl_app_main(const struct gl_service *svc)
 	if (svc->stop != NULL)
 		svc->stop();
 	gl_metrics_flush(); /* the last requests' counts */
+	gl_trace_stop();    /* the last spans: every thread that makes them has ended */
 	if (app_null_fd >= 0)
 		close(app_null_fd);
 	FCGX_Free(&fcgi, 1);

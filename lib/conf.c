@@ -37,6 +37,8 @@ static const struct conf_var conf_vars[] = {
 	  &gl_conf.kitchen_seconds_per_item },
 	{ "GALLEY_ADMIN_EMAIL", CONF_STR, "", 0, 0, &gl_conf.admin_email },
 	{ "GALLEY_ADMIN_PASSWORD", CONF_STR, "", 0, 0, &gl_conf.admin_password },
+	{ "OTEL_EXPORTER_OTLP_ENDPOINT", CONF_STR, "", 0, 0, &gl_conf.otlp_endpoint },
+	{ "OTEL_SERVICE_NAME", CONF_STR, "", 0, 0, &gl_conf.otel_service_name },
 	{ NULL, 0, NULL, 0, 0, NULL },
 };
 
@@ -74,6 +76,13 @@ gl_conf_load(const char *service)
 	if (strcmp(gl_conf.log_level, "debug") != 0 && strcmp(gl_conf.log_level, "info") != 0 &&
 	    strcmp(gl_conf.log_level, "warn") != 0 && strcmp(gl_conf.log_level, "error") != 0) {
 		fprintf(stderr, "galley-%s: GALLEY_LOG_LEVEL must be debug, info, warn or error\n",
+		        service);
+		return -1;
+	}
+	if (*gl_conf.otlp_endpoint != '\0' && strncmp(gl_conf.otlp_endpoint, "http://", 7) != 0 &&
+	    strncmp(gl_conf.otlp_endpoint, "https://", 8) != 0) {
+		fprintf(stderr,
+		        "galley-%s: OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s):// URL\n",
 		        service);
 		return -1;
 	}

@@ -28,6 +28,8 @@ struct gl_conf {
 	long kitchen_seconds_per_item; /* GALLEY_KITCHEN_SECONDS_PER_ITEM a cook spends per unit */
 	const char *admin_email;       /* GALLEY_ADMIN_EMAIL: the first admin, or "" */
 	const char *admin_password;    /* GALLEY_ADMIN_PASSWORD, or ""; never logged */
+	const char *otlp_endpoint;     /* OTEL_EXPORTER_OTLP_ENDPOINT, or "": tracing off */
+	const char *otel_service_name; /* OTEL_SERVICE_NAME, or "": "galley-<service>" */
 };
 
 extern struct gl_conf gl_conf;

@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "redis.h"
 #include "req.h"
+#include "trace.h"
 
 #define OUTBOX "outbox"
 
@@ -21,7 +22,8 @@ struct gl_event {
 	char id[25];
 	char type[48];
 	char family[16];
-	char *text; /* the event as JSON, as it is sent */
+	char *text;                /* the event as JSON, as it is sent */
+	struct gl_trace_span span; /* publishing it, from stage to send, drop or leave */
 };
 
 /* The stream family of a type: "order.paid" → "orders"; -1 for a type of no family. */
@@ -49,6 +51,7 @@ events_free(struct gl_event *ev)
 {
 	if (ev == NULL)
 		return;
+	gl_trace_end(&ev->span, false);
 	free(ev->text);
 	free(ev);
 }
@@ -61,7 +64,7 @@ gl_events_stage(const struct gl_req *req, const char *type, json_t *data,
 	bson_t doc = BSON_INITIALIZER, p;
 	bson_oid_t subject;
 	json_t *j = NULL;
-	char at[32];
+	char at[32], traceparent[GL_TRACE_PARENT_SIZE];
 
 	*err = GL_E_INTERNAL;
 	if (ev == NULL || strlen(type) >= sizeof(ev->type) ||
@@ -76,8 +79,12 @@ gl_events_stage(const struct gl_req *req, const char *type, json_t *data,
 	bson_oid_to_string(&ev->oid, ev->id);
 	snprintf(ev->type, sizeof(ev->type), "%s", type);
 	gl_doc_time(at, sizeof(at), (int64_t)time(NULL) * 1000);
-	j = json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", ev->id, "type", type, "occurred_at", at,
-	              "request_id", req != NULL ? req->request_id : "", "data", data);
+	/* The event carries its publishing span: its consumers' spans are children of it. */
+	gl_trace_produce_start(&ev->span, type, ev->family, ev->id);
+	gl_trace_header(&ev->span, traceparent, sizeof(traceparent));
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "id", ev->id, "type", type, "occurred_at",
+	              at, "request_id", req != NULL ? req->request_id : "", "traceparent",
+	              traceparent, "data", data);
 	if (j == NULL || (ev->text = gl_json_dump_new(j)) == NULL) {
 		json_decref(j);
 		events_free(ev);
@@ -525,6 +532,8 @@ events_entry(const struct events_reader *rd, const redisReply *e)
 		json_decref(ev); /* cannot tell: leave it pending, try again */
 		return;
 	}
+	struct gl_trace_span span; /* a child of the publisher's span, in the event */
+	gl_trace_consume_start(&span, ev, rd->stream, rd->group);
 	if ((err = h->handle(ev)) == GL_OK) {
 		events_mark_handled(id);
 		events_ack(rd, sid);
@@ -532,6 +541,7 @@ events_entry(const struct events_reader *rd, const redisReply *e)
 		gl_log(GL_LOG_INFO, NULL, "events: handled %s %s", type, id);
 	} else
 		events_failed(rd, sid, text, gl_err_info(err)->code);
+	gl_trace_end(&span, err != GL_OK);
 	json_decref(ev);
 }
 

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "req.h"
+#include "trace.h"
 
 /* Per thread: an easy handle may not be shared (see the tick thread in app.h). */
 static _Thread_local CURL *http_easy;
@@ -94,11 +95,17 @@ static enum gl_err
 http_once(const struct http_out *o, const struct gl_req *req, long *status, struct http_buf *buf)
 {
 	struct curl_slist *hdrs = NULL;
+	struct gl_trace_span span;
+	char traceparent[GL_TRACE_PARENT_SIZE];
+	long answered = 0;
 	CURLcode rc;
 	CURL *c = http_handle();
 
 	if (c == NULL)
 		return GL_E_INTERNAL;
+	/* Each attempt is a span of the caller's trace; the callee's parent is this span. */
+	gl_trace_client_start(&span, o->body != NULL ? "POST" : "GET", o->url);
+	gl_trace_header(&span, traceparent, sizeof(traceparent));
 	curl_easy_setopt(c, CURLOPT_URL, o->url);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, buf);
 	if (o->timeout_ms > 0) {
@@ -106,6 +113,7 @@ http_once(const struct http_out *o, const struct gl_req *req, long *status, stru
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms);
 	}
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	hdrs = http_header(hdrs, "traceparent", traceparent);
 	if (req != NULL)
 		hdrs = http_header(hdrs, "X-Request-Id", req->request_id);
 	if (req != NULL && o->identity && req->role != 0) {
@@ -131,6 +139,9 @@ http_once(const struct http_out *o, const struct gl_req *req, long *status, stru
 	rc = curl_easy_perform(c);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdrs);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &answered);
+	gl_trace_client_end(&span, answered, rc != CURLE_OK);
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		return GL_E_UPSTREAM_TIMEOUT;
 	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||

@@ -16,4 +16,5 @@ lib_libgalley_a_SOURCES = \
 	lib/redis.c lib/redis.h \
 	lib/req.c lib/req.h \
 	lib/route.c lib/route.h \
+	lib/trace.c lib/trace.h \
 	lib/valid.c lib/valid.h

@@ -6,7 +6,8 @@ GL_UNIT_TESTS = \
 	tests/unit/lib/json \
 	tests/unit/lib/err \
 	tests/unit/lib/cache \
-	tests/unit/lib/breaker
+	tests/unit/lib/breaker \
+	tests/unit/lib/trace
 check_PROGRAMS += $(GL_UNIT_TESTS) tests/unit/auth/secret
 TESTS += tests/unit/auth/secret tests/unit/format.sh
 # docker/'s deployment files against the project (python3-yaml; nginx -t; the pools' probe).
@@ -23,6 +24,7 @@ tests_unit_lib_json_LDADD = $(GL_LIBS)
 tests_unit_lib_err_LDADD = $(GL_LIBS)
 tests_unit_lib_cache_LDADD = $(GL_LIBS)
 tests_unit_lib_breaker_LDADD = $(GL_LIBS)
+tests_unit_lib_trace_LDADD = $(GL_LIBS)
 EXTRA_DIST += tests/unit/tap.h tests/unit/format.sh .clang-format tests/e2e tests/bench
 
 # The payment provider's request shapes, run by tests/e2e/80-payments.sh against stripe-mock

@@ -7,6 +7,7 @@
 #include "doc.h"
 #include "kitchen.h"
 #include "log.h"
+#include "trace.h"
 
 #define COOK_DUE_MAX     8  /* queue entries a cook looks at per pass */
 #define COOK_ATTEMPTS    64 /* attempts walked past per pass (each left by a dead cook) */
@@ -258,7 +259,15 @@ cook_try(const char *cook, const char *id)
 		json_decref(doc);
 		return false;
 	}
+	/* A span of the order's trace, from the traceparent kept in the ticket. */
+	struct gl_trace_span span;
+	gl_trace_remote(&span, GL_TRACE_INTERNAL, "prepare ticket",
+	                json_string_value(json_object_get(doc, "traceparent")));
+	gl_trace_attr(&span, "galley.ticket_id", id);
+	gl_trace_attr(&span, "galley.cook", cook);
+	gl_trace_attr_int(&span, "galley.attempt", n);
 	cook_prepare(cook, doc, n, until);
+	gl_trace_end(&span, false);
 	return true;
 }
 

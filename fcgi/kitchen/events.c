@@ -8,6 +8,7 @@
 #include "events.h"
 #include "kitchen.h"
 #include "log.h"
+#include "trace.h"
 
 #define TICKET_MAX_LINES 100  /* as an order (fcgi/orders/orders.h) */
 #define TICKET_MAX_QTY   1000 /* per line, as an order */
@@ -96,6 +97,13 @@ ticket_build(bson_t *doc, const json_t *data, const bson_oid_t *oid)
 		return why;
 	ticket_append_lines(doc, json_object_get(data, "lines"));
 	BSON_APPEND_UTF8(doc, "status", "paid");
+	if (gl_trace_current() != NULL) {
+		/* The cook's work joins this trace (cook.c): the order's, through order.paid. */
+		char tp[GL_TRACE_PARENT_SIZE];
+
+		gl_trace_header(gl_trace_current(), tp, sizeof(tp));
+		BSON_APPEND_UTF8(doc, "traceparent", tp);
+	}
 	BSON_APPEND_INT64(doc, "attempt", 0);
 	BSON_APPEND_DATE_TIME(doc, "created_at", now);
 	BSON_APPEND_DATE_TIME(doc, "updated_at", now);

@@ -26,7 +26,10 @@
  * Events: order.preparing when a paid ticket is first taken (a cook that
  * takes over a ticket already preparing announces nothing: the order's
  * state does not change), order.ready, order.completed, each staged in the
- * outbox with the write it announces (lib/events.h).
+ * outbox with the write it announces (lib/events.h).  A ticket keeps the
+ * traceparent of the handling of its order.paid, and a cook prepares it in
+ * a span of that trace (lib/trace.h), so the events it announces belong to
+ * the order's trace.
  *
  * No scans of "tickets": FerretDB pushes only _id filters down to SQLite,
  * and tickets grow without end.  What needs a cook is the due list "queue"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Events: every order change is added to the stream galley:events:orders as
-# {id, type, occurred_at, request_id, data}; with Redis stopped, orders are
+# {id, type, occurred_at, request_id, traceparent, data}; with Redis stopped, orders are
 # still placed and cancelled and their events wait in MongoDB's outbox until
 # Redis is back, then arrive, none lost.
 . "$(dirname "$0")/lib.sh"
@@ -42,8 +42,10 @@ order=$(jq -r .id <<<"$BODY")
 rid=$(sed -n 's/^[Xx]-[Rr]equest-[Ii]d: *//p' <<<"$HEADERS" | head -n 1)
 created=$(created_of "$order")
 check "order.created is in the stream at once" jq -e 'length == 1' <<<"$created"
-check "shaped {id, type, occurred_at, request_id, data}" jq -e --arg r "$rid" \
+check "shaped {id, type, occurred_at, request_id, traceparent, data}" jq -e --arg r "$rid" \
 	'.[0] | (.id | test("^[0-9a-f]{24}$")) and .type == "order.created" and (.occurred_at | test("Z$")) and .request_id == $r and .data.status == "pending_payment" and .data.total_cents == 500' <<<"$created"
+check "its traceparent is of the placing request's trace (the request id)" jq -e --arg r "$rid" \
+	'.[0].traceparent | test("^00-" + $r + "-[0-9a-f]{16}-0[01]$")' <<<"$created"
 AUTH_TOKEN=$eve req POST "/api/orders/$order/cancel"
 check "order.cancelled follows the cancel" has_events "$order" order.created order.cancelled
 check "with the reason and the reservation" jq -e '.[0].data.reason == "customer" and (.[0].data.reservation_id | test("^[0-9a-f]{24}$"))' <<<"$(events_of "$order")"
