@@ -26,6 +26,9 @@ bench_cleanup() {
 bench_tmp() {
 	BENCH_TMP=$(mktemp -d)
 	trap bench_cleanup EXIT
+	# bash runs the EXIT trap after a signal only when the signal is trapped: without this a
+	# benchmark stopped by Ctrl-C or timeout(1) left its hello pool running.
+	trap 'exit 130' INT TERM
 }
 
 bench_hello_start() {
