@@ -354,17 +354,36 @@ order_follow(const json_t *event, const char *to)
 		return err; /* not stored (yet?): try again, dead-lettered in the end */
 	}
 	now = json_string_value(json_object_get(doc, "status"));
+	snprintf(at, sizeof(at), "%s_at", to);
 	if (order_rank(now) < 0 || order_rank(now) >= order_rank(to)) {
 		/* Cannot happen while stock lets a reservation end one way only: say so loudly. */
 		if (order_rank(now) < 0 && strcmp(to, "paid") == 0)
 			gl_log(GL_LOG_ERROR, NULL,
 			       "order %s was paid after it was cancelled: the payment is to refund",
 			       id);
+		/*
+		 * Another process handled a later step first (consumers read the stream in
+		 * parallel): the order is past `to` already, but keeps when it got there, from
+		 * the event itself.
+		 */
+		int64_t secs;
+		if (order_rank(now) > order_rank(to) && json_object_get(doc, at) == NULL &&
+		    gl_doc_time_parse(json_string_value(json_object_get(event, "occurred_at")),
+		                      &secs)) {
+			BSON_APPEND_DATE_TIME(&set, at, secs * 1000);
+			err = gl_db_update("orders", &oid,
+			                   json_integer_value(json_object_get(doc, "version")),
+			                   &set, &out);
+			if (err == GL_OK)
+				json_decref(out);
+			json_decref(doc);
+			bson_destroy(&set);
+			return err; /* a concurrent change: the next try sees it */
+		}
 		json_decref(doc);
 		bson_destroy(&set);
 		return GL_OK;
 	}
-	snprintf(at, sizeof(at), "%s_at", to);
 	BSON_APPEND_UTF8(&set, "status", to);
 	BSON_APPEND_DATE_TIME(&set, at, (int64_t)time(NULL) * 1000);
 	BSON_APPEND_DATE_TIME(&set, "updated_at", (int64_t)time(NULL) * 1000);

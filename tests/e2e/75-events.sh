@@ -122,6 +122,18 @@ xadd_ev orders "$pe"
 check "the same order.paid again is taken once" wait_until 15 stock_idle
 check "(stock unchanged)" stock_sold
 
+# Consumers read a stream in parallel, so a later step may be handled first: order.preparing
+# before order.paid. The order moves on, and order.paid still tells when it was paid.
+AUTH_TOKEN=$eve req POST /api/orders "{\"lines\":[{\"item_id\":\"$item\",\"qty\":1}]}"
+skip=$(jq -r .id <<<"$BODY") skip_res=$(jq -r .reservation_id <<<"$BODY")
+xadd_ev orders "$(jq -nc --arg id "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" --arg o "$skip" \
+	'{id: $id, type: "order.preparing", occurred_at: "2026-11-23T12:00:05Z", request_id: "test", data: {order_id: $o}}')"
+skip_status() { AUTH_TOKEN=$eve req GET "/api/orders/$skip"; jq -e --arg s "$1" '.status == $s' <<<"$BODY" >/dev/null; }
+check "order.preparing first: the order moves on to preparing" wait_until 15 skip_status preparing
+xadd_ev orders "$(paid_event "$skip" "$skip_res")"
+paid_at_set() { AUTH_TOKEN=$eve req GET "/api/orders/$skip"; jq -e '.paid_at == "2026-11-23T12:00:00Z" and .status != "paid"' <<<"$BODY" >/dev/null; }
+check "order.paid after it: paid_at from that event, and the order does not go back" wait_until 15 paid_at_set
+
 AUTH_TOKEN=$eve req POST /api/orders "$order_body"
 gone=$(jq -r .id <<<"$BODY") gone_res=$(jq -r .reservation_id <<<"$BODY")
 AUTH_TOKEN=$eve req POST "/api/orders/$gone/cancel"
