@@ -1,12 +1,15 @@
 #include <mongoc/mongoc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "db.h"
 #include "doc.h"
 #include "log.h"
+#include "redis.h"
 
 static mongoc_client_pool_t *db_pool;
 static char db_name[64];
@@ -290,9 +293,79 @@ gl_db_find_all(const char *coll, const bson_t *filter, int max, json_t **out)
 	return err;
 }
 
+/*
+ * FerretDB (the MongoDB-wire server bin/galley starts when there is no mongod) runs a
+ * findAndModify as a read and then a separate write, so two updates of one document
+ * guarded by the same version could both succeed, the later undoing the earlier (seen at
+ * 4 pools: orders followed order.ready, then another process's order.paid and
+ * order.preparing, and the order was left preparing).  So an update holds a short Redis
+ * lock on its document: the loser then finds the version changed and gets GL_E_CONFLICT,
+ * as with MongoDB, whose findAndModify is atomic anyway.  Redis away: no lock.
+ */
+#define DB_LOCK_MS      2000 /* a dead holder's lock lasts no longer */
+#define DB_LOCK_WAIT_US 500000
+
+/* 1 locked, 0 Redis away (go on unlocked), -1 still held by another after the wait. */
+static int
+db_lock(const char *key, const char *token)
+{
+	const char *argv[] = { "SET", key, token, "NX", "PX", "2000" };
+	struct timespec pause = { 0, 2000000 };
+
+	_Static_assert(DB_LOCK_MS == 2000, "the PX argument above");
+	for (long long waited = 0; waited < DB_LOCK_WAIT_US; waited += 2000) {
+		redisReply *r = gl_redis_strv(6, argv);
+		int type = r != NULL ? r->type : -1;
+		if (r != NULL)
+			freeReplyObject(r);
+		if (type == -1 || type == REDIS_REPLY_ERROR)
+			return 0;
+		if (type == REDIS_REPLY_STATUS)
+			return 1;
+		nanosleep(&pause, NULL);
+	}
+	return -1;
+}
+
+static void
+db_unlock(const char *key, const char *token)
+{
+	const char *argv[] = { "EVAL",
+		               "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+		               "return redis.call('DEL', KEYS[1]) end return 0",
+		               "1", key, token };
+	redisReply *r = gl_redis_strv(5, argv);
+
+	if (r != NULL)
+		freeReplyObject(r);
+}
+
+static enum gl_err db_update_locked(const char *coll, const bson_oid_t *id, long long version,
+                                    const bson_t *set, json_t **out);
+
 enum gl_err
 gl_db_update(const char *coll, const bson_oid_t *id, long long version, const bson_t *set,
              json_t **out)
+{
+	char key[128], token[48], hex[25];
+	enum gl_err err;
+	int locked;
+
+	*out = NULL;
+	bson_oid_to_string(id, hex);
+	snprintf(key, sizeof(key), "galley:%s:lock:%s:%s", gl_conf.service, coll, hex);
+	snprintf(token, sizeof(token), "%d.%lld", (int)getpid(), (long long)random());
+	if ((locked = db_lock(key, token)) < 0)
+		return GL_E_CONFLICT; /* busy for half a second: the caller tries again */
+	err = db_update_locked(coll, id, version, set, out);
+	if (locked)
+		db_unlock(key, token);
+	return err;
+}
+
+static enum gl_err
+db_update_locked(const char *coll, const bson_oid_t *id, long long version, const bson_t *set,
+                 json_t **out)
 {
 	struct db_conn c;
 	bson_error_t error;
