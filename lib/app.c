@@ -302,7 +302,6 @@ gl_app_main(const struct gl_service *svc)
 	struct gl_route *routes;
 	struct gl_req req;
 	pthread_t ticker;
-	bool ticking = false;
 	int rc = 0;
 
 	if (gl_conf_load(svc->name) < 0)
@@ -357,9 +356,9 @@ gl_app_main(const struct gl_service *svc)
 	consume_fn = svc->consume;
 	snprintf(tick_key, sizeof(tick_key), "galley:%s:tick", svc->name);
 	pthread_sigmask(SIG_BLOCK, &stops, NULL);
-	ticking = pthread_create(&ticker, NULL, app_tick_loop, NULL) == 0;
+	int started = pthread_create(&ticker, NULL, app_tick_loop, NULL);
 	pthread_sigmask(SIG_UNBLOCK, &stops, NULL);
-	if (!ticking) {
+	if (started != 0) {
 		gl_log(GL_LOG_ERROR, NULL, "the tick thread could not start");
 		return 1;
 	}
@@ -388,8 +387,7 @@ gl_app_main(const struct gl_service *svc)
 		FCGX_Finish_r(&fcgi);
 	}
 	gl_log(GL_LOG_INFO, NULL, "stopping");
-	if (ticking)
-		app_tick_stop(ticker);
+	app_tick_stop(ticker);
 	if (svc->stop != NULL)
 		svc->stop();
 	gl_metrics_flush(); /* the last requests' counts */

@@ -34,11 +34,8 @@ else
 fi
 
 # ---------------------------------------------------------------- setup
-req POST /api/suppliers "{\"name\":\"Payments test supplier\",\"email\":\"pay$RANDOM$RANDOM@supplier.example\"}"
-supplier=$(jq -r .id <<<"$BODY")
-req POST /api/menu/items "{\"name\":\"Tart\",\"price_cents\":625,\"supplier_id\":\"$supplier\"}"
-tart=$(jq -r .id <<<"$BODY")
-req PUT "/api/stock/$tart" '{"on_hand":40}'
+check "setup: an item in stock" stocked_item Tart 625 40
+tart=$ITEM supplier=$SUPPLIER
 customer carol
 carol=$TOKEN
 customer dave

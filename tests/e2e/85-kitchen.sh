@@ -61,12 +61,8 @@ place() { # QTY: an order of QTY units by the customer; prints the order as JSON
 	[[ $STATUS == 201 ]] && jq -c . <<<"$BODY"
 }
 
-req POST /api/suppliers "{\"name\":\"Kitchen supplier\",\"email\":\"k$RANDOM$RANDOM@supplier.example\"}"
-supplier=$(jq -r .id <<<"$BODY")
-req POST /api/menu/items "{\"name\":\"Kitchen stew\",\"price_cents\":700,\"supplier_id\":\"$supplier\"}"
-item=$(jq -r .id <<<"$BODY")
-req PUT "/api/stock/$item" '{"on_hand":1000}'
-expect_status 200 "an item to cook, in stock"
+check "an item to cook, in stock" stocked_item "Kitchen stew" 700 1000
+item=$ITEM
 email="k$RANDOM$RANDOM@orders.example"
 AUTH_TOKEN= req POST /api/auth/register "{\"email\":\"$email\",\"password\":\"password9\",\"name\":\"Kim\"}"
 login "$email" password9

@@ -20,11 +20,8 @@ expect_error 401 unauthenticated "no token: 401"
 AUTH_TOKEN=bogus req GET /live/orders -H 'Accept: text/event-stream'
 expect_error 401 unauthenticated "a bad token: 401"
 
-req POST /api/suppliers "{\"name\":\"Live supplier\",\"email\":\"live$RANDOM$RANDOM@supplier.example\"}"
-supplier=$(jq -r .id <<<"$BODY")
-req POST /api/menu/items "{\"name\":\"Live bun\",\"price_cents\":300,\"supplier_id\":\"$supplier\"}"
-bun=$(jq -r .id <<<"$BODY")
-req PUT "/api/stock/$bun" '{"on_hand":10}'
+check "setup: an item in stock" stocked_item "Live bun" 300 10
+bun=$ITEM
 customer fay
 fay=$TOKEN
 customer gus

@@ -37,12 +37,8 @@ expect_trace() { # TRACE JQ-BOOLEAN DESC
 }
 
 # ---------------------------------------------------------------- setup (as the admin)
-req POST /api/suppliers "{\"name\":\"Tracing supplier\",\"email\":\"trace$RANDOM$RANDOM@supplier.example\"}"
-supplier=$(jq -r .id <<<"$BODY")
-req POST /api/menu/items "{\"name\":\"Traced soup\",\"price_cents\":450,\"supplier_id\":\"$supplier\"}"
-item=$(jq -r .id <<<"$BODY")
-req PUT "/api/stock/$item" '{"on_hand":5}'
-expect_status 200 "setup: an item with stock"
+check "setup: an item with stock" stocked_item "Traced soup" 450 5
+item=$ITEM
 customer Tracy
 tracy=$TOKEN
 

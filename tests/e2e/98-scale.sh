@@ -13,11 +13,8 @@ pools_of() {
 }
 workers_of() { pool_workers "$1" "$2" | wc -l; }
 
-req POST /api/suppliers "{\"name\":\"Scale supplier\",\"email\":\"scale$RANDOM$RANDOM@supplier.example\"}"
-supplier=$(jq -r .id <<<"$BODY")
-req POST /api/menu/items "{\"name\":\"Scale tart\",\"price_cents\":350,\"supplier_id\":\"$supplier\"}"
-tart=$(jq -r .id <<<"$BODY")
-req PUT "/api/stock/$tart" '{"on_hand":100000}'
+check "setup: an item in stock" stocked_item "Scale tart" 350 100000
+tart=$ITEM
 customer ida
 ida=$TOKEN
 

@@ -26,6 +26,10 @@
 #                            when it is non-empty
 #   login EMAIL PASSWORD                      POST /api/auth/login (anonymous): sets TOKEN to
 #                            the token, or "" and returns 1 on failure; STATUS, BODY as req
+#   stocked_item NAME PRICE ON_HAND           a new supplier and menu item with ON_HAND in
+#                            stock: ITEM is its id, SUPPLIER the supplier's; the item is asked
+#                            for until made (an earlier fault may leave menu's circuit to
+#                            suppliers open for seconds: 503); returns 1 if it never is
 #   customer NAME                             register a new customer (a fresh email) and
 #                            sign it in: TOKEN as login
 #   check "desc" CMD ARGS...                 ok/not ok on CMD's exit status
@@ -113,6 +117,20 @@ login() {
 		return 1
 	}
 	return 0
+}
+
+stocked_item() {
+	req POST /api/suppliers "{\"name\":\"$1 supplier\",\"email\":\"s$RANDOM$RANDOM@supplier.example\"}"
+	SUPPLIER=$(jq -r .id <<<"$BODY")
+	_gl_make_item() {
+		req POST /api/menu/items "{\"name\":\"$1\",\"price_cents\":$2,\"supplier_id\":\"$SUPPLIER\"}"
+		[[ $STATUS == 201 ]]
+	}
+	ITEM=""
+	wait_until 15 _gl_make_item "$1" "$2" || return 1
+	ITEM=$(jq -r .id <<<"$BODY")
+	req PUT "/api/stock/$ITEM" "{\"on_hand\":$3}"
+	[[ $STATUS == 200 ]]
 }
 
 customer() {
@@ -351,19 +369,8 @@ _gl_load_setup() {
 	LOAD_DIR="$_GL_TMP/load"
 	mkdir -p "$LOAD_DIR"
 	rm -f "$LOAD_DIR"/*
-	req POST /api/suppliers "{\"name\":\"Load supplier\",\"email\":\"load$RANDOM$RANDOM@supplier.example\"}"
-	local supplier
-	supplier=$(jq -r .id <<<"$BODY")
-	# Asked until it is made: an earlier script's fault may have left a menu worker's circuit
-	# to suppliers open for a few more seconds (503, as it should).
-	_gl_load_item() {
-		req POST /api/menu/items "{\"name\":\"Load pie\",\"price_cents\":400,\"supplier_id\":\"$supplier\"}"
-		[[ $STATUS == 201 ]]
-	}
-	check "an item to sell" wait_until 15 _gl_load_item
-	LOAD_ITEM=$(jq -r .id <<<"$BODY")
-	req PUT "/api/stock/$LOAD_ITEM" "{\"on_hand\":$LOAD_UNITS}"
-	expect_status 200 "$LOAD_UNITS of it in stock"
+	check "an item to sell, $LOAD_UNITS in stock" stocked_item "Load pie" 400 "$LOAD_UNITS"
+	LOAD_ITEM=$ITEM
 	customer loader
 	LOAD_TOKEN=$TOKEN
 	check "a customer to order it" test -n "$LOAD_TOKEN"
