@@ -21,9 +21,9 @@
 #include "metrics.h"
 #include "redis.h"
 #include "req.h"
+#include "stop.h"
 #include "trace.h"
 
-static volatile sig_atomic_t app_stopping;
 static int app_null_fd = -1;
 
 /* The tick thread (app.h): it sleeps on a condition so a stop wakes it at once. */
@@ -69,7 +69,8 @@ app_tick_loop(void *arg)
 		gl_metrics_flush();
 		if (consume_fn != NULL)
 			consume_fn();
-		if (tick_fn != NULL && app_tick_claim()) {
+		/* A consumer cut short by a stop: the tick's work waits for the next process. */
+		if (tick_fn != NULL && !gl_stop_requested() && app_tick_claim()) {
 			/* Its own trace, kept only when it called out or announced something. */
 			struct gl_trace_span span;
 			gl_trace_start(&span, GL_TRACE_INTERNAL, "tick");
@@ -112,7 +113,7 @@ static void
 app_on_term(int sig)
 {
 	(void)sig;
-	app_stopping = 1;
+	gl_stop_request();
 	if (app_null_fd >= 0)
 		dup2(app_null_fd, 0);
 }
@@ -367,11 +368,11 @@ gl_app_main(const struct gl_service *svc)
 		return 1;
 	}
 	gl_log(GL_LOG_INFO, NULL, "serving");
-	while (!app_stopping) {
+	while (!gl_stop_requested()) {
 		int got = FCGX_Accept_r(&fcgi);
 		if (got < 0) {
 			/* Judge by the return value: errno may be stale from an earlier call. */
-			if (app_stopping || got == -EINTR)
+			if (gl_stop_requested() || got == -EINTR)
 				continue;
 			gl_log(GL_LOG_ERROR, NULL, "accept failed (%d)", got);
 			rc = 1;

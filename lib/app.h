@@ -9,7 +9,8 @@
  * /api/<service>/healthz, /api/<service>/readyz and /metrics (metrics.h:
  * every service's totals).  Every process has a tick thread, which adds its
  * metrics to Redis about once a second.  SIGTERM stops the process after
- * the request in flight (and the tick in flight).
+ * the request in flight and the item the tick or a consumer is on: they
+ * check stop.h between items and leave the rest to the next process.
  */
 #ifndef GL_APP_H
 #define GL_APP_H
@@ -26,10 +27,13 @@ struct gl_service {
 	 * be NULL): the work no request asks for, such as expiring what is due.
 	 * It may use db, cache, http and log (their connections are per thread).
 	 * Each second one process of the service runs it (a Redis SET NX), but
-	 * every process may when Redis is away: it must be safe to race. */
+	 * every process may when Redis is away: it must be safe to race.  A
+	 * tick that walks a list stops between items once gl_stop_requested()
+	 * (stop.h); gl_due_each() does. */
 	void (*tick)(void);
 	/* Run about once a second in every process, in the same thread (may be
-	 * NULL): reading events (events.h), one consumer per process. */
+	 * NULL): reading events (events.h), one consumer per process; a batch
+	 * is cut short by a stop as the tick is. */
 	void (*consume)(void);
 	/* Run once when the process stops, after the last request and tick and
 	 * before MongoDB, Redis and libcurl are closed (may be NULL): stop and

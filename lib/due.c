@@ -8,6 +8,7 @@
 #include "due.h"
 #include "log.h"
 #include "redis.h"
+#include "stop.h"
 
 static int
 due_key(char *buf, size_t size, const char *coll)
@@ -136,4 +137,23 @@ gl_due_find(const char *coll, int max, json_t **out)
 	}
 	freeReplyObject(r);
 	return GL_OK;
+}
+
+void
+gl_due_each(const char *coll, int max, void (*settle)(const bson_oid_t *id))
+{
+	json_t *due, *e;
+	bson_oid_t oid;
+	size_t i;
+
+	if (gl_due_find(coll, max, &due) != GL_OK)
+		return;
+	json_array_foreach(due, i, e)
+	{
+		if (gl_stop_requested())
+			break;
+		if (gl_oid_parse(json_string_value(json_object_get(e, "id")), &oid))
+			settle(&oid);
+	}
+	json_decref(due);
 }

@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "redis.h"
 #include "req.h"
+#include "stop.h"
 #include "trace.h"
 
 #define OUTBOX "outbox"
@@ -373,8 +374,11 @@ gl_events_relay(void)
 		const char *type = json_string_value(json_object_get(e, "type"));
 		const char *family = json_string_value(json_object_get(e, "family"));
 		const char *text = json_string_value(json_object_get(e, "event"));
-		int proven = outbox_proven(e);
+		int proven;
 
+		if (gl_stop_requested())
+			break; /* the rest is relayed by the next process */
+		proven = outbox_proven(e);
 		if (!gl_oid_parse(id, &oid) || proven < 0)
 			continue;
 		if (proven == 0) {
@@ -551,7 +555,8 @@ events_entries(const struct events_reader *rd, const redisReply *list)
 {
 	if (list == NULL || list->type != REDIS_REPLY_ARRAY)
 		return;
-	for (size_t i = 0; i < list->elements; i++)
+	/* Cut short by a stop: what is left stays pending, claimed by another consumer. */
+	for (size_t i = 0; i < list->elements && !gl_stop_requested(); i++)
 		events_entry(rd, list->element[i]);
 }
 
@@ -583,6 +588,8 @@ gl_events_consume(const char *family, const struct gl_event_handler *handlers)
 	char host[32] = "";
 	redisReply *r;
 
+	if (gl_stop_requested())
+		return;
 	snprintf(rd.stream, sizeof(rd.stream), "galley:events:%s", family);
 	snprintf(rd.group, sizeof(rd.group), "%s", gl_conf.service);
 	gethostname(host, sizeof(host) - 1);
@@ -598,6 +605,6 @@ gl_events_consume(const char *family, const struct gl_event_handler *handlers)
 			events_entries(&rd, r->element[1]);
 		freeReplyObject(r);
 	}
-	if (events_read(&rd, "0") == 0)
+	if (!gl_stop_requested() && events_read(&rd, "0") == 0 && !gl_stop_requested())
 		(void)events_read(&rd, ">");
 }

@@ -16,5 +16,6 @@ lib_libgalley_a_SOURCES = \
 	lib/redis.c lib/redis.h \
 	lib/req.c lib/req.h \
 	lib/route.c lib/route.h \
+	lib/stop.c lib/stop.h \
 	lib/trace.c lib/trace.h \
 	lib/valid.c lib/valid.h

@@ -273,26 +273,15 @@ order_expire(const bson_oid_t *oid, const char *why)
 
 /* "pending" is the due list of unpaid orders (due.h), added before an order is stored. */
 static void
-orders_expire(void)
+order_expire_unpaid(const bson_oid_t *oid)
 {
-	json_t *due, *p;
-	bson_oid_t oid;
-	size_t i;
-
-	if (gl_due_find("pending", 50, &due) != GL_OK)
-		return;
-	json_array_foreach(due, i, p)
-	{
-		if (gl_oid_parse(json_string_value(json_object_get(p, "id")), &oid))
-			(void)order_expire(&oid, "it expired unpaid");
-	}
-	json_decref(due);
+	(void)order_expire(oid, "it expired unpaid");
 }
 
 void
 orders_tick(void)
 {
-	orders_expire();
+	gl_due_each("pending", 50, order_expire_unpaid);
 	gl_events_relay();
 }
 

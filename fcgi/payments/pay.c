@@ -384,37 +384,34 @@ payment_create(struct gl_req *req)
 	return gl_reply(req, 201, out);
 }
 
+/* A payment left processing (its process died, or the provider did not answer): ask again. */
+static void
+payment_resume(const bson_oid_t *oid)
+{
+	struct pay_outcome o;
+	json_t *pay = NULL, *out = NULL;
+	char id[25];
+
+	if (gl_db_get("payments", oid, &pay) == GL_E_NOT_FOUND) {
+		gl_due_drop("processing", oid); /* its record was never stored */
+		return;
+	}
+	if (pay == NULL)
+		return; /* the database is away: next time */
+	bson_oid_to_string(oid, id);
+	if (strcmp(pay_str(pay, "status") ? pay_str(pay, "status") : "", "processing") != 0)
+		gl_due_drop("processing", oid);
+	/* Put off first: a tick in another process, a second from now, must not take
+	 * it up while this one is still at it (a slow provider takes seconds). */
+	else if (gl_due_move("processing", oid, time(NULL) + PAYMENT_RESUME_S) == GL_OK &&
+	         pay_steps(NULL, pay, &out, &o) != GL_OK && out == NULL)
+		gl_log(GL_LOG_WARN, NULL, "payment %s still processing: %s", id, o.why);
+	json_decref(out);
+	json_decref(pay);
+}
+
 void
 payments_resume(void)
 {
-	struct pay_outcome o;
-	json_t *due, *d, *pay, *out;
-	bson_oid_t oid;
-	size_t i;
-
-	if (gl_due_find("processing", 20, &due) != GL_OK)
-		return;
-	json_array_foreach(due, i, d)
-	{
-		pay = out = NULL;
-		if (!gl_oid_parse(pay_str(d, "id"), &oid))
-			continue;
-		if (gl_db_get("payments", &oid, &pay) == GL_E_NOT_FOUND) {
-			gl_due_drop("processing", &oid); /* its record was never stored */
-			continue;
-		}
-		if (pay == NULL)
-			continue; /* the database is away: next time */
-		if (strcmp(pay_str(pay, "status") ? pay_str(pay, "status") : "", "processing") != 0)
-			gl_due_drop("processing", &oid);
-		/* Put off first: a tick in another process, a second from now, must not take
-		 * it up while this one is still at it (a slow provider takes seconds). */
-		else if (gl_due_move("processing", &oid, time(NULL) + PAYMENT_RESUME_S) == GL_OK &&
-		         pay_steps(NULL, pay, &out, &o) != GL_OK && out == NULL)
-			gl_log(GL_LOG_WARN, NULL, "payment %s still processing: %s",
-			       pay_str(d, "id"), o.why);
-		json_decref(out);
-		json_decref(pay);
-	}
-	json_decref(due);
+	gl_due_each("processing", 20, payment_resume);
 }

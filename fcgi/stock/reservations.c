@@ -280,28 +280,24 @@ reservation_free(const char *id, const char *state)
 	return err;
 }
 
+static void
+reservation_reap(const bson_oid_t *oid)
+{
+	char id[25];
+	enum gl_err err;
+
+	bson_oid_to_string(oid, id);
+	err = reservation_free(id, "expired");
+	if (err == GL_OK)
+		gl_log(GL_LOG_INFO, NULL, "reservation %s expired: its units are free again", id);
+	else if (err == GL_E_NOT_FOUND)
+		gl_due_drop("holds", oid); /* its record was never written, or was a failed one */
+}
+
 void
 reservations_reap(void)
 {
-	json_t *due, *h;
-	bson_oid_t oid;
-	size_t i;
-
-	if (gl_due_find("holds", 50, &due) != GL_OK)
-		return;
-	json_array_foreach(due, i, h)
-	{
-		const char *id = json_string_value(json_object_get(h, "id"));
-		enum gl_err err = reservation_free(id, "expired");
-
-		if (err == GL_OK)
-			gl_log(GL_LOG_INFO, NULL,
-			       "reservation %s expired: its units are free again", id);
-		else if (err == GL_E_NOT_FOUND && gl_oid_parse(id, &oid))
-			gl_due_drop("holds",
-			            &oid); /* its record was never written, or was a failed one */
-	}
-	json_decref(due);
+	gl_due_each("holds", 50, reservation_reap);
 }
 
 static json_t *
