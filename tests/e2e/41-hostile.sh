@@ -39,6 +39,14 @@ snapshot() {
 		echo "== $p $STATUS $BODY"
 	done
 }
+# A client's text quoted in an error message (an item's name, 120 four-byte characters, in
+# a 256-byte message buffer) is cut between characters: the error keeps its shape.
+req PATCH "/api/menu/items/$watched_item" "{\"available\":false,\"name\":\"$(printf '🍕%.0s' $(seq 1 120))\"}"
+AUTH_TOKEN=$ctok req POST /api/orders "{\"lines\":[{\"item_id\":\"$watched_item\",\"qty\":1}]}"
+expect_error 422 invalid_state "ordering an unavailable item with a long unicode name: the API's error"
+expect_json '.error.message | startswith("lines[0]: 🍕")' "quoting the name, cut between characters"
+req PATCH "/api/menu/items/$watched_item" '{"available":true,"name":"Hostile pie"}'
+
 before=$(snapshot)
 
 out="$GALLEY_RUN/tmp/hostile-$$.jsonl"
