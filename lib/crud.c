@@ -39,6 +39,7 @@ gl_crud_create(struct gl_req *req, const struct gl_crud *c)
 	bson_oid_init(&oid, NULL);
 	BSON_APPEND_OID(&doc, "_id", &oid);
 	if (!gl_doc_append_fields(&doc, c->fields, req->body) ||
+	    (c->create_null != NULL && !BSON_APPEND_NULL(&doc, c->create_null)) ||
 	    !BSON_APPEND_INT64(&doc, "version", 1))
 		err = GL_E_INTERNAL;
 	else

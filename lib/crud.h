@@ -23,6 +23,10 @@ struct gl_crud {
 	const struct gl_field *fields; /* the document's fields, in stored order */
 	const char *const *also_drop;  /* more cache keys any write makes stale, NULL-terminated */
 	const char *conflict;          /* the message when a unique index refuses a write */
+	/* A field stored as null by create (NULL: none), so that a unique index over it
+	 * sees one value on every MongoDB-wire server (FerretDB takes absent ones as
+	 * distinct, MongoDB as null). */
+	const char *create_null;
 };
 
 /* 201 with the new document built from req->body. */

@@ -8,6 +8,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "valid.h"
 
 static enum gl_log_level log_min = GL_LOG_INFO;
 static const char *const log_names[] = { "debug", "info", "warn", "error" };
@@ -77,6 +78,7 @@ gl_log(enum gl_log_level level, const char *request_id, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	gl_valid_utf8_cut(msg); /* a long message is cut between characters */
 	/* msg may hold bytes that are not UTF-8 (an errno string, say): nocheck would
 	 * emit them raw, so fall back to a marker when jansson refuses them. */
 	json_t *m = json_string(msg);

@@ -122,6 +122,8 @@ gl_fail(struct gl_req *req, enum gl_err err, const char *field, const char *fmt,
 		va_start(ap, fmt);
 		vsnprintf(req->err_message, sizeof(req->err_message), fmt, ap);
 		va_end(ap);
+		/* A message may quote a client's text (an item's name): never half a character. */
+		gl_valid_utf8_cut(req->err_message);
 	}
 	return err;
 }
@@ -242,6 +244,9 @@ gl_req_finish(struct gl_req *req, enum gl_err err)
 		                  req->err_message[0] && req->err != GL_OK && req->err == err
 		                          ? req->err_message
 		                          : info->message);
+		if (ebody == NULL) /* a message that is not UTF-8: the code's own, never no error */
+			ebody = json_pack("{s:s, s:s}", "code", info->code, "message",
+			                  info->message);
 		if (ebody != NULL && req->err == err && req->err_field[0] != '\0')
 			json_object_set_new(ebody, "field", json_string(req->err_field));
 		req->reply = json_pack("{s:o*}", "error", ebody);

@@ -7,7 +7,7 @@
 #include "valid.h"
 
 /* Query strings are short by nature; these bound the work a client can ask for. */
-#define QUERY_MAX_BYTES  2048
+#define QUERY_MAX_BYTES  GL_VALID_QUERY_MAX
 #define QUERY_MAX_PARAMS 16
 #define KEY_PATH_MAX     64
 
@@ -34,6 +34,110 @@ gl_valid_utf8_len(const char *s)
 	for (; *s != '\0'; s++)
 		if (((unsigned char)*s & 0xc0) != 0x80)
 			n++;
+	return n;
+}
+
+size_t
+gl_valid_utf8_cut(char *s)
+{
+	size_t n = strlen(s), start = n, need;
+	unsigned char c;
+
+	/* Find the lead byte of the last character and whether all of it is there. */
+	while (start > 0 && ((unsigned char)s[start - 1] & 0xc0) == 0x80 && n - start < 3)
+		start--;
+	if (start == 0)
+		return n;
+	c = (unsigned char)s[start - 1];
+	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+	if (n - (start - 1) < need) {
+		s[start - 1] = '\0';
+		return start - 1;
+	}
+	return n;
+}
+
+/* Worst-case bytes of a JSON string of at most chars characters and bytes bytes. */
+static size_t
+json_string_max(long long chars, long long bytes)
+{
+	long long worst;
+
+	/* A 1-byte character escapes to 6 bytes, a 4-byte one to 12; the others do worse
+	 * per byte and per character.  With a byte limit the worst mix is as many 4-byte
+	 * characters as the bytes allow past one byte per character. */
+	if (bytes <= 0 || bytes >= 4 * chars)
+		worst = 12 * chars;
+	else if (bytes <= chars)
+		worst = 6 * bytes;
+	else
+		worst = 4 * chars + 2 * bytes;
+	return 2 + (size_t)worst;
+}
+
+static size_t
+int_len(long long v)
+{
+	char buf[24];
+
+	return (size_t)snprintf(buf, sizeof(buf), "%lld", v);
+}
+
+static size_t
+value_max(const struct gl_field *f)
+{
+	size_t n, a, b;
+
+	switch (f->type) {
+	case GL_T_STRING:
+		return json_string_max(f->max, f->max_bytes);
+	case GL_T_OID:
+		return json_string_max(24, 24);
+	case GL_T_INT:
+		a = int_len(f->min), b = int_len(f->max);
+		n = a > b ? a : b;
+		return n > 2 ? n : 2; /* "-0" */
+	case GL_T_BOOL:
+		return 5;
+	case GL_T_STRINGS:
+		n = json_string_max(f->item_max, f->max_bytes);
+		return 2 + (size_t)f->max * (n + 1);
+	case GL_T_OBJECTS:
+		return 2 + (size_t)f->max * (gl_valid_json_max(f->fields) + 1);
+	}
+	return 0;
+}
+
+size_t
+gl_valid_json_max(const struct gl_field *fields)
+{
+	size_t n = 2;
+
+	for (const struct gl_field *f = fields; f != NULL && f->name != NULL; f++)
+		n += 6 * strlen(f->name) + 2 + 1 + value_max(f) + 1; /* "key":value, */
+	return n;
+}
+
+size_t
+gl_valid_query_max(const struct gl_field *fields)
+{
+	size_t n = 0, v;
+
+	for (const struct gl_field *f = fields; f != NULL && f->name != NULL; f++) {
+		switch (f->type) {
+		case GL_T_STRING:
+			v = (size_t)(f->max_bytes > 0 && f->max_bytes < 4 * f->max ? f->max_bytes
+			                                                           : 4 * f->max);
+			break;
+		case GL_T_OID:
+			v = 24;
+			break;
+		default:
+			v = value_max(f);
+			break;
+		}
+		n += 3 * strlen(f->name) + 1 + 3 * v + 1; /* key=value& */
+	}
 	return n;
 }
 
@@ -107,6 +211,7 @@ static enum gl_err
 check_string(const struct gl_field *f, const json_t *v, const char *path,
              struct gl_valid_fail *fail, long long min, long long max)
 {
+	long long max_bytes = f != NULL ? f->max_bytes : 0;
 	const char *s, *why;
 	size_t n;
 
@@ -119,6 +224,8 @@ check_string(const struct gl_field *f, const json_t *v, const char *path,
 	n = gl_valid_utf8_len(s);
 	if ((long long)n < min || (long long)n > max)
 		return fail_at(fail, path, "must be %lld..%lld characters long", min, max);
+	if (max_bytes > 0 && (long long)strlen(s) > max_bytes)
+		return fail_at(fail, path, "must be at most %lld bytes long (UTF-8)", max_bytes);
 	if (f != NULL && f->check != NULL && (why = f->check(s)) != NULL)
 		return fail_at(fail, path, "%s", why);
 	return GL_OK;
@@ -418,14 +525,16 @@ void
 gl_valid_lower(json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);
-	char buf[1024];
+	char *buf;
 	size_t n;
 
-	if (!json_is_string(v) || (n = json_string_length(v)) >= sizeof(buf))
+	/* As long as the value is: a fixed buffer would leave a long one as it came. */
+	if (!json_is_string(v) || (buf = strdup(json_string_value(v))) == NULL)
 		return;
-	memcpy(buf, json_string_value(v), n + 1);
+	n = strlen(buf);
 	for (size_t i = 0; i < n; i++)
 		if (buf[i] >= 'A' && buf[i] <= 'Z')
 			buf[i] = (char)(buf[i] + 32);
 	json_object_set_new(obj, key, json_string(buf));
+	free(buf);
 }

@@ -16,11 +16,12 @@
 #include "err.h"
 
 enum gl_type {
-	GL_T_STRING, /* min..max characters (code points) */
+	GL_T_STRING, /* min..max characters (code points), and at most max_bytes bytes */
 	GL_T_INT,    /* min..max inclusive */
 	GL_T_BOOL,
 	GL_T_OID,     /* a 24-hex ObjectId string */
-	GL_T_STRINGS, /* array of min..max strings, each 1..item_max characters */
+	GL_T_STRINGS, /* array of min..max strings, each 1..item_max characters (and
+	               * max_bytes bytes) */
 	GL_T_OBJECTS, /* array of min..max objects, each checked against .fields */
 };
 
@@ -35,6 +36,10 @@ struct gl_field {
 	/* Extra check of a string's form: NULL if fine, else why not (static). */
 	const char *(*check)(const char *value);
 	const struct gl_field *fields; /* GL_T_OBJECTS: the shape of each object */
+	/* GL_T_STRING(S): at most this many bytes of UTF-8 as well (0: no limit but the
+	 * characters', at most 4 bytes each).  Set it where the value must fit a
+	 * byte-sized place: an email (254 octets, RFC 5321), a key, a header. */
+	long long max_bytes;
 };
 
 /* Where validation failed: the JSON path of the field and a sentence. */
@@ -59,6 +64,24 @@ enum gl_err gl_valid_query(const struct gl_field *fields, const char *query, jso
 
 /* Length of a UTF-8 string in code points. */
 size_t gl_valid_utf8_len(const char *s);
+
+/* Cut s (NUL-terminated, maybe truncated by snprintf) back to its last whole
+ * UTF-8 character, so a cut never leaves half a character; returns its length. */
+size_t gl_valid_utf8_cut(char *s);
+
+/*
+ * The most bytes a JSON object valid against fields can take, written
+ * compactly (no whitespace) with the worst escaping a client may choose: every
+ * character of a key or string as \uXXXX, and as a surrogate pair (12 bytes)
+ * when above U+FFFF.  A route's body cap must be at least this.
+ */
+size_t gl_valid_json_max(const struct gl_field *fields);
+
+/* The longest query string valid against fields (every byte percent-encoded). */
+size_t gl_valid_query_max(const struct gl_field *fields);
+
+/* The longest query string gl_valid_query takes. */
+#define GL_VALID_QUERY_MAX 2048
 
 /* Ready-made format checks for .check. */
 const char *gl_valid_email(const char *s);

@@ -33,3 +33,21 @@ check_PROGRAMS += tests/unit/payments/provider
 tests_unit_payments_provider_SOURCES = tests/unit/payments/provider.c fcgi/payments/provider.c
 tests_unit_payments_provider_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fcgi/payments
 tests_unit_payments_provider_LDADD = $(GL_LIBS)
+
+# Every service's route table against its limits: the largest valid body fits the
+# route's cap, the longest valid query the query limit (the services' own tables: their
+# main.c files are compiled into the test, so it links their handlers too).
+check_PROGRAMS += tests/unit/fcgi/routes
+TESTS += tests/unit/fcgi/routes
+tests_unit_fcgi_routes_SOURCES = tests/unit/fcgi/routes.c \
+	fcgi/auth/users.c fcgi/auth/sessions.c fcgi/auth/secret.c \
+	fcgi/customers/customers.c \
+	fcgi/kitchen/tickets.c fcgi/kitchen/ticket.c fcgi/kitchen/claims.c fcgi/kitchen/queue.c \
+	fcgi/kitchen/cook.c fcgi/kitchen/staff.c fcgi/kitchen/events.c \
+	fcgi/menu/items.c \
+	fcgi/orders/place.c fcgi/orders/orders.c fcgi/orders/live.c \
+	fcgi/payments/pay.c fcgi/payments/payments.c fcgi/payments/provider.c \
+	fcgi/stock/ledger.c fcgi/stock/reservations.c fcgi/stock/events.c \
+	fcgi/suppliers/suppliers.c
+tests_unit_fcgi_routes_CPPFLAGS = $(AM_CPPFLAGS)
+tests_unit_fcgi_routes_LDADD = $(GL_LIBS)

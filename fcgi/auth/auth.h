@@ -20,8 +20,10 @@ enum gl_err user_list(struct gl_req *req);
 enum gl_err user_set_role(struct gl_req *req);
 /* The user as the API shows it (no password hash): new, or NULL. */
 json_t *user_public_new(const json_t *doc);
-/* Link a customer user (public JSON, updated in place) to its customer record. */
-void user_link_customer(const struct gl_req *req, json_t *user);
+/* Link a customer user (public JSON, updated in place) to its customer record: the one
+ * invitation (may be NULL) names, else one of its own.  Without an invitation it always
+ * returns GL_OK (a failed link is tried again at sign-in). */
+enum gl_err user_link_customer(struct gl_req *req, json_t *user, const char *invitation);
 /* Create the first admin from GALLEY_ADMIN_* if there is no admin yet. */
 void admin_ensure(void);
 

@@ -13,7 +13,7 @@
 #include "secret.h"
 
 const struct gl_field login_fields[] = {
-	{ "email", GL_T_STRING, GL_REQUIRED, 1, 254 },
+	{ "email", GL_T_STRING, GL_REQUIRED, 1, 254, .max_bytes = 254 },
 	{ "password", GL_T_STRING, GL_REQUIRED, 1, 128 },
 	{ 0 },
 };
@@ -55,7 +55,7 @@ bearer_hash(const struct gl_req *req, char hash[SECRET_TOKEN_HEX])
 enum gl_err
 session_login(struct gl_req *req)
 {
-	char email[256], fkey[GL_CACHE_KEY_MAX], skey[GL_CACHE_KEY_MAX];
+	char *email, fkey[GL_CACHE_KEY_MAX], skey[GL_CACHE_KEY_MAX];
 	char token[SECRET_TOKEN_HEX], hash[SECRET_TOKEN_HEX], expires[32];
 	const char *password = json_string_value(json_object_get(req->body, "password"));
 	const char *stored;
@@ -69,21 +69,25 @@ session_login(struct gl_req *req)
 	bool ok;
 
 	admin_ensure();
-	snprintf(email, sizeof(email), "%s",
-	         json_string_value(json_object_get(req->body, "email")));
+	/* As long as the address is: a fixed buffer cut it (issue 15). */
+	if ((email = strdup(json_string_value(json_object_get(req->body, "email")))) == NULL)
+		return GL_E_INTERNAL;
 	for (char *p = email; *p; p++)
 		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
 	fail_key(fkey, sizeof(fkey), email);
 	if (gl_cache_peek(fkey, &seen) == 1)
 		fails = atoll(seen);
 	free(seen);
-	if (fails >= AUTH_FAIL_MAX)
+	if (fails >= AUTH_FAIL_MAX) {
+		free(email);
 		return gl_fail(req, GL_E_RATE_LIMITED, NULL,
 		               "too many failed sign-ins for this email: try again in 15 minutes");
+	}
 
 	BSON_APPEND_UTF8(&filter, "email", email);
 	err = gl_db_find_one("users", &filter, &user);
 	bson_destroy(&filter);
+	free(email);
 	if (err != GL_OK && err != GL_E_NOT_FOUND)
 		return err;
 	stored = json_string_value(json_object_get(user, "password_hash"));
@@ -123,7 +127,7 @@ session_login(struct gl_req *req)
 	session_key(skey, sizeof(skey), hash);
 	json_t *pub = user_public_new(user);
 	if (pub != NULL)
-		user_link_customer(req, pub); /* if registering could not */
+		(void)user_link_customer(req, pub, NULL); /* if registering could not */
 	out = json_pack("{s:s, s:s, s:o*}", "token", token, "expires_at", expires, "user", pub);
 	sodium_memzero(token, sizeof(token));
 	json_decref(user);

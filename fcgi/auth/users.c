@@ -1,5 +1,5 @@
-#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -20,10 +20,20 @@ role_check(const char *s)
 	return NULL;
 }
 
+/* An invitation code from staff (customers service): 40 lower-case hex digits. */
+static const char *
+invitation_check(const char *s)
+{
+	if (strlen(s) != 40 || strspn(s, "0123456789abcdef") != 40)
+		return "must be an invitation code: 40 hex digits, as staff gave it";
+	return NULL;
+}
+
 const struct gl_field register_fields[] = {
-	{ "email", GL_T_STRING, GL_REQUIRED, 3, 254, .check = gl_valid_email },
+	{ "email", GL_T_STRING, GL_REQUIRED, 3, 254, .check = gl_valid_email, .max_bytes = 254 },
 	{ "password", GL_T_STRING, GL_REQUIRED, 8, 128 },
 	{ "name", GL_T_STRING, GL_REQUIRED, 1, 120 },
+	{ "invitation", GL_T_STRING, 0, 40, 40, .check = invitation_check },
 	{ 0 },
 };
 
@@ -44,30 +54,36 @@ user_public_new(const json_t *doc)
 	                 cid != NULL ? cid : json_null());
 }
 
-/* Emails are one account each, compared without case. */
+/* Emails are one account each, compared without case: ASCII letters only, as the
+ * customers service does (tolower would follow the locale). */
 static void
 lower(char *s)
 {
 	for (; *s != '\0'; s++)
-		*s = (char)tolower((unsigned char)*s);
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s + 32);
 }
 
-/* Insert a user; *out (new) is its public form. */
+/* Insert a user; *out (new) is its public form.  Nothing stays when it fails. */
 static enum gl_err
 user_insert(const char *email, const char *name, const char *password, const char *role,
             json_t **out)
 {
-	char hash[SECRET_HASH_MAX], mail[256];
+	char hash[SECRET_HASH_MAX], *mail;
 	bson_t doc = BSON_INITIALIZER;
 	bson_oid_t oid;
 	enum gl_err err;
 	json_t *j;
 
 	*out = NULL;
-	snprintf(mail, sizeof(mail), "%s", email);
-	lower(mail);
-	if (secret_password_hash(password, hash) != 0)
+	/* As long as the address is: a fixed buffer cut it (issue 15). */
+	if ((mail = strdup(email)) == NULL)
 		return GL_E_INTERNAL;
+	lower(mail);
+	if (secret_password_hash(password, hash) != 0) {
+		free(mail);
+		return GL_E_INTERNAL;
+	}
 	bson_oid_init(&oid, NULL);
 	BSON_APPEND_OID(&doc, "_id", &oid);
 	BSON_APPEND_UTF8(&doc, "email", mail);
@@ -79,12 +95,16 @@ user_insert(const char *email, const char *name, const char *password, const cha
 	BSON_APPEND_DATE_TIME(&doc, "created_at", (int64_t)time(NULL) * 1000);
 	err = gl_db_insert("users", &doc);
 	sodium_memzero(hash, sizeof(hash));
+	free(mail);
 	if (err == GL_OK) {
 		j = gl_doc_to_json_new(&doc);
 		*out = j != NULL ? user_public_new(j) : NULL;
 		json_decref(j);
-		if (*out == NULL)
+		if (*out == NULL) {
 			err = GL_E_INTERNAL;
+			if (gl_db_delete("users", &oid) != GL_OK)
+				gl_log(GL_LOG_ERROR, NULL, "a user half made could not be removed");
+		}
 	}
 	bson_destroy(&doc);
 	return err;
@@ -92,40 +112,63 @@ user_insert(const char *email, const char *name, const char *password, const cha
 
 /*
  * Link the user (public JSON, borrowed and updated in place) to its customer
- * record in the customers service.  A failure leaves customer_id null and
- * is tried again at the next sign-in: registering does not wait on it.
+ * record in the customers service: the record an invitation names, or one of
+ * its own.  Without an invitation a failure leaves customer_id null and is
+ * tried again at the next sign-in (GL_OK: registering does not wait on it).
+ * With one, the link is the point: a refused invitation is that error (the
+ * customers service's message on req), a service away is its error.
  */
-void
-user_link_customer(const struct gl_req *req, json_t *user)
+enum gl_err
+user_link_customer(struct gl_req *req, json_t *user, const char *invitation)
 {
 	const char *role = json_string_value(json_object_get(user, "role"));
+	const char *msg;
 	bson_t set = BSON_INITIALIZER;
 	bson_oid_t uid, cid;
 	json_t *in, *out = NULL, *doc = NULL;
-	long status;
+	long status = 0;
+	enum gl_err err;
 
 	if (!json_is_null(json_object_get(user, "customer_id")) || role == NULL ||
 	    strcmp(role, "customer") != 0)
-		return;
+		return GL_OK;
 	in = json_pack("{s:O, s:O, s:O}", "user_id", json_object_get(user, "id"), "name",
 	               json_object_get(user, "name"), "email", json_object_get(user, "email"));
+	if (in != NULL && invitation != NULL &&
+	    json_object_set_new(in, "invitation", json_string(invitation)) != 0) {
+		json_decref(in);
+		in = NULL;
+	}
 	if (in == NULL)
-		return;
-	if (gl_http_post(req, "/internal/customers/link", in, &status, &out) != GL_OK ||
-	    (status != 200 && status != 201) ||
-	    !gl_oid_parse(json_string_value(json_object_get(out, "id")), &cid) ||
-	    !gl_oid_parse(json_string_value(json_object_get(user, "id")), &uid)) {
-		gl_log(GL_LOG_WARN, req->request_id,
-		       "could not link the user to a customer (status %ld)", status);
-	} else {
+		return invitation != NULL ? GL_E_INTERNAL : GL_OK;
+	err = gl_http_post(req, "/internal/customers/link", in, &status, &out);
+	json_decref(in);
+	if (err == GL_OK && invitation != NULL && (status == 400 || status == 409)) {
+		/* The customers service said why: a bad invitation, a record taken. */
+		msg = json_string_value(json_object_get(json_object_get(out, "error"), "message"));
+		err = gl_fail(req, status == 400 ? GL_E_VALIDATION : GL_E_CONFLICT, "invitation",
+		              "%s", msg != NULL ? msg : "the invitation cannot be used");
+	} else if (err == GL_OK &&
+	           ((status != 200 && status != 201) ||
+	            !gl_oid_parse(json_string_value(json_object_get(out, "id")), &cid) ||
+	            !gl_oid_parse(json_string_value(json_object_get(user, "id")), &uid))) {
+		err = GL_E_UPSTREAM_BAD;
+	}
+	if (err == GL_OK) {
 		BSON_APPEND_OID(&set, "customer_id", &cid);
-		if (gl_db_update("users", &uid, -1, &set, &doc) == GL_OK)
+		err = gl_db_update("users", &uid, -1, &set, &doc);
+		if (err == GL_OK)
 			json_object_set(user, "customer_id", json_object_get(out, "id"));
 		json_decref(doc);
 	}
 	bson_destroy(&set);
-	json_decref(in);
 	json_decref(out);
+	if (err != GL_OK && invitation == NULL) {
+		gl_log(GL_LOG_WARN, req->request_id,
+		       "could not link the user to a customer (status %ld)", status);
+		return GL_OK;
+	}
+	return err;
 }
 
 static bool admin_checked;
@@ -169,7 +212,9 @@ enum gl_err
 user_register(struct gl_req *req)
 {
 	const char *email = json_string_value(json_object_get(req->body, "email"));
+	const char *invitation = json_string_value(json_object_get(req->body, "invitation"));
 	struct gl_idem idem;
+	bson_oid_t uid;
 	bool replayed;
 	json_t *user;
 	enum gl_err err;
@@ -187,7 +232,16 @@ user_register(struct gl_req *req)
 			               "an account with this email exists already");
 		return err;
 	}
-	user_link_customer(req, user);
+	if ((err = user_link_customer(req, user, invitation)) != GL_OK) {
+		/* An invitation that does not hold: no account stays behind either. */
+		if (gl_oid_parse(json_string_value(json_object_get(user, "id")), &uid) &&
+		    gl_db_delete("users", &uid) != GL_OK)
+			gl_log(GL_LOG_ERROR, req->request_id,
+			       "register: the user of a refused invitation could not be removed");
+		json_decref(user);
+		gl_idem_release(&idem);
+		return err;
+	}
 	gl_idem_store(&idem, 201, user);
 	return gl_reply(req, 201, user);
 }

@@ -10,6 +10,7 @@ static const struct gl_route routes[] = {
 	{ GL_PATCH, "/api/customers/{id}", customer_update, GL_ROLE_STAFF, customer_fields, 0, NULL,
 	  GL_PARTIAL },
 	{ GL_DELETE, "/api/customers/{id}", customer_delete, GL_ROLE_STAFF },
+	{ GL_POST, "/api/customers/{id}/invitations", customer_invite, GL_ROLE_STAFF },
 	/* Other services only: nginx routes /internal/ on its loopback listener alone. */
 	{ GL_POST, "/internal/customers/link", customer_link, GL_ROLE_PUBLIC, link_fields },
 	{ 0 },

@@ -2,8 +2,13 @@
 #include "app.h"
 #include "orders.h"
 
+/* ORDER_MAX_LINES lines at their longest, every character escaped, are 21.9 KB
+ * (tests/unit/fcgi/routes.c checks every table this way). */
+#define ORDER_BODY_MAX 32768
+
 static const struct gl_route routes[] = {
-	{ GL_POST, "/api/orders", order_place, GL_ROLE_CUSTOMER | GL_ROLE_STAFF, order_fields },
+	{ GL_POST, "/api/orders", order_place, GL_ROLE_CUSTOMER | GL_ROLE_STAFF, order_fields,
+	  ORDER_BODY_MAX },
 	{ GL_GET, "/api/orders", order_list, GL_ROLE_CUSTOMER | GL_ROLE_STAFF, NULL, 0,
 	  order_query },
 	{ GL_GET, "/api/orders/{id}", order_get, GL_ROLE_CUSTOMER | GL_ROLE_STAFF },

@@ -5,7 +5,7 @@
 
 const struct gl_field supplier_fields[] = {
 	{ "name", GL_T_STRING, GL_REQUIRED, 1, 120 },
-	{ "email", GL_T_STRING, GL_REQUIRED, 3, 254, .check = gl_valid_email },
+	{ "email", GL_T_STRING, GL_REQUIRED, 3, 254, .check = gl_valid_email, .max_bytes = 254 },
 	{ "phone", GL_T_STRING, 0, 0, 32, .check = gl_valid_phone },
 	{ "address", GL_T_STRING, 0, 0, 300 },
 	{ 0 },

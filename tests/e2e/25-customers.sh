@@ -19,14 +19,60 @@ expect_json '.address == "Hauptstr. 1" and .version == 2' "staff changes a custo
 req GET "/api/customers/$walkin"
 expect_json '.address == "Hauptstr. 1"' "and the next read sees it (cache dropped)"
 
-# A user who registers with that email is linked to the existing record.
+# An email proves nothing (issue 15): whoever registers with the email of a record staff
+# made, in any letter case, gets a record of its own, and cannot read staff's.
 pass="pw-$RANDOM-$RANDOM"
-AUTH_TOKEN= req POST /api/auth/register "{\"email\":\"$email\",\"password\":\"$pass\",\"name\":\"Walk-in\"}"
-expect_json ".customer_id == \"$walkin\"" "registering with a customer's email links that customer"
+unlimited() { while :; do AUTH_TOKEN= req "$@"; [[ $STATUS == 429 ]] || return 0; wait_until 2 false; done; }
+unlimited POST /api/auth/register "{\"email\":\"${email^^}\",\"password\":\"$pass\",\"name\":\"Mallory\"}"
+expect_status 201 "anyone may register with a customer's email"
+expect_json ".customer_id != \"$walkin\" and (.customer_id | test(\"^[0-9a-f]{24}$\"))" "but gets a fresh record, not staff's"
+squat=$(jq -r .customer_id <<<"$BODY")
 login "$email" "$pass"
+mtok=$TOKEN
+AUTH_TOKEN=$mtok req GET "/api/customers/$walkin"
+expect_error 404 not_found "and cannot read staff's record (its phone, its address)"
+AUTH_TOKEN=$mtok req GET /api/customers
+expect_json "[.items[].id] == [\"$squat\"] and all(.items[]; .phone == null)" "its list is its own record only"
+req GET "/api/customers/$walkin"
+expect_json '.user_id == null and .phone == "+49 30 1"' "staff's record stays unlinked and unchanged"
+
+# The proof is an invitation: staff make it, pass the code on; it links one account.
+req POST "/api/customers/$walkin/invitations"
+expect_status 201 "staff invite the customer of a record"
+expect_json '(.code | test("^[0-9a-f]{40}$")) and (.expires_at | fromdateiso8601) > now' "a one-time code and its expiry"
+code=$(jq -r .code <<<"$BODY")
+check "the code is in no log" bash -c '! grep -rqF "$1" "$2/logs"' _ "$code" "$GALLEY_RUN"
+AUTH_TOKEN=$mtok req POST "/api/customers/$walkin/invitations"
+expect_error 403 forbidden "a customer cannot make invitations"
+wrong=${code:0:16}$(printf '%024d' 0)
+real="real$RANDOM$RANDOM@customers.example"
+reg_invited() { unlimited POST /api/auth/register "{\"email\":\"$1\",\"password\":\"$pass\",\"name\":\"Walk-in\",\"invitation\":\"$2\"}"; }
+reg_invited "$real" "$wrong"
+expect_error 400 validation_failed "a wrong invitation code is refused"
+expect_json '.error.field == "invitation"' "naming the invitation"
+reg_invited "$real" "$code"
+expect_status 201 "the invited customer registers with the code (any email), nothing left from the refused try"
+expect_json ".customer_id == \"$walkin\"" "and is linked to staff's record"
+login "$real" "$pass"
 ctok=$TOKEN
 AUTH_TOKEN=$ctok req GET "/api/customers/$walkin"
-expect_json ".id == \"$walkin\" and .email == \"$email\"" "the customer reads its own record"
+expect_json ".id == \"$walkin\" and .email == \"$email\" and .phone == \"+49 30 1\"" "the customer reads its own record"
+reg_invited "again$real" "$code"
+expect_error 400 validation_failed "a code links one account only"
+req POST "/api/customers/$walkin/invitations"
+expect_error 422 invalid_state "a linked record takes no more invitations"
+
+# Bounded tries: 5 wrong secrets for an invitation end it, the right code included.
+req POST /api/customers "{\"name\":\"Guess\",\"email\":\"guess$RANDOM$RANDOM@customers.example\"}"
+guessed=$(jq -r .id <<<"$BODY")
+req POST "/api/customers/$guessed/invitations"
+gcode=$(jq -r .code <<<"$BODY")
+for i in 1 2 3 4 5; do reg_invited "g$i$real" "${gcode:0:16}$(printf '%024d' "$i")"; done
+expect_error 400 validation_failed "wrong codes are refused"
+reg_invited "g$real" "$gcode"
+expect_error 400 validation_failed "after 5 wrong tries the invitation is dead"
+req GET "/api/customers/$guessed"
+expect_json '.user_id == null' "and the record stays unlinked"
 
 # A new email gets a new customer record.
 email2="new$RANDOM$RANDOM@customers.example"
@@ -55,7 +101,7 @@ AUTH_TOKEN=$ctok req PATCH "/api/customers/$walkin" '{"name":"Me"}'
 expect_error 403 forbidden "a customer may not change its record (staff does)"
 AUTH_TOKEN=$ctok req DELETE "/api/customers/$walkin"
 expect_error 403 forbidden "nor delete it"
-req POST /internal/customers/link "{\"user_id\":\"0123456789abcdef01234567\",\"name\":\"x\",\"email\":\"x@y.example\"}"
+req POST /internal/customers/link "{\"user_id\":\"0123456789abcdef01234567\",\"name\":\"x\",\"email\":\"x@y.example\",\"invitation\":\"$code\"}"
 expect_error 404 not_found "the internal link route is not reachable from outside"
 
 req POST /api/customers "{\"name\":\"Third\",\"email\":\"third$RANDOM$RANDOM@customers.example\"}"

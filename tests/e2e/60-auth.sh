@@ -50,6 +50,33 @@ expect_error 400 validation_failed "a password over 128 characters is refused"
 AUTH_TOKEN= req POST /api/auth/register "{\"email\":\"o$email\",\"password\":\"$pass\",\"name\":\"O\",\"role\":\"admin\"}"
 expect_error 400 validation_failed "a client cannot choose its role"
 
+# 2b. Emails are limited in bytes (254, RFC 5321), not only in characters (issue 15): one
+# of 210 characters but 410 bytes of UTF-8 was cut in a 256-byte buffer, answered 500 (or
+# 201 with its domain lost) and left the account behind.
+unlimited() { while :; do AUTH_TOKEN= req "$@"; [[ $STATUS == 429 ]] || return 0; wait_until 2 false; done; }
+e_acute() { printf 'é%.0s' $(seq 1 "$1"); }
+tag=$RANDOM$RANDOM
+long="$(e_acute 200)$tag@x.example"
+unlimited POST /api/auth/register "{\"email\":\"$long\",\"password\":\"$pass\",\"name\":\"Long\"}"
+expect_error 400 validation_failed "an email over 254 bytes of UTF-8 (210 characters) is refused"
+expect_json '.error.field == "email"' "naming the email"
+unlimited POST /api/auth/register "{\"email\":\"$long\",\"password\":\"$pass\",\"name\":\"Long\"}"
+expect_error 400 validation_failed "and refused again, not 409: no account was left behind"
+unlimited POST /api/auth/login "{\"email\":\"$long\",\"password\":\"$pass\"}"
+check "nor can it sign in ($STATUS)" bash -c '[[ $1 == 400 || $1 == 401 ]]' _ "$STATUS"
+# 254 bytes exactly is an email; 255 is not.
+edge=$(e_acute $(((254 - ${#tag} - 10) / 2)))
+[[ $(((254 - ${#tag} - 10) % 2)) == 1 ]] && edge="a$edge"
+e254="$edge$tag@x.example"
+check "the edge address is 254 bytes" test "$(printf %s "$e254" | wc -c)" = 254
+unlimited POST /api/auth/register "{\"email\":\"$(tr a-z A-Z <<<"$e254")\",\"password\":\"$pass\",\"name\":\"Edge\"}"
+expect_status 201 "an email of exactly 254 bytes registers"
+check "stored whole, in lower case, with its customer record" jq -e --arg e "$e254" '.email == $e and (.customer_id | type) == "string"' <<<"$BODY"
+unlimited POST /api/auth/login "{\"email\":\"$e254\",\"password\":\"$pass\"}"
+expect_status 200 "and signs in"
+unlimited POST /api/auth/register "{\"email\":\"a$e254\",\"password\":\"$pass\",\"name\":\"Edge\"}"
+expect_error 400 validation_failed "255 bytes is refused"
+
 # 3. Sign in.
 AUTH_TOKEN= req POST /api/auth/login "{\"email\":\"$email\",\"password\":\"$pass\"}"
 expect_status 200 "the customer signs in"

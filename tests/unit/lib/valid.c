@@ -294,6 +294,44 @@ test_checks(void)
 	ok(gl_valid_utf8_len("abc") == 3, "utf8_len abc");
 	ok(gl_valid_utf8_len("\xc3\xa9") == 1, "utf8_len e-acute");
 	ok(gl_valid_utf8_len("\xe2\x82\xac\xf0\x9f\x8d\x95x") == 3, "utf8_len euro pizza x");
+
+	/* cut: never half a character at the end (a snprintf into a byte buffer) */
+	{
+		char a[] = "ab\xc3", b[] = "a\xf0\x9f\x8d", c[] = "a\xf0\x9f\x8d\x95",
+		     d[] = "\xe2\x82";
+		ok(gl_valid_utf8_cut(a) == 2 && strcmp(a, "ab") == 0, "cut: a lone lead byte goes");
+		ok(gl_valid_utf8_cut(b) == 1 && strcmp(b, "a") == 0, "cut: 3 of 4 bytes go");
+		ok(gl_valid_utf8_cut(c) == 5, "cut: a whole character stays");
+		ok(gl_valid_utf8_cut(d) == 0 && d[0] == '\0', "cut: only a part of one");
+	}
+	/* max_bytes: a byte limit beside the characters' (issue 15) */
+	{
+		static const struct gl_field f[] = {
+			{ "e", GL_T_STRING, 0, 1, 10, .max_bytes = 6 },
+			{ "t", GL_T_STRINGS, 0, 0, 2, .item_max = 3, .max_bytes = 4 },
+			{ 0 },
+		};
+		struct gl_valid_fail fail;
+		json_t *j;
+
+		j = json_loads("{\"e\":\"\xc3\xa9\xc3\xa9\xc3\xa9\"}", 0, NULL);
+		ok(gl_valid_object(f, j, false, &fail) == GL_OK, "3 characters in 6 bytes fit");
+		json_decref(j);
+		j = json_loads("{\"e\":\"\xc3\xa9\xc3\xa9\xc3\xa9"
+		               "a\"}",
+		               0, NULL);
+		ok(gl_valid_object(f, j, false, &fail) == GL_E_VALIDATION &&
+		           strcmp(fail.field, "e") == 0 && strstr(fail.message, "bytes") != NULL,
+		   "4 characters in 7 bytes do not: %s", fail.message);
+		json_decref(j);
+		j = json_loads("{\"t\":[\"\xc3\xa9\xc3\xa9"
+		               "a\"]}",
+		               0, NULL);
+		ok(gl_valid_object(f, j, false, &fail) == GL_E_VALIDATION &&
+		           strcmp(fail.field, "t[0]") == 0,
+		   "an array's item has the byte limit too");
+		json_decref(j);
+	}
 }
 
 /* ---- query strings ---- */

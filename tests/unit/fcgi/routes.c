@@ -1,0 +1,108 @@
+/*
+ * Every service's route table against its own limits (issue 15): a route's
+ * body cap admits the largest body its field table allows, written with the
+ * worst escaping a client may choose, so a valid body is never refused with
+ * 413; and the longest valid query string fits the query limit.  The tables
+ * are the services' own: their main.c files are compiled in here.
+ */
+#include <stdio.h>
+
+#include "../tap.h"
+#include "route.h"
+
+/* Each service's main, renamed, is compiled in but never run. */
+int auth_main(void), customers_main(void), kitchen_main(void), menu_main(void);
+int orders_main(void), payments_main(void), stock_main(void), suppliers_main(void);
+
+#define main   auth_main
+#define routes auth_routes
+#include "../../../fcgi/auth/main.c"
+#undef routes
+#undef main
+#define main   customers_main
+#define routes customers_routes
+#include "../../../fcgi/customers/main.c"
+#undef routes
+#undef main
+#define main   kitchen_main
+#define routes kitchen_routes
+#include "../../../fcgi/kitchen/main.c"
+#undef routes
+#undef main
+#define main   menu_main
+#define routes menu_routes
+#include "../../../fcgi/menu/main.c"
+#undef routes
+#undef main
+#define main   orders_main
+#define routes orders_routes
+#include "../../../fcgi/orders/main.c"
+#undef routes
+#undef main
+#define main   payments_main
+#define routes payments_routes
+#include "../../../fcgi/payments/main.c"
+#undef routes
+#undef main
+#define main   stock_main
+#define routes stock_routes
+#include "../../../fcgi/stock/main.c"
+#undef routes
+#undef main
+#define main   suppliers_main
+#define routes suppliers_routes
+#include "../../../fcgi/suppliers/main.c"
+#undef routes
+#undef main
+
+static const struct {
+	const char *service;
+	const struct gl_route *routes;
+} services[] = {
+	{ "auth", auth_routes },       { "customers", customers_routes },
+	{ "kitchen", kitchen_routes }, { "menu", menu_routes },
+	{ "orders", orders_routes },   { "payments", payments_routes },
+	{ "stock", stock_routes },     { "suppliers", suppliers_routes },
+};
+
+/* The worst case of a small table, counted by hand: {"\u0061":"<12 per char>"}. */
+static const struct gl_field one_string[] = {
+	{ "a", GL_T_STRING, 0, 0, 10 },
+	{ 0 },
+};
+static const struct gl_field one_email[] = {
+	{ "a", GL_T_STRING, 0, 3, 254, .max_bytes = 254 },
+	{ 0 },
+};
+
+int
+main(void)
+{
+	/* The arithmetic itself: {, "\u0061", :, "" + 10 x \ud83c\udf55, ,, } */
+	ok(gl_valid_json_max(one_string) == 2 + 8 + 1 + 2 + 120 + 1, "worst case of one string");
+	/* 254 bytes, 254 characters: 254 escaped ASCII characters of 6 bytes beat 63 4-byte
+	 * ones; the mix is 4 x 254 + 2 x 254 */
+	ok(gl_valid_json_max(one_email) == 2 + 8 + 1 + 2 + 6 * 254 + 1,
+	   "worst case of a byte-limited string");
+
+	for (size_t s = 0; s < sizeof(services) / sizeof(services[0]); s++)
+		for (const struct gl_route *r = services[s].routes; r->pattern != NULL; r++) {
+			size_t cap = r->body_max ? r->body_max : GL_BODY_MAX_DEFAULT;
+			if (r->body != NULL) {
+				size_t worst = gl_valid_json_max(r->body);
+				ok(worst <= cap,
+				   "%s %s %s: the largest valid body (%zu bytes) fits its cap "
+				   "(%zu)",
+				   services[s].service, gl_method_name(r->method), r->pattern,
+				   worst, cap);
+			}
+			if (r->query != NULL) {
+				size_t worst = gl_valid_query_max(r->query);
+				ok(worst <= GL_VALID_QUERY_MAX,
+				   "%s %s %s: the longest valid query (%zu bytes) fits (%d)",
+				   services[s].service, gl_method_name(r->method), r->pattern,
+				   worst, GL_VALID_QUERY_MAX);
+			}
+		}
+	return done_testing();
+}
