@@ -15,6 +15,7 @@
 #include "app.h"
 #include "conf.h"
 #include "db.h"
+#include "events.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -31,7 +32,6 @@ static pthread_mutex_t tick_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t tick_wake = PTHREAD_COND_INITIALIZER;
 static bool tick_stop;
 static void (*tick_fn)(void);
-static void (*consume_fn)(void);
 static char tick_key[96];
 
 /*
@@ -67,9 +67,6 @@ app_tick_loop(void *arg)
 			break;
 		pthread_mutex_unlock(&tick_lock);
 		gl_metrics_flush();
-		if (consume_fn != NULL)
-			consume_fn();
-		/* A consumer cut short by a stop: the tick's work waits for the next process. */
 		if (tick_fn != NULL && !gl_stop_requested() && app_tick_claim()) {
 			/* Its own trace, kept only when it called out or announced something. */
 			struct gl_trace_span span;
@@ -90,6 +87,15 @@ gl_app_thread_end(void)
 {
 	gl_http_close();
 	gl_redis_close();
+}
+
+/* The consumer thread (app.h): it blocks on the service's streams until a stop. */
+static void *
+app_consume_loop(void *arg)
+{
+	gl_events_run(arg);
+	gl_app_thread_end();
+	return NULL;
 }
 
 static void
@@ -302,7 +308,7 @@ gl_app_main(const struct gl_service *svc)
 	FCGX_Request fcgi;
 	struct gl_route *routes;
 	struct gl_req req;
-	pthread_t ticker;
+	pthread_t ticker, consumer;
 	int rc = 0;
 
 	if (gl_conf_load(svc->name) < 0)
@@ -351,16 +357,21 @@ gl_app_main(const struct gl_service *svc)
 		gl_log(GL_LOG_ERROR, NULL, "the service's start-up failed");
 		return 1;
 	}
-	/* Every process has the tick thread: it also adds the metrics to Redis. Started with
-	 * the stop signals blocked, as mongoc's threads are. */
+	/* Every process has the tick thread: it also adds the metrics to Redis; and a consumer
+	 * thread when the service follows events. Started with the stop signals blocked, as
+	 * mongoc's threads are. */
 	tick_fn = svc->tick;
-	consume_fn = svc->consume;
 	snprintf(tick_key, sizeof(tick_key), "galley:%s:tick", svc->name);
 	pthread_sigmask(SIG_BLOCK, &stops, NULL);
 	int started = pthread_create(&ticker, NULL, app_tick_loop, NULL);
+	if (started == 0 && svc->events != NULL &&
+	    pthread_create(&consumer, NULL, app_consume_loop, (void *)svc->events) != 0) {
+		app_tick_stop(ticker);
+		started = -1;
+	}
 	pthread_sigmask(SIG_UNBLOCK, &stops, NULL);
 	if (started != 0) {
-		gl_log(GL_LOG_ERROR, NULL, "the tick thread could not start");
+		gl_log(GL_LOG_ERROR, NULL, "the tick or consumer thread could not start");
 		return 1;
 	}
 	if (FCGX_InitRequest(&fcgi, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
@@ -388,7 +399,10 @@ gl_app_main(const struct gl_service *svc)
 		FCGX_Finish_r(&fcgi);
 	}
 	gl_log(GL_LOG_INFO, NULL, "stopping");
+	gl_stop_request(); /* the loop may also end on a failed accept: the threads stop too */
 	app_tick_stop(ticker);
+	if (svc->events != NULL)
+		pthread_join(consumer, NULL);
 	if (svc->stop != NULL)
 		svc->stop();
 	gl_metrics_flush(); /* the last requests' counts */

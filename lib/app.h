@@ -8,14 +8,17 @@
  * table, and only then the handler.  Every service also answers
  * /api/<service>/healthz, /api/<service>/readyz and /metrics (metrics.h:
  * every service's totals).  Every process has a tick thread, which adds its
- * metrics to Redis about once a second.  SIGTERM stops the process after
- * the request in flight and the item the tick or a consumer is on: they
- * check stop.h between items and leave the rest to the next process.
+ * metrics to Redis about once a second, and a service that follows events
+ * a consumer thread.  SIGTERM stops the process after the request in flight
+ * and the item the tick or the consumer is on: they check stop.h between
+ * items and leave the rest to the next process.
  */
 #ifndef GL_APP_H
 #define GL_APP_H
 
 #include "route.h"
+
+struct gl_event_source;
 
 struct gl_service {
 	const char *name;              /* "menu": database galley_menu, paths /api/menu */
@@ -31,10 +34,10 @@ struct gl_service {
 	 * tick that walks a list stops between items once gl_stop_requested()
 	 * (stop.h); gl_due_each() does. */
 	void (*tick)(void);
-	/* Run about once a second in every process, in the same thread (may be
-	 * NULL): reading events (events.h), one consumer per process; a batch
-	 * is cut short by a stop as the tick is. */
-	void (*consume)(void);
+	/* The streams the service follows (events.h; may be NULL): every
+	 * process has a consumer thread that blocks on them and handles each
+	 * event as it is added, one consumer per process. */
+	const struct gl_event_source *events;
 	/* Run once when the process stops, after the last request and tick and
 	 * before MongoDB, Redis and libcurl are closed (may be NULL): stop and
 	 * join the threads the service started in init. */

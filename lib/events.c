@@ -580,31 +580,117 @@ events_read(const struct events_reader *rd, const char *from)
 	return rc;
 }
 
-void
-gl_events_consume(const char *family, const struct gl_event_handler *handlers)
+static void
+events_reader_init(struct events_reader *rd, const struct gl_event_source *src)
 {
-	struct events_reader rd = { family, handlers };
-	char idle[16];
 	char host[32] = "";
+
+	rd->family = src->family;
+	rd->handlers = src->handlers;
+	snprintf(rd->stream, sizeof(rd->stream), "galley:events:%s", src->family);
+	snprintf(rd->group, sizeof(rd->group), "%s", gl_conf.service);
+	gethostname(host, sizeof(host) - 1);
+	snprintf(rd->consumer, sizeof(rd->consumer), "%s:%d", host, (int)getpid());
+}
+
+/*
+ * About once a second: the group again (cheap, and a Redis that restarted
+ * empty gets it back at once), what a dead consumer left pending, then our
+ * own failures, tried again.
+ */
+static void
+events_upkeep(const struct events_reader *rd)
+{
+	char idle[16];
 	redisReply *r;
 
-	if (gl_stop_requested())
-		return;
-	snprintf(rd.stream, sizeof(rd.stream), "galley:events:%s", family);
-	snprintf(rd.group, sizeof(rd.group), "%s", gl_conf.service);
-	gethostname(host, sizeof(host) - 1);
-	snprintf(rd.consumer, sizeof(rd.consumer), "%s:%d", host, (int)getpid());
-	/* Every pass: cheap, and a Redis that restarted empty gets the group back at once. */
-	events_group_create(&rd);
-	/* What a dead consumer left pending, then our own retries, then what is new. */
+	events_group_create(rd);
 	snprintf(idle, sizeof(idle), "%d", GL_EVENTS_CLAIM_IDLE_MS);
-	const char *claim[] = { "XAUTOCLAIM", rd.stream, rd.group, rd.consumer,
-		                idle,         "0-0",     "COUNT",  "20" };
+	const char *claim[] = { "XAUTOCLAIM", rd->stream, rd->group, rd->consumer,
+		                idle,         "0-0",      "COUNT",   "20" };
 	if ((r = gl_redis_strv(8, claim)) != NULL) {
 		if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2)
-			events_entries(&rd, r->element[1]);
+			events_entries(rd, r->element[1]);
 		freeReplyObject(r);
 	}
-	if (!gl_stop_requested() && events_read(&rd, "0") == 0 && !gl_stop_requested())
-		(void)events_read(&rd, ">");
+	if (!gl_stop_requested())
+		(void)events_read(rd, "0");
+}
+
+/*
+ * Wait up to GL_EVENTS_BLOCK_MS for new entries on every stream at once and
+ * handle what comes: 0, or -1 when Redis is away or said no (a stream whose
+ * group is gone after a restart: the upkeep makes it again).
+ */
+static int
+events_wait(const struct events_reader *rd, size_t n)
+{
+	const char *argv[8 + 2 * GL_EVENTS_SOURCES_MAX];
+	size_t lens[8 + 2 * GL_EVENTS_SOURCES_MAX];
+	char block[16];
+	int argc = 0, rc = 0;
+	redisReply *r;
+
+	snprintf(block, sizeof(block), "%d", GL_EVENTS_BLOCK_MS);
+	const char *head[] = { "XREADGROUP", "GROUP", rd[0].group, rd[0].consumer, "COUNT",
+		               "50",         "BLOCK", block,       "STREAMS" };
+	for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++)
+		argv[argc++] = head[i];
+	for (size_t i = 0; i < n; i++)
+		argv[argc++] = rd[i].stream;
+	for (size_t i = 0; i < n; i++)
+		argv[argc++] = ">";
+	for (int i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	if ((r = gl_redis_block(GL_EVENTS_BLOCK_MS, argc, argv, lens)) == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_ERROR)
+		rc = -1;
+	else if (r->type == REDIS_REPLY_ARRAY) /* [[stream, entries], ...]; nil: nothing came */
+		for (size_t i = 0; i < r->elements; i++) {
+			const redisReply *s = r->element[i];
+			if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
+			    s->element[0]->type != REDIS_REPLY_STRING)
+				continue;
+			for (size_t j = 0; j < n; j++)
+				if (strcmp(s->element[0]->str, rd[j].stream) == 0)
+					events_entries(&rd[j], s->element[1]);
+		}
+	freeReplyObject(r);
+	return rc;
+}
+
+/* Redis is away: half a second before asking again, cut short by a stop. */
+static void
+events_nap(void)
+{
+	const struct timespec slice = { 0, 100 * 1000 * 1000 };
+
+	for (int i = 0; i < 5 && !gl_stop_requested(); i++)
+		nanosleep(&slice, NULL);
+}
+
+void
+gl_events_run(const struct gl_event_source *sources)
+{
+	struct events_reader rd[GL_EVENTS_SOURCES_MAX];
+	long long upkeep_at = 0;
+	size_t n = 0;
+
+	for (; n < GL_EVENTS_SOURCES_MAX && sources[n].family != NULL; n++)
+		events_reader_init(&rd[n], &sources[n]);
+	if (sources[n].family != NULL)
+		gl_log(GL_LOG_ERROR, NULL, "events: only %d streams are followed",
+		       GL_EVENTS_SOURCES_MAX);
+	while (n > 0 && !gl_stop_requested()) {
+		if (gl_now_us() >= upkeep_at) {
+			for (size_t i = 0; i < n && !gl_stop_requested(); i++)
+				events_upkeep(&rd[i]);
+			upkeep_at = gl_now_us() + 1000000;
+		}
+		if (!gl_stop_requested() && events_wait(rd, n) < 0) {
+			upkeep_at = 0;
+			events_nap();
+		}
+	}
 }

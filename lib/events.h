@@ -74,9 +74,12 @@ void gl_events_relay(void);
  * Consuming.  Each service reads a family's stream through its own consumer
  * group (named after the service), each process as its own consumer, so an
  * event waits for a service that is down and goes to one of its processes.
- * An event is acknowledged after its handler succeeded.  A failed one is
- * tried again at the next pass, and after GL_EVENTS_TRIES failures it moves
- * to "galley:events:<family>:dead" with the error, and the consumer goes on.
+ * Events are pushed: a thread of each process (lib/app) blocks on all its
+ * streams at once (XREADGROUP ... BLOCK on a connection of its own) and
+ * handles an entry the moment it is added.  An event is acknowledged after
+ * its handler succeeded.  A failed one is tried again about a second later,
+ * and after GL_EVENTS_TRIES failures it moves to
+ * "galley:events:<family>:dead" with the error, and the consumer goes on.
  * Entries left pending by a consumer that died are claimed by a live one
  * after GL_EVENTS_CLAIM_IDLE_MS.  Handlers see each event id once (ids
  * handled are kept in MongoDB, "handled"), and must still be idempotent: a
@@ -84,6 +87,8 @@ void gl_events_relay(void);
  */
 #define GL_EVENTS_TRIES         5
 #define GL_EVENTS_CLAIM_IDLE_MS 10000
+#define GL_EVENTS_BLOCK_MS      1000 /* so a stop is seen within about a second */
+#define GL_EVENTS_SOURCES_MAX   4
 
 /* Handle one event (borrowed, the whole {id, type, ..., data}); GL_OK acknowledges it. */
 typedef enum gl_err (*gl_event_handle)(const json_t *event);
@@ -93,7 +98,14 @@ struct gl_event_handler {
 	gl_event_handle handle;
 };
 
-/* Read and handle what waits in family's stream for this service (handlers end with a zero row). */
-void gl_events_consume(const char *family, const struct gl_event_handler *handlers);
+/* A stream a service follows: a table of these ends with a zero row. */
+struct gl_event_source {
+	const char *family;                      /* "orders": galley:events:orders */
+	const struct gl_event_handler *handlers; /* ends with a zero row */
+};
+
+/* The consumer thread's loop (lib/app runs it): handle what comes on every source's
+ * stream until the process is asked to stop (stop.h). */
+void gl_events_run(const struct gl_event_source *sources);
 
 #endif

@@ -61,6 +61,14 @@ redis_parse_url(const char *url, struct redis_addr *a)
 	return 0;
 }
 
+static struct timeval
+redis_tv(long ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	return tv;
+}
+
 static redisContext *
 redis_connect(void)
 {
@@ -79,8 +87,7 @@ redis_connect(void)
 		       "GALLEY_REDIS_URL must be redis://host:port/db or unix:///path");
 		return NULL;
 	}
-	tv.tv_sec = gl_conf.redis_timeout_ms / 1000;
-	tv.tv_usec = (gl_conf.redis_timeout_ms % 1000) * 1000;
+	tv = redis_tv(gl_conf.redis_timeout_ms);
 	c = a.path[0] ? redisConnectUnixWithTimeout(a.path, tv)
 	              : redisConnectWithTimeout(a.host, a.port, tv);
 	if (c == NULL || c->err) {
@@ -171,4 +178,19 @@ gl_redis_ping(void)
 	const char *argv[] = { "PING" };
 
 	return gl_redis_type(1, argv) == REDIS_REPLY_STATUS ? 0 : -1;
+}
+
+redisReply *
+gl_redis_block(long block_ms, int argc, const char **argv, const size_t *lens)
+{
+	redisContext *c = redis_connect();
+	redisReply *r;
+
+	if (c == NULL)
+		return NULL;
+	redisSetTimeout(c, redis_tv(block_ms + gl_conf.redis_timeout_ms));
+	r = gl_redis_argv(argc, argv, lens);
+	if (redis_ctx != NULL) /* still open (a failure drops it): back to the usual wait */
+		redisSetTimeout(redis_ctx, redis_tv(gl_conf.redis_timeout_ms));
+	return r;
 }

@@ -22,6 +22,10 @@
  */
 redisReply *gl_redis_argv(int argc, const char **argv, const size_t *lens);
 
+/* A command that Redis holds up to block_ms before it answers (XREADGROUP ... BLOCK):
+ * this one reply is waited for that much longer than GALLEY_REDIS_TIMEOUT_MS. */
+redisReply *gl_redis_block(long block_ms, int argc, const char **argv, const size_t *lens);
+
 /* The same for a command whose arguments are all NUL-terminated text. */
 redisReply *gl_redis_strv(int argc, const char **argv);
 

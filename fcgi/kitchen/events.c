@@ -226,11 +226,10 @@ static const struct gl_event_handler order_handlers[] = {
 	{ 0 },
 };
 
-void
-kitchen_consume(void)
-{
-	gl_events_consume("orders", order_handlers);
-}
+const struct gl_event_source kitchen_events[] = {
+	{ "orders", order_handlers },
+	{ 0 },
+};
 
 void
 kitchen_tick(void)

@@ -47,6 +47,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "events.h"
 #include "req.h"
 #include "valid.h"
 
@@ -118,8 +119,8 @@ bool kitchen_stopping(void);
 /* Sleep ms, or less when the process stops; true when it stops. */
 bool kitchen_nap(int ms);
 
-/* events.c: the events kitchen follows (the consume hook), and the tick. */
-void kitchen_consume(void);
+/* events.c: the events kitchen follows (the service's gl_service.events), and the tick. */
+extern const struct gl_event_source kitchen_events[];
 void kitchen_tick(void);
 
 #endif

@@ -12,8 +12,8 @@ static const struct gl_route routes[] = {
 int
 main(void)
 {
-	static const struct gl_service svc = { "kitchen",    routes,          kitchen_staff_start,
-		                               kitchen_tick, kitchen_consume, kitchen_staff_stop };
+	static const struct gl_service svc = { "kitchen",    routes,         kitchen_staff_start,
+		                               kitchen_tick, kitchen_events, kitchen_staff_stop };
 
 	return gl_app_main(&svc);
 }

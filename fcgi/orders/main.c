@@ -19,8 +19,7 @@ static const struct gl_route routes[] = {
 int
 main(void)
 {
-	static const struct gl_service svc = { "orders", routes, NULL, orders_tick,
-		                               orders_consume };
+	static const struct gl_service svc = { "orders", routes, NULL, orders_tick, orders_events };
 
 	return gl_app_main(&svc);
 }

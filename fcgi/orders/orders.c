@@ -381,11 +381,11 @@ order_follow(const json_t *event, const char *to)
 	json_decref(doc);
 	bson_destroy(&set);
 	if (err != GL_OK)
-		return err; /* a concurrent change: the next try sees it */
-	json_decref(out);
+		return err;           /* a concurrent change: the next try sees it */
 	gl_due_drop("pending", &oid); /* paid: no longer the expiry tick's */
 	gl_log(GL_LOG_INFO, NULL, "order %s %s", id, to);
-	order_live(event);
+	order_live(event, out);
+	json_decref(out);
 	return GL_OK;
 }
 
@@ -435,9 +435,9 @@ on_order_cancelled(const json_t *event)
 	if ((err = gl_db_get("orders", &oid, &doc)) != GL_OK)
 		return err == GL_E_NOT_FOUND ? GL_OK : err;
 	if (!order_status_is(doc, "pending_payment")) {
-		if (order_status_is(doc, "cancelled"))
-			order_live(
-			        event); /* cancelled here (the customer, expiry): tell the views */
+		if (order_status_is(doc,
+		                    "cancelled")) /* here (the customer, expiry): tell the views */
+			order_live(event, doc);
 		json_decref(doc);
 		return GL_OK;
 	}
@@ -456,7 +456,7 @@ on_order_cancelled(const json_t *event)
 static enum gl_err
 on_order_created(const json_t *event)
 {
-	order_live(event);
+	order_live(event, NULL);
 	return GL_OK;
 }
 
@@ -470,9 +470,8 @@ static const struct gl_event_handler order_handlers[] = {
 	{ 0 },
 };
 
-void
-orders_consume(void)
-{
-	gl_events_consume("stock", stock_handlers);
-	gl_events_consume("orders", order_handlers);
-}
+const struct gl_event_source orders_events[] = {
+	{ "stock", stock_handlers },
+	{ "orders", order_handlers },
+	{ 0 },
+};

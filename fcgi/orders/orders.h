@@ -19,6 +19,7 @@
 #ifndef ORDERS_H
 #define ORDERS_H
 
+#include "events.h"
 #include "req.h"
 #include "valid.h"
 
@@ -37,13 +38,14 @@ enum gl_err order_get(struct gl_req *req);
 enum gl_err order_cancel(struct gl_req *req);
 /* The service's tick: cancel every pending order past its expiry, relay staged events. */
 void orders_tick(void);
-/* The events orders follows (the service's consume hook): reservation.expired (cancelled),
- * order.paid, order.preparing, order.ready, order.completed (the status), and another
- * service's order.cancelled (payment_failed). */
-void orders_consume(void);
+/* The events orders follows (the service's gl_service.events): reservation.expired
+ * (cancelled), order.paid, order.preparing, order.ready, order.completed (the status), and
+ * another service's order.cancelled (payment_failed). */
+extern const struct gl_event_source orders_events[];
 
-/* live.c: hand an order event (borrowed) to the live views (/live/orders). */
-void order_live(const json_t *event);
+/* live.c: hand an order event (borrowed) to the live views (/live/orders), with the order
+ * as it now is (borrowed; NULL: the event's data is the order itself). */
+void order_live(const json_t *event, const json_t *order);
 
 /* Ask stock to release reservation id (24 hex); GL_OK also when it was released already. */
 enum gl_err order_release_stock(const struct gl_req *req, const char *reservation)

@@ -13,7 +13,7 @@ int
 main(void)
 {
 	static const struct gl_service svc = { "payments", routes, NULL, payments_tick,
-		                               payments_consume };
+		                               payments_events };
 
 	return gl_app_main(&svc);
 }

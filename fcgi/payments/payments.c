@@ -99,8 +99,7 @@ static const struct gl_event_handler order_handlers[] = {
 	{ 0 },
 };
 
-void
-payments_consume(void)
-{
-	gl_events_consume("orders", order_handlers);
-}
+const struct gl_event_source payments_events[] = {
+	{ "orders", order_handlers },
+	{ 0 },
+};

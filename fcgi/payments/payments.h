@@ -25,6 +25,7 @@
 #ifndef PAYMENTS_H
 #define PAYMENTS_H
 
+#include "events.h"
 #include "req.h"
 #include "valid.h"
 
@@ -43,6 +44,6 @@ void payments_resume(void);
 enum gl_err payment_get(struct gl_req *req);
 void payments_tick(void);
 /* The events payments follows: order.cancelled (refund a succeeded payment). */
-void payments_consume(void);
+extern const struct gl_event_source payments_events[];
 
 #endif

@@ -52,11 +52,10 @@ static const struct gl_event_handler order_handlers[] = {
 	{ 0 },
 };
 
-void
-stock_consume(void)
-{
-	gl_events_consume("orders", order_handlers);
-}
+const struct gl_event_source stock_events[] = {
+	{ "orders", order_handlers },
+	{ 0 },
+};
 
 void
 stock_tick(void)

@@ -22,7 +22,7 @@ static const struct gl_route routes[] = {
 int
 main(void)
 {
-	static const struct gl_service svc = { "stock", routes, NULL, stock_tick, stock_consume };
+	static const struct gl_service svc = { "stock", routes, NULL, stock_tick, stock_events };
 
 	return gl_app_main(&svc);
 }

@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 
+#include "events.h"
 #include "req.h"
 #include "valid.h"
 
@@ -71,9 +72,9 @@ enum gl_err reservation_commit(const char *id);
 /* Release every reservation past its expiry (reservation.expired tells its order). */
 void reservations_reap(void);
 
-/* events.c: read the events stock follows (the service's consume hook), and the tick:
+/* events.c: the events stock follows (the service's gl_service.events), and the tick:
  * release what expired, relay staged events. */
-void stock_consume(void);
+extern const struct gl_event_source stock_events[];
 void stock_tick(void);
 
 #endif

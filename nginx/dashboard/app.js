@@ -1,7 +1,7 @@
 // app.js: the shell — sign-in state, the top bar, navigation (hash routes), the live
 // stream, and which view shows where.
 import { api, getToken, setToken, setUnauthenticatedHandler } from './api.js';
-import { LiveOrders, orderOfEvent } from './live.js';
+import { LiveOrders, orderOfEvent, isStale } from './live.js';
 import { h, clear, toast } from './ui.js';
 import { renderAuth } from './views/auth.js';
 import { renderMenu, renderMyOrders } from './views/customer.js';
@@ -16,6 +16,7 @@ const state = {
   liveHandlers: new Set(),
   reconnectHandlers: new Set(),
   liveState: 'off',
+  versions: new Map(), // order id → the newest version a live event showed
 };
 
 const ROUTES = {
@@ -52,6 +53,7 @@ const live = new LiveOrders({
   getToken,
   onEvent: (ev) => {
     const o = orderOfEvent(ev);
+    if (isStale(state.versions, o)) return;
     for (const fn of state.liveHandlers) {
       try {
         fn(ev, o);

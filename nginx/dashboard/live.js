@@ -133,5 +133,19 @@ export function orderOfEvent(ev) {
     const t = ev.type.slice(6);
     status = t === 'created' ? 'pending_payment' : t;
   }
-  return { id, status };
+  const version = Number.isInteger(d.version) ? d.version : null;
+  return { id, status, version };
+}
+
+// Two events of one order may arrive in either order (the services follow the stream in
+// parallel); each carries the order's version once it was followed. Whether ev is older
+// than what was seen already for its order (then it is dropped, so a status never goes
+// back); remembers the newest version seen.
+export function isStale(seen, o) {
+  if (!o.id || o.version === null) return false;
+  const last = seen.get(o.id);
+  if (last !== undefined && o.version <= last) return true;
+  seen.set(o.id, o.version);
+  if (seen.size > 5000) seen.delete(seen.keys().next().value); // a long session stays small
+  return false;
 }

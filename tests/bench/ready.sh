@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Order to ready (issue 13): how long after its payment is an order ready, when the kitchen
+# takes no time? One client: place an order, pay it, then ask for it every 5 ms until it is
+# ready; N orders one after another, so each measures the events' path alone (payments →
+# order.paid → kitchen → order.preparing, order.ready → orders), not queueing.
+#
+# usage: GALLEY_KITCHEN_SECONDS_PER_ITEM=0 bin/galley up
+#        tests/bench/ready.sh [orders]
+# prints a row: orders, pay→ready p50, p90, p99, max, and place→ready p50.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+run=${GALLEY_RUN:-$top/.run}
+n=${1:-100}
+[ -f "$run/env" ] || { echo "ready.sh: no stack in $run: run bin/galley up first" >&2; exit 2; }
+set -a; . "$run/env"; set +a
+[ "${GALLEY_KITCHEN_SECONDS_PER_ITEM:-30}" = 0 ] ||
+	echo "ready.sh: note: the kitchen takes ${GALLEY_KITCHEN_SECONDS_PER_ITEM:-30} s per unit; the times include it" >&2
+
+. "$top/tests/bench/lib.sh"
+bench_tmp
+tmp=$BENCH_TMP
+bench_tokens
+item=$(bench_item "Ready pie" 250)
+now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
+
+: >"$tmp/pay" && : >"$tmp/all"
+for ((i = 0; i < n; i++)); do
+	t0=$(now_ms)
+	id=$(api POST /api/orders "$TOKEN" "{\"lines\":[{\"item_id\":\"$item\",\"qty\":1}]}" | jq -r '.id // empty')
+	[ -n "$id" ] || { echo "ready.sh: a placement failed" >&2; exit 1; }
+	code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
+		-H 'Content-Type: application/json' --data-binary "{\"order_id\":\"$id\",\"payment_method\":\"pm_card_visa\"}" \
+		"$GALLEY_URL/api/payments")
+	[ "$code" = 201 ] || { echo "ready.sh: a payment answered $code" >&2; exit 1; }
+	t1=$(now_ms)
+	until curl -sS -H "Authorization: Bearer $TOKEN" "$GALLEY_URL/api/orders/$id" | grep -q '"status":"ready"'; do
+		(($(now_ms) - t1 < 30000)) || { echo "ready.sh: order $id not ready after 30 s" >&2; exit 1; }
+		sleep 0.005
+	done
+	t2=$(now_ms)
+	echo $((t2 - t1)) >>"$tmp/pay"
+	echo $((t2 - t0)) >>"$tmp/all"
+done
+pct() { sort -n "$1" | awk -v p="$2" '{v[NR] = $1} END {i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; print v[i]}'; }
+echo "| orders | pay→ready p50 | p90 | p99 | max | place→ready p50 |"
+echo "|--------|---------------|-----|-----|-----|-----------------|"
+printf '| %6d | %10s ms | %s ms | %s ms | %s ms | %12s ms |\n' "$n" "$(pct "$tmp/pay" 50)" "$(pct "$tmp/pay" 90)" \
+	"$(pct "$tmp/pay" 99)" "$(pct "$tmp/pay" 100)" "$(pct "$tmp/all" 50)"
