@@ -26,7 +26,7 @@ provider_id_ok(const char *id)
 }
 
 /* Sort the answer to a call: what happened, or whose fault it is that we do not know. */
-static enum gl_err
+enum gl_err
 provider_answer(const struct gl_req *req, const char *what, long status, const json_t *body,
                 struct provider_result *r)
 {
