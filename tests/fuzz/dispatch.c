@@ -45,7 +45,12 @@ static const struct gl_field line_fields[] = {
 
 static const struct gl_field thing_fields[] = {
 	{ .name = "name", .type = GL_T_STRING, .flags = GL_REQUIRED, .min = 1, .max = 120 },
-	{ .name = "email", .type = GL_T_STRING, .min = 3, .max = 254, .check = gl_valid_email },
+	{ .name = "email",
+	  .type = GL_T_STRING,
+	  .min = 3,
+	  .max = 254,
+	  .check = gl_valid_email,
+	  .max_bytes = 254 },
 	{ .name = "phone", .type = GL_T_STRING, .min = 0, .max = 32, .check = gl_valid_phone },
 	{ .name = "currency", .type = GL_T_STRING, .min = 3, .max = 3, .check = gl_valid_currency },
 	{ .name = "price_cents", .type = GL_T_INT, .min = 0, .max = 10000000 },

@@ -6,8 +6,10 @@
  * tests/data/fuzz/valid/).
  *
  * Invariants: no crash, leak or undefined behaviour; what passes has exactly
- * the declared keys, types and ranges (checked here independently, at every
- * depth); a body that passes also passes as a PATCH (partial) and after
+ * the declared keys, types, ranges and byte lengths (checked here
+ * independently, at every depth), and written compactly with every non-ASCII
+ * character escaped it fits gl_valid_json_max() (the body caps rest on it);
+ * a body that passes also passes as a PATCH (partial) and after
  * gl_valid_lower(); a failure names a field in printable ASCII only (client
  * bytes are never echoed raw) and a non-empty reason.
  */
@@ -45,14 +47,20 @@ static const struct gl_field body_fields[] = {
 	  .flags = GL_REQUIRED,
 	  .min = 3,
 	  .max = 254,
-	  .check = gl_valid_email },
+	  .check = gl_valid_email,
+	  .max_bytes = 254 },
 	{ .name = "name", .type = GL_T_STRING, .min = 1, .max = 120 },
 	{ .name = "phone", .type = GL_T_STRING, .min = 0, .max = 32, .check = gl_valid_phone },
 	{ .name = "currency", .type = GL_T_STRING, .min = 3, .max = 3, .check = gl_valid_currency },
 	{ .name = "total_cents", .type = GL_T_INT, .min = 0, .max = 10000000 },
 	{ .name = "customer_id", .type = GL_T_OID },
 	{ .name = "paid", .type = GL_T_BOOL },
-	{ .name = "tags", .type = GL_T_STRINGS, .min = 0, .max = 8, .item_max = 32 },
+	{ .name = "tags",
+	  .type = GL_T_STRINGS,
+	  .min = 0,
+	  .max = 8,
+	  .item_max = 32,
+	  .max_bytes = 40 },
 	{ .name = "lines", .type = GL_T_OBJECTS, .min = 1, .max = 20, .fields = line_fields },
 	{ 0 },
 };
@@ -103,6 +111,7 @@ check_string(const struct gl_field *f, const json_t *v, long long min, long long
 	FUZZ_CHECK(s != NULL && strlen(s) == json_string_length(v));
 	n = gl_valid_utf8_len(s);
 	FUZZ_CHECK((long long)n >= min && (long long)n <= max);
+	FUZZ_CHECK(f->max_bytes == 0 || (long long)strlen(s) <= f->max_bytes);
 	FUZZ_CHECK(f->check == NULL || f->check(s) == NULL);
 }
 
@@ -199,6 +208,12 @@ fuzz_body(const uint8_t *data, size_t size)
 	if (partial != GL_OK)
 		check_fail(&fail);
 	FUZZ_CHECK(full != GL_OK || partial == GL_OK);
+	if (partial == GL_OK) {
+		/* The body cap a route takes from gl_valid_json_max admits every valid body. */
+		char *compact = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
+		FUZZ_CHECK(compact != NULL && strlen(compact) <= gl_valid_json_max(body_fields));
+		free(compact);
+	}
 	if (partial == GL_OK) {
 		check_passed(body_fields, body, 0);
 		copy = json_deep_copy(body);
