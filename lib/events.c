@@ -502,29 +502,20 @@ events_mark_handled(const char *id)
 static void
 events_entry(const struct events_reader *rd, const redisReply *e)
 {
-	const char *sid, *text = NULL, *id, *type;
+	const char *sid, *text, *id, *type;
 	const struct gl_event_handler *h;
 	json_t *ev;
 	enum gl_err err;
-	int seen;
+	int seen, got = gl_events_decode(e, &sid, &text, &ev);
 
-	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-	    e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
+	if (got < 0)
 		return; /* an entry deleted while pending: nothing to handle */
-	sid = e->element[0]->str;
-	for (size_t i = 0; i + 1 < e->element[1]->elements; i += 2)
-		if (e->element[1]->element[i]->type == REDIS_REPLY_STRING &&
-		    e->element[1]->element[i + 1]->type == REDIS_REPLY_STRING &&
-		    strcmp(e->element[1]->element[i]->str, "event") == 0)
-			text = e->element[1]->element[i + 1]->str;
-	ev = text != NULL ? json_loads(text, 0, NULL) : NULL;
-	id = json_string_value(json_object_get(ev, "id"));
-	type = json_string_value(json_object_get(ev, "type"));
-	if (id == NULL || type == NULL || strlen(id) > 64) {
+	if (got == 0) {
 		events_failed(rd, sid, text != NULL ? text : "", "the entry holds no event");
-		json_decref(ev);
 		return;
 	}
+	id = json_string_value(json_object_get(ev, "id"));
+	type = json_string_value(json_object_get(ev, "type"));
 	for (h = rd->handlers; h->type != NULL && strcmp(h->type, type) != 0; h++)
 		;
 	if (h->type == NULL || (seen = events_handled(id)) == 1) {
@@ -693,4 +684,33 @@ gl_events_run(const struct gl_event_source *sources)
 			events_nap();
 		}
 	}
+}
+
+/* ------------------------------------------------------------------ decoding (events.h) */
+
+int
+gl_events_decode(const redisReply *e, const char **sid, const char **text, json_t **event)
+{
+	const char *id, *type;
+
+	*sid = *text = NULL;
+	*event = NULL;
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+	    e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
+		return -1;
+	*sid = e->element[0]->str;
+	for (size_t i = 0; i + 1 < e->element[1]->elements; i += 2)
+		if (e->element[1]->element[i]->type == REDIS_REPLY_STRING &&
+		    e->element[1]->element[i + 1]->type == REDIS_REPLY_STRING &&
+		    strcmp(e->element[1]->element[i]->str, "event") == 0)
+			*text = e->element[1]->element[i + 1]->str;
+	*event = *text != NULL ? json_loads(*text, 0, NULL) : NULL;
+	id = json_string_value(json_object_get(*event, "id"));
+	type = json_string_value(json_object_get(*event, "type"));
+	if (id == NULL || type == NULL || strlen(id) > 64) {
+		json_decref(*event);
+		*event = NULL;
+		return 0;
+	}
+	return 1;
 }

@@ -108,4 +108,17 @@ struct gl_event_source {
  * stream until the process is asked to stop (stop.h). */
 void gl_events_run(const struct gl_event_source *sources);
 
+/*
+ * The pure first step of consuming (exposed for tests and fuzzing): decode
+ * one stream entry e (borrowed), [sid, [field, value, ...]] as XREADGROUP
+ * and XAUTOCLAIM give it.  -1: e is no entry (one deleted while pending),
+ * nothing set.  0: *sid set, *text the "event" field (or NULL), *event NULL:
+ * the entry holds no event (no JSON with string "id", of 64 bytes at most,
+ * and string "type").  1: *sid, *text set and *event new, such an event.
+ * *sid and *text are borrowed from e.
+ */
+struct redisReply;
+int gl_events_decode(const struct redisReply *e, const char **sid, const char **text,
+                     json_t **event) __attribute__((warn_unused_result));
+
 #endif

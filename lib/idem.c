@@ -93,26 +93,33 @@ idem_existing(struct gl_req *req, const char *id, const char *hash, bool *replay
 	return err;
 }
 
+bool
+gl_idem_key_ok(const char *key)
+{
+	size_t n = strlen(key);
+
+	if (n < 1 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)key[i] < 0x21 || (unsigned char)key[i] > 0x7e)
+			return false;
+	return true;
+}
+
 enum gl_err
 gl_idem_begin(struct gl_req *req, const char *scope, struct gl_idem *idem, bool *replayed)
 {
 	const char *key = gl_req_param(req, "HTTP_IDEMPOTENCY_KEY");
 	char hash[65];
-	size_t n;
 	enum gl_err err;
 
 	memset(idem, 0, sizeof(*idem));
 	*replayed = false;
 	if (key == NULL)
 		return GL_OK;
-	n = strlen(key);
-	if (n < 1 || n > 64)
+	if (!gl_idem_key_ok(key))
 		return gl_fail(req, GL_E_VALIDATION, "Idempotency-Key",
 		               "Idempotency-Key must be 1..64 printable characters");
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)key[i] < 0x21 || (unsigned char)key[i] > 0x7e)
-			return gl_fail(req, GL_E_VALIDATION, "Idempotency-Key",
-			               "Idempotency-Key must be 1..64 printable characters");
 	/* Keys are the caller's own: another user's same key is another request. */
 	snprintf(idem->id, sizeof(idem->id), "%s:%s:%s", scope, req->user_id, key);
 	if (idem_hash(req->body, hash) < 0)

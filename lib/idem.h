@@ -38,6 +38,13 @@ struct gl_idem {
 enum gl_err gl_idem_begin(struct gl_req *req, const char *scope, struct gl_idem *idem,
                           bool *replayed) __attribute__((warn_unused_result));
 
+/*
+ * Is key (NUL-terminated, borrowed) a well-formed Idempotency-Key: 1..64
+ * printable ASCII characters, no space?  The one check gl_idem_begin()
+ * makes before a key goes into a record id (exposed for tests and fuzzing).
+ */
+bool gl_idem_key_ok(const char *key);
+
 /* Keep status and body (borrowed) as the answer to every repeat of the key. */
 void gl_idem_store(struct gl_idem *idem, int status, const json_t *body);
 

@@ -26,7 +26,7 @@ provider_id_ok(const char *id)
 }
 
 /* Sort the answer to a call: what happened, or whose fault it is that we do not know. */
-static enum gl_err
+enum gl_err
 provider_answer(const struct gl_req *req, const char *what, long status, const json_t *body,
                 struct provider_result *r)
 {
@@ -41,7 +41,9 @@ provider_answer(const struct gl_req *req, const char *what, long status, const j
 	if (status == 402 ||
 	    (status == 400 && param != NULL && strcmp(param, "payment_method") == 0)) {
 		r->outcome = PROVIDER_DECLINED;
-		snprintf(r->message, sizeof(r->message), "%s", msg != NULL ? msg : "declined");
+		snprintf(r->message, sizeof(r->message), "%s",
+		         msg != NULL && *msg != '\0' ? msg : "declined");
+		gl_valid_utf8_cut(r->message); /* the provider's words may be cut: keep UTF-8 */
 		return GL_OK;
 	}
 	if (status == 429)
@@ -67,6 +69,7 @@ provider_answer(const struct gl_req *req, const char *what, long status, const j
 		r->outcome = PROVIDER_DECLINED;
 		snprintf(r->message, sizeof(r->message),
 		         "the payment needs a step galley cannot take (%s)", st);
+		gl_valid_utf8_cut(r->message);
 	}
 	return GL_OK;
 }

@@ -15,6 +15,8 @@
 #ifndef PAYMENTS_PROVIDER_H
 #define PAYMENTS_PROVIDER_H
 
+#include <jansson.h>
+
 #include "err.h"
 
 struct gl_req;
@@ -49,5 +51,15 @@ enum gl_err provider_cancel(const struct gl_req *req, const char *order_id, cons
 /* Give back what the intent took. */
 enum gl_err provider_refund(const struct gl_req *req, const char *order_id, const char *intent,
                             struct provider_result *r) __attribute__((warn_unused_result));
+
+/*
+ * Sort the provider's answer to the call what ("authorize", …): its HTTP status and its
+ * JSON body (borrowed; NULL when it was not JSON) into *r (zeroed by the caller), or the
+ * error that says whose fault it is that we do not know.  Pure but for a log line; every
+ * call above ends in it (exposed for tests/fuzz/provider.c).
+ */
+enum gl_err provider_answer(const struct gl_req *req, const char *what, long status,
+                            const json_t *body, struct provider_result *r)
+        __attribute__((warn_unused_result));
 
 #endif
