@@ -3,15 +3,19 @@
  * the database galley_<service>.
  *
  * Each file holds {"commands": [ ... ]}: MongoDB database commands in
- * extended JSON (createIndexes, insert of seed data, ...), run in file
- * order.  Everything is idempotent: createIndexes of an existing index is
- * a no-op, and a seed document whose _id exists already is left alone
- * (duplicate-key write errors are expected and skipped).
+ * extended JSON (createIndexes, insert of seed data, dropIndexes of an index
+ * an older galley made, ...), run in file order.  Everything is idempotent:
+ * createIndexes of an existing index is a no-op, a seed document whose _id
+ * exists already is left alone (duplicate-key write errors are expected and
+ * skipped), and a dropIndexes whose index or collection is not there has
+ * nothing left to do (see already_done).
  *
  * Keep one index per createIndexes command: FerretDB 1.24 crashes when a
  * command naming two indexes is applied again to existing data.
  *
- * usage: galley-sql MONGO_URI SQL_DIR
+ * usage: galley-sql [-p] MONGO_URI SQL_DIR
+ *   -p  print each command's reply on stdout, one line of relaxed extended JSON
+ *       each (tests read the database through it: listIndexes, find)
  */
 #include <dirent.h>
 #include <mongoc/mongoc.h>
@@ -43,8 +47,26 @@ write_errors_ok(const bson_t *reply, const char *file)
 	return ok;
 }
 
+/*
+ * A command that failed because its work is done already: a dropIndexes whose index
+ * (27 IndexNotFound) or collection (26 NamespaceNotFound) does not exist.  mongod and
+ * FerretDB answer both codes alike.
+ */
 static int
-apply_file(mongoc_database_t *db, const char *path)
+already_done(const bson_t *cmd, const bson_error_t *error)
+{
+	bson_iter_t it;
+
+	if (error->domain != MONGOC_ERROR_SERVER || !bson_iter_init(&it, cmd) ||
+	    !bson_iter_next(&it))
+		return 0;
+	if (strcmp(bson_iter_key(&it), "dropIndexes") == 0)
+		return error->code == 26 || error->code == 27;
+	return 0;
+}
+
+static int
+apply_file(mongoc_database_t *db, const char *path, int print)
 {
 	bson_error_t error;
 	bson_iter_t it, cmds;
@@ -97,10 +119,19 @@ apply_file(mongoc_database_t *db, const char *path)
 			break;
 		}
 		if (!mongoc_database_command_simple(db, &cmd, NULL, &reply, &error)) {
-			fprintf(stderr, "galley-sql: %s: %s\n", path, error.message);
-			ok = 0;
+			if (!already_done(&cmd, &error)) {
+				fprintf(stderr, "galley-sql: %s: %s (code %u)\n", path,
+				        error.message, error.code);
+				ok = 0;
+			}
 		} else {
 			ok = write_errors_ok(&reply, path);
+		}
+		if (print) {
+			char *s = bson_as_relaxed_extended_json(&reply, NULL);
+			if (s != NULL)
+				printf("%s\n", s);
+			bson_free(s);
 		}
 		bson_destroy(&reply);
 	}
@@ -134,10 +165,15 @@ main(int argc, char **argv)
 	mongoc_client_t *client;
 	bson_error_t error;
 	char path[4096], dbname[300];
-	int nsvc, ok = 1;
+	int nsvc, ok = 1, print = 0;
 
+	if (argc == 4 && strcmp(argv[1], "-p") == 0) {
+		print = 1;
+		argv++;
+		argc--;
+	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: galley-sql MONGO_URI SQL_DIR\n");
+		fprintf(stderr, "usage: galley-sql [-p] MONGO_URI SQL_DIR\n");
 		return 2;
 	}
 	mongoc_init();
@@ -159,7 +195,7 @@ main(int argc, char **argv)
 		for (int j = 0; j < nf; j++) {
 			snprintf(path, sizeof(path), "%s/%s/%s", argv[2], svcs[i]->d_name,
 			         files[j]->d_name);
-			if (ok && !apply_file(db, path))
+			if (ok && !apply_file(db, path, print))
 				ok = 0;
 			free(files[j]);
 		}

@@ -4,7 +4,7 @@ import { api, getToken, setToken, setUnauthenticatedHandler } from './api.js';
 import { LiveOrders, orderOfEvent, isStale } from './live.js';
 import { h, clear, toast } from './ui.js';
 import { renderAuth } from './views/auth.js';
-import { renderMenu, renderMyOrders } from './views/customer.js';
+import { renderMenu, renderMyOrders, renderMyDetails } from './views/customer.js';
 import { renderItems, renderSuppliers, renderCustomers, renderStock } from './views/staff.js';
 import { renderAllOrders, renderKitchen } from './views/orders.js';
 import { renderSystem } from './views/system.js';
@@ -22,6 +22,7 @@ const state = {
 const ROUTES = {
   menu: { title: 'Menu', roles: ['customer'], render: renderMenu },
   orders: { title: 'My orders', roles: ['customer'], render: renderMyOrders },
+  account: { title: 'My details', roles: ['customer'], render: renderMyDetails },
   'staff/orders': { title: 'Orders', roles: ['staff', 'admin'], render: renderAllOrders },
   'staff/kitchen': { title: 'Kitchen', roles: ['staff', 'admin'], render: renderKitchen },
   'staff/items': { title: 'Menu items', roles: ['staff', 'admin'], render: renderItems },

@@ -301,6 +301,70 @@ try {
     await staff.waitForSelector(`${tid('stock-row')}[data-item-id="${b.id}"][data-low="false"]`);
   });
 
+  // (d) an invitation: staff keep a customer's details, invite them, and the customer's new
+  // account has those details
+  const invited = { name: `Invited ${stamp}`, email: `kept-${stamp}@example.com`, phone: `+49 30 ${Date.now() % 1000000}`, address: `${stamp} Market Street` };
+  let invitedId = null;
+  let code = null;
+  await test('staff invite the customer of a record they made and see the code and its expiry once, with a note to pass it on', staff, 'staff-invite.png', async () => {
+    const made = await rest(adminToken, 'POST', '/api/customers', invited);
+    assert(made.status === 201, `staff made the record (${made.status})`);
+    invitedId = made.json.id;
+    await staff.click(tid('nav-staff-customers'));
+    await staff.click(tid(`invite-${invitedId}`));
+    code = (await (await staff.waitForSelector(tid(`invitation-code-${invitedId}`))).textContent()) || '';
+    assert(/^[0-9a-f]{40}$/.test(code), `a code of 40 hex digits (${code})`);
+    const expires = await staff.getAttribute(tid(`invitation-expires-${invitedId}`), 'datetime');
+    const days = (Date.parse(expires) - Date.now()) / 86400000;
+    assert(days > 6.9 && days <= 7, `it expires in 7 days (${expires})`);
+    assert(((await staff.textContent(tid(`invitation-expires-${invitedId}`))) || '').trim().length > 0, 'the expiry is shown');
+    assert(/pass this code on/i.test((await staff.textContent(tid(`invitation-note-${invitedId}`))) || ''), 'a note says to pass it on');
+  });
+
+  await test('a new user registers with the invitation code and sees the record staff made as their own; a wrong code shows the API message next to its field', null, null, async () => {
+    assert(code, 'a code from the test before');
+    const { page } = await newPage();
+    try {
+      await page.goto(`${URL_}/#/register`);
+      await page.fill(tid('register-name'), 'Ivy');
+      await page.fill(tid('register-email'), `ivy-${stamp}@example.com`);
+      await page.fill(tid('register-password'), custPassword);
+      await page.fill(tid('register-invitation'), '0'.repeat(40));
+      await page.click(tid('register-submit'));
+      await page.waitForSelector(`${tid('error-invitation')}:not([hidden])`);
+      const api = await rest(null, 'POST', '/api/auth/register', { email: `ivy2-${stamp}@example.com`, password: custPassword, name: 'Ivy', invitation: '0'.repeat(40) });
+      assert(api.status === 400 && api.json.error.field === 'invitation', `the API refuses it (${api.status})`);
+      assert((await page.textContent(tid('error-invitation'))) === api.json.error.message, `the field shows "${api.json.error.message}"`);
+      await shot(page, 'register-invitation-error.png');
+      await page.fill(tid('register-invitation'), code);
+      await page.click(tid('register-submit'));
+      await page.waitForSelector(tid('view-menu'));
+      await page.click(tid('nav-account'));
+      await page.waitForSelector(tid('my-phone'));
+      for (const k of ['name', 'email', 'phone', 'address']) {
+        const shown = await page.textContent(tid(`my-${k}`));
+        assert(shown === invited[k], `My details show the ${k} staff entered, ${invited[k]} (got ${shown})`);
+      }
+      await shot(page, 'customer-invited.png');
+    } finally {
+      await page.context().close();
+    }
+  });
+
+  await test('inviting again once the record is linked shows the 422 next to the Invite action', staff, 'staff-invite-linked.png', async () => {
+    assert(invitedId, 'a record from the tests before');
+    // The list is as it was loaded: the record still offers Invite.
+    await staff.click(tid(`invite-${invitedId}`));
+    await staff.waitForSelector(`${tid(`invite-error-${invitedId}`)}:not([hidden])`);
+    const api = await rest(adminToken, 'POST', `/api/customers/${invitedId}/invitations`);
+    assert(api.status === 422 && api.json.error.code === 'invalid_state', `the API answers 422 (${api.status})`);
+    const msg = (await staff.textContent(tid(`invite-error-${invitedId}`))) || '';
+    assert(msg.startsWith(api.json.error.message), `the row shows "${api.json.error.message}" (got "${msg}")`);
+    assert(await staff.isHidden(tid(`invitation-${invitedId}`)), 'the used code is no longer shown');
+    const row = `${tid('customer-row')}[data-customer-id="${invitedId}"]`;
+    assert(/registered/.test((await staff.textContent(row)) || ''), 'the row says registered');
+  });
+
   await test('the system page shows every service up and ready', staff, 'system.png', async () => {
     await staff.click(tid('nav-system'));
     for (const s of ['auth', 'customers', 'menu', 'stock', 'orders', 'payments', 'kitchen', 'suppliers']) {

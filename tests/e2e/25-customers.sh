@@ -115,4 +115,29 @@ AUTH_TOKEN=$ntok req GET /api/customers
 expect_json '.items == []' "and its user's cached list goes with it"
 req GET "/api/customers/$mine2"
 expect_error 404 not_found "and it is gone"
+
+# Upgrade (issue 15): data from before invitations holds the index email_unique, {email}
+# unique, which refused an account's own record when staff had made one with its email.
+# Applying sql/ (bin/galley up does at every start) drops it, and does nothing once it is
+# gone. The old index is made here by name but not unique: this stack's customers may share
+# an email already, as they may now.
+sqld=$(mktemp -d)
+mkdir -p "$sqld/old/customers" "$sqld/list/customers" "$sqld/now"
+cp -r "$GALLEY_TOP/sql/customers" "$sqld/now/"
+echo '{"commands": [{"createIndexes": "customers", "indexes": [{"key": {"email": 1}, "name": "email_unique"}]}]}' \
+	>"$sqld/old/customers/1.json"
+echo '{"commands": [{"listIndexes": "customers"}]}' >"$sqld/list/customers/1.json"
+galley_sql() { # DIR [-p]: galley-sql over $sqld/DIR, as bin/galley up applies sql/
+	"$GALLEY_BUILD/sql/galley-sql" "${@:2}" "$GALLEY_MONGO_URI" "$sqld/$1" 2>/dev/null
+}
+indexes() { STATUS=listIndexes BODY=$(galley_sql list -p | jq -c '[.cursor.firstBatch[].name]'); }
+check "the old index is made, as data from before holds it" galley_sql old
+indexes
+expect_json 'index("email_unique") != null' "galley_customers.customers has email_unique"
+check "applying sql/customers drops it" galley_sql now
+check "applying it again, with nothing to drop, succeeds" galley_sql now
+indexes
+expect_json 'index("email_unique") == null and index("email_user_unique") != null and index("user_id") != null' \
+	"email_unique is gone; email_user_unique and user_id stay"
+rm -rf "$sqld"
 done_testing

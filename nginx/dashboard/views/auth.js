@@ -14,6 +14,7 @@ export function renderAuth(ctx, mode) {
     testid: `${mode}-password`,
   });
   const name = h('input', { type: 'text', autocomplete: 'name', testid: 'register-name' });
+  const invitation = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', class: 'mono', testid: 'register-invitation' });
 
   const form = h(
     'form',
@@ -21,15 +22,17 @@ export function renderAuth(ctx, mode) {
     mode === 'register' ? field('Name', 'name', name) : null,
     field('Email', 'email', email),
     field('Password', 'password', password, mode === 'register' ? '8 to 128 characters' : null),
+    mode === 'register'
+      ? field('Invitation code (optional)', 'invitation', invitation, 'Only if staff gave you one: your account then has the details they keep for you')
+      : null,
     formError(),
     h('button', { type: 'submit', class: 'primary wide', testid: `${mode}-submit` }, mode === 'register' ? 'Create account' : 'Sign in'),
   );
   submitForm(form, async () => {
     if (mode === 'register') {
-      await api('POST', '/api/auth/register', {
-        anonymous: true,
-        body: { email: email.value.trim(), password: password.value, name: name.value.trim() },
-      });
+      const body = { email: email.value.trim(), password: password.value, name: name.value.trim() };
+      if (invitation.value.trim()) body.invitation = invitation.value.trim();
+      await api('POST', '/api/auth/register', { anonymous: true, body });
     }
     const session = await api('POST', '/api/auth/login', {
       anonymous: true,

@@ -1,4 +1,5 @@
-// views/customer.js: the menu with a cart, checkout (place + pay), and "My orders", live.
+// views/customer.js: the menu with a cart, checkout (place + pay), "My orders", live, and
+// "My details".
 import { api, listAll } from '../api.js';
 import {
   h, clear, money, when, shortId, statusBadge, orderRowUpdater, busy, formError, showError, clearErrors,
@@ -240,4 +241,18 @@ export function renderMyOrders(body, ctx) {
     }
   });
   ctx.onReconnect(load);
+}
+
+// "My details": the customer record of this account (a customer's GET /api/customers lists
+// its own record only) — the one staff keep, when the account was made with their invitation.
+export function renderMyDetails(body) {
+  const box = h('section', { class: 'panel', testid: 'my-details' });
+  body.appendChild(box);
+  loading(box, async () => {
+    const page = await api('GET', '/api/customers');
+    const c = page && page.items && page.items[0];
+    if (!c) return empty('No customer record belongs to this account yet.');
+    const item = (label, key) => [h('dt', null, label), h('dd', { testid: `my-${key}` }, c[key] || '—')];
+    return h('dl', { class: 'details' }, item('Name', 'name'), item('Email', 'email'), item('Phone', 'phone'), item('Address', 'address'));
+  });
 }

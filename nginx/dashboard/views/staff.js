@@ -1,8 +1,8 @@
 // views/staff.js: menu items, suppliers, customers and stock, for staff and admins.
 import { api, listAll } from '../api.js';
 import {
-  h, clear, shortId, field, formError, submitForm, loading, empty, toast, inlineError, toCents, euros,
-  clearErrors, showError, busy, table,
+  h, clear, shortId, when, field, formError, submitForm, loading, empty, toast, inlineError, toCents, euros,
+  clearErrors, showError, busy, table, actionButton,
 } from '../ui.js';
 
 // GET /api/menu lists available items only: items made unavailable here are remembered
@@ -183,13 +183,61 @@ export function renderSuppliers(body) {
 export function renderCustomers(body) {
   const listBox = h('div');
   body.append(section('Customers', listBox));
+
+  const registered = () => h('span', { class: 'badge status-completed' }, 'registered');
+
+  // Invite: POST /api/customers/{id}/invitations. The code is shown here once, in a row
+  // under the customer's, to pass on; the API keeps only its hash.
+  function customerRow(c) {
+    const row = h('tr', { testid: 'customer-row', dataset: { customerId: c.id } });
+    const account = h('td');
+    const err = inlineError(`invite-error-${c.id}`);
+    let inviteRow = null;
+    if (c.user_id) {
+      account.append(registered());
+    } else {
+      const invite = actionButton('Invite', { class: 'secondary small', testid: `invite-${c.id}` }, async () => {
+        try {
+          const inv = await api('POST', `/api/customers/${c.id}/invitations`);
+          const shown = invitationRow(c, inv);
+          if (inviteRow) inviteRow.replaceWith(shown);
+          else row.after(shown);
+          inviteRow = shown;
+        } catch (e) {
+          if (e.code === 'invalid_state') {
+            // 422: the customer registered with an invitation since this list was loaded.
+            e.message = `${e.message} — ${c.name} signs in with that account: no invitation is needed.`;
+            if (inviteRow) inviteRow.remove();
+            inviteRow = null;
+            invite.replaceWith(registered());
+          }
+          throw e;
+        }
+      }, err);
+      account.append(invite);
+    }
+    account.append(err);
+    row.append(h('td', null, c.name), h('td', null, c.email), h('td', null, c.phone || '—'), h('td', null, c.address || '—'), account);
+    return row;
+  }
+
+  function invitationRow(c, inv) {
+    return h('tr', { class: 'invite-row', testid: `invitation-${c.id}` },
+      h('td', { colspan: 5 },
+        h('div', { class: 'invite' },
+          h('span', null, `Invitation for ${c.name}: `),
+          h('code', { class: 'mono invite-code', testid: `invitation-code-${c.id}` }, inv.code),
+          h('span', null, ' valid until '),
+          h('time', { datetime: inv.expires_at, testid: `invitation-expires-${c.id}` }, when(inv.expires_at)),
+          h('p', { class: 'hint', testid: `invitation-note-${c.id}` },
+            'Pass this code on to the customer, who enters it when creating an account; it links one account to this record. '
+            + 'It is shown only now: if it is lost, invite again.'))));
+  }
+
   loading(listBox, async () => {
     const items = await listAll('/api/customers');
     if (!items.length) return empty('No customers yet.');
-    return table(['Name', 'Email', 'Phone', 'Address', 'Account'], items.map((c) =>
-      h('tr', { testid: 'customer-row', dataset: { customerId: c.id } },
-        h('td', null, c.name), h('td', null, c.email), h('td', null, c.phone || '—'), h('td', null, c.address || '—'),
-        h('td', null, c.user_id ? h('span', { class: 'badge status-completed' }, 'registered') : h('span', { class: 'muted' }, '—')))), { testid: 'customers-table' });
+    return table(['Name', 'Email', 'Phone', 'Address', 'Account'], items.map(customerRow), { testid: 'customers-table' });
   });
 }
 
