@@ -529,7 +529,16 @@ events_entry(const struct events_reader *rd, const redisReply *e)
 	}
 	struct gl_trace_span span; /* a child of the publisher's span, in the event */
 	gl_trace_consume_start(&span, ev, rd->stream, rd->group);
-	if ((err = h->handle(ev)) == GL_OK) {
+	err = h->handle(ev);
+	/* Another process changed the same document at the same moment (two events of one
+	 * order, followed in parallel): the handler reads it again, a few ms later, rather
+	 * than a second later as a counted failure. */
+	for (int i = 1; err == GL_E_CONFLICT && i <= 3 && !gl_stop_requested(); i++) {
+		const struct timespec wait = { 0, i * 10 * 1000 * 1000 };
+		nanosleep(&wait, NULL);
+		err = h->handle(ev);
+	}
+	if (err == GL_OK) {
 		events_mark_handled(id);
 		events_ack(rd, sid);
 		gl_metrics_event(GL_METRICS_CONSUMED, rd->family, type);
