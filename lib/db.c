@@ -9,6 +9,7 @@
 #include "db.h"
 #include "doc.h"
 #include "log.h"
+#include "metrics.h"
 #include "redis.h"
 
 static mongoc_client_pool_t *db_pool;
@@ -27,6 +28,13 @@ db_log_handler(mongoc_log_level_t level, const char *domain, const char *message
 	if (strstr(message, "endSessions") != NULL)
 		l = GL_LOG_DEBUG;
 	gl_log(l, NULL, "mongoc %s: %s", domain, message);
+}
+
+/* Every command the driver sends is a round trip: counted for /metrics by its name. */
+static void
+db_command_started(const mongoc_apm_command_started_t *event)
+{
+	gl_metrics_db_op(mongoc_apm_command_started_get_command_name(event));
 }
 
 int
@@ -61,6 +69,10 @@ gl_db_open(void)
 	}
 	mongoc_client_pool_set_error_api(db_pool, MONGOC_ERROR_API_VERSION_2);
 	mongoc_client_pool_set_appname(db_pool, "galley");
+	mongoc_apm_callbacks_t *apm = mongoc_apm_callbacks_new();
+	mongoc_apm_set_command_started_cb(apm, db_command_started);
+	mongoc_client_pool_set_apm_callbacks(db_pool, apm, NULL);
+	mongoc_apm_callbacks_destroy(apm);
 	snprintf(db_name, sizeof(db_name), "galley_%s", gl_conf.service);
 	/* The first pop starts the pool's monitor threads: do it now, under the
 	 * caller's signal mask (see app.c), not in the middle of a request. */

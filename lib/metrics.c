@@ -1,6 +1,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +179,49 @@ gl_metrics_breaker(const char *target, long long open_us)
 	metrics_add("galley_breaker_open", labels, METRICS_GAUGE, until);
 }
 
+/* Round trips, counted without the lock (the Redis client counts the flush's own calls). */
+static const char *const metrics_db_names[] = { "find",   "getMore",       "insert",    "update",
+	                                        "delete", "findAndModify", "aggregate", "count",
+	                                        "ping",   "other" };
+#define METRICS_DB_OPS (sizeof(metrics_db_names) / sizeof(metrics_db_names[0]))
+static atomic_llong metrics_db_n[METRICS_DB_OPS];
+static atomic_llong metrics_redis_n;
+
+void
+gl_metrics_db_op(const char *command)
+{
+	size_t i = 0;
+
+	while (i + 1 < METRICS_DB_OPS && strcmp(command, metrics_db_names[i]) != 0)
+		i++;
+	atomic_fetch_add(&metrics_db_n[i], 1);
+}
+
+void
+gl_metrics_redis_op(void)
+{
+	atomic_fetch_add(&metrics_redis_n, 1);
+}
+
+/* Move the round trips counted since the last flush into their series. */
+static void
+metrics_round_trips(void)
+{
+	char labels[GL_METRICS_LABELS];
+	long long n;
+
+	for (size_t i = 0; i < METRICS_DB_OPS; i++)
+		if ((n = atomic_exchange(&metrics_db_n[i], 0)) != 0) {
+			snprintf(labels, sizeof(labels), "service=\"%s\",op=\"%s\"",
+			         gl_conf.service, metrics_db_names[i]);
+			metrics_add("galley_db_ops_total", labels, METRICS_COUNTER, n);
+		}
+	if ((n = atomic_exchange(&metrics_redis_n, 0)) != 0) {
+		snprintf(labels, sizeof(labels), "service=\"%s\"", gl_conf.service);
+		metrics_add("galley_redis_ops_total", labels, METRICS_COUNTER, n);
+	}
+}
+
 /* The flush's arguments: field, value, field, value, ... in one growing buffer. */
 struct metrics_args {
 	char *text;
@@ -288,6 +332,7 @@ gl_metrics_flush(void)
 
 	if (a.text == NULL)
 		return;
+	metrics_round_trips();
 	pthread_mutex_lock(&metrics_lock);
 	used = metrics_used;
 	memcpy(snap, metrics_table, (size_t)used * sizeof(snap[0]));

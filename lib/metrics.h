@@ -57,6 +57,14 @@ void gl_metrics_outbound(const char *target, const char *outcome, long long us);
  * process as open only until then, even when no call comes to change it. */
 void gl_metrics_breaker(const char *target, long long open_us);
 
+/* One round trip to MongoDB: a command the driver sent, by its name ("find", "getMore",
+ * "insert", "findAndModify", ...; any other is "other").  Lock-free: called from the
+ * driver's command callback in whichever thread ran it; added to the series at the flush. */
+void gl_metrics_db_op(const char *command);
+
+/* One round trip to Redis (any command, the flush's own too), lock-free as above. */
+void gl_metrics_redis_op(void);
+
 /* Add what was counted to Redis (the tick thread, about once a second, and at stop). */
 void gl_metrics_flush(void);
 

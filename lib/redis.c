@@ -6,6 +6,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "metrics.h"
 #include "redis.h"
 #include "req.h"
 
@@ -128,6 +129,7 @@ gl_redis_argv(int argc, const char **argv, const size_t *lens)
 	if (c == NULL)
 		return NULL;
 	errno = 0;
+	gl_metrics_redis_op();
 	r = redisCommandArgv(c, argc, argv, lens);
 	if (r == NULL && (c->err == REDIS_ERR_EOF ||
 	                  (c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE)))) {
@@ -138,6 +140,7 @@ gl_redis_argv(int argc, const char **argv, const size_t *lens)
 		redis_retry_at = 0;
 		if ((c = redis_connect()) == NULL)
 			return NULL;
+		gl_metrics_redis_op();
 		r = redisCommandArgv(c, argc, argv, lens);
 	}
 	if (r == NULL) {

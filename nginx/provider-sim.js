@@ -7,7 +7,8 @@
 // the payment method, like Stripe's test cards:
 //   pm_card_chargeDeclined, pm_card_visa_chargeDeclined   402 card_declined
 //   pm_card_chargeDeclinedInsufficientFunds              402 insufficient_funds
-//   pm_sim_slow                                          answers after 60 s
+//   pm_sim_slow                                          answers 1 s after the payments'
+//                                                        timeout ($galley_sim_slow_ms)
 //   pm_sim_down                                          503, as when Stripe is out
 //   any other pm_card_*                                  authorized (or captured)
 //   anything else                                        400 resource_missing
@@ -84,7 +85,8 @@ function create(r) {
 	if (pm === 'pm_sim_down')
 		return error(r, 503, 'api_error', null, 'The simulated provider is out.');
 	if (pm === 'pm_sim_slow') {
-		setTimeout(function () { reply(r, 200, intent(id, f, 'requires_capture')); }, 60000);
+		var ms = parseInt(r.variables.galley_sim_slow_ms, 10) || 11000;
+		setTimeout(function () { reply(r, 200, intent(id, f, 'requires_capture')); }, ms);
 		return;
 	}
 	if (pm.indexOf('pm_card_') !== 0)

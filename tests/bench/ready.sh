@@ -6,7 +6,9 @@
 #
 # usage: GALLEY_KITCHEN_SECONDS_PER_ITEM=0 bin/galley up
 #        tests/bench/ready.sh [orders]
-# prints a row: orders, pay→ready p50, p90, p99, max, and place→ready p50.
+# prints a row: orders, pay→ready p50, p90, p99, max, and place→ready p50; then the round
+# trips to MongoDB and to Redis per order (place + pay + everything up to ready, summed over
+# every service from /metrics, less what the stack does idle in the same time).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 run=${GALLEY_RUN:-$top/.run}
@@ -23,7 +25,21 @@ bench_tokens
 item=$(bench_item "Ready pie" 250)
 now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 
+# Round trips so far, every service: "DB REDIS".
+trips() {
+	curl -sS "$GALLEY_INTERNAL_URL/metrics" |
+		awk '/^galley_db_ops_total\{/ { d += $2 } /^galley_redis_ops_total\{/ { r += $2 } END { printf "%d %d\n", d, r }'
+}
+settle() { sleep 2.5; } # metrics reach Redis about once a second
+settle
+read -r d0 r0 <<<"$(trips)"
+i0=$(now_ms)
+sleep 5
+read -r d1 r1 <<<"$(trips)"
+idle_ms=$(($(now_ms) - i0))
+
 : >"$tmp/pay" && : >"$tmp/all"
+b0=$(now_ms)
 for ((i = 0; i < n; i++)); do
 	t0=$(now_ms)
 	id=$(api POST /api/orders "$TOKEN" "{\"lines\":[{\"item_id\":\"$item\",\"qty\":1}]}" | jq -r '.id // empty')
@@ -41,8 +57,16 @@ for ((i = 0; i < n; i++)); do
 	echo $((t2 - t1)) >>"$tmp/pay"
 	echo $((t2 - t0)) >>"$tmp/all"
 done
+settle
+read -r d2 r2 <<<"$(trips)"
+busy_ms=$(($(now_ms) - b0))
+per_order() { # BEFORE-IDLE AFTER-IDLE BEFORE AFTER: (used - idle rate × busy time) / n
+	awk -v a="$1" -v b="$2" -v c="$3" -v d="$4" -v i="$idle_ms" -v t="$busy_ms" -v n="$n" \
+		'BEGIN { printf "%.1f", ((d - c) - (b - a) * t / i) / n }'
+}
 pct() { sort -n "$1" | awk -v p="$2" '{v[NR] = $1} END {i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; print v[i]}'; }
 echo "| orders | pay→ready p50 | p90 | p99 | max | place→ready p50 |"
 echo "|--------|---------------|-----|-----|-----|-----------------|"
 printf '| %6d | %10s ms | %s ms | %s ms | %s ms | %12s ms |\n' "$n" "$(pct "$tmp/pay" 50)" "$(pct "$tmp/pay" 90)" \
 	"$(pct "$tmp/pay" 99)" "$(pct "$tmp/pay" 100)" "$(pct "$tmp/all" 50)"
+echo "round trips per order, every service: MongoDB $(per_order "$d0" "$d1" "$d1" "$d2"), Redis $(per_order "$r0" "$r1" "$r1" "$r2") (idle: $(((d1 - d0) * 1000 / idle_ms)) MongoDB and $(((r1 - r0) * 1000 / idle_ms)) Redis round trips a second)"

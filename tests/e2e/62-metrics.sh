@@ -61,13 +61,22 @@ item_body="{\"name\":\"Metric pie\",\"price_cents\":300,\"supplier_id\":\"$suppl
 make_item() { req POST /api/menu/items "$item_body"; [[ $STATUS == 201 ]]; }
 check "an item to read" wait_until 15 make_item
 item=$(jq -r .id <<<"$BODY")
+# Round trips: menu has no tick work and follows no stream, so its MongoDB finds are its
+# reads' own: a miss costs one, a hit none.
+finds='galley_db_ops_total{service="menu",op="find"}'
+redis_ops='galley_redis_ops_total{service="menu"}'
 scrape
 hits=$(metric 'galley_cache_hits_total{service="menu"}')
 misses=$(metric 'galley_cache_misses_total{service="menu"}')
-req GET "/api/menu/items/$item"
+found=$(metric "$finds")
+rops=$(metric "$redis_ops")
 req GET "/api/menu/items/$item"
 check "a read after the write is one miss" wait_until 10 equals_after 'galley_cache_misses_total{service="menu"}' $((misses + 1))
+check "which cost menu one MongoDB round trip (find: $found → $(metric "$finds"))" wait_until 10 equals_after "$finds" $((found + 1))
+req GET "/api/menu/items/$item"
 check "and the next one is one hit" wait_until 10 equals_after 'galley_cache_hits_total{service="menu"}' $((hits + 1))
+check "which cost none (find stays $((found + 1)))" equals_after "$finds" $((found + 1))
+check "Redis round trips are counted ($rops → $(metric "$redis_ops"))" at_least_after "$redis_ops" $((rops + 2))
 
 # An order: orders asks customers once who the caller is, and publishes one order.created,
 # which every group reads.
