@@ -53,5 +53,29 @@ check "bin/galley restart-pool $SVC 1" galley restart-pool "$SVC" 1
 check "bin/galley status is healthy again" galley status
 check "pool $SVC-1 has its workers again" \
 	test "$(pool_workers "$SVC" 1 | wc -l)" -eq "$(svc_workers "$SVC")"
+
+# Every pool at once: both killed, then both started again while clients keep asking. nginx
+# takes a pool out for 2 s after a failure (max_fails=1 fail_timeout=2s); with every pool
+# out it answered 502 "no live upstreams" without asking any, even once they were back. The
+# same sockets as backups (never taken out) are asked then: the service answers the moment
+# its pools are back.
+for n in 1 2; do kill_pool "$SVC" "$n"; done
+both_gone() { [[ ! -S $GALLEY_RUN/sock/$SVC-1.sock || -z $(pool_workers "$SVC" 1) ]] &&
+	[[ ! -S $GALLEY_RUN/sock/$SVC-2.sock || -z $(pool_workers "$SVC" 2) ]]; }
+check "both $SVC pools killed" wait_until 5 both_gone
+req GET /api/menu
+down_shape() { [[ $STATUS == 50[234] ]] && jq -e '(.error.code | type == "string") and (.error.message | type == "string")' >/dev/null <<<"$BODY"; }
+check "with every pool dead: 502, 503 or 504 in the API's error shape ($STATUS)" down_shape
+(galley restart-pool "$SVC" 1 & galley restart-pool "$SVC" 2 & wait) &
+restarting=$!
+# Clients keep asking while the pools come back, so nginx has just marked both out.
+while kill -0 "$restarting" 2>/dev/null; do
+	curl -s -o /dev/null --max-time 5 -H "Authorization: Bearer $AUTH_TOKEN" "$GALLEY_URL/api/menu" || true
+done
+wait "$restarting" || true
+req GET /api/menu
+check "the first GET once both pools are back answers 200 (not 502)" test "$STATUS" = 200
+check "pools $SVC-1 and $SVC-2 have their workers again" \
+	test "$(pool_workers "$SVC" 1 | wc -l) $(pool_workers "$SVC" 2 | wc -l)" = "$(svc_workers "$SVC") $(svc_workers "$SVC")"
 rm -rf "$out"
 done_testing
