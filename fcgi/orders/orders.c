@@ -202,26 +202,35 @@ order_cancel(struct gl_req *req)
 
 	if ((err = gl_req_if_match(req, &version)) != GL_OK)
 		return err;
-	if ((err = order_load(req, &oid, &doc)) != GL_OK)
-		return err;
-	status = json_string_value(json_object_get(doc, "status"));
-	if (version >= 0 && json_integer_value(json_object_get(doc, "version")) != version) {
+	/* Without If-Match the caller cancels the order as it is now: a step that payments or
+	 * the kitchen made at the same moment (a conflict) is read again, not answered 409. */
+	for (int attempt = 1;; attempt++) {
+		if ((err = order_load(req, &oid, &doc)) != GL_OK)
+			return err;
+		status = json_string_value(json_object_get(doc, "status"));
+		if (version >= 0 &&
+		    json_integer_value(json_object_get(doc, "version")) != version) {
+			json_decref(doc);
+			return gl_fail(req, GL_E_CONFLICT, "If-Match",
+			               "the order has changed since version %lld", version);
+		}
+		if (order_status_is(doc, "cancelled"))
+			return gl_reply(req, 200, doc); /* already: nothing more to do */
+		if (!order_status_is(doc, "pending_payment") && !order_status_is(doc, "paid") &&
+		    !order_status_is(doc, "preparing")) {
+			err = gl_fail(req, GL_E_INVALID_STATE, NULL,
+			              "a %s order can no longer be cancelled",
+			              status != NULL ? status : "broken");
+			json_decref(doc);
+			return err;
+		}
+		err = order_set_cancelled(req, &oid, doc, "customer", &out);
 		json_decref(doc);
-		return gl_fail(req, GL_E_CONFLICT, "If-Match",
-		               "the order has changed since version %lld", version);
+		if (err != GL_E_CONFLICT || version >= 0 || attempt == 3)
+			break;
+		const struct timespec wait = { 0, attempt * 10 * 1000 * 1000 };
+		nanosleep(&wait, NULL);
 	}
-	if (order_status_is(doc, "cancelled"))
-		return gl_reply(req, 200, doc); /* already: nothing more to do */
-	if (!order_status_is(doc, "pending_payment") && !order_status_is(doc, "paid") &&
-	    !order_status_is(doc, "preparing")) {
-		err = gl_fail(req, GL_E_INVALID_STATE, NULL,
-		              "a %s order can no longer be cancelled",
-		              status != NULL ? status : "broken");
-		json_decref(doc);
-		return err;
-	}
-	err = order_set_cancelled(req, &oid, doc, "customer", &out);
-	json_decref(doc);
 	if (err == GL_E_CONFLICT)
 		return gl_fail(req, err, NULL, "the order changed while it was being cancelled");
 	if (err == GL_E_INVALID_STATE)
