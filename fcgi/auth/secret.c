@@ -11,6 +11,13 @@ token_digest(const unsigned char *raw, size_t len, char hash[SECRET_TOKEN_HEX])
 	sodium_bin2hex(hash, SECRET_TOKEN_HEX, h, sizeof(h));
 }
 
+/* What secret_token_new gives out: 64 lowercase hex digits. */
+static bool
+token_well_formed(const char *token)
+{
+	return token != NULL && strlen(token) == 64 && strspn(token, "0123456789abcdef") == 64;
+}
+
 int
 secret_token_new(char token[SECRET_TOKEN_HEX], char hash[SECRET_TOKEN_HEX])
 {
@@ -27,9 +34,25 @@ secret_token_new(char token[SECRET_TOKEN_HEX], char hash[SECRET_TOKEN_HEX])
 bool
 secret_token_hash(const char *token, char hash[SECRET_TOKEN_HEX])
 {
-	if (token == NULL || strlen(token) != 64 || strspn(token, "0123456789abcdef") != 64)
+	if (!token_well_formed(token))
 		return false;
 	token_digest((const unsigned char *)token, 64, hash);
+	return true;
+}
+
+bool
+secret_token_edge_key(const char *token, char key[SECRET_TOKEN_HEX])
+{
+	static const char name[] = "galley-auth-cache"; /* nginx's public.conf has it too */
+	crypto_auth_hmacsha256_state st;
+	unsigned char mac[crypto_auth_hmacsha256_BYTES];
+
+	if (!token_well_formed(token))
+		return false;
+	crypto_auth_hmacsha256_init(&st, (const unsigned char *)name, sizeof(name) - 1);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)token, 64);
+	crypto_auth_hmacsha256_final(&st, mac);
+	sodium_bin2hex(key, SECRET_TOKEN_HEX, mac, sizeof(mac));
 	return true;
 }
 

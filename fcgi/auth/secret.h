@@ -23,6 +23,15 @@ int secret_token_new(char token[SECRET_TOKEN_HEX], char hash[SECRET_TOKEN_HEX]);
 /* The hash of a token a client sent; false when it is not 64 hex digits. */
 bool secret_token_hash(const char *token, char hash[SECRET_TOKEN_HEX]);
 
+/*
+ * The name nginx gives a token's cached auth answer (nginx's public.conf,
+ * /.galley/auth): HMAC-SHA256 keyed "galley-auth-cache", lowercase hex, as
+ * set-misc's set_hmac_sha256 + set_encode_hex compute it.  The auth service
+ * needs it to purge that entry (logout, a role change).  False when token
+ * is not 64 hex digits.
+ */
+bool secret_token_edge_key(const char *token, char key[SECRET_TOKEN_HEX]);
+
 /* Argon2id hash of password into out; -1 when out of memory. */
 int secret_password_hash(const char *password, char out[SECRET_HASH_MAX]);
 

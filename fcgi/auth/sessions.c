@@ -9,6 +9,7 @@
 #include "conf.h"
 #include "db.h"
 #include "doc.h"
+#include "http.h"
 #include "log.h"
 #include "secret.h"
 
@@ -38,25 +39,56 @@ fail_key(char *buf, size_t size, const char *email)
 		buf[0] = '\0';
 }
 
-/* "Bearer <token>" from the request, hashed; false when there is none. */
-static bool
-bearer_hash(const struct gl_req *req, char hash[SECRET_TOKEN_HEX])
+/* The <token> of "Bearer <token>" (borrowed from the request), or NULL. */
+static const char *
+bearer_token(const struct gl_req *req)
 {
 	const char *h = gl_req_param(req, "HTTP_AUTHORIZATION");
 
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
-		return false;
+		return NULL;
 	h += 7;
 	while (*h == ' ')
 		h++;
-	return secret_token_hash(h, hash);
+	return h;
+}
+
+/* The request's bearer token, hashed; false when there is none. */
+static bool
+bearer_hash(const struct gl_req *req, char hash[SECRET_TOKEN_HEX])
+{
+	return secret_token_hash(bearer_token(req), hash);
+}
+
+/*
+ * Make nginx forget its cached "yes" for a token (nginx's public.conf: the
+ * auth check is cached for 1 s under this key).  Called before logout or a
+ * role change answers, so the next request is checked afresh.  If nginx
+ * cannot be asked, the entry still dies within a second: say so in the log.
+ */
+static void
+edge_forget(const char *rid, const char *edge_key)
+{
+	char path[128];
+	char *text = NULL;
+	long status = 0;
+
+	if (edge_key == NULL || strlen(edge_key) != 64 ||
+	    snprintf(path, sizeof(path), "/.galley/auth-purge/%s", edge_key) >= (int)sizeof(path))
+		return;
+	if (gl_http_get_text(path, &status, &text) != GL_OK || (status != 200 && status != 404))
+		gl_log(GL_LOG_WARN, rid,
+		       "nginx's cached auth answer could not be purged (status %ld): it expires "
+		       "within 1 s",
+		       status);
+	free(text);
 }
 
 enum gl_err
 session_login(struct gl_req *req)
 {
 	char *email, fkey[GL_CACHE_KEY_MAX], skey[GL_CACHE_KEY_MAX];
-	char token[SECRET_TOKEN_HEX], hash[SECRET_TOKEN_HEX], expires[32];
+	char token[SECRET_TOKEN_HEX], hash[SECRET_TOKEN_HEX], edge[SECRET_TOKEN_HEX], expires[32];
 	const char *password = json_string_value(json_object_get(req->body, "password"));
 	const char *stored;
 	bson_t filter = BSON_INITIALIZER, doc = BSON_INITIALIZER;
@@ -118,6 +150,9 @@ session_login(struct gl_req *req)
 	BSON_APPEND_UTF8(&doc, "role", json_string_value(json_object_get(user, "role")));
 	BSON_APPEND_INT64(&doc, "expires", exp);
 	BSON_APPEND_DATE_TIME(&doc, "expires_at", exp * 1000);
+	/* What a role change needs to purge nginx's cached answer (it never sees the token). */
+	if (secret_token_edge_key(token, edge))
+		BSON_APPEND_UTF8(&doc, "edge_key", edge);
 	err = gl_db_insert("sessions", &doc);
 	bson_destroy(&doc);
 	if (err != GL_OK) {
@@ -188,11 +223,11 @@ signed_in:
 enum gl_err
 session_logout(struct gl_req *req)
 {
-	char hash[SECRET_TOKEN_HEX], key[GL_CACHE_KEY_MAX];
+	char hash[SECRET_TOKEN_HEX], edge[SECRET_TOKEN_HEX], key[GL_CACHE_KEY_MAX];
 	bson_t filter = BSON_INITIALIZER;
 	enum gl_err err;
 
-	if (!bearer_hash(req, hash))
+	if (!bearer_hash(req, hash) || !secret_token_edge_key(bearer_token(req), edge))
 		return gl_fail(req, GL_E_UNAUTHENTICATED, NULL, "no valid bearer token");
 	BSON_APPEND_UTF8(&filter, "_id", hash);
 	err = gl_db_delete_where("sessions", &filter, NULL);
@@ -205,6 +240,7 @@ session_logout(struct gl_req *req)
 	if (gl_cache_del(keys, 1) < 0)
 		gl_log(GL_LOG_WARN, req->request_id,
 		       "logout: the cached session could not be dropped");
+	edge_forget(req->request_id, edge);
 	return gl_reply(req, 204, NULL);
 }
 
@@ -236,6 +272,7 @@ session_set_role(const char *user_id, const char *role)
 		session_key(key, sizeof(key), json_string_value(json_object_get(s, "id")));
 		const char *keys[] = { key };
 		(void)gl_cache_del(keys, 1);
+		edge_forget(NULL, json_string_value(json_object_get(s, "edge_key")));
 	}
 	json_decref(list);
 	return GL_OK;

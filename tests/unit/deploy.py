@@ -231,6 +231,8 @@ ok(any("galley-probe" in h and "readyz" in h for h in stage_lines("service", "HE
 ok(any("galley-pool" in e for e in stage_lines("service", "ENTRYPOINT")), "the service image's main process is galley-pool")
 ok(apt_packages("service") >= {"spawn-fcgi", "multiwatch", "libfcgi-bin"}, "the service image installs spawn-fcgi, multiwatch and cgi-fcgi (libfcgi-bin)")
 ok(apt_packages("nginx") >= {"nginx", "libnginx-mod-nchan", "libnginx-mod-http-js"}, "the nginx image installs nginx with nchan and njs")
+ok(apt_packages("nginx") >= {"libnginx-mod-http-set-misc", "libnginx-mod-http-cache-purge"},
+   "the nginx image installs set-misc and cache-purge (the auth check's cache, nginx.conf.in)")
 ok(any("bin/galley render-nginx --target compose" in r for r in stage_lines("nginx-config", "RUN")), "the nginx image's config is rendered by bin/galley render-nginx --target compose")
 pool = read(D + "/galley-pool")
 probe = read(D + "/galley-probe")
@@ -306,6 +308,7 @@ def nginx_t(conf_src, desc, main="nginx.conf", prefix="nginx"):
     root = tempfile.mkdtemp(dir=TMP)
     conf, run = root + "/conf", root + "/run"
     os.makedirs(run + "/nginx/tmp")
+    os.makedirs(run + "/nginx/cache")  # as the image makes it (checked below)
     os.makedirs(run + "/nginx-live/tmp")
     os.makedirs(run + "/logs")
     os.makedirs(conf)
@@ -333,6 +336,9 @@ if "compose" in RENDER:
     for name, text in sorted(conf_files(RENDER["compose"]).items()):
         for log in re.findall(r"^\s*(?:error_log|access_log)\s+(%s/logs/\S+?)[\s;]" % re.escape(CT_RUN), text, re.M):
             ok(re.search(r"ln -s /dev/std(out|err) %s\b" % re.escape(log), ngx_run) is not None, "the nginx image links %s's log %s to the container's output" % (name, log))
+        # nginx makes a cache's own folder, not its parent.
+        for cache in re.findall(r"^\s*fastcgi_cache_path\s+(\S+)/[^/\s]+\s", text, re.M):
+            ok(re.search(r"mkdir -p [^&]*%s\b" % re.escape(cache), ngx_run) is not None, "the nginx image makes %s's cache folder %s" % (name, cache))
         for pid in re.findall(r"^pid\s+(\S+)/nginx\.pid;", text, re.M):
             ok(re.search(r"mkdir -p [^&]*%s/tmp\b" % re.escape(pid), ngx_run) is not None, "the nginx image makes %s's folder %s (and its tmp/)" % (name, pid))
     ok(LIVE_PORT in " ".join(stage_lines("nginx", "EXPOSE")).split(), "the nginx image exposes the live server's port %s" % LIVE_PORT, stage_lines("nginx", "EXPOSE"))

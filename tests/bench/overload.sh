@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Overload at the edge (issue 14): what happens at twice the rate a service can serve.
+# For a cached read (GET /api/menu/items/{id}, a customer's token) and a one-line
+# placement (POST /api/orders), in one run:
+#   peak    closed loop, wrk with C connections: the rate the stack serves
+#   calm    open loop at half the peak (vegeta, a fixed rate): the normal latency
+#   burst   open loop at twice the peak: goodput (200s a second) against the peak, p99 of
+#           the accepted requests, the refusals (503 with Retry-After, from nginx's bounded
+#           queue) and anything else
+#   after   open loop at half the peak again, right after the burst: the first second
+#           whose p99 is back within 1.5x the calm p99
+# vegeta is installed once into ~/.local/share/galley/bin with `go install`.
+# usage: bin/galley up (a plain build); tests/bench/overload.sh [seconds] [connections]
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+run=${GALLEY_RUN:-$top/.run}
+secs=${1:-10}
+conns=${2:-16}
+[ -f "$run/env" ] || { echo "overload.sh: no stack in $run: run bin/galley up first" >&2; exit 2; }
+set -a; . "$run/env"; set +a
+. "$top/tests/bench/lib.sh"
+
+VEGETA_VERSION=v12.13.0
+bindir=${XDG_DATA_HOME:-$HOME/.local/share}/galley/bin
+vegeta=$bindir/vegeta
+if [ ! -x "$vegeta" ] || [ "$(cat "$vegeta.version" 2>/dev/null)" != "$VEGETA_VERSION" ]; then
+	mkdir -p "$bindir"
+	echo "overload.sh: installing vegeta $VEGETA_VERSION into $bindir (once)" >&2
+	(cd / && GOBIN=$bindir go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION") >&2
+	echo "$VEGETA_VERSION" >"$vegeta.version"
+fi
+
+bench_tmp
+tmp=$BENCH_TMP
+bench_tokens
+item=$(bench_item "Overload stew" 300)
+one="{\"lines\":[{\"item_id\":\"$item\",\"qty\":1}]}"
+printf '%s' "$one" >"$tmp/order.json"
+
+# attack NAME RATE SECS TARGET-FILE: vegeta at RATE/s for SECS; results as JSON lines.
+attack() {
+	"$vegeta" attack -rate="$2/1s" -duration="$3s" -timeout=10s -max-workers=2000 \
+		-targets="$4" -format=http >"$tmp/$1.bin"
+	"$vegeta" encode -to=json "$tmp/$1.bin" >"$tmp/$1.json"
+}
+# summary NAME SECS: goodput, p50/p99 of the 200s, counts by status, 503s without Retry-After.
+summary() {
+	python3 - "$tmp/$1.json" "$2" <<'EOF'
+import json, sys
+path, secs = sys.argv[1], float(sys.argv[2])
+ok, codes, bad503 = [], {}, 0
+for line in open(path):
+    r = json.loads(line)
+    codes[r["code"]] = codes.get(r["code"], 0) + 1
+    if r["code"] == 200 or r["code"] == 201:
+        ok.append(r["latency"] / 1e6)
+    elif r["code"] == 503:
+        h = {k.lower(): v for k, v in (r.get("headers") or {}).items()}
+        bad503 += "retry-after" not in h
+ok.sort()
+q = lambda p: ok[min(len(ok) - 1, int(p * len(ok)))] if ok else float("nan")
+print("%.0f %.1f %.1f %s %d" % (len(ok) / secs, q(0.5), q(0.99),
+      ",".join("%s:%d" % kv for kv in sorted(codes.items())), bad503))
+EOF
+}
+# recovery NAME: seconds from the start of NAME until a second's p99 is within LIMIT ms.
+recovery() {
+	python3 - "$tmp/$1.json" "$2" <<'EOF'
+import json, sys
+from datetime import datetime
+path, limit = sys.argv[1], float(sys.argv[2])
+rows = [json.loads(l) for l in open(path)]
+t0 = min(datetime.fromisoformat(r["timestamp"][:26]) for r in rows)
+by = {}
+for r in rows:
+    s = int((datetime.fromisoformat(r["timestamp"][:26]) - t0).total_seconds())
+    by.setdefault(s, []).append(r["latency"] / 1e6 if r["code"] in (200, 201) else 1e9)
+for s in sorted(by):
+    l = sorted(by[s])
+    if l[min(len(l) - 1, int(0.99 * len(l)))] <= limit:
+        print(s); break
+else:
+    print("never")
+EOF
+}
+
+# one KIND URL WRK-ARGS...: the four phases for one kind of request, printed as rows.
+one() {
+	local kind=$1 url=$2 peak calm burst after calm_p99
+	shift 2
+	peak=$(wrk -t2 -c"$conns" -d"${secs}s" "$@" "$url" 2>&1 | awk '/Requests\/sec/ {print int($2)}')
+	attack "$kind-calm" $((peak / 2)) "$secs" "$tmp/$kind.targets"
+	read -r calm_rate calm_p50 calm_p99 calm_codes _ <<<"$(summary "$kind-calm" "$secs")"
+	attack "$kind-burst" $((peak * 2)) "$secs" "$tmp/$kind.targets"
+	attack "$kind-after" $((peak / 2)) 5 "$tmp/$kind.targets"
+	read -r b_rate b_p50 b_p99 b_codes b_bad <<<"$(summary "$kind-burst" "$secs")"
+	after=$(recovery "$kind-after" "$(awk -v p="$calm_p99" 'BEGIN {print ((p * 1.5 > 5) ? p * 1.5 : 5)}')")
+	printf '| %-9s | %6s | %5s/s: p50 %s ms, p99 %s ms (%s) | %5s/s = %.2fx peak: p99 %s ms | %s | %s | %s s |\n' \
+		"$kind" "$peak" "$((peak / 2))" "$calm_p50" "$calm_p99" "$calm_codes" "$b_rate" \
+		"$(awk -v a="$b_rate" -v b="$peak" 'BEGIN {print a / b}')" "$b_p99" "$b_codes" "$b_bad" "$after"
+}
+
+printf 'GET %s/api/menu/items/%s\nAuthorization: Bearer %s\n\n' "$GALLEY_URL" "$item" "$TOKEN" >"$tmp/read.targets"
+printf 'POST %s/api/orders\nAuthorization: Bearer %s\nContent-Type: application/json\n@%s\n\n' \
+	"$GALLEY_URL" "$TOKEN" "$tmp/order.json" >"$tmp/place.targets"
+post=$(bench_post_script "$TOKEN" "$one")
+
+echo "| request   | peak/s | calm (half the peak, open loop)        | burst (twice the peak, open loop) | statuses in the burst | 503s without Retry-After | back to calm p99 after |"
+echo "|-----------|--------|----------------------------------------|-----------------------------------|-----------------------|--------------------------|------------------------|"
+one read "$GALLEY_URL/api/menu/items/$item" -H "Authorization: Bearer $TOKEN"
+one place "$GALLEY_URL/api/orders" -s "$post"
+api POST /api/auth/logout "$TOKEN" >/dev/null || true
+api POST /api/auth/logout "$ADMIN" >/dev/null || true

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The edge's bounded queue (nginx.conf.in, service.conf.in; issue 14): a service takes at
+# most its budget of requests in flight (pools x workers x GALLEY_INFLIGHT_PER_WORKER); the
+# next one is refused at once with 503, Retry-After and the API's error body, instead of
+# waiting without bound. Made deterministic by stopping (SIGSTOP) every menu worker: the
+# requests let in wait in the pools' sockets, the rest must be refused while they wait;
+# then the workers go on (SIGCONT) and every request let in is answered.
+. "$(dirname "$0")/lib.sh"
+
+stocked_item "Overload soup" 450 5 || echo "Bail out! no item to read"
+limit=$(grep -A3 'location ^~ /api/menu/ {' "$GALLEY_RUN/nginx/locations-public.conf" |
+	sed -n 's/.*limit_conn galley_inflight \([0-9]*\);.*/\1/p')
+check "menu's public routes have a budget ($limit)" test -n "$limit"
+expected=$(($(svc_pools menu) * $(svc_workers menu) * ${GALLEY_INFLIGHT_PER_WORKER:-8}))
+check "the budget is pools x workers x per-worker ($expected)" test "${limit:-0}" -eq "$expected"
+extra=20
+total=$((limit + extra))
+
+stopped=()
+resume() { ((${#stopped[@]} == 0)) || kill -CONT "${stopped[@]}" 2>/dev/null; stopped=(); }
+trap resume EXIT
+for ((n = 1; n <= $(svc_pools menu); n++)); do
+	for p in $(pool_workers menu "$n"); do stopped+=("$p"); done
+done
+check "every menu worker is found (${#stopped[@]})" \
+	test "${#stopped[@]}" -eq $(($(svc_pools menu) * $(svc_workers menu)))
+kill -STOP "${stopped[@]}"
+
+dir=$(mktemp -d "$GALLEY_RUN/overload.XXXXXX")
+for ((i = 0; i < total; i++)); do
+	curl -s -D "$dir/h$i" -o "$dir/b$i" -w '%{http_code}' --max-time 60 \
+		-H "Authorization: Bearer $AUTH_TOKEN" "$GALLEY_URL/api/menu/items/$ITEM" >"$dir/s$i" &
+done
+refused() { grep -lx 503 "$dir"/s* 2>/dev/null | wc -l; }
+# The refusals come while the workers are still stopped: nothing waits for them.
+wait_until 20 bash -c '(($(grep -lx 503 "$1"/s* 2>/dev/null | wc -l) >= $2))' _ "$dir" "$extra"
+check "with menu's workers stopped, $extra of $total requests are refused at once ($(refused))" \
+	test "$(refused)" -eq "$extra"
+bad=0
+for f in $(grep -lx 503 "$dir"/s* 2>/dev/null); do
+	i=${f##*/s}
+	grep -qi '^Retry-After: 1' "$dir/h$i" &&
+		grep -qi '^Content-Type: application/json' "$dir/h$i" &&
+		grep -qi '^X-Request-Id: ' "$dir/h$i" &&
+		jq -e '.error.code == "upstream_unavailable" and (.error.message | length > 0)' \
+			"$dir/b$i" >/dev/null || bad=$((bad + 1))
+done
+check "every refusal is a 503 JSON error with Retry-After and X-Request-Id ($bad not)" test "$bad" -eq 0
+
+resume
+wait
+ok_n=$(grep -lx 200 "$dir"/s* | wc -l)
+other=$(for f in "$dir"/s*; do cat "$f" && echo; done | sort | uniq -c | awk '{printf "%s x%s ", $2, $1}')
+check "once the workers go on, every request let in is answered 200 ($ok_n of $limit; all: $other)" \
+	test "$ok_n" -eq "$limit"
+check "nothing else: only 200 and 503 ($other)" \
+	test "$(grep -lvx -e 200 -e 503 "$dir"/s* | wc -l)" -eq 0
+req GET "/api/menu/items/$ITEM"
+expect_status 200 "afterwards a read is answered as usual"
+rm -rf "$dir"
+
+done_testing
