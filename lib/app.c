@@ -20,6 +20,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "near.h"
 #include "redis.h"
 #include "req.h"
 #include "stop.h"
@@ -353,6 +354,9 @@ gl_app_main(const struct gl_service *svc)
 	}
 	if (gl_trace_init() < 0)
 		return 1;
+	/* The requests' thread keeps near copies of what it reads through the cache (near.h);
+	 * before init, which may already open its Redis connection. */
+	gl_near_enable();
 	if (svc->init != NULL && svc->init() != 0) {
 		gl_log(GL_LOG_ERROR, NULL, "the service's start-up failed");
 		return 1;

@@ -9,6 +9,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "near.h"
 #include "redis.h"
 
 /* How long a loader may hold a key's lock, and how long others wait for it. */
@@ -38,11 +39,12 @@ cache_get(const char *key, char **val, size_t *len)
 {
 	const char *argv[] = { "GET", key };
 	size_t lens[] = { 3, strlen(key) };
-	redisReply *r = gl_redis_argv(2, argv, lens);
+	redisReply *r;
 	int hit = -1;
 
-	*val = NULL;
-	if (r == NULL)
+	if (gl_near_get(key, val, len) == 1)
+		return 1;
+	if ((r = gl_redis_argv(2, argv, lens)) == NULL)
 		return -1;
 	if (r->type == REDIS_REPLY_STRING) {
 		*val = malloc(r->len + 1);
@@ -51,6 +53,7 @@ cache_get(const char *key, char **val, size_t *len)
 			(*val)[r->len] = '\0';
 			*len = r->len;
 			hit = 1;
+			gl_near_put(key, r->str, r->len);
 		}
 	} else if (r->type == REDIS_REPLY_NIL) {
 		hit = 0;
@@ -154,6 +157,7 @@ gl_cache_del(const char *const *keys, int nkeys)
 	argv[0] = "DEL";
 	lens[0] = 3;
 	for (int i = 0; i < nkeys; i++) {
+		gl_near_forget(keys[i]); /* our own write: at once, whatever Redis says later */
 		snprintf(locks[i], sizeof(locks[i]), "%s:lock", keys[i]);
 		argv[argc] = keys[i];
 		lens[argc++] = strlen(keys[i]);
@@ -185,6 +189,7 @@ gl_cache_put(const char *key, const char *val, long ttl)
 	const char *argv[] = { "SET", key, val, "EX", t };
 
 	snprintf(t, sizeof(t), "%ld", ttl);
+	gl_near_forget(key);
 	return gl_redis_type(5, argv) == REDIS_REPLY_STATUS ? 0 : -1;
 }
 

@@ -13,6 +13,7 @@ lib_libgalley_a_SOURCES = \
 	lib/json.c lib/json.h \
 	lib/log.c lib/log.h \
 	lib/metrics.c lib/metrics_text.c lib/metrics.h \
+	lib/near.c lib/near.h \
 	lib/redis.c lib/redis.h \
 	lib/req.c lib/req.h \
 	lib/route.c lib/route.h \

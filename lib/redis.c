@@ -7,6 +7,7 @@
 #include "conf.h"
 #include "log.h"
 #include "metrics.h"
+#include "near.h"
 #include "redis.h"
 #include "req.h"
 
@@ -70,19 +71,13 @@ redis_tv(long ms)
 	return tv;
 }
 
-static redisContext *
-redis_connect(void)
+redisContext *
+gl_redis_open(void)
 {
 	struct redis_addr a;
 	struct timeval tv;
 	redisContext *c;
-	long long now = gl_now_us();
 
-	if (redis_ctx != NULL)
-		return redis_ctx;
-	if (now < redis_retry_at)
-		return NULL;
-	redis_retry_at = now + 1000000;
 	if (redis_parse_url(gl_conf.redis_url, &a) < 0) {
 		gl_log(GL_LOG_ERROR, NULL,
 		       "GALLEY_REDIS_URL must be redis://host:port/db or unix:///path");
@@ -108,8 +103,22 @@ redis_connect(void)
 			return NULL;
 		}
 	}
-	redis_ctx = c;
 	return c;
+}
+
+static redisContext *
+redis_connect(void)
+{
+	long long now = gl_now_us();
+
+	if (redis_ctx != NULL)
+		return redis_ctx;
+	if (now < redis_retry_at)
+		return NULL;
+	redis_retry_at = now + 1000000;
+	if ((redis_ctx = gl_redis_open()) != NULL)
+		gl_near_connected(redis_ctx); /* tracking, when this thread keeps near copies */
+	return redis_ctx;
 }
 
 void
@@ -118,6 +127,7 @@ gl_redis_close(void)
 	if (redis_ctx != NULL)
 		redisFree(redis_ctx);
 	redis_ctx = NULL;
+	gl_near_disconnected();
 }
 
 redisReply *

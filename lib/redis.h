@@ -35,6 +35,10 @@ int gl_redis_type(int argc, const char **argv);
 /* Is Redis answering?  0 or -1. */
 int gl_redis_ping(void);
 
+/* A new connection to GALLEY_REDIS_URL with the configured timeouts and db, apart from the
+ * thread's own (near.c's subscription); NULL when Redis is unreachable.  The caller frees it. */
+redisContext *gl_redis_open(void);
+
 /* Close the connection (at exit, and after fork). */
 void gl_redis_close(void);
 
