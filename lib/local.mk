@@ -8,6 +8,7 @@ lib_libgalley_a_SOURCES = \
 	lib/db.c lib/db.h \
 	lib/doc.c lib/doc.h \
 	lib/err.c lib/err.h \
+	lib/etag.c lib/etag.h \
 	lib/http.c lib/http.h \
 	lib/idem.c lib/idem.h lib/events.c lib/events.h lib/due.c lib/due.h \
 	lib/json.c lib/json.h \

@@ -3,8 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "etag.h"
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
 #include "req.h"
@@ -155,6 +158,11 @@ gl_req_header(struct gl_req *req, const char *name, const char *value)
 	size_t used = strlen(req->headers);
 	int n;
 
+	/* The writer alone decides these (gl_req_finish): one policy, never two copies. */
+	if (strcasecmp(name, "ETag") == 0 || strcasecmp(name, "Cache-Control") == 0) {
+		gl_log(GL_LOG_ERROR, req->request_id, "header %s: set by the writer only", name);
+		return;
+	}
 	for (const char *p = value; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
 			gl_log(GL_LOG_ERROR, req->request_id,
@@ -222,12 +230,38 @@ log_path(char *dst, size_t size, const char *path)
 	dst[o] = '\0';
 }
 
+/*
+ * Tag the answer (etag.h) when it is a 200 to a GET (or HEAD) of a route that needs a
+ * caller, i.e. user data that passed the route's and the handler's authorization: a
+ * 304 can only stand in for a 200 that caller would have got.  A reply is serialized
+ * into req->raw first (the bytes json_dump_callback would stream, with the same
+ * flags), so the tag is the digest of the very bytes sent.  False (no tag, the body
+ * streamed as before) for anything else, or when memory runs out.
+ */
+static bool
+req_tag(struct gl_req *req, enum gl_err err, char etag[GL_ETAG_SIZE])
+{
+	if (err != GL_OK || req->status != 200 || req->method != GL_GET ||
+	    req->match.route == NULL || req->match.route->roles == GL_ROLE_PUBLIC)
+		return false;
+	if (req->raw == NULL && req->reply != NULL) {
+		if ((req->raw = gl_json_dump_new(req->reply)) == NULL)
+			return false;
+		req->raw_len = strlen(req->raw);
+	}
+	if (req->raw == NULL)
+		return false;
+	gl_etag_of(etag, req->raw, req->raw_len);
+	return true;
+}
+
 void
 gl_req_finish(struct gl_req *req, enum gl_err err)
 {
 	FCGX_Stream *out = req->fcgi->out;
 	const struct gl_err_info *info;
-	char path[256];
+	char path[256], etag[GL_ETAG_SIZE];
+	bool tagged, bodyless;
 	json_t *ebody;
 
 	if (err == GL_OK && req->status == 0)
@@ -255,11 +289,26 @@ gl_req_finish(struct gl_req *req, enum gl_err err)
 			       req->err_message[0] ? req->err_message : info->message);
 	}
 
+	/* nginx passes every request header as HTTP_* (fastcgi_pass_request_headers is on). */
+	tagged = req_tag(req, err, etag);
+	if (tagged && gl_etag_none_match(gl_req_param(req, "HTTP_IF_NONE_MATCH"), etag))
+		req->status = 304; /* what the client holds is what we would send */
+	bodyless = req->status == 204 || req->status == 304;
+
 	FCGX_FPrintF(out, "Status: %d\r\n", req->status);
-	if (req->status != 204)
+	if (!bodyless)
 		FCGX_FPrintF(out, "Content-Type: %s\r\n",
 		             req->content_type != NULL ? req->content_type : "application/json");
-	FCGX_FPrintF(out, "Cache-Control: no-store\r\n");
+	/*
+	 * Cache-Control, for every answer, decided here alone.  A tagged answer is user
+	 * data: "private" keeps it out of shared caches, "no-cache" lets the browser keep
+	 * it but ask again each time with If-None-Match, so it is never stale.  Everything
+	 * else is "no-store": writes (the tokens login and register answer with among
+	 * them), errors (a 404 must not outlive the thing's creation), the health probes.
+	 */
+	FCGX_FPrintF(out, "Cache-Control: %s\r\n", tagged ? "private, no-cache" : "no-store");
+	if (tagged)
+		FCGX_FPrintF(out, "ETag: %s\r\n", etag);
 	if (req->cache != NULL)
 		FCGX_FPrintF(out, "X-Cache: %s\r\n", req->cache);
 	if (req->location[0] != '\0')
@@ -279,7 +328,7 @@ gl_req_finish(struct gl_req *req, enum gl_err err)
 		FCGX_FPrintF(out, "Allow: %s\r\n", allow);
 	}
 	FCGX_PutS("\r\n", out);
-	if (req->status != 204) {
+	if (!bodyless) {
 		if (req->raw != NULL)
 			FCGX_PutStr(req->raw, (int)req->raw_len, out);
 		else if (req->reply != NULL)

@@ -7,6 +7,13 @@
  * gl_fail() for detail; gl_req_finish() alone writes the response, so every
  * error has the API's shape and every request is logged once.
  *
+ * The writer also owns caching, for every route at once: a 200 to a GET of a
+ * route that needs a caller carries an ETag (a digest of the body, etag.h)
+ * and "Cache-Control: private, no-cache", and becomes a bodyless 304 when
+ * If-None-Match holds that tag; every other answer is "Cache-Control:
+ * no-store".  Since the 304 is decided on the handler's 200, every check the
+ * handler makes (another customer's order is a 404) comes first.
+ *
  * Ownership: body and query are owned by the request and freed at its end;
  * a handler borrows them.  gl_reply() and gl_reply_raw() steal what they
  * are given.  Params and captures are borrowed until the request ends.
@@ -34,9 +41,9 @@ struct gl_req {
 	json_t *query; /* owned; the validated query, typed; never NULL after dispatch */
 
 	/* The answer, written by gl_req_finish(). */
-	int status;
+	int status;    /* 304 once the writer found the client's copy current */
 	json_t *reply; /* owned */
-	char *raw;     /* owned; a ready JSON body (cache hit) instead of reply */
+	char *raw;     /* owned; a ready body (a cache hit), sent instead of reply */
 	size_t raw_len;
 	const char *cache;        /* "hit", "miss" or NULL: the X-Cache header */
 	const char *content_type; /* of raw, when it is not JSON (gl_reply_text); static */
@@ -76,7 +83,8 @@ bool gl_req_has_role(const struct gl_req *req, unsigned roles);
 /*
  * Add a response header.  Name and value come from the service, never raw
  * from a client; a value with a control character, or one that does not
- * fit, is dropped (and logged).
+ * fit, is dropped (and logged), and so are ETag and Cache-Control (the
+ * writer's own).
  */
 void gl_req_header(struct gl_req *req, const char *name, const char *value);
 

@@ -5,6 +5,7 @@ GL_UNIT_TESTS = \
 	tests/unit/lib/doc \
 	tests/unit/lib/json \
 	tests/unit/lib/err \
+	tests/unit/lib/etag \
 	tests/unit/lib/cache \
 	tests/unit/lib/breaker \
 	tests/unit/lib/trace
@@ -22,6 +23,7 @@ tests_unit_lib_valid_LDADD = $(GL_LIBS)
 tests_unit_lib_doc_LDADD = $(GL_LIBS)
 tests_unit_lib_json_LDADD = $(GL_LIBS)
 tests_unit_lib_err_LDADD = $(GL_LIBS)
+tests_unit_lib_etag_LDADD = $(GL_LIBS)
 tests_unit_lib_cache_LDADD = $(GL_LIBS)
 tests_unit_lib_breaker_LDADD = $(GL_LIBS)
 tests_unit_lib_trace_LDADD = $(GL_LIBS)

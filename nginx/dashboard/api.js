@@ -32,7 +32,12 @@ export async function api(method, path, opts = {}) {
   const headers = { Accept: 'application/json', ...(opts.headers || {}) };
   const token = getToken();
   if (token && !opts.anonymous) headers.Authorization = `Bearer ${token}`;
-  const init = { method, headers, signal: opts.signal, cache: 'no-store' };
+  // Reads go through the browser's HTTP cache in 'no-cache' mode: it keeps each answer with
+  // its ETag and asks again every time with If-None-Match; a 304 (no body on the wire) comes
+  // back here as the kept 200, so callers see no difference and data is never stale. The API
+  // marks user data "Cache-Control: private, no-cache" to the same end (lib/etag.h) and
+  // everything else no-store. Writes are never kept.
+  const init = { method, headers, signal: opts.signal, cache: method === 'GET' ? 'no-cache' : 'no-store' };
   if (opts.body !== undefined) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(opts.body);

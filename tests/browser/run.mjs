@@ -220,6 +220,55 @@ try {
     assert(statuses.length > 0 && statuses.every((s) => s === 'completed'), `only completed orders (${statuses})`);
   });
 
+  // The API's ETags at work: a view shown again does not download its data again. The
+  // browser keeps each answer (Cache-Control: private, no-cache) and asks with If-None-Match;
+  // the 304 comes back to the page as the kept 200. nginx's access log tells the 304 (the
+  // page cannot: fetch hands it the kept answer, with the 304's headers merged in).
+  const ACCESS_LOG = process.env.GALLEY_RUN ? path.join(process.env.GALLEY_RUN, 'logs', 'nginx-access.log') : '';
+  const loggedStatus = (rid) => {
+    for (const line of fs.readFileSync(ACCESS_LOG, 'utf8').split('\n')) {
+      if (!line.includes(rid)) continue;
+      try {
+        const e = JSON.parse(line);
+        if (e.request_id === rid) return e.status;
+      } catch {
+        /* a line being written */
+      }
+    }
+    return 0;
+  };
+  await test('staff open the items again: the browser revalidates the menu with its ETag, nginx logs a 304, and the rows show as before', staff, 'staff-items-revalidated.png', async () => {
+    assert(ACCESS_LOG && fs.existsSync(ACCESS_LOG), `nginx's access log is readable (GALLEY_RUN: ${process.env.GALLEY_RUN})`);
+    const loads = [];
+    const onResponse = (r) => {
+      if (r.request().method() === 'GET' && new URL(r.url()).pathname === '/api/menu') loads.push(r);
+    };
+    staff.on('response', onResponse);
+    try {
+      await staff.click(tid('nav-staff-items'));
+      await poll(() => loads.length >= 1, 10000, 'the items view to load the menu');
+      await staff.waitForSelector(tid(`item-version-${a.id}`));
+      const version = await staff.textContent(tid(`item-version-${a.id}`));
+      await staff.click(tid('nav-staff-orders'));
+      await staff.waitForSelector(tid('orders-filter'));
+      await staff.click(tid('nav-staff-items'));
+      await poll(() => loads.length >= 2, 10000, 'the items view to load the menu again');
+      await staff.waitForSelector(tid(`item-version-${a.id}`));
+      const [first, again] = loads;
+      const etag = (await first.allHeaders()).etag || '';
+      assert(/^"[0-9a-f]{32}"$/.test(etag), `the menu carries an ETag (${etag})`);
+      const sent = (await again.request().allHeaders())['if-none-match'];
+      assert(sent === etag, `the second load sent If-None-Match: ${etag} (sent ${sent})`);
+      assert(again.status() === 200, `the page got the kept answer as a 200 (${again.status()})`);
+      const rid = (await again.allHeaders())['x-request-id'] || '';
+      const status = await poll(() => loggedStatus(rid), 5000, `request ${rid} in nginx's access log`);
+      assert(status === 304, `nginx answered the second load 304 (logged ${status})`);
+      assert((await staff.textContent(tid(`item-version-${a.id}`))) === version, 'the row shows what it showed');
+    } finally {
+      staff.off('response', onResponse);
+    }
+  });
+
   // (b) a price change by staff reaches the customer's menu
   const oldCents = a.price_cents;
   const newCents = oldCents + 10 + (Date.now() % 50);

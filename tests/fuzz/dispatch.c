@@ -16,6 +16,10 @@
  * are 24 hex, the page is in range, the body validates again and builds a BSON
  * document); the answer is one well-formed response whose body is JSON, and
  * every error has the API's shape {"error":{"code","message"[,"field"]}}.
+ * Caching (req.h): an ETag and "Cache-Control: private, no-cache" on the 200
+ * or 304 of a GET that needs a caller and on nothing else, which is
+ * "no-store"; a 304 only for an If-None-Match the tag satisfies, with no
+ * body and no Content-Type.
  */
 #include <ctype.h>
 #include <string.h>
@@ -24,6 +28,7 @@
 #include "app.h"
 #include "doc.h"
 #include "err.h"
+#include "etag.h"
 #include "fuzz.h"
 #include "idem.h"
 #include "req.h"
@@ -152,7 +157,7 @@ thing_any(struct gl_req *req)
 	if (gl_req_capture(req, "id") != NULL) {
 		snprintf(req->location, sizeof(req->location), "/api/things/%s",
 		         gl_req_capture(req, "id"));
-		gl_req_header(req, "ETag", "\"1\"");
+		gl_req_header(req, "X-Thing-Version", "\"1\"");
 	}
 	return gl_reply(req, req->method == GL_POST ? 201 : 200, out);
 }
@@ -212,7 +217,52 @@ read_head(struct fuzz_fcgi *f, const uint8_t **data, size_t *size, bool *has_len
 	}
 }
 
-/* The response: "Status: N\r\n", headers, an empty line, and a JSON body unless 204. */
+/* Header name's value in the head (text, head_len bytes) into val; false when absent. */
+static bool
+header_value(const char *text, size_t head_len, const char *name, char *val, size_t size)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = strstr(text, "\r\n"); p != NULL && (size_t)(p - text) + 2 < head_len;
+	     p = strstr(p + 2, "\r\n")) {
+		const char *line = p + 2, *end = strstr(line, "\r\n");
+
+		if (strncasecmp(line, name, n) != 0 || line[n] != ':' || end == NULL)
+			continue;
+		line += n + 1;
+		while (*line == ' ')
+			line++;
+		snprintf(val, size, "%.*s", (int)(end - line), line);
+		return true;
+	}
+	return false;
+}
+
+/* Caching: which answers are tagged, what Cache-Control says, when a 304 may stand in. */
+static void
+check_caching(const char *text, size_t head_len, const struct gl_req *req)
+{
+	const struct gl_route *r = req->match.route;
+	bool user_get = req->method == GL_GET && r != NULL && r->roles != GL_ROLE_PUBLIC;
+	char etag[128], cc[64], ct[128];
+	bool tagged = header_value(text, head_len, "ETag", etag, sizeof(etag));
+
+	FUZZ_CHECK(header_value(text, head_len, "Cache-Control", cc, sizeof(cc)));
+	FUZZ_CHECK(tagged == (user_get && (req->status == 200 || req->status == 304)));
+	FUZZ_CHECK(strcmp(cc, tagged ? "private, no-cache" : "no-store") == 0);
+	if (tagged)
+		FUZZ_CHECK(strlen(etag) == GL_ETAG_SIZE - 1 && etag[0] == '"' &&
+		           strspn(etag + 1, "0123456789abcdef") == GL_ETAG_SIZE - 3 &&
+		           etag[GL_ETAG_SIZE - 2] == '"');
+	if (req->status == 304) {
+		FUZZ_CHECK(gl_etag_none_match(gl_req_param(req, "HTTP_IF_NONE_MATCH"), etag));
+		FUZZ_CHECK(!header_value(text, head_len, "Content-Type", ct, sizeof(ct)));
+	} else if (tagged) {
+		FUZZ_CHECK(!gl_etag_none_match(gl_req_param(req, "HTTP_IF_NONE_MATCH"), etag));
+	}
+}
+
+/* The response: "Status: N\r\n", headers, an empty line, and a JSON body unless 204 or 304. */
 static void
 check_response(const struct fuzz_fcgi *f, const struct gl_req *req)
 {
@@ -233,7 +283,10 @@ check_response(const struct fuzz_fcgi *f, const struct gl_req *req)
 	for (size_t i = 0; i < head_len; i++)
 		FUZZ_CHECK(text[i] == '\r' || text[i] == '\n' ||
 		           ((unsigned char)text[i] >= 0x20 && (unsigned char)text[i] < 0x7f));
-	if (req->status != 204) {
+	check_caching(text, head_len, req);
+	if (req->status == 204 || req->status == 304) {
+		FUZZ_CHECK(len == head_len);
+	} else {
 		body = json_loadb(text + head_len, len - head_len, 0, NULL);
 		FUZZ_CHECK(body != NULL);
 		if (req->status >= 400) {
