@@ -15,9 +15,35 @@
 #                                    its path
 #   bench_row NAME CONNS SECS URL [wrk args...]   one wrk run, printed as a table row:
 #                                    | name | req/s | p50 | p99 | errors |
+#   bench_pin_stack CPUS             the running stack (every process in $GALLEY_RUN/pids and
+#                                    their children, all threads) on CPUS only, until exit; run
+#                                    the load tool with `taskset -c OTHER` so that the stack,
+#                                    not the tool, is what runs out of CPU
 bench_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
+bench_stack_pids() {
+	local f p
+	for f in "$GALLEY_RUN"/pids/*.pid; do
+		p=$(cat "$f" 2>/dev/null) || continue
+		echo "$p"
+		pgrep -P "$p" 2>/dev/null || true
+	done
+}
+
+bench_pin_stack() {
+	local p
+	for p in $(bench_stack_pids); do taskset -a -p -c "$1" "$p" >/dev/null 2>&1 || true; done
+	bench_pinned=1
+}
+
+bench_unpin_stack() {
+	local p all
+	all="0-$(($(nproc --all) - 1))"
+	for p in $(bench_stack_pids); do taskset -a -p -c "$all" "$p" >/dev/null 2>&1 || true; done
+}
+
 bench_cleanup() {
+	[ -z "${bench_pinned:-}" ] || bench_unpin_stack
 	[ -f "$BENCH_TMP/nginx.pid" ] && kill "$(cat "$BENCH_TMP/nginx.pid")" 2>/dev/null || true
 	[ -n "${bench_hello_pid:-}" ] && kill -- -"$bench_hello_pid" 2>/dev/null || true
 	rm -rf "$BENCH_TMP"

@@ -166,14 +166,15 @@ expect_status() {
 expect_json() {
 	check "$2" _gl_jq "$1"
 }
-_gl_jq() { jq -e "$1" >/dev/null 2>&1 <<<"$BODY"; }
+# `-n` and `input`: jq 1.6's -e exits 0 on an empty body, which must fail.
+_gl_jq() { jq -e -n "input | ($1)" >/dev/null 2>&1 <<<"$BODY"; }
 
 expect_error() {
 	check "$3" _gl_is_error "$1" "$2"
 }
 _gl_is_error() {
 	[[ $STATUS == "$1" ]] &&
-		jq -e --arg c "$2" '.error.code == $c and (.error.message | type == "string" and length > 0)' \
+		jq -e -n --arg c "$2" 'input | .error.code == $c and (.error.message | type == "string" and length > 0)' \
 			>/dev/null 2>&1 <<<"$BODY"
 }
 
