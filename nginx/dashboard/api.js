@@ -44,7 +44,10 @@ export async function api(method, path, opts = {}) {
   }
   let res;
   // A read is asked twice when no pool answered the first time (502/503/504: a pool being
-  // restarted, a dependency back a moment later); a write never is, it may have happened.
+  // restarted, a dependency back a moment later). A write is asked again only after a 503
+  // with Retry-After: that is nginx's bounded queue refusing it before any service saw it
+  // (README, GALLEY_INFLIGHT_PER_WORKER), so it cannot have happened; any other failed
+  // write may have.
   for (let attempt = 0; ; attempt++) {
     try {
       res = await fetch(path, init);
@@ -52,8 +55,11 @@ export async function api(method, path, opts = {}) {
       if (e && e.name === 'AbortError') throw e;
       throw new ApiError(0, 'network_error', `The server cannot be reached (${e.message || e}).`);
     }
-    if (method !== 'GET' || attempt > 0 || ![502, 503, 504].includes(res.status)) break;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    const busy = res.status === 503 && res.headers.has('Retry-After');
+    if (attempt > 0 || !(busy || (method === 'GET' && [502, 503, 504].includes(res.status)))) break;
+    const after = Number(res.headers.get('Retry-After'));
+    const ms = busy && after > 0 ? Math.min(after, 5) * 1000 : 500;
+    await new Promise((resolve) => setTimeout(resolve, ms));
   }
   const text = await res.text();
   let data = null;
