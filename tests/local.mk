@@ -14,6 +14,9 @@ TESTS += tests/unit/auth/secret tests/unit/format.sh
 # docker/'s deployment files against the project (python3-yaml; nginx -t; the pools' probe).
 TESTS += tests/unit/deploy.py
 EXTRA_DIST += tests/unit/deploy.py docker
+# docker/prometheus/: the config and alerting rules load, the rules' unit tests pass (promtool).
+TESTS += tests/unit/alerts.sh
+EXTRA_DIST += tests/unit/alerts.sh
 tests_unit_auth_secret_SOURCES = tests/unit/auth/secret.c fcgi/auth/secret.c
 tests_unit_auth_secret_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fcgi/auth
 tests_unit_auth_secret_LDADD = $(GL_LIBS)

@@ -4,8 +4,10 @@
 # fcgi/<svc>/ has its image, compose service, k8s Deployment and Service, and nothing names a
 # service, image, port or GALLEY_* variable the project does not have; the generated k8s files
 # are a fresh rendering; the nginx configs rendered for the images pass `nginx -t`; the
-# Grafana dashboard queries exactly the metrics galley exports; the pools' probe answers for
-# real against a pool of a built service. Debian's python3 with python3-yaml (bin/galley's
+# Grafana dashboard queries exactly the metrics galley exports, and shows the alerts; the
+# alerting rules read only metrics and labels galley exports, and Prometheus loads them and
+# sends them to the compose Alertmanager (tests/unit/alerts.sh runs promtool on them); the
+# pools' probe answers for real against a pool of a built service. Debian's python3 with python3-yaml (bin/galley's
 # PACKAGES). Run by hand: cd build && srcdir=.. ../tests/unit/deploy.py
 import glob
 import json
@@ -79,8 +81,8 @@ ok(all((POOL_PORT, PORT, INTERNAL_PORT, SIM_PORT, LIVE_PORT, CT_CONF, CT_RUN, CT
 LIVE_CONF = "live.conf"
 LIVE_URL = "http://live:%s" % LIVE_PORT
 # Infrastructure the files may name besides the services, and the upstream images allowed.
-INFRA = {"nginx", "live", "sql", "mongo", "redis", "prometheus", "grafana", "jaeger", "galley"}
-UPSTREAM_IMAGES = {"mongo", "redis", "prom/prometheus", "grafana/grafana", "jaegertracing/all-in-one"}
+INFRA = {"nginx", "live", "sql", "mongo", "redis", "prometheus", "alertmanager", "grafana", "jaeger", "galley"}
+UPSTREAM_IMAGES = {"mongo", "redis", "prom/prometheus", "prom/alertmanager", "grafana/grafana", "jaegertracing/all-in-one"}
 METRICS = {
     "galley_http_requests_total", "galley_http_request_duration_seconds_bucket",
     "galley_http_request_duration_seconds_sum", "galley_http_request_duration_seconds_count",
@@ -479,8 +481,8 @@ else:
 
 compose = (DOCS.get("docker/compose.yaml") or [{}])[0]
 cs = compose.get("services", {})
-ok(set(cs) <= set(SERVICES) | INFRA and set(cs) >= set(SERVICES) | {"nginx", "live", "mongo", "redis", "prometheus", "grafana", "jaeger"},
-   "compose has every service, nginx, live, mongo, redis, prometheus, grafana, jaeger and nothing else", sorted(set(cs) ^ (set(SERVICES) | INFRA)))
+ok(set(cs) <= set(SERVICES) | INFRA and set(cs) >= set(SERVICES) | {"nginx", "live", "mongo", "redis", "prometheus", "alertmanager", "grafana", "jaeger"},
+   "compose has every service, nginx, live, mongo, redis, prometheus, alertmanager, grafana, jaeger and nothing else", sorted(set(cs) ^ (set(SERVICES) | INFRA)))
 for name, s in sorted(cs.items()):
     image, build = s.get("image", ""), s.get("build")
     if image.startswith("galley/"):
@@ -592,16 +594,70 @@ for path, dash in DASHBOARDS.items():
     walk(dash)
     names = set().union(*(promql_metrics(e) for e in exprs + variables)) if exprs else set()
     used |= names
-    ok(exprs and names <= METRICS, "%s queries only galley's metrics (%d queries)" % (path, len(exprs)), sorted(names - METRICS))
+    ok(exprs and names <= METRICS | {"ALERTS"}, "%s queries only galley's metrics and Prometheus's ALERTS (%d queries)" % (path, len(exprs)), sorted(names - METRICS - {"ALERTS"}))
     loose = sorted({m for e in exprs for m in unaggregated(e)})
     ok(not loose, "%s aggregates every metric it queries (sum by the labels it shows: a new label, such as the events' type, does not split a panel)" % path, loose)
-ok(used >= METRICS, "the dashboards show every metric galley exports", sorted(METRICS - used))
+ok(used >= METRICS, "the dashboards show every metric galley exports", sorted(METRICS - used - {"ALERTS"}))
+alert_exprs = [e for d in DASHBOARDS.values() for e in re.findall(r'"expr":\s*"((?:[^"\\]|\\.)*)"', json.dumps(d)) if "ALERTS" in e]
+ok(any('alertstate=\\"firing\\"' in e for e in alert_exprs), "a dashboard shows the firing alerts (ALERTS{alertstate=\"firing\"})", alert_exprs)
 ds = (DOCS.get("docker/grafana/provisioning/datasources/prometheus.yaml") or [{}])[0].get("datasources", [{}])[0]
 dash_uids = set(re.findall(r'"uid":\s*"([^"]+)"', "".join(json.dumps(d.get("panels", [])) for d in DASHBOARDS.values())))
 ok(ds.get("url") == "http://prometheus:9090" and dash_uids == {ds.get("uid")}, "the dashboards' datasource is the provisioned Prometheus", (ds, dash_uids))
 prov = (DOCS.get("docker/grafana/provisioning/dashboards/galley.yaml") or [{}])[0].get("providers", [{}])[0]
 mounts = dict(v.split(":")[:2][::-1] for v in cs.get("grafana", {}).get("volumes", []))
 ok(os.path.normpath(os.path.join(D, mounts.get(prov.get("options", {}).get("path"), "?"))) == D + "/grafana/dashboards", "Grafana loads docker/grafana/dashboards/ (the provisioned path is mounted)")
+
+# ---------------------------------------------------------------- alerting rules and Alertmanager
+
+# What galley's /metrics really has: lib/metrics_text.c's families (a histogram's three series)
+# and the label names lib/metrics.c and lib/metrics_text.c write; and what Prometheus adds to
+# its scrape (up, job, instance).
+families = re.findall(r'\{\s*"(\w+)",\s*"(counter|gauge|histogram)"', read(TOP + "/lib/metrics_text.c"))
+EXPORTED = {f + s for f, t in families for s in (("_bucket", "_sum", "_count") if t == "histogram" else ("",))}
+ok(METRICS <= EXPORTED, "every metric this test knows is one lib/metrics_text.c exports", sorted(METRICS - EXPORTED))
+LABELS = set(re.findall(r'(\w+)=\\"', read(TOP + "/lib/metrics.c") + read(TOP + "/lib/metrics_text.c"))) | {"job", "instance"}
+rule_files = prom.get("rule_files", [])
+ok(rule_files and all(os.path.exists(os.path.join(D, "prometheus", f)) for f in rule_files), "prometheus.yml's rule_files are in docker/prometheus/", rule_files)
+prom_mounts = {v.split(":")[1]: v.split(":")[0] for v in cs.get("prometheus", {}).get("volumes", []) if isinstance(v, str)}
+ok(all(os.path.normpath(os.path.join(D, prom_mounts.get("/etc/prometheus/" + f, "?"))) == os.path.normpath(os.path.join(D, "prometheus", f)) for f in rule_files),
+   "compose mounts every rule file beside prometheus.yml in /etc/prometheus/", prom_mounts)
+for f in rule_files:
+    groups = (DOCS.get("docker/prometheus/" + f) or [{}])[0].get("groups", [])
+    rules = [r for g in groups for r in g.get("rules", [])]
+    recorded = {r["record"] for r in rules if "record" in r}
+    alerts = [r for r in rules if "alert" in r]
+    names, labels = set(), set()
+    for r in rules:
+        e = re.sub(r"\b\d+(?:ms|[smhdwy])\b", "", r.get("expr", ""))  # durations (offset 10m)
+        names |= promql_metrics(e)
+        labels |= set(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)\s*\"", " ".join(re.findall(r"\{[^}]*\}", e))))
+        for lst in re.findall(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)", e):
+            labels |= {w.strip() for w in lst.split(",") if w.strip()}
+        for a in r.get("annotations", {}).values():
+            labels |= set(re.findall(r"\$labels\.(\w+)", a))
+    ok(alerts and names <= EXPORTED | recorded | {"up"}, "%s reads only metrics galley exports (lib/metrics_text.c), its own recorded series and up" % f, sorted(names - EXPORTED - recorded - {"up"}))
+    ok(labels <= LABELS, "%s uses only labels galley writes (lib/metrics.c, lib/metrics_text.c) and job, instance" % f, sorted(labels - LABELS))
+    ok(all(r.get("labels", {}).get("severity") in ("critical", "warning") and r.get("annotations", {}).get("summary") and r.get("annotations", {}).get("description") and r.get("for")
+           for r in alerts), "%s: every alert has a severity (critical or warning), a summary, a description and a for:" % f,
+       [r["alert"] for r in alerts if not (r.get("labels", {}).get("severity") and r.get("annotations", {}).get("summary") and r.get("for"))])
+    ok(all("$labels.service" in r["annotations"].get("summary", "") for r in alerts if re.search(r"\bby \([^)]*\bservice\b", r["expr"])),
+       "%s: the summary of every alert kept by service names the service" % f)
+am_targets = [t for a in prom.get("alerting", {}).get("alertmanagers", []) for sc in a.get("static_configs", []) for t in sc.get("targets", [])]
+ok(am_targets == ["alertmanager:9093"] and "alertmanager" in cs, "Prometheus sends its alerts to compose's alertmanager:9093", am_targets)
+am_mounts = [v for v in cs.get("alertmanager", {}).get("volumes", []) if isinstance(v, str)]
+ok(any(v.split(":")[:2] == ["./alertmanager/alertmanager.yml", "/etc/alertmanager/alertmanager.yml"] for v in am_mounts),
+   "compose gives Alertmanager docker/alertmanager/alertmanager.yml (its image's default config path)", am_mounts)
+am = (DOCS.get("docker/alertmanager/alertmanager.yml") or [{}])[0]
+receivers = {r.get("name"): r for r in am.get("receivers", [])}
+
+
+def route_receivers(route):
+    return [route.get("receiver")] + [x for sub in route.get("routes", []) for x in route_receivers(sub)]
+
+
+used_receivers = route_receivers(am.get("route", {}))
+ok(am.get("route", {}).get("receiver") and all(r in receivers for r in used_receivers if r), "alertmanager.yml: every receiver its routes name is defined", used_receivers)
+ok(any(w.get("url", "").startswith(("http://", "https://")) for r in receivers.values() for w in r.get("webhook_configs", [])), "alertmanager.yml has a webhook receiver")
 
 # ---------------------------------------------------------------- the probe, against a real pool
 
