@@ -81,7 +81,7 @@ ok(all((POOL_PORT, PORT, INTERNAL_PORT, SIM_PORT, LIVE_PORT, CT_CONF, CT_RUN, CT
 LIVE_CONF = "live.conf"
 LIVE_URL = "http://live:%s" % LIVE_PORT
 # Infrastructure the files may name besides the services, and the upstream images allowed.
-INFRA = {"nginx", "live", "sql", "mongo", "redis", "prometheus", "alertmanager", "grafana", "jaeger", "galley"}
+INFRA = {"nginx", "live", "sql", "mongo", "redis", "store", "prometheus", "alertmanager", "grafana", "jaeger", "galley"}
 UPSTREAM_IMAGES = {"mongo", "redis", "prom/prometheus", "prom/alertmanager", "grafana/grafana", "jaegertracing/all-in-one"}
 METRICS = {
     "galley_http_requests_total", "galley_http_request_duration_seconds_bucket",
@@ -379,7 +379,7 @@ for p, d in K8S:
     objs.setdefault(d.get("kind"), {})[d["metadata"]["name"]] = d
 WORKLOADS = {**objs.get("Deployment", {}), **objs.get("StatefulSet", {}), **objs.get("Job", {})}
 names = set(WORKLOADS) | set(objs.get("Service", {}))
-ok(names <= set(SERVICES) | INFRA, "every k8s workload and Service is a service or nginx, sql, mongo, redis, jaeger", sorted(names - set(SERVICES) - INFRA))
+ok(names <= set(SERVICES) | INFRA, "every k8s workload and Service is a service or nginx, sql, mongo, redis, store, jaeger", sorted(names - set(SERVICES) - INFRA))
 
 
 def containers(w):
@@ -471,6 +471,31 @@ def k8s_port(host):
 
 ok(url_ok(env.get("GALLEY_INTERNAL_URL"), {"nginx"}, lambda h: INTERNAL_PORT), "k8s GALLEY_INTERNAL_URL is nginx's internal listener", env.get("GALLEY_INTERNAL_URL"))
 ok(url_ok(env.get("GALLEY_MONGO_URI"), {"mongo"}, k8s_port) and url_ok(env.get("GALLEY_REDIS_URL"), {"redis"}, k8s_port), "k8s GALLEY_MONGO_URI and GALLEY_REDIS_URL name the mongo and redis Services' ports")
+ok(url_ok(env.get("GALLEY_STORE_URL"), {"store"}, k8s_port), "k8s GALLEY_STORE_URL names the store Service's port", env.get("GALLEY_STORE_URL"))
+# Every service's pods read galley-env (which has GALLEY_STORE_URL).
+for svc in SERVICES:
+    c = containers(objs.get("Deployment", {}).get(svc) or {"spec": {"template": {"spec": {}}}})
+    ok(c and any(f.get("configMapRef", {}).get("name") == "galley-env" for f in c[0].get("envFrom", [])), "k8s %s: its pods read galley-env (GALLEY_STORE_URL among it)" % svc)
+
+
+def aof_always(cmd):
+    """A redis-server command line (list or string) with AOF on and every write fsynced."""
+    words = [str(w) for w in cmd] if isinstance(cmd, list) else str(cmd or "").split()
+    line = " ".join(words)
+    return re.search(r"--appendonly yes\b", line) is not None and re.search(r"--appendfsync always\b", line) is not None
+
+
+# The store: a second Redis whose AOF is on (appendfsync always), on a volume of its own.
+st = objs.get("StatefulSet", {}).get("store")
+if ok(st is not None and objs.get("Service", {}).get("store") is not None, "k8s: the store has a StatefulSet and a Service named store"):
+    c = containers(st)[0]
+    ok(c.get("image", "").split(":")[0] == "redis", "k8s store: a Redis image", c.get("image"))
+    ok(aof_always(c.get("command", []) + c.get("args", [])), "k8s store: redis-server with --appendonly yes --appendfsync always", c.get("args"))
+    claims = {t["metadata"]["name"] for t in st["spec"].get("volumeClaimTemplates", [])}
+    ok(any(m.get("mountPath") == "/data" and m.get("name") in claims for m in c.get("volumeMounts", [])), "k8s store: a volumeClaimTemplate mounted at /data (the AOF's folder)", c.get("volumeMounts"))
+    # Reached as redis is: the NetworkPolicies that let galley's pods reach redis do so for the store.
+    let_in = lambda w: sorted(pol["metadata"]["name"] for pol in objs.get("NetworkPolicy", {}).values() if selects(pol["spec"].get("podSelector", {}).get("matchLabels"), w))
+    ok(let_in("store") and let_in("store") == let_in("redis"), "k8s store: the NetworkPolicies of redis apply to it", (let_in("store"), let_in("redis")))
 if shutil.which("kubectl"):
     p = subprocess.run(["kubectl", "kustomize", D + "/k8s"], capture_output=True, text=True, timeout=60)
     ok(p.returncode == 0, "kubectl kustomize docker/k8s builds", p.stderr)
@@ -481,8 +506,8 @@ else:
 
 compose = (DOCS.get("docker/compose.yaml") or [{}])[0]
 cs = compose.get("services", {})
-ok(set(cs) <= set(SERVICES) | INFRA and set(cs) >= set(SERVICES) | {"nginx", "live", "mongo", "redis", "prometheus", "alertmanager", "grafana", "jaeger"},
-   "compose has every service, nginx, live, mongo, redis, prometheus, alertmanager, grafana, jaeger and nothing else", sorted(set(cs) ^ (set(SERVICES) | INFRA)))
+ok(set(cs) <= set(SERVICES) | INFRA and set(cs) >= set(SERVICES) | {"nginx", "live", "mongo", "redis", "store", "prometheus", "alertmanager", "grafana", "jaeger"},
+   "compose has every service, nginx, live, mongo, redis, store, prometheus, alertmanager, grafana, jaeger and nothing else", sorted(set(cs) ^ (set(SERVICES) | INFRA)))
 for name, s in sorted(cs.items()):
     image, build = s.get("image", ""), s.get("build")
     if image.startswith("galley/"):
@@ -500,6 +525,14 @@ for svc in SERVICES:
     ok(re.fullmatch(r"\$\{GALLEY_%s_WORKERS:-[1-9][0-9]?\}" % u, str(s.get("environment", {}).get("GALLEY_WORKERS"))), "compose %s: GALLEY_WORKERS is GALLEY_%s_WORKERS" % (svc, u))
     ok(url_ok(s.get("environment", {}).get("GALLEY_INTERNAL_URL"), {"nginx"}, lambda h: INTERNAL_PORT), "compose %s: GALLEY_INTERNAL_URL is nginx's internal listener" % svc)
     ok(not s.get("ports"), "compose %s: its pool port is not published on the host" % svc)
+    ok(url_ok(s.get("environment", {}).get("GALLEY_STORE_URL"), {"store"}, lambda h: "6379"), "compose %s: GALLEY_STORE_URL is the store's Redis port" % svc, s.get("environment", {}).get("GALLEY_STORE_URL"))
+    ok(all(s.get("depends_on", {}).get(x, {}).get("condition") == "service_healthy" for x in ("mongo", "redis", "store")), "compose %s: starts once mongo, redis and the store are healthy" % svc, s.get("depends_on"))
+# The store: a second Redis whose AOF is on (appendfsync always), on a named volume.
+store_s = cs.get("store", {})
+ok(store_s.get("image", "").split(":")[0] == "redis" and aof_always(store_s.get("command")), "compose store: redis-server with --appendonly yes --appendfsync always", store_s.get("command"))
+store_vols = [v.split(":") for v in store_s.get("volumes", []) if isinstance(v, str)]
+ok(any(len(v) >= 2 and v[1] == "/data" and v[0] in (compose.get("volumes") or {}) for v in store_vols), "compose store: a named volume on /data (the AOF's folder)", store_s.get("volumes"))
+ok("ping" in store_s.get("healthcheck", {}).get("test", []), "compose store: its health check is redis-cli ping", store_s.get("healthcheck"))
 nginx_s = cs.get("nginx", {})
 ok(all(nginx_s.get("depends_on", {}).get(s, {}).get("condition") == "service_healthy" for s in SERVICES), "compose nginx starts after every service's pools are healthy (its upstreams must resolve)")
 ok([str(p).rsplit(":", 1)[-1] for p in nginx_s.get("ports", [])] == [PORT], "compose nginx publishes only the public port %s" % PORT, nginx_s.get("ports"))
@@ -682,7 +715,7 @@ else:
     port = free_port()
     dead = free_port()  # nothing listens there: MongoDB and Redis that do not answer
     env = dict(os.environ, GALLEY_MONGO_URI="mongodb://127.0.0.1:%d/?serverSelectionTimeoutMS=300" % dead,
-               GALLEY_REDIS_URL="redis://127.0.0.1:%d/0" % dead, GALLEY_DB_TIMEOUT_MS="300", GALLEY_REDIS_TIMEOUT_MS="100")
+               GALLEY_REDIS_URL="redis://127.0.0.1:%d/0" % dead, GALLEY_STORE_URL="redis://127.0.0.1:%d/0" % dead, GALLEY_DB_TIMEOUT_MS="300", GALLEY_REDIS_TIMEOUT_MS="100")
     pool_p = subprocess.Popen(["spawn-fcgi", "-n", "-a", "127.0.0.1", "-p", str(port), "--", shutil.which("multiwatch"), "-f", "1", "--",
                                "%s/fcgi/%s/galley-%s" % (BUILD, svc, svc)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
