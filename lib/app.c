@@ -45,7 +45,7 @@ static bool
 app_tick_claim(void)
 {
 	const char *argv[] = { "SET", tick_key, "1", "NX", "PX", "900" };
-	redisReply *r = gl_redis_strv(6, argv);
+	redisReply *r = gl_redis_strv(GL_REDIS_CACHE, 6, argv);
 	bool mine = r == NULL || r->type != REDIS_REPLY_NIL;
 
 	if (r != NULL)
@@ -142,11 +142,14 @@ app_readyz(struct gl_req *req)
 {
 	if (gl_db_ping() != GL_OK)
 		return gl_fail(req, GL_E_UPSTREAM_DOWN, NULL, "mongodb is not answering");
-	if (gl_redis_ping() != 0)
+	if (gl_redis_ping(GL_REDIS_CACHE) != 0)
 		return gl_fail(req, GL_E_UPSTREAM_DOWN, NULL, "redis is not answering");
-	return gl_reply(
-	        req, 200,
-	        json_pack("{s:s, s:s, s:s}", "status", "ready", "mongodb", "ok", "redis", "ok"));
+	if (gl_redis_ping(GL_REDIS_STORE) != 0)
+		return gl_fail(req, GL_E_UPSTREAM_DOWN, NULL,
+		               "the store (redis with the event streams) is not answering");
+	return gl_reply(req, 200,
+	                json_pack("{s:s, s:s, s:s, s:s}", "status", "ready", "mongodb", "ok",
+	                          "redis", "ok", "store", "ok"));
 }
 
 /* Read and drop what is left of the body so the FastCGI stream stays in step. */

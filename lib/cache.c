@@ -44,7 +44,7 @@ cache_get(const char *key, char **val, size_t *len)
 
 	if (gl_near_get(key, val, len) == 1)
 		return 1;
-	if ((r = gl_redis_argv(2, argv, lens)) == NULL)
+	if ((r = gl_redis_argv(GL_REDIS_CACHE, 2, argv, lens)) == NULL)
 		return -1;
 	if (r->type == REDIS_REPLY_STRING) {
 		*val = malloc(r->len + 1);
@@ -70,7 +70,7 @@ cache_lock(const char *lock, const char *token)
 	const char *argv[] = { "SET", lock, token, "NX", "PX", ms };
 
 	snprintf(ms, sizeof(ms), "%d", CACHE_LOCK_MS);
-	return gl_redis_type(6, argv) == REDIS_REPLY_STATUS;
+	return gl_redis_type(GL_REDIS_CACHE, 6, argv) == REDIS_REPLY_STATUS;
 }
 
 static void
@@ -85,7 +85,7 @@ cache_store(const char *key, const char *lock, const char *token, const char *va
 	for (int i = 0; i < 8; i++)
 		lens[i] = strlen(argv[i]);
 	lens[6] = len;
-	r = gl_redis_argv(8, argv, lens);
+	r = gl_redis_argv(GL_REDIS_CACHE, 8, argv, lens);
 	if (r != NULL && r->type == REDIS_REPLY_ERROR)
 		gl_log(GL_LOG_WARN, NULL, "cache store: %s", r->str);
 	if (r != NULL)
@@ -164,7 +164,7 @@ gl_cache_del(const char *const *keys, int nkeys)
 		argv[argc] = locks[i];
 		lens[argc++] = strlen(locks[i]);
 	}
-	r = gl_redis_argv(argc, argv, lens);
+	r = gl_redis_argv(GL_REDIS_CACHE, argc, argv, lens);
 	ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
 	if (r != NULL)
 		freeReplyObject(r);
@@ -190,7 +190,7 @@ gl_cache_put(const char *key, const char *val, long ttl)
 
 	snprintf(t, sizeof(t), "%ld", ttl);
 	gl_near_forget(key);
-	return gl_redis_type(5, argv) == REDIS_REPLY_STATUS ? 0 : -1;
+	return gl_redis_type(GL_REDIS_CACHE, 5, argv) == REDIS_REPLY_STATUS ? 0 : -1;
 }
 
 /* INCR, and start the window's clock on the first event only. */
@@ -207,7 +207,7 @@ gl_cache_count(const char *key, long window_s, long long *n)
 	int ok;
 
 	snprintf(w, sizeof(w), "%ld", window_s);
-	r = gl_redis_strv(5, argv);
+	r = gl_redis_strv(GL_REDIS_CACHE, 5, argv);
 	ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
 	*n = ok ? r->integer : 0;
 	if (r != NULL)

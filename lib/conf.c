@@ -20,6 +20,7 @@ struct conf_var {
 static const struct conf_var conf_vars[] = {
 	{ "GALLEY_MONGO_URI", CONF_STR, "mongodb://127.0.0.1:27017", 0, 0, &gl_conf.mongo_uri },
 	{ "GALLEY_REDIS_URL", CONF_STR, "redis://127.0.0.1:6379/0", 0, 0, &gl_conf.redis_url },
+	{ "GALLEY_STORE_URL", CONF_STR, "redis://127.0.0.1:6380/0", 0, 0, &gl_conf.store_url },
 	{ "GALLEY_INTERNAL_URL", CONF_STR, "http://127.0.0.1:8081", 0, 0, &gl_conf.internal_url },
 	{ "GALLEY_LOG_LEVEL", CONF_STR, "info", 0, 0, &gl_conf.log_level },
 	{ "GALLEY_CACHE_TTL", CONF_LONG, "300", 1, 86400, &gl_conf.cache_ttl },

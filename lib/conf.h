@@ -12,7 +12,8 @@
 struct gl_conf {
 	const char *service;      /* the program's service name, e.g. "menu" */
 	const char *mongo_uri;    /* GALLEY_MONGO_URI */
-	const char *redis_url;    /* GALLEY_REDIS_URL */
+	const char *redis_url;    /* GALLEY_REDIS_URL: the cache, persists nothing */
+	const char *store_url;    /* GALLEY_STORE_URL: the Redis whose AOF is on (redis.h) */
 	const char *internal_url; /* GALLEY_INTERNAL_URL: nginx's internal listener */
 	const char *log_level;    /* GALLEY_LOG_LEVEL: debug, info, warn, error */
 	long cache_ttl;           /* GALLEY_CACHE_TTL seconds */

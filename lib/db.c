@@ -326,7 +326,7 @@ db_lock(const char *key, const char *token)
 
 	_Static_assert(DB_LOCK_MS == 2000, "the PX argument above");
 	for (long long waited = 0; waited < DB_LOCK_WAIT_US; waited += 2000) {
-		redisReply *r = gl_redis_strv(6, argv);
+		redisReply *r = gl_redis_strv(GL_REDIS_CACHE, 6, argv);
 		int type = r != NULL ? r->type : -1;
 		if (r != NULL)
 			freeReplyObject(r);
@@ -346,7 +346,7 @@ db_unlock(const char *key, const char *token)
 		               "if redis.call('GET', KEYS[1]) == ARGV[1] then "
 		               "return redis.call('DEL', KEYS[1]) end return 0",
 		               "1", key, token };
-	redisReply *r = gl_redis_strv(5, argv);
+	redisReply *r = gl_redis_strv(GL_REDIS_CACHE, 5, argv);
 
 	if (r != NULL)
 		freeReplyObject(r);

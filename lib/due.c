@@ -16,117 +16,139 @@ due_key(char *buf, size_t size, const char *coll)
 	return gl_cache_key(buf, size, "due", coll);
 }
 
-/* Tell Redis's index (else the periodic scan finds it). */
-static void
-due_index(const char *coll, const bson_oid_t *id, int64_t expires)
+/* One command to the store whose reply is an integer: GL_OK, or why not. */
+static enum gl_err
+due_run(int argc, const char **argv)
+{
+	redisReply *r = gl_redis_strv(GL_REDIS_STORE, argc, argv);
+	enum gl_err err = r == NULL                        ? GL_E_UPSTREAM_DOWN
+	                  : r->type == REDIS_REPLY_INTEGER ? GL_OK
+	                                                   : GL_E_INTERNAL;
+
+	if (r != NULL && err != GL_OK)
+		gl_log(GL_LOG_ERROR, NULL, "due: %s refused: %s", argv[0],
+		       r->type == REDIS_REPLY_ERROR ? r->str : "an unexpected reply");
+	if (r != NULL)
+		freeReplyObject(r);
+	return err;
+}
+
+static enum gl_err
+due_set(const char *coll, const bson_oid_t *id, int64_t expires, const char *how)
 {
 	char key[GL_CACHE_KEY_MAX], score[24], member[25];
-	redisReply *r;
 
 	if (due_key(key, sizeof(key), coll) < 0)
-		return;
+		return GL_E_INTERNAL;
 	snprintf(score, sizeof(score), "%lld", (long long)expires);
 	bson_oid_to_string(id, member);
-	const char *argv[] = { "ZADD", key, score, member };
-	if ((r = gl_redis_strv(4, argv)) != NULL)
-		freeReplyObject(r);
+	if (how == NULL) {
+		const char *argv[] = { "ZADD", key, score, member };
+		return due_run(4, argv);
+	}
+	const char *argv[] = { "ZADD", key, how, score, member };
+	return due_run(5, argv);
 }
 
 enum gl_err
 gl_due_add(const char *coll, const bson_oid_t *id, int64_t expires)
 {
-	bson_t doc = BSON_INITIALIZER;
-	enum gl_err err;
-
-	BSON_APPEND_OID(&doc, "_id", id);
-	BSON_APPEND_INT64(&doc, "expires", expires);
-	err = gl_db_insert(coll, &doc);
-	bson_destroy(&doc);
-	if (err == GL_OK)
-		due_index(coll, id, expires);
-	return err;
+	return due_set(coll, id, expires, NULL);
 }
 
 enum gl_err
 gl_due_move(const char *coll, const bson_oid_t *id, int64_t expires)
 {
-	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
-	enum gl_err err;
-
-	BSON_APPEND_OID(&filter, "_id", id);
-	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-	BSON_APPEND_INT64(&set, "expires", expires);
-	bson_append_document_end(&update, &set);
-	err = gl_db_update_where(coll, &filter, &update);
-	bson_destroy(&filter);
-	bson_destroy(&update);
-	if (err == GL_OK)
-		due_index(coll, id, expires);
-	return err;
+	return due_set(coll, id, expires, "XX"); /* only an entry still there: a drop wins */
 }
 
 void
 gl_due_drop(const char *coll, const bson_oid_t *id)
 {
-	bson_t filter = BSON_INITIALIZER;
 	char key[GL_CACHE_KEY_MAX], member[25];
-	redisReply *r;
 
-	BSON_APPEND_OID(&filter, "_id", id);
-	if (gl_db_delete_where(coll, &filter, NULL) != GL_OK)
-		gl_log(GL_LOG_WARN, NULL, "an entry stays in %s until its tick drops it", coll);
-	bson_destroy(&filter);
 	if (due_key(key, sizeof(key), coll) < 0)
 		return;
 	bson_oid_to_string(id, member);
 	const char *argv[] = { "ZREM", key, member };
-	if ((r = gl_redis_strv(3, argv)) != NULL)
-		freeReplyObject(r);
+	if (due_run(3, argv) != GL_OK)
+		gl_log(GL_LOG_WARN, NULL, "an entry stays in %s until its tick drops it", coll);
 }
 
-/* The collection itself: every entry due, read whole (see due.h). */
-static enum gl_err
-due_scan(const char *coll, int max, json_t **out)
+/*
+ * Before the store held them, due lists were MongoDB collections of {_id,
+ * expires}.  Once per list, whatever such a collection still holds moves
+ * into the store (ZADD NX: a newer entry wins), so an upgrade misses no
+ * expiry; a marker in the store says it is done.
+ */
+static void
+due_import(const char *coll, const char *key)
 {
-	bson_t filter = BSON_INITIALIZER, lte;
+	static _Thread_local char done[4][48];
+	char marker[GL_CACHE_KEY_MAX + 16];
 	json_t *all, *e;
-	enum gl_err err;
-	size_t i;
+	size_t i, slot;
+	redisReply *r;
+	int have;
 
-	BSON_APPEND_DOCUMENT_BEGIN(&filter, "expires", &lte);
-	BSON_APPEND_INT64(&lte, "$lte", (int64_t)time(NULL));
-	bson_append_document_end(&filter, &lte);
-	err = gl_db_find_all(coll, &filter, max, &all);
-	bson_destroy(&filter);
-	if (err != GL_OK)
-		return err;
-	*out = json_array();
-	json_array_foreach(all, i, e)
-	        json_array_append_new(*out, json_pack("{s:O}", "id", json_object_get(e, "id")));
-	json_decref(all);
-	return GL_OK;
+	for (slot = 0; slot < 4 && done[slot][0] != '\0'; slot++)
+		if (strcmp(done[slot], coll) == 0)
+			return;
+	snprintf(marker, sizeof(marker), "%s:imported", key);
+	const char *exists[] = { "EXISTS", marker };
+	r = gl_redis_strv(GL_REDIS_STORE, 2, exists);
+	have = r != NULL && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
+	if (r != NULL)
+		freeReplyObject(r);
+	if (have < 0)
+		return;
+	if (have == 0) {
+		if (gl_db_find_all(coll, NULL, 100000, &all) != GL_OK)
+			return; /* MongoDB away: the next tick tries again */
+		json_array_foreach(all, i, e)
+		{
+			bson_oid_t oid;
+			if (gl_oid_parse(json_string_value(json_object_get(e, "id")), &oid) &&
+			    due_set(coll, &oid, json_integer_value(json_object_get(e, "expires")),
+			            "NX") != GL_OK) {
+				json_decref(all);
+				return;
+			}
+		}
+		if (json_array_size(all) > 0)
+			gl_log(GL_LOG_INFO, NULL, "due: %zu entries of %s moved into the store",
+			       json_array_size(all), coll);
+		json_decref(all);
+		const char *set[] = { "SET", marker, "1" };
+		if ((r = gl_redis_strv(GL_REDIS_STORE, 3, set)) == NULL)
+			return;
+		freeReplyObject(r);
+		bson_t everything = BSON_INITIALIZER;
+		if (gl_db_delete_where(coll, &everything, NULL) != GL_OK)
+			gl_log(GL_LOG_DEBUG, NULL, "due: the old %s collection stays", coll);
+		bson_destroy(&everything);
+	}
+	if (slot < 4)
+		snprintf(done[slot], sizeof(done[slot]), "%s", coll);
 }
 
 enum gl_err
 gl_due_find(const char *coll, int max, json_t **out)
 {
-	static _Thread_local time_t scanned;
 	char key[GL_CACHE_KEY_MAX], now_s[24], count[16];
-	time_t now = time(NULL);
 	redisReply *r;
 
-	if (now - scanned >= GL_DUE_SCAN_S || due_key(key, sizeof(key), coll) < 0) {
-		scanned = now;
-		return due_scan(coll, max, out);
-	}
-	snprintf(now_s, sizeof(now_s), "%lld", (long long)now);
+	if (due_key(key, sizeof(key), coll) < 0)
+		return GL_E_INTERNAL;
+	due_import(coll, key);
+	snprintf(now_s, sizeof(now_s), "%lld", (long long)time(NULL));
 	snprintf(count, sizeof(count), "%d", max);
 	const char *argv[] = { "ZRANGEBYSCORE", key, "-inf", now_s, "LIMIT", "0", count };
-	r = gl_redis_strv(7, argv);
+	r = gl_redis_strv(GL_REDIS_STORE, 7, argv);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
 		if (r != NULL)
 			freeReplyObject(r);
-		return due_scan(coll, max, out); /* Redis away: the truth, read whole */
+		return GL_E_UPSTREAM_DOWN; /* the store is away: the next tick asks again */
 	}
 	*out = json_array();
 	for (size_t i = 0; i < r->elements; i++) {

@@ -2,16 +2,15 @@
  * due: lists of things whose time will come, for a service's tick (app.h):
  * unpaid orders, holding reservations.
  *
- * The truth is a MongoDB collection of {_id, expires (epoch seconds)}, added
- * before the thing it names is written and dropped once it is settled, so
- * nothing due is ever missed.  A Redis sorted set
- * ("galley:<service>:due:<coll>", scored by expires) indexes it, so a tick
- * reads only what is due now: FerretDB cannot look up "expires <= now"
- * without reading the whole collection.  Redis may miss an entry (it was
- * away when the entry was added, or restarted empty): every
- * GL_DUE_SCAN_S, and whenever Redis cannot be asked, the tick reads the
- * collection itself.  An entry may come up after it was dropped (a ZREM
- * that did not reach Redis): callers settle idempotently.
+ * A list is a sorted set in the store (redis.h: the Redis whose AOF is on),
+ * "galley:<service>:due:<coll>", scored by expires (epoch seconds): an
+ * entry is added before the thing it names is written and dropped once it
+ * is settled, so nothing due is ever missed, and a tick reads only what is
+ * due now, in one round trip.  (They were MongoDB collections, which
+ * FerretDB cannot ask "expires <= now" without reading whole; what such a
+ * collection still holds is moved into the store once.)  An entry may come
+ * up after its thing was settled (a drop that did not reach the store):
+ * callers settle idempotently.
  *
  * gl_due_each() is how a tick walks a list: one entry at a time, and not
  * one more once the process is asked to stop (stop.h), so a stop never
@@ -27,8 +26,6 @@
 #include <stdint.h>
 
 #include "err.h"
-
-#define GL_DUE_SCAN_S 30
 
 enum gl_err gl_due_add(const char *coll, const bson_oid_t *id, int64_t expires)
         __attribute__((warn_unused_result));

@@ -1,3 +1,4 @@
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +17,12 @@
 #include "stop.h"
 #include "trace.h"
 
-#define OUTBOX "outbox"
-
 struct gl_event {
 	bson_oid_t oid;
 	char id[25];
 	char type[48];
 	char family[16];
+	char stream[48];
 	char *text;                /* the event as JSON, as it is sent */
 	struct gl_trace_span span; /* publishing it, from stage to send, drop or leave */
 };
@@ -57,28 +57,32 @@ events_free(struct gl_event *ev)
 	free(ev);
 }
 
-struct gl_event *
-gl_events_stage(const struct gl_req *req, const char *type, json_t *data,
-                const struct gl_event_proof *proof, enum gl_err *err)
+/* The service's staged events in the store: a hash of event id → outbox entry (JSON). */
+static void
+outbox_key(char *buf, size_t size)
+{
+	snprintf(buf, size, "galley:outbox:%s", gl_conf.service);
+}
+
+/* A new event of type with data (stolen), its text made; NULL (logged) when it cannot be. */
+static struct gl_event *
+events_make(const struct gl_req *req, const char *type, json_t *data)
 {
 	struct gl_event *ev = calloc(1, sizeof(*ev));
-	bson_t doc = BSON_INITIALIZER, p;
-	bson_oid_t subject;
-	json_t *j = NULL;
+	json_t *j;
 	char at[32], traceparent[GL_TRACE_PARENT_SIZE];
 
-	*err = GL_E_INTERNAL;
 	if (ev == NULL || strlen(type) >= sizeof(ev->type) ||
-	    events_family(type, ev->family, sizeof(ev->family)) < 0 ||
-	    !gl_oid_parse(proof->id, &subject)) {
-		gl_log(GL_LOG_ERROR, NULL, "events: cannot stage %s", type);
+	    events_family(type, ev->family, sizeof(ev->family)) < 0) {
+		gl_log(GL_LOG_ERROR, NULL, "events: cannot make %s", type);
 		json_decref(data);
-		events_free(ev);
+		free(ev);
 		return NULL;
 	}
 	bson_oid_init(&ev->oid, NULL);
 	bson_oid_to_string(&ev->oid, ev->id);
 	snprintf(ev->type, sizeof(ev->type), "%s", type);
+	snprintf(ev->stream, sizeof(ev->stream), "galley:events:%s", ev->family);
 	gl_doc_time(at, sizeof(at), (int64_t)time(NULL) * 1000);
 	/* The event carries its publishing span: its consumers' spans are children of it. */
 	gl_trace_produce_start(&ev->span, type, ev->family, ev->id);
@@ -92,81 +96,137 @@ gl_events_stage(const struct gl_req *req, const char *type, json_t *data,
 		return NULL;
 	}
 	json_decref(j);
-	BSON_APPEND_OID(&doc, "_id", &ev->oid);
-	BSON_APPEND_UTF8(&doc, "type", ev->type);
-	BSON_APPEND_UTF8(&doc, "family", ev->family);
-	BSON_APPEND_UTF8(&doc, "event", ev->text);
-	BSON_APPEND_INT64(&doc, "staged", (int64_t)time(NULL));
-	BSON_APPEND_DOCUMENT_BEGIN(&doc, "proof", &p);
-	BSON_APPEND_UTF8(&p, "coll", proof->coll);
-	BSON_APPEND_OID(&p, "id", &subject);
-	BSON_APPEND_INT64(&p, "version", proof->version);
-	bson_append_document_end(&doc, &p);
-	*err = gl_db_insert(OUTBOX, &doc);
-	bson_destroy(&doc);
+	return ev;
+}
+
+struct gl_event *
+gl_events_new(const struct gl_req *req, const char *type, json_t *data)
+{
+	return events_make(req, type, data);
+}
+
+const char *
+gl_events_id(const struct gl_event *ev)
+{
+	return ev->id;
+}
+
+const char *
+gl_events_stream(const struct gl_event *ev)
+{
+	return ev->stream;
+}
+
+const char *
+gl_events_text(const struct gl_event *ev)
+{
+	return ev->text;
+}
+
+void
+gl_events_added(struct gl_event *ev, bool added)
+{
+	if (ev == NULL)
+		return;
+	if (added)
+		gl_metrics_event(GL_METRICS_PUBLISHED, ev->family, ev->type);
+	events_free(ev);
+}
+
+struct gl_event *
+gl_events_stage(const struct gl_req *req, const char *type, json_t *data,
+                const struct gl_event_proof *proof, enum gl_err *err)
+{
+	struct gl_event *ev;
+	bson_oid_t subject;
+	json_t *j;
+	char key[96], *entry;
+	redisReply *r;
+
+	*err = GL_E_INTERNAL;
+	if (!gl_oid_parse(proof->id, &subject)) {
+		gl_log(GL_LOG_ERROR, NULL, "events: cannot stage %s", type);
+		json_decref(data);
+		return NULL;
+	}
+	if ((ev = events_make(req, type, data)) == NULL)
+		return NULL;
+	j = json_pack("{s:s, s:s, s:s, s:I, s:{s:s, s:s, s:I}}", "type", ev->type, "family",
+	              ev->family, "event", ev->text, "staged", (json_int_t)time(NULL), "proof",
+	              "coll", proof->coll, "id", proof->id, "version", (json_int_t)proof->version);
+	entry = j != NULL ? gl_json_dump_new(j) : NULL;
+	json_decref(j);
+	if (entry == NULL) {
+		events_free(ev);
+		return NULL;
+	}
+	outbox_key(key, sizeof(key));
+	const char *hset[] = { "HSET", key, ev->id, entry };
+	r = gl_redis_strv(GL_REDIS_STORE, 4, hset);
+	free(entry);
+	*err = r == NULL                        ? GL_E_UPSTREAM_DOWN
+	       : r->type == REDIS_REPLY_INTEGER ? GL_OK
+	                                        : GL_E_INTERNAL;
+	if (r != NULL)
+		freeReplyObject(r);
 	if (*err != GL_OK) {
+		gl_log(GL_LOG_WARN, NULL, "events: %s not staged: the store did not take it", type);
 		events_free(ev);
 		return NULL;
 	}
 	return ev;
 }
 
-/* XADD to the family's stream, PUBLISH to its live channel: 0, or -1 when Redis said no. */
+/*
+ * Publish a staged event, in one step that cannot half-happen: add it to
+ * its family's stream, take it out of the outbox, and tell live views
+ * (pub/sub keeps nothing: a view may miss one, the stream has it).
+ */
+static const char events_send_lua[] =
+        "local sid = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',"
+        " 'id', ARGV[2], 'type', ARGV[3], 'event', ARGV[4]) "
+        "redis.call('HDEL', KEYS[2], ARGV[2]) "
+        "redis.call('PUBLISH', KEYS[3], ARGV[4]) "
+        "return sid";
+
+/* 0, or -1 when the store said no or is away (the event stays staged). */
 static int
 events_publish(const char *family, const char *id, const char *type, const char *text)
 {
-	char stream[48], channel[48];
+	char stream[48], outbox[96], channel[48];
 	redisReply *r;
 	int ok;
 
 	snprintf(stream, sizeof(stream), "galley:events:%s", family);
 	snprintf(channel, sizeof(channel), "galley:live:%s", family);
-	const char *xadd[] = { "XADD", stream, "MAXLEN", "~",  GL_EVENTS_MAXLEN, "*",
-		               "id",   id,     "type",   type, "event",          text };
-	r = gl_redis_strv(12, xadd);
+	outbox_key(outbox, sizeof(outbox));
+	const char *argv[] = { "EVAL",  events_send_lua,  "3", stream, outbox,
+		               channel, GL_EVENTS_MAXLEN, id,  type,   text };
+	r = gl_redis_strv(GL_REDIS_STORE, 10, argv);
 	ok = r != NULL && r->type == REDIS_REPLY_STRING;
+	if (r != NULL && !ok)
+		gl_log(GL_LOG_ERROR, NULL, "events: %s %s not sent: %s", type, id,
+		       r->type == REDIS_REPLY_ERROR ? r->str : "an unexpected reply");
 	if (r != NULL)
 		freeReplyObject(r);
 	if (!ok)
 		return -1;
 	gl_metrics_event(GL_METRICS_PUBLISHED, family, type);
-	/* Live views may miss one (pub/sub keeps nothing); the stream has it. */
-	const char *pub[] = { "PUBLISH", channel, text };
-	if ((r = gl_redis_strv(3, pub)) != NULL)
-		freeReplyObject(r);
 	return 0;
 }
 
 static void
-outbox_forget(const bson_oid_t *oid)
+outbox_forget(const char *id)
 {
-	bson_t filter = BSON_INITIALIZER;
+	char key[96];
+	redisReply *r;
 
-	BSON_APPEND_OID(&filter, "_id", oid);
-	if (gl_db_delete_where(OUTBOX, &filter, NULL) != GL_OK)
+	outbox_key(key, sizeof(key));
+	const char *argv[] = { "HDEL", key, id };
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 3, argv)) != NULL)
+		freeReplyObject(r);
+	else
 		gl_log(GL_LOG_WARN, NULL, "events: an outbox entry stays; the relay settles it");
-	bson_destroy(&filter);
-}
-
-/*
- * A sent event is kept for GL_EVENTS_KEEP_S in "sent": a Redis that
- * restarts empty has lost the streams, and everything sent that recently is
- * sent again (consumers take each id once).  0, or -1 (then the outbox
- * entry stays, and the relay sends it again).
- */
-static int
-events_keep(const bson_oid_t *oid, const char *family, const char *type, const char *text)
-{
-	bson_t doc = BSON_INITIALIZER;
-	enum gl_err err;
-
-	BSON_APPEND_OID(&doc, "_id", oid);
-	BSON_APPEND_UTF8(&doc, "family", family);
-	BSON_APPEND_UTF8(&doc, "type", type);
-	BSON_APPEND_UTF8(&doc, "event", text);
-	err = gl_db_insert("sent", &doc);
-	bson_destroy(&doc);
-	return err == GL_OK || err == GL_E_CONFLICT ? 0 : -1;
 }
 
 void
@@ -174,12 +234,8 @@ gl_events_send(struct gl_event *ev)
 {
 	if (ev == NULL)
 		return;
-	if (events_publish(ev->family, ev->id, ev->type, ev->text) == 0) {
-		if (events_keep(&ev->oid, ev->family, ev->type, ev->text) == 0)
-			outbox_forget(&ev->oid);
-	} else
-		gl_log(GL_LOG_WARN, NULL, "events: %s %s waits in the outbox (Redis is away)",
-		       ev->type, ev->id);
+	if (events_publish(ev->family, ev->id, ev->type, ev->text) < 0)
+		gl_log(GL_LOG_WARN, NULL, "events: %s %s waits in the outbox", ev->type, ev->id);
 	events_free(ev);
 }
 
@@ -188,7 +244,7 @@ gl_events_drop(struct gl_event *ev)
 {
 	if (ev == NULL)
 		return;
-	outbox_forget(&ev->oid);
+	outbox_forget(ev->id);
 	events_free(ev);
 }
 
@@ -222,179 +278,98 @@ outbox_proven(const json_t *entry)
 	return yes;
 }
 
-/* Redis's run id (it changes when Redis restarts) into buf; -1 when Redis is away. */
+/* Send or drop one outbox entry (its id, its JSON); -1 when the rest should wait. */
 static int
-events_redis_run(char *buf, size_t size)
+outbox_settle(const char *id, const json_t *e)
 {
-	const char *argv[] = { "INFO", "server" };
-	redisReply *r = gl_redis_strv(2, argv);
-	const char *p;
-	int rc = -1;
+	const char *type = json_string_value(json_object_get(e, "type"));
+	const char *family = json_string_value(json_object_get(e, "family"));
+	const char *text = json_string_value(json_object_get(e, "event"));
+	int proven = outbox_proven(e);
 
-	if (r != NULL && r->type == REDIS_REPLY_STRING && (p = strstr(r->str, "run_id:")) != NULL) {
-		p += strlen("run_id:");
-		snprintf(buf, size, "%.*s", (int)strcspn(p, "\r\n"), p);
-		rc = 0;
-	}
-	if (r != NULL)
-		freeReplyObject(r);
-	return rc;
-}
-
-/* The ObjectId of the start of second t: ids below it were made before. */
-static void
-events_oid_at(bson_oid_t *oid, int64_t t)
-{
-	uint8_t b[12] = { 0 };
-
-	b[0] = (uint8_t)(t >> 24);
-	b[1] = (uint8_t)(t >> 16);
-	b[2] = (uint8_t)(t >> 8);
-	b[3] = (uint8_t)t;
-	bson_oid_init_from_data(oid, b);
-}
-
-/* Send every kept event again; how many went. */
-static size_t
-events_resend_kept(void)
-{
-	json_t *sent, *e;
-	size_t i, n = 0;
-
-	if (gl_db_find_all("sent", NULL, 100000, &sent) != GL_OK)
+	if (proven < 0)
+		return 0; /* MongoDB cannot tell now: the next tick asks again */
+	if (proven == 0 || type == NULL || family == NULL || text == NULL) {
+		gl_log(GL_LOG_INFO, NULL, "events: dropped %s %s: its write did not happen",
+		       type != NULL ? type : "an event", id);
+		outbox_forget(id);
 		return 0;
-	json_array_foreach(sent, i, e)
-	{
-		const char *family = json_string_value(json_object_get(e, "family"));
-		const char *id = json_string_value(json_object_get(e, "id"));
-		const char *type = json_string_value(json_object_get(e, "type"));
-		const char *text = json_string_value(json_object_get(e, "event"));
-
-		if (family == NULL || id == NULL || type == NULL || text == NULL)
-			continue;
-		if (events_publish(family, id, type, text) < 0)
-			break;
-		n++;
 	}
-	json_decref(sent);
-	return n;
-}
-
-static enum gl_err
-events_replay_claim(const char *run)
-{
-	bson_t doc = BSON_INITIALIZER;
-	char id[96];
-	enum gl_err err;
-
-	snprintf(id, sizeof(id), "replay:%s", run);
-	BSON_APPEND_UTF8(&doc, "_id", id);
-	err = gl_db_insert("relay", &doc);
-	bson_destroy(&doc);
-	return err;
+	if (events_publish(family, id, type, text) < 0)
+		return -1;
+	gl_log(GL_LOG_INFO, NULL, "events: relayed %s %s", type, id);
+	return 0;
 }
 
 /*
- * Has Redis restarted since the last look (its run id, kept in MongoDB as
- * "relay" {_id: "redis"})?  Then send again what was sent in the last
- * GL_EVENTS_KEEP_S.  Once a minute, forget what is older.
+ * Before the store, staged events waited in MongoDB ("outbox"); what an
+ * older version left there is sent (or dropped) once, by the first relay of
+ * each process.
  */
 static void
-events_replay(void)
+outbox_legacy(void)
 {
-	static _Thread_local time_t pruned;
-	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set, lt;
-	char run[64], *seen = NULL;
-	json_t *doc;
-	bson_oid_t cut;
-	time_t now = time(NULL);
+	static _Thread_local bool done;
+	bson_t filter = BSON_INITIALIZER;
+	json_t *due, *e;
+	bson_oid_t oid;
+	size_t i;
 
-	if (now - pruned >= 60) {
-		pruned = now;
-		events_oid_at(&cut, (int64_t)now - GL_EVENTS_KEEP_S);
-		BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &lt);
-		BSON_APPEND_OID(&lt, "$lt", &cut);
-		bson_append_document_end(&filter, &lt);
-		if (gl_db_delete_where("sent", &filter, NULL) != GL_OK)
-			gl_log(GL_LOG_DEBUG, NULL,
-			       "events: old sent events stay until the next minute");
-		bson_reinit(&filter);
-	}
-	if (events_redis_run(run, sizeof(run)) < 0) {
-		bson_destroy(&filter);
-		bson_destroy(&update);
+	if (done || gl_db_find_all("outbox", NULL, 1000, &due) != GL_OK)
 		return;
+	json_array_foreach(due, i, e)
+	{
+		const char *id = json_string_value(json_object_get(e, "id"));
+		if (gl_stop_requested() || id == NULL || !gl_oid_parse(id, &oid) ||
+		    outbox_settle(id, e) < 0) {
+			json_decref(due);
+			return;
+		}
+		bson_reinit(&filter);
+		BSON_APPEND_OID(&filter, "_id", &oid);
+		if (gl_db_delete_where("outbox", &filter, NULL) != GL_OK)
+			break;
 	}
-	BSON_APPEND_UTF8(&filter, "_id", "redis");
-	if (gl_db_find_one("relay", &filter, &doc) == GL_OK) {
-		const char *r = json_string_value(json_object_get(doc, "run_id"));
-		seen = strdup(r != NULL ? r : "");
-		json_decref(doc);
-	}
-	if (seen == NULL || strcmp(seen, run) != 0) {
-		BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-		BSON_APPEND_UTF8(&set, "run_id", run);
-		bson_append_document_end(&update, &set);
-		/* One replay per restart, by whoever inserts its marker first (processes see a
-		 * restart at the same time: with Redis away, every process runs the tick). */
-		if (gl_db_upsert("relay", &filter, &update) == GL_OK && seen != NULL &&
-		    events_replay_claim(run) == GL_OK)
-			gl_log(GL_LOG_WARN, NULL,
-			       "events: Redis restarted: sent again the %zu events of the last %d "
-			       "s",
-			       events_resend_kept(), GL_EVENTS_KEEP_S);
-	}
-	free(seen);
 	bson_destroy(&filter);
-	bson_destroy(&update);
+	json_decref(due);
+	done = true;
 }
 
 void
 gl_events_relay(void)
 {
-	bson_t filter = BSON_INITIALIZER, lte;
-	json_t *due, *e;
-	bson_oid_t oid;
-	size_t i;
+	static _Thread_local char cursor[32] = "0";
+	char key[96];
+	time_t cut = time(NULL) - GL_EVENTS_RELAY_AFTER_S;
+	redisReply *r;
 
-	events_replay();
-
-	/* A small collection: only events not sent yet. */
-	BSON_APPEND_DOCUMENT_BEGIN(&filter, "staged", &lte);
-	BSON_APPEND_INT64(&lte, "$lte", (int64_t)time(NULL) - GL_EVENTS_RELAY_AFTER_S);
-	bson_append_document_end(&filter, &lte);
-	if (gl_db_find_all(OUTBOX, &filter, 100, &due) != GL_OK) {
-		bson_destroy(&filter);
+	outbox_legacy();
+	/* The outbox holds only what is in flight: a scan step a tick goes round it. */
+	outbox_key(key, sizeof(key));
+	const char *argv[] = { "HSCAN", key, cursor, "COUNT", "100" };
+	r = gl_redis_strv(GL_REDIS_STORE, 5, argv);
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+		if (r != NULL)
+			freeReplyObject(r);
 		return;
 	}
-	bson_destroy(&filter);
-	json_array_foreach(due, i, e)
-	{
-		const char *id = json_string_value(json_object_get(e, "id"));
-		const char *type = json_string_value(json_object_get(e, "type"));
-		const char *family = json_string_value(json_object_get(e, "family"));
-		const char *text = json_string_value(json_object_get(e, "event"));
-		int proven;
+	snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+	for (size_t i = 0; i + 1 < r->element[1]->elements && !gl_stop_requested(); i += 2) {
+		const redisReply *k = r->element[1]->element[i], *v = r->element[1]->element[i + 1];
+		json_t *e = v->type == REDIS_REPLY_STRING ? json_loads(v->str, 0, NULL) : NULL;
+		int stop = 0;
 
-		if (gl_stop_requested())
-			break; /* the rest is relayed by the next process */
-		proven = outbox_proven(e);
-		if (!gl_oid_parse(id, &oid) || proven < 0)
-			continue;
-		if (proven == 0) {
-			gl_log(GL_LOG_INFO, NULL, "events: dropped %s %s: its write did not happen",
-			       type, id);
-			outbox_forget(&oid);
-			continue;
-		}
-		if (type == NULL || family == NULL || text == NULL ||
-		    events_publish(family, id, type, text) < 0)
-			break; /* Redis is still away: try again at the next tick */
-		if (events_keep(&oid, family, type, text) == 0)
-			outbox_forget(&oid);
-		gl_log(GL_LOG_INFO, NULL, "events: relayed %s %s", type, id);
+		if (k->type == REDIS_REPLY_STRING && e != NULL &&
+		    json_integer_value(json_object_get(e, "staged")) <= cut)
+			stop = outbox_settle(k->str, e) < 0;
+		else if (k->type == REDIS_REPLY_STRING && e == NULL)
+			outbox_forget(k->str); /* not an entry this code wrote */
+		json_decref(e);
+		if (stop)
+			break; /* the store is away: the next tick tries again */
 	}
-	json_decref(due);
+	freeReplyObject(r);
 }
 
 /* ------------------------------------------------------------------ consuming */
@@ -412,24 +387,52 @@ static void
 events_group_create(const struct events_reader *rd)
 {
 	const char *argv[] = { "XGROUP", "CREATE", rd->stream, rd->group, "0", "MKSTREAM" };
-	redisReply *r = gl_redis_strv(6, argv);
+	redisReply *r = gl_redis_strv(GL_REDIS_STORE, 6, argv);
 
 	if (r != NULL)
 		freeReplyObject(r); /* BUSYGROUP (it exists) is fine */
 }
 
+/*
+ * Entry sid is done: for an event this service handled, its id is kept for
+ * GL_EVENTS_HANDLED_KEEP_S (a redelivery is then seen as done), and the
+ * entry is acknowledged and its failures forgotten, in one step.
+ */
+static const char events_done_lua[] =
+        "if ARGV[3] ~= '' then redis.call('SET', KEYS[3], '1', 'EX', ARGV[4]) end "
+        "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) "
+        "redis.call('HDEL', KEYS[2], ARGV[2]) "
+        "return 1";
+
 static void
-events_ack(const struct events_reader *rd, const char *sid)
+events_handled_key(char *buf, size_t size, const char *id)
 {
-	char tries[112];
-	const char *ack[] = { "XACK", rd->stream, rd->group, sid };
-	const char *del[] = { "HDEL", tries, sid };
+	snprintf(buf, size, "galley:handled:%s:%s", gl_conf.service, id != NULL ? id : "");
+}
+
+/* Acknowledge entry sid; handled (the event's id, or NULL) marks the event handled too. */
+static void
+events_ack(const struct events_reader *rd, const char *sid, const char *handled)
+{
+	char tries[112], key[160], keep[16];
 	redisReply *r;
 
 	snprintf(tries, sizeof(tries), "%s:%s:tries", rd->stream, rd->group);
-	if ((r = gl_redis_strv(4, ack)) != NULL)
-		freeReplyObject(r);
-	if ((r = gl_redis_strv(3, del)) != NULL)
+	events_handled_key(key, sizeof(key), handled);
+	snprintf(keep, sizeof(keep), "%d", GL_EVENTS_HANDLED_KEEP_S);
+	const char *argv[] = { "EVAL",
+		               events_done_lua,
+		               "3",
+		               rd->stream,
+		               tries,
+		               key,
+		               rd->group,
+		               sid,
+		               handled != NULL ? handled : "",
+		               keep };
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 10, argv)) == NULL)
+		gl_log(GL_LOG_WARN, NULL, "events: %s stays pending (the store is away)", sid);
+	else
 		freeReplyObject(r);
 }
 
@@ -444,7 +447,7 @@ events_failed(const struct events_reader *rd, const char *sid, const char *text,
 
 	snprintf(tries, sizeof(tries), "%s:%s:tries", rd->stream, rd->group);
 	snprintf(dead, sizeof(dead), "%s:dead", rd->stream);
-	r = gl_redis_strv(4, incr);
+	r = gl_redis_strv(GL_REDIS_STORE, 4, incr);
 	n = r != NULL && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
 	if (r != NULL)
 		freeReplyObject(r);
@@ -456,7 +459,8 @@ events_failed(const struct events_reader *rd, const char *sid, const char *text,
 	}
 	const char *xadd[] = { "XADD",    dead,    "MAXLEN", "~",     "10000", "*",     "group",
 		               rd->group, "entry", sid,      "event", text,    "error", error };
-	if ((r = gl_redis_strv(14, xadd)) == NULL || r->type != REDIS_REPLY_STRING) {
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 14, xadd)) == NULL ||
+	    r->type != REDIS_REPLY_STRING) {
 		if (r != NULL)
 			freeReplyObject(r);
 		return; /* not moved: stays pending, tried again */
@@ -465,37 +469,24 @@ events_failed(const struct events_reader *rd, const char *sid, const char *text,
 	gl_log(GL_LOG_ERROR, NULL, "events: %s moved to %s after %lld tries: %s", sid, dead, n,
 	       error);
 	gl_metrics_event(GL_METRICS_DEAD_LETTERED, rd->family, NULL);
-	events_ack(rd, sid);
+	events_ack(rd, sid, NULL);
 }
 
 /* Has this service handled event id?  1 yes, 0 no, -1 cannot tell. */
 static int
 events_handled(const char *id)
 {
-	bson_t filter = BSON_INITIALIZER;
-	json_t *doc;
-	enum gl_err err;
+	char key[160];
+	redisReply *r;
+	int seen;
 
-	BSON_APPEND_UTF8(&filter, "_id", id);
-	err = gl_db_find_one("handled", &filter, &doc);
-	bson_destroy(&filter);
-	if (err == GL_OK)
-		json_decref(doc);
-	return err == GL_OK ? 1 : err == GL_E_NOT_FOUND ? 0 : -1;
-}
-
-static void
-events_mark_handled(const char *id)
-{
-	bson_t doc = BSON_INITIALIZER;
-	enum gl_err err;
-
-	BSON_APPEND_UTF8(&doc, "_id", id);
-	BSON_APPEND_DATE_TIME(&doc, "at", (int64_t)time(NULL) * 1000);
-	err = gl_db_insert("handled", &doc);
-	if (err != GL_OK && err != GL_E_CONFLICT)
-		gl_log(GL_LOG_WARN, NULL, "events: %s handled but not recorded", id);
-	bson_destroy(&doc);
+	events_handled_key(key, sizeof(key), id);
+	const char *argv[] = { "EXISTS", key };
+	r = gl_redis_strv(GL_REDIS_STORE, 2, argv);
+	seen = r != NULL && r->type == REDIS_REPLY_INTEGER ? r->integer > 0 : -1;
+	if (r != NULL)
+		freeReplyObject(r);
+	return seen;
 }
 
 /* One stream entry: [sid, [field, value, ...]]. */
@@ -519,7 +510,7 @@ events_entry(const struct events_reader *rd, const redisReply *e)
 	for (h = rd->handlers; h->type != NULL && strcmp(h->type, type) != 0; h++)
 		;
 	if (h->type == NULL || (seen = events_handled(id)) == 1) {
-		events_ack(rd, sid); /* not ours, or done before */
+		events_ack(rd, sid, NULL); /* not ours, or done before */
 		json_decref(ev);
 		return;
 	}
@@ -539,8 +530,7 @@ events_entry(const struct events_reader *rd, const redisReply *e)
 		err = h->handle(ev);
 	}
 	if (err == GL_OK) {
-		events_mark_handled(id);
-		events_ack(rd, sid);
+		events_ack(rd, sid, id);
 		gl_metrics_event(GL_METRICS_CONSUMED, rd->family, type);
 		gl_log(GL_LOG_INFO, NULL, "events: handled %s %s", type, id);
 	} else
@@ -566,7 +556,7 @@ events_read(const struct events_reader *rd, const char *from)
 {
 	const char *argv[] = { "XREADGROUP", "GROUP",   rd->group,  rd->consumer, "COUNT",
 		               "50",         "STREAMS", rd->stream, from };
-	redisReply *r = gl_redis_strv(9, argv);
+	redisReply *r = gl_redis_strv(GL_REDIS_STORE, 9, argv);
 	int rc = 0;
 
 	if (r == NULL)
@@ -608,7 +598,7 @@ events_upkeep(const struct events_reader *rd)
 	snprintf(idle, sizeof(idle), "%d", GL_EVENTS_CLAIM_IDLE_MS);
 	const char *claim[] = { "XAUTOCLAIM", rd->stream, rd->group, rd->consumer,
 		                idle,         "0-0",      "COUNT",   "20" };
-	if ((r = gl_redis_strv(8, claim)) != NULL) {
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 8, claim)) != NULL) {
 		if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2)
 			events_entries(rd, r->element[1]);
 		freeReplyObject(r);
@@ -642,7 +632,7 @@ events_wait(const struct events_reader *rd, size_t n)
 		argv[argc++] = ">";
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	if ((r = gl_redis_block(GL_EVENTS_BLOCK_MS, argc, argv, lens)) == NULL)
+	if ((r = gl_redis_block(GL_REDIS_STORE, GL_EVENTS_BLOCK_MS, argc, argv, lens)) == NULL)
 		return -1;
 	if (r->type == REDIS_REPLY_ERROR)
 		rc = -1;

@@ -3,22 +3,25 @@
  * to a Redis stream per type family ("galley:events:orders", capped with
  * MAXLEN ~) and to pub/sub ("galley:live:orders") for live views.
  *
- * A write and its event are durable together, with Redis away or the
- * process dying at any point:
+ * Streams, staged events and handled ids live in the store, the Redis whose
+ * AOF is on (redis.h), so a SIGKILL of it loses none of them.  A write to
+ * MongoDB and its event are durable together, with the process dying at any
+ * point:
  *
- *   ev = gl_events_stage(...)   the event is stored in MongoDB ("outbox"),
- *                               with a proof: the document and the version
- *                               the write will give it
+ *   ev = gl_events_stage(...)   the event is staged in the store's outbox
+ *                               ("galley:outbox:<service>"), with a proof:
+ *                               the document and the version the write will
+ *                               give it
  *   ...the write...
- *   gl_events_send(ev)          XADD + PUBLISH now, then the outbox entry goes
+ *   gl_events_send(ev)          one script: XADD, out of the outbox, PUBLISH
  *
- * If sending fails (Redis away), or the write's outcome is unknown
+ * If sending fails (the store away), or the write's outcome is unknown
  * (gl_events_leave), or the process dies, the service's tick
  * (gl_events_relay) sends the staged event later if its proof holds (the
- * write happened), and drops it if not.  Delivery is at least once: a
- * relay that dies after XADD sends again, and when Redis restarts empty
- * (streams and groups gone) the relay sends again everything sent in the
- * last GL_EVENTS_KEEP_S, so consumers dedupe by event id.
+ * write happened), and drops it if not.  Delivery is at least once (a
+ * relay may send what a request sent a moment before), so consumers dedupe
+ * by event id.  Nothing here costs a MongoDB round trip but the relay's
+ * proof check of an event left behind.
  *
  * An event is {id, type, occurred_at, request_id, data}; its id is an
  * ObjectId string.  Ownership: gl_events_stage() steals data; the returned
@@ -28,6 +31,7 @@
 #define GL_EVENTS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "err.h"
 
@@ -35,8 +39,8 @@ struct gl_req;
 
 /* Staged events older than this are the relay's (their request has had time to send them). */
 #define GL_EVENTS_RELAY_AFTER_S 5
-/* Sent events are sent again when Redis restarts empty within this many seconds. */
-#define GL_EVENTS_KEEP_S 600
+/* A handled event's id is kept this long: redeliveries (claims, relays) come within minutes. */
+#define GL_EVENTS_HANDLED_KEEP_S 86400
 /* Each family's stream keeps about this many entries. */
 #define GL_EVENTS_MAXLEN "100000"
 
@@ -51,14 +55,14 @@ struct gl_event;
 
 /*
  * Store the event type (e.g. "order.created") with data (stolen) in the
- * outbox, before the write it announces.  req (may be NULL) gives the
+ * store's outbox, before the write it announces.  req (may be NULL) gives the
  * request id.  NULL with *err set when it could not be stored: do not
  * make the write then.
  */
 struct gl_event *gl_events_stage(const struct gl_req *req, const char *type, json_t *data,
                                  const struct gl_event_proof *proof, enum gl_err *err);
 
-/* After the write: publish now if Redis answers (else the relay will), and free ev. */
+/* After the write: publish now if the store answers (else the relay will), and free ev. */
 void gl_events_send(struct gl_event *ev);
 
 /* The write did not happen: forget the staged event, and free ev. */
@@ -66,6 +70,20 @@ void gl_events_drop(struct gl_event *ev);
 
 /* Whether the write happened is not known: leave the event to the relay, and free ev. */
 void gl_events_leave(struct gl_event *ev);
+
+/*
+ * An event a script in the store adds itself, in the same step as the state
+ * it announces (no outbox: the script is atomic and the store durable).
+ * gl_events_new() steals data; the script XADDs gl_events_text(ev) to
+ * gl_events_stream(ev) with fields id, type, event (MAXLEN ~
+ * GL_EVENTS_MAXLEN); gl_events_added() then counts it if it was added, and
+ * frees ev.
+ */
+struct gl_event *gl_events_new(const struct gl_req *req, const char *type, json_t *data);
+const char *gl_events_id(const struct gl_event *ev);
+const char *gl_events_stream(const struct gl_event *ev);
+const char *gl_events_text(const struct gl_event *ev);
+void gl_events_added(struct gl_event *ev, bool added);
 
 /* The tick's part: send or drop what requests left staged. */
 void gl_events_relay(void);
@@ -81,9 +99,10 @@ void gl_events_relay(void);
  * and after GL_EVENTS_TRIES failures it moves to
  * "galley:events:<family>:dead" with the error, and the consumer goes on.
  * Entries left pending by a consumer that died are claimed by a live one
- * after GL_EVENTS_CLAIM_IDLE_MS.  Handlers see each event id once (ids
- * handled are kept in MongoDB, "handled"), and must still be idempotent: a
- * process may die between a handler's work and that record.
+ * after GL_EVENTS_CLAIM_IDLE_MS.  Handlers see each event id once (the ids
+ * a service handled are kept in the store, "galley:handled:<service>:<id>",
+ * for GL_EVENTS_HANDLED_KEEP_S), and must still be idempotent: a process may
+ * die between a handler's work and that record.
  */
 #define GL_EVENTS_TRIES         5
 #define GL_EVENTS_CLAIM_IDLE_MS 10000

@@ -313,7 +313,7 @@ metrics_send(const struct metrics_args *a, int ncounters)
 	}
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	r = gl_redis_argv(argc, argv, lens);
+	r = gl_redis_argv(GL_REDIS_CACHE, argc, argv, lens);
 	ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
 	if (r != NULL)
 		freeReplyObject(r);

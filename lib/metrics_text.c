@@ -171,7 +171,7 @@ static void
 text_hash(struct lines *l, const char *key, bool gauges)
 {
 	const char *argv[] = { "HGETALL", key };
-	redisReply *r = gl_redis_strv(2, argv);
+	redisReply *r = gl_redis_strv(GL_REDIS_CACHE, 2, argv);
 
 	if (r != NULL && r->type == REDIS_REPLY_ARRAY)
 		for (size_t i = 0; i + 1 < r->elements; i += 2)
@@ -199,9 +199,9 @@ text_processes(struct lines *l, const char *svc_key)
 	snprintf(old, sizeof(old), "%lld", (long long)time(NULL) - PROCS_ALIVE_S);
 	const char *trim[] = { "ZREMRANGEBYSCORE", procs, "-inf", old };
 	const char *range[] = { "ZRANGE", procs, "0", "-1" };
-	if ((r = gl_redis_strv(4, trim)) != NULL)
+	if ((r = gl_redis_strv(GL_REDIS_CACHE, 4, trim)) != NULL)
 		freeReplyObject(r);
-	if ((r = gl_redis_strv(4, range)) == NULL)
+	if ((r = gl_redis_strv(GL_REDIS_CACHE, 4, range)) == NULL)
 		return;
 	if (r->type == REDIS_REPLY_ARRAY)
 		for (size_t i = 0; i < r->elements; i++)
@@ -230,7 +230,7 @@ text_groups(struct lines *l, const char *stream)
 {
 	const char *family = stream + strlen("galley:events:");
 	const char *argv[] = { "XINFO", "GROUPS", stream };
-	redisReply *r = gl_redis_strv(3, argv);
+	redisReply *r = gl_redis_strv(GL_REDIS_CACHE, 3, argv);
 	char name[192];
 
 	for (size_t i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
@@ -264,7 +264,7 @@ text_streams(struct lines *l)
 	do {
 		const char *argv[] = { "SCAN",  cursor, "MATCH", "galley:events:*",
 			               "COUNT", "1000", "TYPE",  "stream" };
-		redisReply *r = gl_redis_strv(8, argv);
+		redisReply *r = gl_redis_strv(GL_REDIS_CACHE, 8, argv);
 		if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 		    r->element[0]->type != REDIS_REPLY_STRING ||
 		    r->element[1]->type != REDIS_REPLY_ARRAY) {
@@ -379,7 +379,7 @@ gl_metrics_reply(struct gl_req *req)
 
 	if (t.p == NULL)
 		return GL_E_INTERNAL;
-	if ((r = gl_redis_strv(2, argv)) == NULL || r->type != REDIS_REPLY_ARRAY) {
+	if ((r = gl_redis_strv(GL_REDIS_CACHE, 2, argv)) == NULL || r->type != REDIS_REPLY_ARRAY) {
 		if (r != NULL)
 			freeReplyObject(r);
 		free(t.p);

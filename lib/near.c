@@ -81,7 +81,8 @@ near_fail(const char *why)
 	near_inval = NULL;
 	if (was_on) {
 		gl_log(GL_LOG_WARN, NULL, "near cache off until Redis is reconnected: %s", why);
-		gl_redis_close(); /* the next command reconnects and turns tracking on again */
+		gl_redis_drop(GL_REDIS_CACHE); /* the next command reconnects and turns tracking on
+		                                  again */
 	}
 }
 
@@ -156,7 +157,7 @@ gl_near_connected(redisContext *c)
 	if (!near_wanted)
 		return;
 	gl_near_disconnected(); /* whatever was before belonged to the old connection */
-	if ((near_inval = gl_redis_open()) == NULL)
+	if ((near_inval = gl_redis_open(GL_REDIS_CACHE)) == NULL)
 		return;
 	r = redisCommand(near_inval, "CLIENT ID");
 	id = r != NULL && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;

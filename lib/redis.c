@@ -11,9 +11,21 @@
 #include "redis.h"
 #include "req.h"
 
-/* Per thread: hiredis contexts may not be shared (see the tick thread in app.h). */
-static _Thread_local redisContext *redis_ctx;
-static _Thread_local long long redis_retry_at; /* monotonic us before we reconnect */
+/* Per thread and per Redis: hiredis contexts may not be shared (see the tick thread in app.h). */
+static _Thread_local redisContext *redis_ctx[GL_REDIS__MAX];
+static _Thread_local long long redis_retry_at[GL_REDIS__MAX]; /* monotonic us before we reconnect */
+
+static const char *
+redis_url(enum gl_redis which)
+{
+	return which == GL_REDIS_STORE ? gl_conf.store_url : gl_conf.redis_url;
+}
+
+static const char *
+redis_var(enum gl_redis which)
+{
+	return which == GL_REDIS_STORE ? "GALLEY_STORE_URL" : "GALLEY_REDIS_URL";
+}
 
 struct redis_addr {
 	char host[256];
@@ -72,22 +84,23 @@ redis_tv(long ms)
 }
 
 redisContext *
-gl_redis_open(void)
+gl_redis_open(enum gl_redis which)
 {
 	struct redis_addr a;
 	struct timeval tv;
 	redisContext *c;
 
-	if (redis_parse_url(gl_conf.redis_url, &a) < 0) {
-		gl_log(GL_LOG_ERROR, NULL,
-		       "GALLEY_REDIS_URL must be redis://host:port/db or unix:///path");
+	if (redis_parse_url(redis_url(which), &a) < 0) {
+		gl_log(GL_LOG_ERROR, NULL, "%s must be redis://host:port/db or unix:///path",
+		       redis_var(which));
 		return NULL;
 	}
 	tv = redis_tv(gl_conf.redis_timeout_ms);
 	c = a.path[0] ? redisConnectUnixWithTimeout(a.path, tv)
 	              : redisConnectWithTimeout(a.host, a.port, tv);
 	if (c == NULL || c->err) {
-		gl_log(GL_LOG_WARN, NULL, "redis connect: %s", c ? c->errstr : "out of memory");
+		gl_log(GL_LOG_WARN, NULL, "redis connect (%s): %s", redis_var(which),
+		       c ? c->errstr : "out of memory");
 		if (c != NULL)
 			redisFree(c);
 		return NULL;
@@ -107,33 +120,43 @@ gl_redis_open(void)
 }
 
 static redisContext *
-redis_connect(void)
+redis_connect(enum gl_redis which)
 {
 	long long now = gl_now_us();
 
-	if (redis_ctx != NULL)
-		return redis_ctx;
-	if (now < redis_retry_at)
+	if (redis_ctx[which] != NULL)
+		return redis_ctx[which];
+	if (now < redis_retry_at[which])
 		return NULL;
-	redis_retry_at = now + 1000000;
-	if ((redis_ctx = gl_redis_open()) != NULL)
-		gl_near_connected(redis_ctx); /* tracking, when this thread keeps near copies */
-	return redis_ctx;
+	redis_retry_at[which] =
+	        now + 100000; /* a connect refused costs little; a Redis back is used at once */
+	if ((redis_ctx[which] = gl_redis_open(which)) != NULL && which == GL_REDIS_CACHE)
+		gl_near_connected(
+		        redis_ctx[which]); /* tracking, when this thread keeps near copies */
+	return redis_ctx[which];
+}
+
+void
+gl_redis_drop(enum gl_redis which)
+{
+	if (redis_ctx[which] != NULL)
+		redisFree(redis_ctx[which]);
+	redis_ctx[which] = NULL;
+	if (which == GL_REDIS_CACHE)
+		gl_near_disconnected();
 }
 
 void
 gl_redis_close(void)
 {
-	if (redis_ctx != NULL)
-		redisFree(redis_ctx);
-	redis_ctx = NULL;
-	gl_near_disconnected();
+	for (int i = 0; i < GL_REDIS__MAX; i++)
+		gl_redis_drop((enum gl_redis)i);
 }
 
 redisReply *
-gl_redis_argv(int argc, const char **argv, const size_t *lens)
+gl_redis_argv(enum gl_redis which, int argc, const char **argv, const size_t *lens)
 {
-	redisContext *c = redis_connect();
+	redisContext *c = redis_connect(which);
 	redisReply *r;
 
 	if (c == NULL)
@@ -146,24 +169,24 @@ gl_redis_argv(int argc, const char **argv, const size_t *lens)
 		/* Redis closed a connection it had (it restarted): one fresh try, at once, rather
 		 * than a failure on every process's first command after a restart.  Not after a
 		 * timeout, when the command may be running still. */
-		gl_redis_close();
-		redis_retry_at = 0;
-		if ((c = redis_connect()) == NULL)
+		gl_redis_drop(which);
+		redis_retry_at[which] = 0;
+		if ((c = redis_connect(which)) == NULL)
 			return NULL;
 		gl_metrics_redis_op();
 		r = redisCommandArgv(c, argc, argv, lens);
 	}
 	if (r == NULL) {
 		/* The context is dead for good: drop it, reconnect later. */
-		gl_log(GL_LOG_WARN, NULL, "redis: %s", c->errstr);
-		gl_redis_close();
-		redis_retry_at = 0;
+		gl_log(GL_LOG_WARN, NULL, "redis (%s): %s", redis_var(which), c->errstr);
+		gl_redis_drop(which);
+		redis_retry_at[which] = 0;
 	}
 	return r;
 }
 
 redisReply *
-gl_redis_strv(int argc, const char **argv)
+gl_redis_strv(enum gl_redis which, int argc, const char **argv)
 {
 	size_t lens[16];
 
@@ -171,13 +194,13 @@ gl_redis_strv(int argc, const char **argv)
 		return NULL;
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	return gl_redis_argv(argc, argv, lens);
+	return gl_redis_argv(which, argc, argv, lens);
 }
 
 int
-gl_redis_type(int argc, const char **argv)
+gl_redis_type(enum gl_redis which, int argc, const char **argv)
 {
-	redisReply *r = gl_redis_strv(argc, argv);
+	redisReply *r = gl_redis_strv(which, argc, argv);
 	int type = r != NULL ? r->type : -1;
 
 	if (r != NULL)
@@ -186,24 +209,59 @@ gl_redis_type(int argc, const char **argv)
 }
 
 int
-gl_redis_ping(void)
+gl_redis_ping(enum gl_redis which)
 {
 	const char *argv[] = { "PING" };
 
-	return gl_redis_type(1, argv) == REDIS_REPLY_STATUS ? 0 : -1;
+	return gl_redis_type(which, 1, argv) == REDIS_REPLY_STATUS ? 0 : -1;
 }
 
 redisReply *
-gl_redis_block(long block_ms, int argc, const char **argv, const size_t *lens)
+gl_redis_block(enum gl_redis which, long block_ms, int argc, const char **argv, const size_t *lens)
 {
-	redisContext *c = redis_connect();
+	redisContext *c = redis_connect(which);
 	redisReply *r;
 
 	if (c == NULL)
 		return NULL;
 	redisSetTimeout(c, redis_tv(block_ms + gl_conf.redis_timeout_ms));
-	r = gl_redis_argv(argc, argv, lens);
-	if (redis_ctx != NULL) /* still open (a failure drops it): back to the usual wait */
-		redisSetTimeout(redis_ctx, redis_tv(gl_conf.redis_timeout_ms));
+	r = gl_redis_argv(which, argc, argv, lens);
+	if (redis_ctx[which] != NULL) /* still open (a failure drops it): back to the usual wait */
+		redisSetTimeout(redis_ctx[which], redis_tv(gl_conf.redis_timeout_ms));
+	return r;
+}
+
+redisReply *
+gl_redis_eval(enum gl_redis which, const char *script, int nkeys, const char *const *keys,
+              int nargs, const char *const *args)
+{
+	const char **argv;
+	size_t *lens;
+	char n[16];
+	int argc = 3 + nkeys + nargs;
+	redisReply *r;
+
+	if (nkeys < 0 || nargs < 0 || argc > 1024)
+		return NULL;
+	argv = calloc((size_t)argc, sizeof(*argv));
+	lens = calloc((size_t)argc, sizeof(*lens));
+	if (argv == NULL || lens == NULL) {
+		free(argv);
+		free(lens);
+		return NULL;
+	}
+	snprintf(n, sizeof(n), "%d", nkeys);
+	argv[0] = "EVAL";
+	argv[1] = script;
+	argv[2] = n;
+	for (int i = 0; i < nkeys; i++)
+		argv[3 + i] = keys[i];
+	for (int i = 0; i < nargs; i++)
+		argv[3 + nkeys + i] = args[i];
+	for (int i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	r = gl_redis_argv(which, argc, argv, lens);
+	free(argv);
+	free(lens);
 	return r;
 }

@@ -1,11 +1,18 @@
 /*
- * redis: the one Redis connection of a thread (lib-internal: services use
- * cache.h and, later, events.h, and never include hiredis).
+ * redis: a thread's connections to galley's two Redis servers.  Services use
+ * cache.h and events.h; only a service whose state lives in the store (stock)
+ * runs its own scripts there with gl_redis_eval().
+ *
+ *  - the cache (GALLEY_REDIS_URL) persists nothing and may restart empty:
+ *    cached copies, near-copy tracking, rate counters, locks, metrics;
+ *  - the store (GALLEY_STORE_URL) has its AOF on (appendfsync always), so
+ *    what it acknowledged survives its death: the event streams, the staged
+ *    events (the outbox), the ids of handled events, the due lists.
  *
  * The connection is opened lazily with timeouts from gl_conf.  hiredis has
  * two error channels: a NULL reply means the context is dead, and a dead
  * context stays dead, so it is dropped here and reopened on a later call,
- * at most once per second while Redis is away; a REDIS_REPLY_ERROR reply
+ * at most ten times a second while Redis is away; a REDIS_REPLY_ERROR reply
  * means Redis said no.  Debian ships hiredis 0.14: version differences stay
  * in this file and redis.c.
  */
@@ -15,31 +22,49 @@
 #include <hiredis/hiredis.h>
 #include <stddef.h>
 
+enum gl_redis {
+	GL_REDIS_CACHE,
+	GL_REDIS_STORE,
+	GL_REDIS__MAX,
+};
+
 /*
  * Run one command given as argv with lengths (never a formatted string, so
  * no client text is ever parsed as a command).  Returns a new reply to free
  * with freeReplyObject(), or NULL when Redis is unreachable.
  */
-redisReply *gl_redis_argv(int argc, const char **argv, const size_t *lens);
+redisReply *gl_redis_argv(enum gl_redis which, int argc, const char **argv, const size_t *lens);
+
+/*
+ * EVAL a Lua script with nkeys keys and nargs arguments (all text, at most
+ * 1,000 in all): atomic by Redis's rule that nothing runs beside a script.
+ * A new reply, or NULL when that Redis is unreachable.
+ */
+redisReply *gl_redis_eval(enum gl_redis which, const char *script, int nkeys,
+                          const char *const *keys, int nargs, const char *const *args);
 
 /* A command that Redis holds up to block_ms before it answers (XREADGROUP ... BLOCK):
  * this one reply is waited for that much longer than GALLEY_REDIS_TIMEOUT_MS. */
-redisReply *gl_redis_block(long block_ms, int argc, const char **argv, const size_t *lens);
+redisReply *gl_redis_block(enum gl_redis which, long block_ms, int argc, const char **argv,
+                           const size_t *lens);
 
 /* The same for a command whose arguments are all NUL-terminated text. */
-redisReply *gl_redis_strv(int argc, const char **argv);
+redisReply *gl_redis_strv(enum gl_redis which, int argc, const char **argv);
 
 /* Run an all-text command; its reply's type, or -1 when Redis is unreachable. */
-int gl_redis_type(int argc, const char **argv);
+int gl_redis_type(enum gl_redis which, int argc, const char **argv);
 
 /* Is Redis answering?  0 or -1. */
-int gl_redis_ping(void);
+int gl_redis_ping(enum gl_redis which);
 
-/* A new connection to GALLEY_REDIS_URL with the configured timeouts and db, apart from the
+/* A new connection to that Redis with the configured timeouts and db, apart from the
  * thread's own (near.c's subscription); NULL when Redis is unreachable.  The caller frees it. */
-redisContext *gl_redis_open(void);
+redisContext *gl_redis_open(enum gl_redis which);
 
-/* Close the connection (at exit, and after fork). */
+/* Close the thread's connection to that Redis; the next command opens it again. */
+void gl_redis_drop(enum gl_redis which);
+
+/* Close both (at exit, and after fork). */
 void gl_redis_close(void);
 
 #endif

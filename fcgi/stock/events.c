@@ -61,5 +61,5 @@ void
 stock_tick(void)
 {
 	reservations_reap();
-	gl_events_relay(); /* reservation.expired events their request could not send */
+	stock_project();
 }

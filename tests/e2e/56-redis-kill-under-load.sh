@@ -2,7 +2,7 @@
 # Redis killed (SIGKILL) under a steady load of order placements and reads, then started
 # again, empty (the stack's Redis keeps nothing on disk): while it is down placements go on
 # (or fail 503, never 500), readyz says Redis, and the events of the orders placed
-# meanwhile wait in the MongoDB outbox; after its return the stack serves normally again
+# meanwhile are in the store (the other Redis, untouched); after its return the stack serves normally again
 # within seconds, caching resumes, and every order is announced, those placed while it
 # was away too. Afterwards every acknowledged order is there and the item's stock is
 # exact (lib.sh, load_verify).
@@ -34,7 +34,7 @@ expect_header X-Cache '^miss$' "from MongoDB (a miss)"
 
 check "bin/galley restart-redis starts it again" "$GALLEY_TOP/bin/galley" restart-redis
 back=$(load_mark)
-# Placed while Redis was away: their order.created waited in the outbox.
+# Placed while Redis was away: their order.created went to the store as always.
 meanwhile=$(sed -n "$((down + 1)),${back}p" "$LOAD_DIR/placed" | awk '$1 == 201 {print $2}' | xargs)
 for svc in orders menu; do
 	check "$svc readyz is 200 again within 15 s" wait_until 15 ready "$svc" 200

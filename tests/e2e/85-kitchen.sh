@@ -22,7 +22,7 @@ newid() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 xadd() {
 	local args=() ev
 	for ev in "$@"; do args+=("$(jq -r .id <<<"$ev")" "$(jq -r .type <<<"$ev")" "$ev"); done
-	rcli EVAL "for i = 1, #ARGV, 3 do redis.call('XADD', KEYS[1], '*', 'id', ARGV[i],
+	scli EVAL "for i = 1, #ARGV, 3 do redis.call('XADD', KEYS[1], '*', 'id', ARGV[i],
 		'type', ARGV[i + 1], 'event', ARGV[i + 2]) end" 1 galley:events:orders "${args[@]}" >/dev/null
 }
 paid_of() { # ORDER-JSON: order.paid for that order, as payments sends it (a new event id)
@@ -39,7 +39,7 @@ cancelled_of() { # ORDER-JSON: order.cancelled for that order, as orders sends i
 }
 # kitchen_events ORDER: the kitchen's events about ORDER, as a JSON array in stream order
 kitchen_events() {
-	rcli --raw XRANGE galley:events:orders - + 2>/dev/null | grep -F "\"order_id\":\"$1\"" |
+	scli --raw XRANGE galley:events:orders - + 2>/dev/null | grep -F "\"order_id\":\"$1\"" |
 		jq -sc '[.[] | select(.type | test("^order\\.(preparing|ready|completed)$"))]' 2>/dev/null
 }
 count_of() { kitchen_events "$1" | jq --arg t "$2" '[.[] | select(.type == $t)] | length'; }
@@ -53,7 +53,7 @@ all_are() { # STATUS ID...: every ticket is in STATUS at the same moment
 	for id in "$@"; do ticket_is "$id" "$s" || return 1; done
 }
 kitchen_idle() { # the kitchen's consumer group has read and acknowledged every order event
-	rcli --json XINFO GROUPS galley:events:orders 2>/dev/null |
+	scli --json XINFO GROUPS galley:events:orders 2>/dev/null |
 		jq -e '.[] | select(.name == "kitchen") | .pending == 0 and .lag == 0' >/dev/null
 }
 place() { # QTY: an order of QTY units by the customer; prints the order as JSON

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 events_of() { # ORDER: its events in galley:events:orders, a JSON array in stream order
-	rcli --raw XRANGE galley:events:orders - + | grep -F "$1" |
+	scli --raw XRANGE galley:events:orders - + | grep -F "$1" |
 		jq -sc --arg o "$1" '[.[] | select(.data.order_id == $o or (.type == "order.created" and .data.id == $o))]'
 }
 types_of() { events_of "$1" | jq -r '[.[].type] | join(" ")'; }

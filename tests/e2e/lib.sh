@@ -6,7 +6,7 @@
 # $GALLEY_RUN/env, default <repo>/.run/env):
 #   GALLEY_URL, GALLEY_INTERNAL_URL   http://127.0.0.1:PORT of nginx's public / internal server
 #   GALLEY_RUN    the run folder (pids/, sock/, logs/)     GALLEY_TOP    the repo root
-#   GALLEY_REDIS_URL, GALLEY_MONGO_URI                      GALLEY_BUILD  the build folder used
+#   GALLEY_REDIS_URL, GALLEY_STORE_URL, GALLEY_MONGO_URI                     GALLEY_BUILD  the build folder used
 #   GALLEY_<SVC>_POOLS, GALLEY_<SVC>_WORKERS                the stack's shape
 #   GALLEY_ADMIN_EMAIL [admin@galley.local], and GALLEY_ADMIN_PASSWORD or else the file
 #   GALLEY_ADMIN_PASSWORD_FILE [$GALLEY_RUN/admin-password]: the first admin (bin/galley up)
@@ -52,7 +52,8 @@
 #   service process as a crash.
 #   pool_full SVC N [GONE]    the pool has all its workers, GONE (a killed pid) not among them
 #   svc_pools SVC, svc_workers SVC   the stack's shape
-#   rcli ARGS...              redis-cli against the stack's Redis
+#   rcli ARGS...              redis-cli against the stack's Redis (the cache)
+#   scli ARGS...              redis-cli against the store (the Redis with the event streams)
 #   ready SVC CODE            GET /api/SVC/readyz (anonymous) answers CODE
 #   load_start, load_seen, load_mark, load_stop, load_verify, load_announced:
 #                            a steady load of placements and reads under a fault, and the
@@ -335,6 +336,7 @@ kill_busy() {
 }
 
 rcli() { redis-cli -u "$GALLEY_REDIS_URL" --no-auth-warning "$@"; }
+scli() { redis-cli -u "$GALLEY_STORE_URL" --no-auth-warning "$@"; }
 # ready SVC CODE: GET /api/SVC/readyz (anonymous) answers CODE.
 ready() { AUTH_TOKEN= req GET "/api/$1/readyz"; [[ $STATUS == "$2" ]]; }
 
@@ -455,7 +457,7 @@ _gl_settled() {
 # load_announced IDS: every order of IDS has its order.created in galley:events:orders.
 load_announced() {
 	local created
-	created=$(rcli --raw XRANGE galley:events:orders - + | { grep -F '"type":"order.created"' || true; } |
+	created=$(scli --raw XRANGE galley:events:orders - + | { grep -F '"type":"order.created"' || true; } |
 		jq -r --arg i "$LOAD_ITEM" 'select(.data.lines[0].item_id == $i) | .data.id' | sort -u) || return 1
 	comm -23 <(tr ' ' '\n' <<<"$1" | grep . | sort -u) <(echo "$created") | grep -q . && return 1
 	return 0

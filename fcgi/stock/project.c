@@ -1,0 +1,153 @@
+/*
+ * The store → MongoDB: every level and ended reservation a script marked in
+ * "galley:stock:dirty" (key → changes since) is written to MongoDB, once
+ * per tick however often it changed, by one process at a time.  A mark is
+ * cleared only if nothing changed it since it was read, so a change made
+ * meanwhile is written at the next tick.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "doc.h"
+#include "log.h"
+#include "redis.h"
+#include "stock.h"
+#include "stop.h"
+
+#define PROJECT_BATCH   500
+#define PROJECT_LOCK_MS "10000"
+
+static const char clear_lua[] = "for i = 1, #ARGV, 2 do"
+                                " if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then"
+                                "  redis.call('HDEL', KEYS[1], ARGV[i]) end "
+                                "end return 1";
+
+/* Level key "galley:stock:level:<item>" → MongoDB "levels" {_id: item, on_hand, reserved}. */
+static enum gl_err
+project_level(const char *key, const char *item)
+{
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
+	redisReply *r;
+	bson_oid_t oid;
+	enum gl_err err;
+
+	if (!gl_oid_parse(item, &oid))
+		return GL_OK; /* not a key a script writes: the mark goes */
+	const char *argv[] = { "HMGET", key, "on_hand", "reserved" };
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 4, argv)) == NULL)
+		return GL_E_UPSTREAM_DOWN;
+	BSON_APPEND_OID(&filter, "_id", &oid);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_INT64(&set, "on_hand", stock_reply_int(r, 0, 0));
+	BSON_APPEND_INT64(&set, "reserved", stock_reply_int(r, 1, 0));
+	BSON_APPEND_DATE_TIME(&set, "at", (int64_t)time(NULL) * 1000);
+	bson_append_document_end(&update, &set);
+	freeReplyObject(r);
+	err = gl_db_upsert("levels", &filter, &update);
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	return err;
+}
+
+/* An ended reservation → MongoDB "reservations", once (a second insert finds it there). */
+static enum gl_err
+project_res(const char *key, const char *id)
+{
+	bson_t doc = BSON_INITIALIZER, lines;
+	redisReply *r;
+	bson_oid_t oid, order;
+	bson_error_t error;
+	enum gl_err err = GL_OK;
+
+	if (!gl_oid_parse(id, &oid))
+		return GL_OK;
+	const char *argv[] = { "HMGET", key, "order_id", "lines", "state", "expires", "version" };
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 7, argv)) == NULL)
+		return GL_E_UPSTREAM_DOWN;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 5 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    r->element[1]->type != REDIS_REPLY_STRING ||
+	    r->element[2]->type != REDIS_REPLY_STRING ||
+	    strcmp(r->element[2]->str, "holding") == 0 ||
+	    !gl_oid_parse(r->element[0]->str, &order)) {
+		freeReplyObject(
+		        r); /* gone (kept long enough), or still holding: nothing to write */
+		return GL_OK;
+	}
+	if (!bson_init_from_json(&lines, r->element[1]->str, -1, &error)) {
+		freeReplyObject(r);
+		return GL_OK;
+	}
+	BSON_APPEND_OID(&doc, "_id", &oid);
+	BSON_APPEND_OID(&doc, "order_id", &order);
+	BSON_APPEND_ARRAY(&doc, "lines", &lines);
+	BSON_APPEND_UTF8(&doc, "state", r->element[2]->str);
+	BSON_APPEND_DATE_TIME(&doc, "expires_at", stock_reply_int(r, 3, 0) * 1000);
+	BSON_APPEND_INT64(&doc, "version", stock_reply_int(r, 4, 1));
+	freeReplyObject(r);
+	err = gl_db_insert("reservations", &doc);
+	bson_destroy(&doc);
+	bson_destroy(&lines);
+	return err == GL_E_CONFLICT ? GL_OK : err;
+}
+
+/* Write up to PROJECT_BATCH marked documents; clear the marks of those written. */
+static void
+project_batch(void)
+{
+	const char *argv[] = { "HSCAN", "galley:stock:dirty", "0", "COUNT", "500" };
+	const char *done[2 * PROJECT_BATCH];
+	redisReply *r, *c;
+	size_t n = 0;
+
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 5, argv)) == NULL)
+		return;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[1]->type == REDIS_REPLY_ARRAY) {
+		const redisReply *kv = r->element[1];
+		for (size_t i = 0; i + 1 < kv->elements && n < PROJECT_BATCH; i += 2) {
+			const char *key = kv->element[i]->str, *count = kv->element[i + 1]->str;
+			enum gl_err err = GL_OK;
+			if (gl_stop_requested() || kv->element[i]->type != REDIS_REPLY_STRING ||
+			    kv->element[i + 1]->type != REDIS_REPLY_STRING)
+				break;
+			if (strncmp(key, "galley:stock:level:", 19) == 0)
+				err = project_level(key, key + 19);
+			else if (strncmp(key, "galley:stock:res:", 17) == 0)
+				err = project_res(key, key + 17);
+			if (err != GL_OK)
+				break; /* MongoDB away: the rest stays marked */
+			done[2 * n] = key;
+			done[2 * n + 1] = count;
+			n++;
+		}
+	}
+	if (n > 0) {
+		const char *keys[] = { "galley:stock:dirty" };
+		if ((c = gl_redis_eval(GL_REDIS_STORE, clear_lua, 1, keys, (int)(2 * n), done)) !=
+		    NULL)
+			freeReplyObject(c);
+	}
+	freeReplyObject(r);
+}
+
+void
+stock_project(void)
+{
+	const char *lock[] = { "SET", "galley:stock:projecting", "1", "NX", "PX", PROJECT_LOCK_MS };
+	const char *unlock[] = { "DEL", "galley:stock:projecting" };
+	redisReply *r;
+
+	/* One process at a time: two would write the same documents for nothing. */
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 6, lock)) == NULL)
+		return;
+	bool mine = r->type == REDIS_REPLY_STATUS;
+	freeReplyObject(r);
+	if (!mine)
+		return;
+	project_batch();
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 2, unlock)) != NULL)
+		freeReplyObject(r);
+}
