@@ -1,14 +1,14 @@
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "db.h"
+#include "conf.h"
 #include "idem.h"
 #include "json.h"
 #include "log.h"
-
-#define IDEM_COLL "idempotency"
+#include "redis.h"
 
 /* A fingerprint of the body: BLAKE2b of its canonical (sorted, compact) form. */
 static int
@@ -25,68 +25,53 @@ idem_hash(const json_t *body, char hex[65])
 	return 0;
 }
 
-static enum gl_err
-idem_insert(const char *id, const char *hash)
+static void
+idem_key(char *buf, size_t size, const char *id)
 {
-	bson_t doc = BSON_INITIALIZER;
-	enum gl_err err;
-
-	BSON_APPEND_UTF8(&doc, "_id", id);
-	BSON_APPEND_UTF8(&doc, "state", "pending");
-	BSON_APPEND_UTF8(&doc, "hash", hash);
-	BSON_APPEND_DATE_TIME(&doc, "created_at", (int64_t)time(NULL) * 1000);
-	err = gl_db_insert(IDEM_COLL, &doc);
-	bson_destroy(&doc);
-	return err;
+	snprintf(buf, size, "galley:idem:%s:%s", gl_conf.service, id);
 }
 
-/* Remove the record if it is a pending one whose owner has had long enough. */
-static void
-idem_reap(const char *id)
-{
-	bson_t filter = BSON_INITIALIZER, child;
-	long long n;
+/*
+ * Claim the key: a new record {state: pending, hash, at} kept for
+ * GL_IDEM_KEEP_S, or the record there (a pending one older than
+ * GL_IDEM_PENDING_S, its owner dead, is taken over).  Answers {"new"}, or
+ * {"have", state, hash, status, response}.
+ */
+static const char idem_claim_lua[] =
+        "local h = redis.call('HMGET', KEYS[1], 'state', 'hash', 'at', 'status', 'response') "
+        "if h[1] and not (h[1] == 'pending' and tonumber(h[3]) < tonumber(ARGV[2]) - "
+        "tonumber(ARGV[3])) then"
+        " return {'have', h[1], h[2] or '', h[4] or '0', h[5] or ''} end "
+        "redis.call('DEL', KEYS[1]) "
+        "redis.call('HSET', KEYS[1], 'state', 'pending', 'hash', ARGV[1], 'at', ARGV[2]) "
+        "redis.call('EXPIRE', KEYS[1], ARGV[4]) "
+        "if h[1] then return {'new', 'took'} end "
+        "return {'new'}";
 
-	BSON_APPEND_UTF8(&filter, "_id", id);
-	BSON_APPEND_UTF8(&filter, "state", "pending");
-	BSON_APPEND_DOCUMENT_BEGIN(&filter, "created_at", &child);
-	BSON_APPEND_DATE_TIME(&child, "$lt", ((int64_t)time(NULL) - GL_IDEM_PENDING_S) * 1000);
-	bson_append_document_end(&filter, &child);
-	if (gl_db_delete_where(IDEM_COLL, &filter, &n) == GL_OK && n > 0)
-		gl_log(GL_LOG_WARN, NULL, "idempotency: took over an abandoned key");
-	bson_destroy(&filter);
+static const char *
+idem_str(const redisReply *r, size_t i)
+{
+	return r->type == REDIS_REPLY_ARRAY && i < r->elements &&
+	                       r->element[i]->type == REDIS_REPLY_STRING
+	               ? r->element[i]->str
+	               : NULL;
 }
 
 /* The key is there already: replay, or say why not. */
 static enum gl_err
-idem_existing(struct gl_req *req, const char *id, const char *hash, bool *replayed)
+idem_existing(struct gl_req *req, const redisReply *r, const char *hash, bool *replayed)
 {
-	bson_t filter = BSON_INITIALIZER;
-	json_t *rec;
+	const char *state = idem_str(r, 1), *their = idem_str(r, 2), *status = idem_str(r, 3),
+	           *resp = idem_str(r, 4);
 	enum gl_err err;
-	const char *state, *their, *resp;
 
-	BSON_APPEND_UTF8(&filter, "_id", id);
-	err = gl_db_find_one(IDEM_COLL, &filter, &rec);
-	bson_destroy(&filter);
-	if (err != GL_OK)
-		return err == GL_E_NOT_FOUND ? GL_E_CONFLICT : err;
-	state = json_string_value(json_object_get(rec, "state"));
-	their = json_string_value(json_object_get(rec, "hash"));
-	resp = json_string_value(json_object_get(rec, "response"));
-	if (their == NULL || strcmp(their, hash) != 0) {
-		json_decref(rec);
+	if (their == NULL || strcmp(their, hash) != 0)
 		return gl_fail(req, GL_E_CONFLICT, "Idempotency-Key",
 		               "this Idempotency-Key was used with another body");
-	}
-	if (state == NULL || strcmp(state, "done") != 0 || resp == NULL) {
-		json_decref(rec);
+	if (state == NULL || strcmp(state, "done") != 0 || resp == NULL || status == NULL)
 		return gl_fail(req, GL_E_CONFLICT, "Idempotency-Key",
 		               "a request with this Idempotency-Key is still in progress");
-	}
-	err = gl_reply_raw(req, (int)json_integer_value(json_object_get(rec, "status")),
-	                   strdup(resp), strlen(resp));
-	json_decref(rec);
+	err = gl_reply_raw(req, atoi(status), strdup(resp), strlen(resp));
 	if (req->raw == NULL)
 		return GL_E_INTERNAL;
 	*replayed = true;
@@ -109,9 +94,11 @@ gl_idem_key_ok(const char *key)
 enum gl_err
 gl_idem_begin(struct gl_req *req, const char *scope, struct gl_idem *idem, bool *replayed)
 {
-	const char *key = gl_req_param(req, "HTTP_IDEMPOTENCY_KEY");
-	char hash[65];
-	enum gl_err err;
+	const char *key = gl_req_param(req, "HTTP_IDEMPOTENCY_KEY"), *what;
+	char hash[65], key_name[224], now[24], pending[16], keep[16];
+	enum gl_err err = GL_OK;
+	redisReply *r;
+	bool fresh;
 
 	memset(idem, 0, sizeof(*idem));
 	*replayed = false;
@@ -124,14 +111,25 @@ gl_idem_begin(struct gl_req *req, const char *scope, struct gl_idem *idem, bool 
 	snprintf(idem->id, sizeof(idem->id), "%s:%s:%s", scope, req->user_id, key);
 	if (idem_hash(req->body, hash) < 0)
 		return GL_E_INTERNAL;
-	err = idem_insert(idem->id, hash);
-	if (err == GL_E_CONFLICT) {
-		idem_reap(idem->id);
-		err = idem_insert(idem->id, hash);
-	}
-	if (err == GL_E_CONFLICT)
-		return idem_existing(req, idem->id, hash, replayed);
-	if (err != GL_OK)
+	idem_key(key_name, sizeof(key_name), idem->id);
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	snprintf(pending, sizeof(pending), "%d", GL_IDEM_PENDING_S);
+	snprintf(keep, sizeof(keep), "%d", GL_IDEM_KEEP_S);
+	const char *keys[] = { key_name }, *args[] = { hash, now, pending, keep };
+	if ((r = gl_redis_eval(GL_REDIS_STORE, idem_claim_lua, 1, keys, 4, args)) == NULL)
+		return GL_E_UPSTREAM_DOWN;
+	what = idem_str(r, 0);
+	fresh = what != NULL && strcmp(what, "new") == 0;
+	if (what != NULL && strcmp(what, "have") == 0)
+		err = idem_existing(req, r, hash, replayed);
+	else if (what == NULL || strcmp(what, "new") != 0) {
+		gl_log(GL_LOG_ERROR, req->request_id, "idempotency: %s",
+		       r->type == REDIS_REPLY_ERROR ? r->str : "an unexpected reply");
+		err = GL_E_INTERNAL;
+	} else if (idem_str(r, 1) != NULL)
+		gl_log(GL_LOG_WARN, req->request_id, "idempotency: took over an abandoned key");
+	freeReplyObject(r);
+	if (err != GL_OK || !fresh)
 		return err;
 	idem->active = true;
 	return GL_OK;
@@ -140,38 +138,43 @@ gl_idem_begin(struct gl_req *req, const char *scope, struct gl_idem *idem, bool 
 void
 gl_idem_store(struct gl_idem *idem, int status, const json_t *body)
 {
-	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
-	char *text;
+	char key[224], code[16], keep[16], *text;
+	redisReply *r;
 
 	if (!idem->active)
 		return;
 	text = gl_json_dump_new(body);
-	BSON_APPEND_UTF8(&filter, "_id", idem->id);
-	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-	BSON_APPEND_UTF8(&set, "state", "done");
-	BSON_APPEND_INT32(&set, "status", status);
-	BSON_APPEND_UTF8(&set, "response", text != NULL ? text : "null");
-	bson_append_document_end(&update, &set);
+	idem_key(key, sizeof(key), idem->id);
+	snprintf(code, sizeof(code), "%d", status);
+	snprintf(keep, sizeof(keep), "%d", GL_IDEM_KEEP_S);
 	/* If this fails the record stays pending: repeats get 409, never a second thing. */
-	if (gl_db_update_where(IDEM_COLL, &filter, &update) != GL_OK)
+	const char *keys[] = { key }, *args[] = { code, text != NULL ? text : "null", keep };
+	r = gl_redis_eval(GL_REDIS_STORE,
+	                  "redis.call('HSET', KEYS[1], 'state', 'done', 'status', ARGV[1],"
+	                  " 'response', ARGV[2]) redis.call('EXPIRE', KEYS[1], ARGV[3]) return 1",
+	                  1, keys, 3, args);
+	if (r == NULL || r->type != REDIS_REPLY_INTEGER)
 		gl_log(GL_LOG_WARN, NULL, "idempotency: the answer could not be stored");
+	if (r != NULL)
+		freeReplyObject(r);
 	free(text);
-	bson_destroy(&filter);
-	bson_destroy(&update);
 	idem->active = false;
 }
 
 void
 gl_idem_release(struct gl_idem *idem)
 {
-	bson_t filter = BSON_INITIALIZER;
+	char key[224];
+	redisReply *r;
 
 	if (!idem->active)
 		return;
-	BSON_APPEND_UTF8(&filter, "_id", idem->id);
-	if (gl_db_delete_where(IDEM_COLL, &filter, NULL) != GL_OK)
+	idem_key(key, sizeof(key), idem->id);
+	const char *argv[] = { "DEL", key };
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 2, argv)) == NULL)
 		gl_log(GL_LOG_WARN, NULL,
 		       "idempotency: a failed request's key could not be released");
-	bson_destroy(&filter);
+	else
+		freeReplyObject(r);
 	idem->active = false;
 }

@@ -3,16 +3,15 @@
  *
  * A repeat with the same key and the same body gets the first response and
  * creates nothing new; the same key with another body is 409 conflict.  The
- * rule must hold when two copies arrive at once, on any MongoDB-wire
- * server, so it rests on the one thing MongoDB and FerretDB both enforce
- * atomically: a unique _id on insert.  The first request inserts
- * {_id: "<scope>:<user>:<key>", state: "pending"}; a racing copy's insert fails
- * and it answers 409 (in progress) or replays the stored response.  A
- * pending record older than GL_IDEM_PENDING_S (its owner died) is removed
- * by the next attempt, which then takes the key over with a fresh insert.
- * Keys belong to the caller (<user>): another user sending the same key
- * makes its own request and never sees the first one's answer.  Records
- * live in the service's "idempotency" collection.
+ * rule must hold when two copies arrive at once, so a key is claimed by one
+ * script in the store (redis.h: the Redis whose AOF is on): the first
+ * request writes {state: pending, hash}; a racing copy finds it and answers
+ * 409 (in progress) or replays the stored response.  A pending record older
+ * than GL_IDEM_PENDING_S (its owner died) is taken over by the next attempt.
+ * A record is kept GL_IDEM_KEEP_S (24 h, as Stripe keeps its keys), then
+ * the key may be used again.  Keys belong to the caller (<user>): another
+ * user sending the same key makes its own request and never sees the first
+ * one's answer.  Records: "galley:idem:<service>:<scope>:<user>:<key>".
  */
 #ifndef GL_IDEM_H
 #define GL_IDEM_H
@@ -23,6 +22,7 @@
 #include "req.h"
 
 #define GL_IDEM_PENDING_S 60
+#define GL_IDEM_KEEP_S    86400
 
 struct gl_idem {
 	bool active; /* the request carried a key and now owns it */

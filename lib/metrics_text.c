@@ -230,7 +230,7 @@ text_groups(struct lines *l, const char *stream)
 {
 	const char *family = stream + strlen("galley:events:");
 	const char *argv[] = { "XINFO", "GROUPS", stream };
-	redisReply *r = gl_redis_strv(GL_REDIS_CACHE, 3, argv);
+	redisReply *r = gl_redis_strv(GL_REDIS_STORE, 3, argv);
 	char name[192];
 
 	for (size_t i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
@@ -264,7 +264,7 @@ text_streams(struct lines *l)
 	do {
 		const char *argv[] = { "SCAN",  cursor, "MATCH", "galley:events:*",
 			               "COUNT", "1000", "TYPE",  "stream" };
-		redisReply *r = gl_redis_strv(GL_REDIS_CACHE, 8, argv);
+		redisReply *r = gl_redis_strv(GL_REDIS_STORE, 8, argv);
 		if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 		    r->element[0]->type != REDIS_REPLY_STRING ||
 		    r->element[1]->type != REDIS_REPLY_ARRAY) {
