@@ -1,58 +1,61 @@
 /*
- * The unique keys that keep one cook per ticket and one end per ticket
- * (kitchen.h): documents of "claims" whose _id is "<ticket>:<n>" or
- * "<ticket>:end".  Only their inserts decide anything; a read tells who won.
+ * The keys that keep one cook per ticket and one end per ticket
+ * (kitchen.h), in the store (lib/redis.h: the Redis whose AOF is on):
+ * "galley:kitchen:claim:<ticket>:<n>" {cook, until} and
+ * "galley:kitchen:claim:<ticket>:end" (how).  Each is taken by one atomic
+ * command or script, so of two cooks (or a cook and a cancellation) exactly
+ * one wins; a read tells who.  They are kept CLAIM_KEEP_S, long after any
+ * ticket is settled.
  */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "db.h"
-#include "doc.h"
 #include "kitchen.h"
 #include "log.h"
+#include "redis.h"
 
-#define CLAIMS "claims"
-
-/* "<ticket>:<what>": 24 hex, a colon, and at most 20 digits or "end". */
-#define CLAIM_KEY_MAX 48
+#define CLAIM_KEY_MAX 96
+#define CLAIM_KEEP_S  "604800" /* a week */
 
 static void
 claim_key_n(char *buf, const char *ticket, long long n)
 {
-	snprintf(buf, CLAIM_KEY_MAX, "%.24s:%lld", ticket, n);
+	snprintf(buf, CLAIM_KEY_MAX, "galley:kitchen:claim:%.24s:%lld", ticket, n);
 }
 
-/* The claim document _id key (borrowed) as JSON in *out (new); GL_E_NOT_FOUND. */
+/* An integer or status reply's outcome; NULL means the store is away. */
 static enum gl_err
-claim_read(const char *key, json_t **out)
+claim_reply_err(const redisReply *r)
 {
-	bson_t filter = BSON_INITIALIZER;
-	enum gl_err err;
-
-	BSON_APPEND_UTF8(&filter, "_id", key);
-	err = gl_db_find_one(CLAIMS, &filter, out);
-	bson_destroy(&filter);
-	return err;
+	if (r == NULL)
+		return GL_E_UPSTREAM_DOWN;
+	if (r->type == REDIS_REPLY_ERROR) {
+		gl_log(GL_LOG_ERROR, NULL, "kitchen: a claim: %s", r->str);
+		return GL_E_INTERNAL;
+	}
+	return GL_OK;
 }
 
 enum gl_err
 claim_take(const char *ticket, long long n, const char *cook, int64_t until)
 {
-	bson_t doc = BSON_INITIALIZER;
-	char key[CLAIM_KEY_MAX];
+	char key[CLAIM_KEY_MAX], u[24];
+	redisReply *r;
 	enum gl_err err;
 
 	claim_key_n(key, ticket, n);
-	if (!BSON_APPEND_UTF8(&doc, "_id", key) || !gl_doc_append_oid(&doc, "ticket", ticket) ||
-	    !BSON_APPEND_INT64(&doc, "attempt", n) || !BSON_APPEND_UTF8(&doc, "cook", cook) ||
-	    !BSON_APPEND_INT64(&doc, "until", until) ||
-	    !BSON_APPEND_DATE_TIME(&doc, "at", (int64_t)time(NULL) * 1000)) {
-		bson_destroy(&doc);
-		return GL_E_INTERNAL;
-	}
-	err = gl_db_insert(CLAIMS, &doc);
-	bson_destroy(&doc);
+	snprintf(u, sizeof(u), "%lld", (long long)until);
+	const char *keys[] = { key }, *args[] = { cook, u, CLAIM_KEEP_S };
+	r = gl_redis_eval(GL_REDIS_STORE,
+	                  "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end "
+	                  "redis.call('HSET', KEYS[1], 'cook', ARGV[1], 'until', ARGV[2]) "
+	                  "redis.call('EXPIRE', KEYS[1], ARGV[3]) return 1",
+	                  1, keys, 3, args);
+	if ((err = claim_reply_err(r)) == GL_OK)
+		err = r->type == REDIS_REPLY_INTEGER && r->integer == 1 ? GL_OK : GL_E_CONFLICT;
+	if (r != NULL)
+		freeReplyObject(r);
 	return err;
 }
 
@@ -60,65 +63,65 @@ enum gl_err
 claim_until(const char *ticket, long long n, int64_t *until)
 {
 	char key[CLAIM_KEY_MAX];
-	json_t *doc;
+	redisReply *r;
 	enum gl_err err;
 
 	claim_key_n(key, ticket, n);
-	if ((err = claim_read(key, &doc)) != GL_OK)
-		return err;
-	*until = json_integer_value(json_object_get(doc, "until"));
-	json_decref(doc);
-	return GL_OK;
+	const char *argv[] = { "HGET", key, "until" };
+	r = gl_redis_strv(GL_REDIS_STORE, 3, argv);
+	if ((err = claim_reply_err(r)) == GL_OK) {
+		if (r->type == REDIS_REPLY_STRING)
+			*until = strtoll(r->str, NULL, 10);
+		else
+			err = GL_E_NOT_FOUND;
+	}
+	if (r != NULL)
+		freeReplyObject(r);
+	return err;
 }
 
 void
 claim_release(const char *ticket, long long n)
 {
-	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
-	char key[CLAIM_KEY_MAX];
+	char key[CLAIM_KEY_MAX], now[24];
+	redisReply *r;
 
-	/* Only the claim's owner writes it after the insert, so a plain update is safe. */
+	/* Only the claim's owner writes it after it took it. */
 	claim_key_n(key, ticket, n);
-	BSON_APPEND_UTF8(&filter, "_id", key);
-	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-	BSON_APPEND_INT64(&set, "until", (int64_t)time(NULL));
-	bson_append_document_end(&update, &set);
-	if (gl_db_update_where(CLAIMS, &filter, &update) != GL_OK)
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	const char *keys[] = { key }, *args[] = { now };
+	r = gl_redis_eval(GL_REDIS_STORE,
+	                  "if redis.call('EXISTS', KEYS[1]) == 1 then"
+	                  " redis.call('HSET', KEYS[1], 'until', ARGV[1]) end return 1",
+	                  1, keys, 1, args);
+	if (claim_reply_err(r) != GL_OK)
 		gl_log(GL_LOG_WARN, NULL,
 		       "ticket %.24s: attempt %lld stays claimed until its lease ends", ticket, n);
-	bson_destroy(&filter);
-	bson_destroy(&update);
+	if (r != NULL)
+		freeReplyObject(r);
 }
 
 enum gl_err
 claim_end(const char *ticket, const char *how, bool *ready)
 {
-	bson_t doc = BSON_INITIALIZER;
 	char key[CLAIM_KEY_MAX];
-	const char *won;
-	json_t *end;
+	redisReply *r;
 	enum gl_err err;
 
-	snprintf(key, sizeof(key), "%.24s:end", ticket);
-	if (!BSON_APPEND_UTF8(&doc, "_id", key) || !gl_doc_append_oid(&doc, "ticket", ticket) ||
-	    !BSON_APPEND_UTF8(&doc, "how", how) ||
-	    !BSON_APPEND_DATE_TIME(&doc, "at", (int64_t)time(NULL) * 1000)) {
-		bson_destroy(&doc);
-		return GL_E_INTERNAL;
+	snprintf(key, sizeof(key), "galley:kitchen:claim:%.24s:end", ticket);
+	/* SET NX then GET in one script: the answer is whoever won, us or the other side. */
+	const char *keys[] = { key }, *args[] = { how, CLAIM_KEEP_S };
+	r = gl_redis_eval(GL_REDIS_STORE,
+	                  "redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) "
+	                  "return redis.call('GET', KEYS[1])",
+	                  1, keys, 2, args);
+	if ((err = claim_reply_err(r)) == GL_OK) {
+		if (r->type == REDIS_REPLY_STRING)
+			*ready = strcmp(r->str, "ready") == 0;
+		else
+			err = GL_E_INTERNAL;
 	}
-	err = gl_db_insert(CLAIMS, &doc);
-	bson_destroy(&doc);
-	if (err == GL_OK) {
-		*ready = strcmp(how, "ready") == 0;
-		return GL_OK;
-	}
-	if (err != GL_E_CONFLICT)
-		return err;
-	/* Settled before: by the other side, or by us in an earlier try. */
-	if ((err = claim_read(key, &end)) != GL_OK)
-		return err == GL_E_NOT_FOUND ? GL_E_CONFLICT : err;
-	won = json_string_value(json_object_get(end, "how"));
-	*ready = won != NULL && strcmp(won, "ready") == 0;
-	json_decref(end);
-	return GL_OK;
+	if (r != NULL)
+		freeReplyObject(r);
+	return err;
 }

@@ -2,7 +2,7 @@
  * Kitchen (API.md, kitchen): simulated staff prepare paid orders.
  *
  *   order.paid ──► ticket "paid" ──► a cook claims it ──► "preparing" ──► "ready"
- *                  (+ queue entry)    (unique insert)    order.preparing  order.ready
+ *                  (+ queue entry)    (a store claim)  order.preparing  order.ready
  *   staff: POST .../complete: "ready" ──► "completed", order.completed
  *   order.cancelled: a ticket not yet ready ──► "cancelled" (the cook stops)
  *
@@ -11,17 +11,18 @@
  * staff.c); any cook of any process may take any ticket, and none may
  * prepare one twice.  On FerretDB 1.x a version-guarded update is read →
  * change → write back, so two cooks could both "win" one; the rules that
- * must not race rest on unique inserts instead ("claims", by _id):
- *  - "<ticket>:<n>" is attempt n of preparing the ticket.  The cook whose
- *    insert succeeds owns it until the claim's lease ends ("until": the
+ * must not race rest on claims in the store instead (claims.c: keys a script
+ * takes once, in the Redis whose AOF is on):
+ *  - "<ticket>:<n>" is attempt n of preparing the ticket.  The cook who
+ *    takes it owns it until the claim's lease ends ("until": the
  *    start + items × seconds per item + KITCHEN_LEASE_MARGIN_S).  A cook
  *    that died leaves its claim; once the lease is over, the next cook
  *    claims n + 1 (and so on), so exactly one attempt is live at a time.
  *  - "<ticket>:end" says how preparing ended, "ready" or "cancelled":
- *    whichever of the cook and the cancellation inserts it first wins, so a
+ *    whichever of the cook and the cancellation sets it first wins, so a
  *    cancelled ticket never becomes ready and a ready one is never cancelled.
  * Only the owner of the live attempt writes a ticket's preparing/ready
- * state, and only after its insert won.
+ * state, and only after its claim won.
  *
  * Events: order.preparing when a paid ticket is first taken (a cook that
  * takes over a ticket already preparing announces nothing: the order's
@@ -33,7 +34,7 @@
  *
  * No scans of "tickets": FerretDB pushes only _id filters down to SQLite,
  * and tickets grow without end.  What needs a cook is the due list "queue"
- * (lib/due.h, indexed in Redis): an entry is added with the ticket (due
+ * (lib/due.h, a sorted set in the store): an entry is added with the ticket (due
  * now), put off to the lease's end while a cook holds the ticket (so it
  * comes up again only if that cook dies), and dropped when preparing ends.
  * Idle cooks ask it for what is due about once a second.
@@ -77,7 +78,7 @@ enum gl_err ticket_move(const struct gl_req *req, const json_t *doc, const char 
                         const bson_t *extra, const char *event, json_t **out)
         __attribute__((warn_unused_result));
 
-/* claims.c: the unique keys (see above) */
+/* claims.c: the claims (see above) */
 /* Claim attempt n of ticket (24 hex) until (epoch s); GL_E_CONFLICT when it is taken. */
 enum gl_err claim_take(const char *ticket, long long n, const char *cook, int64_t until)
         __attribute__((warn_unused_result));
