@@ -352,8 +352,28 @@ db_unlock(const char *key, const char *token)
 		freeReplyObject(r);
 }
 
-static enum gl_err db_update_locked(const char *coll, const bson_oid_t *id, long long version,
-                                    const bson_t *set, json_t **out);
+static enum gl_err db_change_locked(const char *coll, const bson_oid_t *id, gl_db_decide decide,
+                                    void *ctx, json_t **out);
+static enum gl_err db_write(const char *coll, const bson_oid_t *id, const bson_t *set,
+                            json_t **out);
+
+/* gl_db_update's decision: the version must be the one given (unless < 0), then set. */
+struct db_update_ctx {
+	long long version;
+	const bson_t *set;
+};
+
+static enum gl_err
+db_update_decide(const json_t *now, bson_t *set, bool *skip, void *ctx)
+{
+	const struct db_update_ctx *u = ctx;
+
+	(void)skip;
+	if (u->version >= 0 && json_integer_value(json_object_get(now, "version")) != u->version)
+		return GL_E_CONFLICT;
+	bson_concat(set, u->set);
+	return GL_OK;
+}
 
 enum gl_err
 gl_db_update(const char *coll, const bson_oid_t *id, long long version, const bson_t *set,
@@ -369,15 +389,36 @@ gl_db_update(const char *coll, const bson_oid_t *id, long long version, const bs
 	snprintf(token, sizeof(token), "%d.%lld", (int)getpid(), (long long)random());
 	if ((locked = db_lock(key, token)) < 0)
 		return GL_E_CONFLICT; /* busy for half a second: the caller tries again */
-	err = db_update_locked(coll, id, version, set, out);
+	struct db_update_ctx u = { version, set };
+	err = version < 0 ? db_write(coll, id, set, out)
+	                  : db_change_locked(coll, id, db_update_decide, &u, out);
 	if (locked)
 		db_unlock(key, token);
 	return err;
 }
 
+enum gl_err
+gl_db_change(const char *coll, const bson_oid_t *id, gl_db_decide decide, void *ctx, json_t **out)
+{
+	char key[128], token[48], hex[25];
+	enum gl_err err;
+	int locked;
+
+	*out = NULL;
+	bson_oid_to_string(id, hex);
+	snprintf(key, sizeof(key), "galley:%s:lock:%s:%s", gl_conf.service, coll, hex);
+	snprintf(token, sizeof(token), "%d.%lld", (int)getpid(), (long long)random());
+	if ((locked = db_lock(key, token)) < 0)
+		return GL_E_CONFLICT; /* busy for half a second: the caller tries again */
+	err = db_change_locked(coll, id, decide, ctx, out);
+	if (locked)
+		db_unlock(key, token);
+	return err;
+}
+
+/* findAndModify {_id}: set (may be empty) and version + 1; *out the document after. */
 static enum gl_err
-db_update_locked(const char *coll, const bson_oid_t *id, long long version, const bson_t *set,
-                 json_t **out)
+db_write(const char *coll, const bson_oid_t *id, const bson_t *set, json_t **out)
 {
 	struct db_conn c;
 	bson_error_t error;
@@ -387,29 +428,6 @@ db_update_locked(const char *coll, const bson_oid_t *id, long long version, cons
 	enum gl_err err;
 
 	*out = NULL;
-	/*
-	 * The version is compared here, under the lock, and the update filters on _id
-	 * alone: FerretDB uses an index only for a filter that is exactly {_id}, and
-	 * reads the whole collection for {_id, version} (../shared/research/db-ceiling.md),
-	 * so a guarded update would cost more with every document stored.
-	 */
-	if (version >= 0) {
-		json_t *now;
-		if ((err = gl_db_get(coll, id, &now)) != GL_OK) {
-			bson_destroy(&query);
-			bson_destroy(&update);
-			return err;
-		}
-		err = json_integer_value(json_object_get(now, "version")) == version
-		              ? GL_OK
-		              : GL_E_CONFLICT;
-		json_decref(now);
-		if (err != GL_OK) {
-			bson_destroy(&query);
-			bson_destroy(&update);
-			return err;
-		}
-	}
 	BSON_APPEND_OID(&query, "_id", id);
 	if (!bson_empty(set))
 		BSON_APPEND_DOCUMENT(&update, "$set", set);
@@ -444,6 +462,35 @@ db_update_locked(const char *coll, const bson_oid_t *id, long long version, cons
 	db_give(&c);
 	bson_destroy(&query);
 	bson_destroy(&update);
+	return err;
+}
+
+/*
+ * Under the document's lock: read it, let decide say what to set, write
+ * that.  The update filters on _id alone: FerretDB uses an index only for a
+ * filter that is exactly {_id}, and reads the whole collection for {_id,
+ * version} (../shared/research/db-ceiling.md), so a guard in the filter would
+ * cost more with every document stored.
+ */
+static enum gl_err
+db_change_locked(const char *coll, const bson_oid_t *id, gl_db_decide decide, void *ctx,
+                 json_t **out)
+{
+	bson_t set = BSON_INITIALIZER;
+	json_t *now;
+	bool skip = false;
+	enum gl_err err;
+
+	*out = NULL;
+	if ((err = gl_db_get(coll, id, &now)) != GL_OK) {
+		bson_destroy(&set);
+		return err;
+	}
+	err = decide(now, &set, &skip, ctx);
+	json_decref(now);
+	if (err == GL_OK && !skip)
+		err = db_write(coll, id, &set, out);
+	bson_destroy(&set);
 	return err;
 }
 

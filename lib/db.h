@@ -15,6 +15,7 @@
 
 #include <bson/bson.h>
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "err.h"
 #include "req.h"
@@ -55,6 +56,18 @@ enum gl_err gl_db_find_all(const char *coll, const bson_t *filter, int max, json
  */
 enum gl_err gl_db_update(const char *coll, const bson_oid_t *id, long long version,
                          const bson_t *set, json_t **out) __attribute__((warn_unused_result));
+
+/*
+ * Change document id by what it is now: under the same lock as
+ * gl_db_update, read it (borrowed to decide), and decide appends to set the
+ * fields to write and returns GL_OK (the version is bumped, *out (new) is the
+ * document after), or sets *skip (nothing written, *out NULL, GL_OK), or
+ * returns why not (returned as it is).  One read and one write, where a read
+ * then gl_db_update() make two reads.
+ */
+typedef enum gl_err (*gl_db_decide)(const json_t *now, bson_t *set, bool *skip, void *ctx);
+enum gl_err gl_db_change(const char *coll, const bson_oid_t *id, gl_db_decide decide, void *ctx,
+                         json_t **out) __attribute__((warn_unused_result));
 
 /* Delete the document id; GL_E_NOT_FOUND when there is none. */
 enum gl_err gl_db_delete(const char *coll, const bson_oid_t *id)

@@ -331,68 +331,68 @@ order_rank(const char *status)
  * forward, so an event that comes twice or late changes nothing, and never
  * out of cancelled.
  */
-static enum gl_err
-order_follow(const json_t *event, const char *to)
-{
-	const char *id =
-	        json_string_value(json_object_get(json_object_get(event, "data"), "order_id"));
-	const char *now;
-	bson_t set = BSON_INITIALIZER;
-	bson_oid_t oid;
-	json_t *doc, *out;
-	char at[32];
-	enum gl_err err;
+/* What following an event does to the order as it is (gl_db_change's decide). */
+struct order_step {
+	const json_t *event;
+	const char *id, *to;
+	bool moved; /* the order moved on to `to` */
+};
 
-	if (!gl_oid_parse(id, &oid)) {
-		bson_destroy(&set);
-		return GL_E_VALIDATION; /* no such event can ever be handled */
-	}
-	if ((err = gl_db_get("orders", &oid, &doc)) != GL_OK) {
-		bson_destroy(&set);
-		return err; /* not stored (yet?): try again, dead-lettered in the end */
-	}
-	now = json_string_value(json_object_get(doc, "status"));
-	snprintf(at, sizeof(at), "%s_at", to);
-	if (order_rank(now) < 0 || order_rank(now) >= order_rank(to)) {
+static enum gl_err
+order_step_decide(const json_t *doc, bson_t *set, bool *skip, void *ctx)
+{
+	struct order_step *st = ctx;
+	const char *now = json_string_value(json_object_get(doc, "status"));
+	char at[32];
+	int64_t secs;
+
+	snprintf(at, sizeof(at), "%s_at", st->to);
+	if (order_rank(now) < 0 || order_rank(now) >= order_rank(st->to)) {
 		/* Cannot happen while stock lets a reservation end one way only: say so loudly. */
-		if (order_rank(now) < 0 && strcmp(to, "paid") == 0)
+		if (order_rank(now) < 0 && strcmp(st->to, "paid") == 0)
 			gl_log(GL_LOG_ERROR, NULL,
 			       "order %s was paid after it was cancelled: the payment is to refund",
-			       id);
+			       st->id);
 		/*
 		 * Another process handled a later step first (consumers read the stream in
 		 * parallel): the order is past `to` already, but keeps when it got there, from
 		 * the event itself.
 		 */
-		int64_t secs;
-		if (order_rank(now) > order_rank(to) && json_object_get(doc, at) == NULL &&
-		    gl_doc_time_parse(json_string_value(json_object_get(event, "occurred_at")),
-		                      &secs)) {
-			BSON_APPEND_DATE_TIME(&set, at, secs * 1000);
-			err = gl_db_update("orders", &oid,
-			                   json_integer_value(json_object_get(doc, "version")),
-			                   &set, &out);
-			if (err == GL_OK)
-				json_decref(out);
-			json_decref(doc);
-			bson_destroy(&set);
-			return err; /* a concurrent change: the next try sees it */
-		}
-		json_decref(doc);
-		bson_destroy(&set);
+		if (order_rank(now) > order_rank(st->to) && json_object_get(doc, at) == NULL &&
+		    gl_doc_time_parse(json_string_value(json_object_get(st->event, "occurred_at")),
+		                      &secs))
+			BSON_APPEND_DATE_TIME(set, at, secs * 1000);
+		else
+			*skip = true;
 		return GL_OK;
 	}
-	BSON_APPEND_UTF8(&set, "status", to);
-	BSON_APPEND_DATE_TIME(&set, at, (int64_t)time(NULL) * 1000);
-	BSON_APPEND_DATE_TIME(&set, "updated_at", (int64_t)time(NULL) * 1000);
-	err = gl_db_update("orders", &oid, json_integer_value(json_object_get(doc, "version")),
-	                   &set, &out);
-	json_decref(doc);
-	bson_destroy(&set);
-	if (err != GL_OK)
-		return err;           /* a concurrent change: the next try sees it */
+	BSON_APPEND_UTF8(set, "status", st->to);
+	BSON_APPEND_DATE_TIME(set, at, (int64_t)time(NULL) * 1000);
+	BSON_APPEND_DATE_TIME(set, "updated_at", (int64_t)time(NULL) * 1000);
+	st->moved = true;
+	return GL_OK;
+}
+
+static enum gl_err
+order_follow(const json_t *event, const char *to)
+{
+	struct order_step st = { event, NULL, to, false };
+	bson_oid_t oid;
+	json_t *out;
+	enum gl_err err;
+
+	st.id = json_string_value(json_object_get(json_object_get(event, "data"), "order_id"));
+	if (!gl_oid_parse(st.id, &oid))
+		return GL_E_VALIDATION; /* no such event can ever be handled */
+	/* Not stored (yet?): GL_E_NOT_FOUND, tried again, dead-lettered in the end. */
+	if ((err = gl_db_change("orders", &oid, order_step_decide, &st, &out)) != GL_OK)
+		return err; /* a concurrent change: the next try sees it */
+	if (!st.moved || out == NULL) {
+		json_decref(out);
+		return GL_OK;
+	}
 	gl_due_drop("pending", &oid); /* paid: no longer the expiry tick's */
-	gl_log(GL_LOG_INFO, NULL, "order %s %s", id, to);
+	gl_log(GL_LOG_INFO, NULL, "order %s %s", st.id, to);
 	order_live(event, out);
 	json_decref(out);
 	return GL_OK;
