@@ -33,6 +33,7 @@ static const struct conf_var conf_vars[] = {
 	{ "GALLEY_PAYMENT_KEY", CONF_STR, "", 0, 0, &gl_conf.payment_key },
 	{ "GALLEY_PAYMENT_TIMEOUT_MS", CONF_LONG, "10000", 100, 120000,
 	  &gl_conf.payment_timeout_ms },
+	{ "GALLEY_PAYMENT_GIVE_UP_S", CONF_LONG, "86400", 10, 604800, &gl_conf.payment_give_up_s },
 	{ "GALLEY_KITCHEN_STAFF", CONF_LONG, "2", 1, 32, &gl_conf.kitchen_staff },
 	{ "GALLEY_KITCHEN_SECONDS_PER_ITEM", CONF_LONG, "30", 0, 3600,
 	  &gl_conf.kitchen_seconds_per_item },

@@ -25,6 +25,7 @@ struct gl_conf {
 	const char *payment_api;  /* GALLEY_PAYMENT_API: the provider's base URL (Stripe's API) */
 	const char *payment_key;  /* GALLEY_PAYMENT_KEY: its secret key, or ""; never logged */
 	long payment_timeout_ms;  /* GALLEY_PAYMENT_TIMEOUT_MS per call to the provider */
+	long payment_give_up_s;   /* GALLEY_PAYMENT_GIVE_UP_S: a payment still processing fails */
 	long kitchen_staff;       /* GALLEY_KITCHEN_STAFF cooks (threads) per kitchen process */
 	long kitchen_seconds_per_item; /* GALLEY_KITCHEN_SECONDS_PER_ITEM a cook spends per unit */
 	const char *admin_email;       /* GALLEY_ADMIN_EMAIL: the first admin, or "" */

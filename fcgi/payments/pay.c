@@ -58,25 +58,51 @@ pay_str(const json_t *doc, const char *key)
 }
 
 /*
+ * The payment's own event for its final status (API.md: payment.succeeded,
+ * payment.failed), with fields of the write (borrowed), or NULL for a status
+ * that has none.
+ */
+static json_t *
+pay_own_event(const json_t *pay, const char *status, const char *why)
+{
+	json_t *d;
+
+	if (strcmp(status, "succeeded") != 0 && strcmp(status, "failed") != 0)
+		return NULL;
+	d = json_pack("{s:O, s:O, s:O, s:O, s:s}", "payment_id", json_object_get(pay, "id"),
+	              "order_id", json_object_get(pay, "order_id"), "amount_cents",
+	              json_object_get(pay, "amount_cents"), "currency",
+	              json_object_get(pay, "currency"), "status", status);
+	if (d != NULL && why != NULL)
+		json_object_set_new(d, "reason", json_string(why));
+	return d;
+}
+
+/*
  * The last step: the payment's final status (with fields, stolen) in one
  * version-guarded write, announced by ev_type (may be NULL) with data
- * (stolen).  *out (new) is the payment as it is now, also when another run
- * of the steps finished it first.
+ * (stolen), and by the payment's own event (payment.succeeded or
+ * payment.failed, why the reason of a failure) staged with the same proof.
+ * *out (new) is the payment as it is now, also when another run of the steps
+ * finished it first.
  */
 static enum gl_err
-pay_finish(const json_t *pay, const char *status, bson_t *fields, const char *ev_type, json_t *data,
-           json_t **out)
+pay_finish(const json_t *pay, const char *status, const char *why, bson_t *fields,
+           const char *ev_type, json_t *data, json_t **out)
 {
 	const char *id = pay_str(pay, "id");
 	long long version = json_integer_value(json_object_get(pay, "version"));
 	struct gl_event_proof proof = { "payments", id, version + 1 };
-	struct gl_event *ev = NULL;
+	struct gl_event *ev = NULL, *own = NULL;
+	json_t *own_data = pay_own_event(pay, status, why);
 	bson_oid_t oid;
 	enum gl_err err = GL_OK;
+	bool tried = false;
 
 	*out = NULL;
 	if (!gl_oid_parse(id, &oid)) {
 		json_decref(data);
+		json_decref(own_data);
 		return GL_E_INTERNAL;
 	}
 	BSON_APPEND_UTF8(fields, "status", status);
@@ -85,14 +111,27 @@ pay_finish(const json_t *pay, const char *status, bson_t *fields, const char *ev
 		ev = gl_events_stage(NULL, ev_type, data, &proof, &err);
 	else
 		json_decref(data);
-	if (err == GL_OK)
-		err = gl_db_update("payments", &oid, version, fields, out);
-	if (err == GL_OK)
-		gl_events_send(ev);
-	else if (err == GL_E_CONFLICT || err == GL_E_NOT_FOUND)
-		gl_events_drop(ev); /* surely not written: another run finished it */
+	if (err == GL_OK && own_data != NULL)
+		own = gl_events_stage(NULL,
+		                      strcmp(status, "succeeded") == 0 ? "payment.succeeded"
+		                                                       : "payment.failed",
+		                      own_data, &proof, &err);
 	else
+		json_decref(own_data);
+	if (err == GL_OK) {
+		tried = true;
+		err = gl_db_update("payments", &oid, version, fields, out);
+	}
+	if (err == GL_OK) {
+		gl_events_send(ev);
+		gl_events_send(own);
+	} else if (!tried || err == GL_E_CONFLICT || err == GL_E_NOT_FOUND) {
+		gl_events_drop(ev); /* surely not written: not tried, or another run finished it */
+		gl_events_drop(own);
+	} else {
 		gl_events_leave(ev);
+		gl_events_leave(own);
+	}
 	if (err == GL_E_CONFLICT)
 		err = gl_db_get("payments", &oid, out);
 	if (err == GL_OK)
@@ -133,7 +172,7 @@ pay_declined(const json_t *pay, const char *message, json_t **out, struct pay_ou
 	enum gl_err err;
 
 	BSON_APPEND_UTF8(&set, "failure_message", message);
-	err = pay_finish(pay, "failed", &set, "order.cancelled",
+	err = pay_finish(pay, "failed", message, &set, "order.cancelled",
 	                 pay_event_data(pay, "payment_failed"), out);
 	bson_destroy(&set);
 	if (err != GL_OK)
@@ -158,7 +197,7 @@ pay_too_late(const struct gl_req *req, const json_t *pay, const char *intent, js
 		                "it is retried, nothing is charged");
 	}
 	BSON_APPEND_UTF8(&set, "failure_message", "the order was cancelled or expired first");
-	err = pay_finish(pay, "cancelled", &set, NULL, NULL, out);
+	err = pay_finish(pay, "cancelled", NULL, &set, NULL, NULL, out);
 	bson_destroy(&set);
 	if (err != GL_OK)
 		return pay_fail(o, err, "the payment could not be recorded: %s", "try again");
@@ -231,7 +270,8 @@ pay_steps(const struct gl_req *req, const json_t *pay, json_t **out, struct pay_
 		                order);
 	}
 	BSON_APPEND_UTF8(&set, "provider_id", r.id);
-	err = pay_finish(pay, "succeeded", &set, "order.paid", pay_event_data(pay, NULL), out);
+	err = pay_finish(pay, "succeeded", NULL, &set, "order.paid", pay_event_data(pay, NULL),
+	                 out);
 	bson_destroy(&set);
 	if (err != GL_OK)
 		return pay_fail(o, err, "%s",
@@ -385,6 +425,38 @@ payment_create(struct gl_req *req)
 }
 
 /* A payment left processing (its process died, or the provider did not answer): ask again. */
+/* Processing for longer than GALLEY_PAYMENT_GIVE_UP_S (default: Stripe's 24 h window)? */
+static bool
+pay_expired(const json_t *pay)
+{
+	int64_t made;
+
+	return gl_doc_time_parse(pay_str(pay, "created_at"), &made) &&
+	       (int64_t)time(NULL) - made > gl_conf.payment_give_up_s;
+}
+
+/*
+ * The provider never answered (past its idempotency window a retry would be
+ * a new payment): the payment fails, and its order is cancelled, which
+ * frees what its reservation holds.
+ */
+static void
+pay_give_up(const json_t *pay)
+{
+	bson_t set = BSON_INITIALIZER;
+	json_t *out = NULL;
+	char why[128];
+
+	snprintf(why, sizeof(why), "the provider did not answer within %ld s: given up",
+	         gl_conf.payment_give_up_s);
+	BSON_APPEND_UTF8(&set, "failure_message", why);
+	if (pay_finish(pay, "failed", why, &set, "order.cancelled",
+	               pay_event_data(pay, "payment_failed"), &out) == GL_OK)
+		gl_log(GL_LOG_WARN, NULL, "payment %s: %s", pay_str(pay, "id"), why);
+	bson_destroy(&set);
+	json_decref(out);
+}
+
 static void
 payment_resume(const bson_oid_t *oid)
 {
@@ -401,6 +473,8 @@ payment_resume(const bson_oid_t *oid)
 	bson_oid_to_string(oid, id);
 	if (strcmp(pay_str(pay, "status") ? pay_str(pay, "status") : "", "processing") != 0)
 		gl_due_drop("processing", oid);
+	else if (pay_expired(pay))
+		pay_give_up(pay);
 	/* Put off first: a tick in another process, a second from now, must not take
 	 * it up while this one is still at it (a slow provider takes seconds). */
 	else if (gl_due_move("processing", oid, time(NULL) + PAYMENT_RESUME_S) == GL_OK &&

@@ -61,6 +61,8 @@ is_status() { test "$(status_of "$1")" = "$2"; }
 # paid_on ORDER: paid, or further on (the kitchen takes paid orders at once)
 paid_on() { case $(status_of "$1") in paid | preparing | ready | completed) ;; *) return 1 ;; esac; }
 level() { req GET "/api/stock/$tart"; jq -c '[.on_hand, .reserved]' <<<"$BODY"; }
+# payment_events ORDER: the payments stream's events about the order, a JSON array
+payment_events() { scli --raw XRANGE galley:events:payments - + | grep -F "\"order_id\":\"$1\"" | jq -sc '.'; }
 
 # ---------------------------------------------------------------- paid
 before=$(level)
@@ -76,6 +78,9 @@ check "its 2 units are sold: on_hand down 2, nothing reserved" \
 	test "$(level)" = "$(jq -c '[.[0] - 2, .[1]]' <<<"$before")"
 check "the provider was asked to authorize once, keyed by the order id" test "$(sim_calls '^/v1/payment_intents$' "$o1")" = 1
 check "and to capture once" test "$(sim_calls '/capture$' "$o1-capture")" = 1
+check "payment.succeeded is announced once, with the amount" jq -e --arg o "$o1" \
+	'length == 1 and .[0].type == "payment.succeeded" and .[0].data.payment_id == $o and .[0].data.amount_cents == 1250 and .[0].data.currency == "EUR"' \
+	<<<"$(payment_events "$o1")"
 AUTH_TOKEN=$carol req GET "/api/payments/$o1"
 expect_json '.status == "succeeded"' "the owner reads the payment"
 req GET "/api/payments/$o1"
@@ -101,6 +106,8 @@ expect_json '.cancel_reason == "payment_failed"' "reason payment_failed"
 check "its stock is back" test "$(level)" = "$before"
 AUTH_TOKEN=$carol req GET "/api/payments/$o2"
 expect_json '.status == "failed" and (.failure_message | test("declined"))' "the payment says failed, and why"
+check "payment.failed is announced once, with the reason" jq -e \
+	'length == 1 and .[0].type == "payment.failed" and (.[0].data.reason | test("declined"))' <<<"$(payment_events "$o2")"
 pay "$o2" pm_card_visa
 expect_error 409 conflict "a failed payment is not made again"
 check "nothing was captured" test "$(sim_calls '/capture$' "$o2-capture")" = 0
@@ -229,5 +236,14 @@ expect_status 201 "and another"
 check "bin/galley restart-redis" "$GALLEY_TOP/bin/galley" restart-redis
 both_paid() { paid_on "$o9" && paid_on "$o10"; }
 check "order.paid reaches orders (the events are in the store, not the cache): both paid" wait_until 20 both_paid
+
+# ---------------------------------------------------------------- given up
+# o4's provider never answers (pm_sim_slow): retried by the tick, then given up after
+# GALLEY_PAYMENT_GIVE_UP_S (the test stack: 45 s; 24 h by default, Stripe's window).
+given_up() { AUTH_TOKEN=$carol req GET "/api/payments/$o4"; jq -e '.status == "failed" and (.failure_message | test("did not answer"))' <<<"$BODY" >/dev/null; }
+check "a payment the provider never answers fails once GALLEY_PAYMENT_GIVE_UP_S has passed" wait_until 90 given_up
+check "announced as payment.failed" jq -e 'any(.[]; .type == "payment.failed")' <<<"$(payment_events "$o4")"
+check "its order is cancelled" wait_until 15 is_status "$o4" cancelled
+check "nothing was captured for it" test "$(sim_calls '/capture$' "$o4-capture")" = 0
 
 done_testing
