@@ -490,8 +490,8 @@ load_verify() {
 	STATUS="$lost of $n" BODY=""
 	check "every acknowledged order is there ($n)" test "$lost" = 0
 	# Then time settles the rest: every order expires unpaid (the tick finds it by the
-	# "pending" due list, whose Redis index a Redis restart empties: then by its scan, every
-	# GL_DUE_SCAN_S 30 s) and so does every reservation made for an order never stored.
+	# "pending" due list in the store) and so does every reservation made for an order
+	# never stored (the "holds" due list).
 	check "everything settles: every order expired unpaid and freed its unit (none lost)" \
 		wait_until $((${GALLEY_RESERVATION_TTL:-900} + 45)) _gl_settled
 	LOAD_STORED=$(jq -r .id "$LOAD_DIR/orders" | xargs)
