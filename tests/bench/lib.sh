@@ -148,3 +148,25 @@ bench_row() {
 	printf '| %-40s | %8s | %9s | %9s | %s |\n' "$name" "$(awk '/Requests\/sec/ {print int($2)}' <<<"$out")" \
 		"$(awk '$1 == "50%" {print $2}' <<<"$out")" "$(awk '$1 == "99%" {print $2}' <<<"$out")" "${errs:-none}"
 }
+
+# bench_trips: "MONGODB REDIS MS", the round trips every service has made so far (from
+# /metrics, which reaches Redis about once a second: it waits 2.5 s first) and when.
+bench_trips() {
+	sleep 2.5
+	curl -sS "$GALLEY_INTERNAL_URL/metrics" |
+		awk -v t="$(($(date +%s%N) / 1000000))" '/^galley_db_ops_total\{/ { d += $2 }
+			/^galley_redis_ops_total\{/ { r += $2 } END { printf "%d %d %d\n", d, r, t }'
+}
+
+# bench_per IDLE-BEFORE IDLE-AFTER BEFORE AFTER N: "MongoDB x, Redis y" round trips per one
+# of N requests between BEFORE and AFTER (bench_trips lines), less what the stack does idle
+# (the rate between IDLE-BEFORE and IDLE-AFTER).
+bench_per() {
+	awk -v a="$1" -v b="$2" -v c="$3" -v d="$4" -v n="$5" 'BEGIN {
+		split(a, i0, " "); split(b, i1, " "); split(c, x0, " "); split(d, x1, " ")
+		idle_ms = i1[3] - i0[3]; busy_ms = x1[3] - x0[3]
+		if (n < 1 || idle_ms <= 0) { print "n/a"; exit }
+		for (k = 1; k <= 2; k++) v[k] = ((x1[k] - x0[k]) - (i1[k] - i0[k]) * busy_ms / idle_ms) / n
+		printf "MongoDB %.1f, Redis %.1f", v[1], v[2] }'
+}
+

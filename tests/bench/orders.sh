@@ -43,7 +43,14 @@ echo "|------------------------------------------|----------|-----------|-------
 bench_row "nginx return 200" "$conns" "$secs" "http://127.0.0.1:$p_static/"
 bench_row "hello (nginx -> FastCGI)" "$conns" "$secs" "http://127.0.0.1:$p_hello/"
 bench_row "cached item read, with token" "$conns" "$secs" "$GALLEY_URL/api/menu/items/${items[0]}" -H "Authorization: Bearer $token"
+idle0=$(bench_trips)
+idle1=$(bench_trips)
+r0=$(api GET "/api/stock/${items[0]}" "$admin" | jq .reserved)
+t0=$(bench_trips)
 bench_row "order placement, 1 line" "$conns" "$secs" "$GALLEY_URL/api/orders" -s "$(bench_post_script "$token" "$one")"
+t1=$(bench_trips)
+placed=$(($(api GET "/api/stock/${items[0]}" "$admin" | jq .reserved) - r0))
 bench_row "order placement, 3 lines" "$conns" "$secs" "$GALLEY_URL/api/orders" -s "$(bench_post_script "$token" "$three")"
 after=$(api GET "/api/stock/${items[0]}" "$admin" | jq .reserved)
 echo "orders placed during the runs (units of item 1 reserved): $((after - before))"
+echo "round trips per 1-line placement (and what it sets off: events, their consumers), every service: $(bench_per "$idle0" "$idle1" "$t0" "$t1" "$placed")"

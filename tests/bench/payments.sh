@@ -70,10 +70,15 @@ echo "| target                             |    req/s |       p50 |       p99 | 
 echo "|------------------------------------|----------|-----------|-----------|--------|"
 bench "nginx return 200" "http://127.0.0.1:$p_static/" 5 2
 bench "hello (nginx -> FastCGI)" "http://127.0.0.1:$p_hello/" 5 2
+idle0=$(bench_trips)
+idle1=$(bench_trips)
+t0=$(bench_trips)
 # One wrk thread, so the list is walked once in order; the run is cut to about n payments.
 bench "payment (authorize, commit, capture)" "$GALLEY_URL/api/payments" "${PAY_SECS:-5}" 1 -s "$tmp/pay.lua"
+t1=$(bench_trips)
 paid=0
 while read -r o; do
 	[ "$(api GET "/api/payments/$o" "$token" | jq -r .status)" = succeeded ] && paid=$((paid + 1))
 done <"$tmp/orders"
 echo "orders paid during the run: $paid of $n"
+echo "round trips per payment (and what it sets off: the kitchen, orders following), every service: $(bench_per "$idle0" "$idle1" "$t0" "$t1" "$paid")"
