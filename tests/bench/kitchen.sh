@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Does the kitchen keep up (issue 13)?  N orders are placed, then paid all at once: their
+# order.paid events (as the payments service writes them) are added to the stream in one
+# script, so the burst is not paced by the provider.  Measured with the kitchen taking no
+# time: from that moment until the last order.ready is in the stream, and until the orders
+# service shows every one of them ready.
+#
+# usage: GALLEY_KITCHEN_SECONDS_PER_ITEM=0 bin/galley up; tests/bench/kitchen.sh [orders]
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+run=${GALLEY_RUN:-$top/.run}
+n=${1:-1000}
+[ -f "$run/env" ] || { echo "kitchen.sh: no stack in $run: run bin/galley up first" >&2; exit 2; }
+set -a; . "$run/env"; set +a
+[ "${GALLEY_KITCHEN_SECONDS_PER_ITEM:-30}" = 0 ] ||
+	echo "kitchen.sh: note: the kitchen takes ${GALLEY_KITCHEN_SECONDS_PER_ITEM:-30} s per unit; the times include it" >&2
+
+. "$top/tests/bench/lib.sh"
+bench_tmp
+tmp=$BENCH_TMP
+bench_tokens
+item=$(bench_item "Kitchen burst" 150)
+now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
+# The Redis with the event streams: the store (before it, the one Redis).
+streams_url=${GALLEY_STORE_URL:-$GALLEY_REDIS_URL}
+scli() { redis-cli -u "$streams_url" --no-auth-warning "$@"; }
+
+echo "placing $n orders..." >&2
+export GALLEY_URL TOKEN item
+seq 1 "$n" | xargs -P 8 -I{} sh -c 'curl -sS -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
+	--data-binary "{\"lines\":[{\"item_id\":\"$item\",\"qty\":1}]}" "$GALLEY_URL/api/orders"; echo' >"$tmp/placed"
+jq -c 'select(.status == "pending_payment") | {id: "", type: "order.paid",
+	occurred_at: (now | todate), request_id: "bench",
+	data: {order_id: .id, reservation_id: .reservation_id, payment_id: .id, customer_id: .customer_id,
+	       user_id: .user_id, total_cents: .total_cents, currency: .currency,
+	       lines: [.lines[] | {item_id, name, qty}]}}' "$tmp/placed" >"$tmp/events.raw"
+got=$(wc -l <"$tmp/events.raw")
+[ "$got" = "$n" ] || { echo "kitchen.sh: only $got of $n orders were placed" >&2; exit 1; }
+# Each event its own id (24 hex), as events have.
+while read -r e; do
+	jq -c --arg id "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" '.id = $id' <<<"$e"
+done <"$tmp/events.raw" >"$tmp/events"
+jq -r '.data.order_id' "$tmp/events" | sort >"$tmp/ids"
+# order.ready entries added since the burst (only the burst's orders move then).
+ready_count() { scli --raw XRANGE galley:events:orders "$t0-0" + | grep -cF '"type":"order.ready"' || true; }
+sleep 2 # the placements' own events first
+t0=$(now_ms)
+# One MULTI/EXEC adds them all, written in one go: the burst arrives at once.
+python3 - "$streams_url" "$tmp/events" <<'PY'
+import json, socket, sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+def resp(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        b = a.encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(out)
+cmds = [resp("SELECT", (u.path or "/0").lstrip("/") or "0"), resp("MULTI")]
+for line in open(sys.argv[2]):
+    e = json.loads(line)
+    cmds.append(resp("XADD", "galley:events:orders", "*", "id", e["id"], "type", e["type"], "event", line.strip()))
+cmds.append(resp("EXEC"))
+s = socket.create_connection((u.hostname, u.port or 6379))
+s.sendall(b"".join(cmds))
+s.shutdown(socket.SHUT_WR)  # the server reads everything, runs it, then sees the end
+while s.recv(65536):
+    pass
+s.close()
+PY
+while :; do
+	c=$(ready_count)
+	[ "$c" -ge "$n" ] && break
+	(($(now_ms) - t0 < 120000)) || { echo "kitchen.sh: $c of $n ready after 120 s" >&2; break; }
+	sleep 0.25
+done
+t1=$(now_ms)
+all_ready() {
+	while read -r o; do
+		api GET "/api/orders/$o" "$TOKEN" | grep -q '"status":"ready"' || return 1
+	done <"$tmp/ids"
+}
+until all_ready; do (($(now_ms) - t0 < 180000)) || { echo "kitchen.sh: not every order shows ready" >&2; exit 1; }; sleep 0.5; done
+t2=$(now_ms)
+echo "| paid orders at once | last order.ready after | ready/s | every order read back as ready (one GET each) after |"
+echo "|---------------------|-----------------------|---------|-----------------------------------------------------|"
+printf '| %19d | %18d ms | %7d | %48d ms |\n' "$n" $((t1 - t0)) $((n * 1000 / (t1 - t0 > 0 ? t1 - t0 : 1))) $((t2 - t0))
