@@ -308,7 +308,7 @@ pay_order(struct gl_req *req, const char *order_id, json_t **order)
 
 /* The processing record of an unpaid order: what every later step needs to know. */
 static enum gl_err
-pay_record(struct gl_req *req, const bson_oid_t *oid, const json_t *order)
+pay_record(struct gl_req *req, const bson_oid_t *oid, const json_t *order, json_t **pay)
 {
 	int64_t now = (int64_t)time(NULL) * 1000;
 	bson_t doc = BSON_INITIALIZER, lines, line;
@@ -352,6 +352,9 @@ pay_record(struct gl_req *req, const bson_oid_t *oid, const json_t *order)
 	/* Listed before it is stored: a payment nobody finishes is always found. */
 	if ((err = gl_due_add("processing", oid, now / 1000 + PAYMENT_RESUME_S)) == GL_OK)
 		err = gl_db_insert("payments", &doc);
+	/* What was stored, as a read of it would give it, without the read. */
+	if (err == GL_OK && (*pay = gl_doc_to_json_new(&doc)) == NULL)
+		err = GL_E_INTERNAL;
 	bson_destroy(&doc);
 	return err;
 }
@@ -366,20 +369,19 @@ pay_load_or_record(struct gl_req *req, const bson_oid_t *oid, json_t **pay)
 
 	if ((err = pay_order(req, pay_str(req->body, "order_id"), &order)) != GL_OK)
 		return err;
-	err = gl_db_get("payments", oid, pay);
-	if (err == GL_E_NOT_FOUND) {
-		status = pay_str(order, "status");
-		if (status == NULL || strcmp(status, "pending_payment") != 0) {
-			err = gl_fail(req, GL_E_INVALID_STATE, "order_id",
-			              "a %s order cannot be paid", status ? status : "broken");
-			json_decref(order);
-			return err;
-		}
-		err = pay_record(req, oid, order);
-		/* A copy of this request raced us there: its record is the one. */
-		if (err == GL_OK || err == GL_E_CONFLICT)
+	/*
+	 * An order waiting to be paid gets its payment now, unless a request before
+	 * (or a copy racing this one) made it: then that record is the one.  One
+	 * insert, no read, for a new payment.
+	 */
+	status = pay_str(order, "status");
+	if (status != NULL && strcmp(status, "pending_payment") == 0) {
+		err = pay_record(req, oid, order, pay);
+		if (err == GL_E_CONFLICT)
 			err = gl_db_get("payments", oid, pay);
-	}
+	} else if ((err = gl_db_get("payments", oid, pay)) == GL_E_NOT_FOUND)
+		err = gl_fail(req, GL_E_INVALID_STATE, "order_id", "a %s order cannot be paid",
+		              status ? status : "broken");
 	json_decref(order);
 	return err;
 }
