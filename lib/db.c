@@ -369,51 +369,49 @@ db_update_decide(const json_t *now, bson_t *set, bool *skip, void *ctx)
 	const struct db_update_ctx *u = ctx;
 
 	(void)skip;
-	if (u->version >= 0 && json_integer_value(json_object_get(now, "version")) != u->version)
+	if (json_integer_value(json_object_get(now, "version")) != u->version)
 		return GL_E_CONFLICT;
 	bson_concat(set, u->set);
 	return GL_OK;
+}
+
+/* Under the document's lock: decide what to write from what it is (db_change_locked), or
+ * with no decide write set as it is. */
+static enum gl_err
+db_locked(const char *coll, const bson_oid_t *id, gl_db_decide decide, void *ctx, const bson_t *set,
+          json_t **out)
+{
+	char key[128], token[48], hex[25];
+	enum gl_err err;
+	int locked;
+
+	*out = NULL;
+	bson_oid_to_string(id, hex);
+	snprintf(key, sizeof(key), "galley:%s:lock:%s:%s", gl_conf.service, coll, hex);
+	snprintf(token, sizeof(token), "%d.%lld", (int)getpid(), (long long)random());
+	if ((locked = db_lock(key, token)) < 0)
+		return GL_E_CONFLICT; /* busy for half a second: the caller tries again */
+	err = decide != NULL ? db_change_locked(coll, id, decide, ctx, out)
+	                     : db_write(coll, id, set, out);
+	if (locked)
+		db_unlock(key, token);
+	return err;
 }
 
 enum gl_err
 gl_db_update(const char *coll, const bson_oid_t *id, long long version, const bson_t *set,
              json_t **out)
 {
-	char key[128], token[48], hex[25];
-	enum gl_err err;
-	int locked;
-
-	*out = NULL;
-	bson_oid_to_string(id, hex);
-	snprintf(key, sizeof(key), "galley:%s:lock:%s:%s", gl_conf.service, coll, hex);
-	snprintf(token, sizeof(token), "%d.%lld", (int)getpid(), (long long)random());
-	if ((locked = db_lock(key, token)) < 0)
-		return GL_E_CONFLICT; /* busy for half a second: the caller tries again */
 	struct db_update_ctx u = { version, set };
-	err = version < 0 ? db_write(coll, id, set, out)
-	                  : db_change_locked(coll, id, db_update_decide, &u, out);
-	if (locked)
-		db_unlock(key, token);
-	return err;
+
+	/* No version to check: no read either. */
+	return db_locked(coll, id, version >= 0 ? db_update_decide : NULL, &u, set, out);
 }
 
 enum gl_err
 gl_db_change(const char *coll, const bson_oid_t *id, gl_db_decide decide, void *ctx, json_t **out)
 {
-	char key[128], token[48], hex[25];
-	enum gl_err err;
-	int locked;
-
-	*out = NULL;
-	bson_oid_to_string(id, hex);
-	snprintf(key, sizeof(key), "galley:%s:lock:%s:%s", gl_conf.service, coll, hex);
-	snprintf(token, sizeof(token), "%d.%lld", (int)getpid(), (long long)random());
-	if ((locked = db_lock(key, token)) < 0)
-		return GL_E_CONFLICT; /* busy for half a second: the caller tries again */
-	err = db_change_locked(coll, id, decide, ctx, out);
-	if (locked)
-		db_unlock(key, token);
-	return err;
+	return db_locked(coll, id, decide, ctx, NULL, out);
 }
 
 /* findAndModify {_id}: set (may be empty) and version + 1; *out the document after. */
