@@ -18,6 +18,7 @@
 #include "events.h"
 #include "http.h"
 #include "json.h"
+#include "kept.h"
 #include "log.h"
 #include "metrics.h"
 #include "near.h"
@@ -68,6 +69,7 @@ app_tick_loop(void *arg)
 			break;
 		pthread_mutex_unlock(&tick_lock);
 		gl_metrics_flush();
+		gl_kept_project();
 		if (tick_fn != NULL && !gl_stop_requested() && app_tick_claim()) {
 			/* Its own trace, kept only when it called out or announced something. */
 			struct gl_trace_span span;
@@ -367,6 +369,7 @@ gl_app_main(const struct gl_service *svc)
 	/* Every process has the tick thread: it also adds the metrics to Redis; and a consumer
 	 * thread when the service follows events. Started with the stop signals blocked, as
 	 * mongoc's threads are. */
+	gl_kept_open(svc->kept);
 	tick_fn = svc->tick;
 	snprintf(tick_key, sizeof(tick_key), "galley:%s:tick", svc->name);
 	pthread_sigmask(SIG_BLOCK, &stops, NULL);

@@ -42,6 +42,10 @@ struct gl_service {
 	 * before MongoDB, Redis and libcurl are closed (may be NULL): stop and
 	 * join the threads the service started in init. */
 	void (*stop)(void);
+	/* The collections the service keeps in the store and writes to MongoDB in
+	 * batches (kept.h), NULL-terminated (may be NULL): those it writes on
+	 * every order. */
+	const char *const *kept;
 };
 
 /* A thread the service started itself, which used db, cache, http or redis,

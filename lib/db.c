@@ -8,6 +8,7 @@
 #include "conf.h"
 #include "db.h"
 #include "doc.h"
+#include "kept.h"
 #include "log.h"
 #include "metrics.h"
 #include "redis.h"
@@ -163,6 +164,8 @@ gl_db_insert(const char *coll, const bson_t *doc)
 	bson_error_t error;
 	enum gl_err err;
 
+	if (gl_kept_is(coll))
+		return gl_kept_insert(coll, doc);
 	if ((err = db_take(&c, coll)) != GL_OK)
 		return err;
 	if (!mongoc_collection_insert_one(c.coll, doc, NULL, NULL, &error))
@@ -183,6 +186,9 @@ db_find(const char *coll, const bson_t *filter, const bson_t *opts, int max, jso
 	bson_iter_t it;
 	int n = 0;
 
+	/* A query by filter reads MongoDB: what the store holds for it goes there first. */
+	if (gl_kept_is(coll) && (err = gl_kept_flush(coll)) != GL_OK)
+		return err;
 	if ((err = db_take(&c, coll)) != GL_OK)
 		return err;
 	cur = mongoc_collection_find_with_opts(c.coll, filter, opts, NULL);
@@ -213,6 +219,8 @@ gl_db_get(const char *coll, const bson_oid_t *id, json_t **out)
 	bson_t filter = BSON_INITIALIZER;
 	enum gl_err err;
 
+	if (gl_kept_is(coll))
+		return gl_kept_get(coll, id, out);
 	BSON_APPEND_OID(&filter, "_id", id);
 	err = gl_db_find_one(coll, &filter, out);
 	bson_destroy(&filter);
@@ -386,6 +394,9 @@ db_locked(const char *coll, const bson_oid_t *id, gl_db_decide decide, void *ctx
 	int locked;
 
 	*out = NULL;
+	/* A kept document is changed by a compare-and-set script instead (kept.h). */
+	if (gl_kept_is(coll))
+		return gl_kept_change(coll, id, decide, ctx, set, out);
 	bson_oid_to_string(id, hex);
 	snprintf(key, sizeof(key), "galley:%s:lock:%s:%s", gl_conf.service, coll, hex);
 	snprintf(token, sizeof(token), "%d.%lld", (int)getpid(), (long long)random());
@@ -495,6 +506,12 @@ db_change_locked(const char *coll, const bson_oid_t *id, gl_db_decide decide, vo
 enum gl_err
 gl_db_delete(const char *coll, const bson_oid_t *id)
 {
+	return gl_kept_is(coll) ? gl_kept_delete(coll, id) : gl_db_delete_doc(coll, id);
+}
+
+enum gl_err
+gl_db_delete_doc(const char *coll, const bson_oid_t *id)
+{
 	struct db_conn c;
 	bson_error_t error;
 	bson_t filter = BSON_INITIALIZER, reply;
@@ -603,5 +620,72 @@ gl_db_find_opts(const char *coll, const bson_t *filter, const bson_t *opts, int 
 		json_decref(*out);
 		*out = NULL;
 	}
+	return err;
+}
+
+enum gl_err
+gl_db_find_doc(const char *coll, const bson_oid_t *id, bson_t **out)
+{
+	struct db_conn c;
+	bson_error_t error;
+	bson_t filter = BSON_INITIALIZER;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	enum gl_err err;
+
+	*out = NULL;
+	if ((err = db_take(&c, coll)) != GL_OK)
+		return err;
+	BSON_APPEND_OID(&filter, "_id", id);
+	cur = mongoc_collection_find_with_opts(c.coll, &filter, NULL, NULL);
+	if (mongoc_cursor_next(cur, &doc))
+		*out = bson_copy(doc);
+	else if (mongoc_cursor_error(cur, &error))
+		err = db_error("find", &error);
+	else
+		err = GL_E_NOT_FOUND;
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&filter);
+	db_give(&c);
+	return err;
+}
+
+enum gl_err
+gl_db_put_docs(const char *coll, const bson_t *const *docs, size_t n)
+{
+	struct db_conn c;
+	bson_error_t error;
+	bson_t opts = BSON_INITIALIZER, upsert = BSON_INITIALIZER, reply;
+	mongoc_bulk_operation_t *bulk;
+	bson_iter_t it;
+	enum gl_err err;
+	bool ran = false;
+
+	if ((err = db_take(&c, coll)) != GL_OK)
+		return err;
+	/* Unordered: each document is written whatever happens to the others. */
+	BSON_APPEND_BOOL(&opts, "ordered", false);
+	BSON_APPEND_BOOL(&upsert, "upsert", true);
+	bulk = mongoc_collection_create_bulk_operation_with_opts(c.coll, &opts);
+	for (size_t i = 0; i < n && err == GL_OK; i++) {
+		bson_t filter = BSON_INITIALIZER;
+		if (!bson_iter_init_find(&it, docs[i], "_id") ||
+		    !bson_append_iter(&filter, "_id", 3, &it) ||
+		    !mongoc_bulk_operation_replace_one_with_opts(bulk, &filter, docs[i], &upsert,
+		                                                 &error))
+			err = GL_E_INTERNAL;
+		bson_destroy(&filter);
+	}
+	if (err == GL_OK) {
+		ran = true;
+		if (mongoc_bulk_operation_execute(bulk, &reply, &error) == 0)
+			err = db_error("bulk write", &error);
+	}
+	if (ran)
+		bson_destroy(&reply);
+	mongoc_bulk_operation_destroy(bulk);
+	bson_destroy(&opts);
+	bson_destroy(&upsert);
+	db_give(&c);
 	return err;
 }

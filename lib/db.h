@@ -8,6 +8,9 @@
  * GL_E_UPSTREAM_TIMEOUT, a duplicate key GL_E_CONFLICT, anything else a
  * bug (GL_E_INTERNAL) that is logged with the driver's message.
  *
+ * A service's kept collections (kept.h) live in the store: the calls by _id
+ * go there, and a query by filter first writes what is dirty to MongoDB.
+ *
  * Ownership: documents passed in are borrowed; json_t ** results are new.
  */
 #ifndef GL_DB_H
@@ -96,6 +99,19 @@ enum gl_err gl_db_upsert(const char *coll, const bson_t *filter, const bson_t *u
 
 /* Delete every document matching filter (borrowed); *n, when not NULL, says how many. */
 enum gl_err gl_db_delete_where(const char *coll, const bson_t *filter, long long *n)
+        __attribute__((warn_unused_result));
+
+/*
+ * For kept.c, which holds a kept collection's documents (kept.h): these
+ * three go to MongoDB whatever the collection.  The document id as BSON in
+ * *out (new; GL_E_NOT_FOUND); delete it; replace or insert (upsert) each of
+ * docs (borrowed, each with its _id) in one round trip.
+ */
+enum gl_err gl_db_find_doc(const char *coll, const bson_oid_t *id, bson_t **out)
+        __attribute__((warn_unused_result));
+enum gl_err gl_db_delete_doc(const char *coll, const bson_oid_t *id)
+        __attribute__((warn_unused_result));
+enum gl_err gl_db_put_docs(const char *coll, const bson_t *const *docs, size_t n)
         __attribute__((warn_unused_result));
 
 #endif

@@ -12,8 +12,10 @@ static const struct gl_route routes[] = {
 int
 main(void)
 {
+	static const char *const kept[] = { "tickets", NULL };
 	static const struct gl_service svc = { "kitchen",    routes,         kitchen_staff_start,
-		                               kitchen_tick, kitchen_events, kitchen_staff_stop };
+		                               kitchen_tick, kitchen_events, kitchen_staff_stop,
+		                               kept };
 
 	return gl_app_main(&svc);
 }

@@ -19,7 +19,9 @@ static const struct gl_route routes[] = {
 int
 main(void)
 {
-	static const struct gl_service svc = { "orders", routes, NULL, orders_tick, orders_events };
+	static const char *const kept[] = { "orders", NULL };
+	static const struct gl_service svc = { "orders",      routes, NULL, orders_tick,
+		                               orders_events, NULL,   kept };
 
 	return gl_app_main(&svc);
 }

@@ -12,8 +12,9 @@ static const struct gl_route routes[] = {
 int
 main(void)
 {
-	static const struct gl_service svc = { "payments", routes, NULL, payments_tick,
-		                               payments_events };
+	static const char *const kept[] = { "payments", NULL };
+	static const struct gl_service svc = { "payments",      routes, NULL, payments_tick,
+		                               payments_events, NULL,   kept };
 
 	return gl_app_main(&svc);
 }

@@ -51,16 +51,17 @@ project_level(const char *key, const char *item)
 	return err;
 }
 
-/* An ended reservation → MongoDB "reservations", once (a second insert finds it there). */
+/* An ended reservation → its MongoDB "reservations" document in *doc (initialised when
+ * *made); nothing when it is gone or still holding. */
 static enum gl_err
-project_res(const char *key, const char *id)
+project_res(const char *key, const char *id, bson_t *doc, bool *made)
 {
-	bson_t doc = BSON_INITIALIZER, lines;
+	bson_t lines;
 	redisReply *r;
 	bson_oid_t oid, order;
 	bson_error_t error;
-	enum gl_err err = GL_OK;
 
+	*made = false;
 	if (!gl_oid_parse(id, &oid))
 		return GL_OK;
 	const char *argv[] = { "HMGET", key, "order_id", "lines", "state", "expires", "version" };
@@ -80,27 +81,31 @@ project_res(const char *key, const char *id)
 		freeReplyObject(r);
 		return GL_OK;
 	}
-	BSON_APPEND_OID(&doc, "_id", &oid);
-	BSON_APPEND_OID(&doc, "order_id", &order);
-	BSON_APPEND_ARRAY(&doc, "lines", &lines);
-	BSON_APPEND_UTF8(&doc, "state", r->element[2]->str);
-	BSON_APPEND_DATE_TIME(&doc, "expires_at", stock_reply_int(r, 3, 0) * 1000);
-	BSON_APPEND_INT64(&doc, "version", stock_reply_int(r, 4, 1));
+	bson_init(doc);
+	BSON_APPEND_OID(doc, "_id", &oid);
+	BSON_APPEND_OID(doc, "order_id", &order);
+	BSON_APPEND_ARRAY(doc, "lines", &lines);
+	BSON_APPEND_UTF8(doc, "state", r->element[2]->str);
+	BSON_APPEND_DATE_TIME(doc, "expires_at", stock_reply_int(r, 3, 0) * 1000);
+	BSON_APPEND_INT64(doc, "version", stock_reply_int(r, 4, 1));
 	freeReplyObject(r);
-	err = gl_db_insert("reservations", &doc);
-	bson_destroy(&doc);
 	bson_destroy(&lines);
-	return err == GL_E_CONFLICT ? GL_OK : err;
+	*made = true;
+	return GL_OK;
 }
 
-/* Write up to PROJECT_BATCH marked documents; clear the marks of those written. */
+/* Write up to PROJECT_BATCH marked documents (the ended reservations in one round trip);
+ * clear the marks of those written. */
 static void
 project_batch(void)
 {
 	const char *argv[] = { "HSCAN", "galley:stock:dirty", "0", "COUNT", "500" };
 	const char *done[2 * PROJECT_BATCH];
+	bson_t res[PROJECT_BATCH]; /* 64 KB of the tick thread's stack */
+	const bson_t *docs[PROJECT_BATCH];
 	redisReply *r, *c;
-	size_t n = 0;
+	size_t n = 0, nres = 0;
+	enum gl_err err = GL_OK;
 
 	if ((r = gl_redis_strv(GL_REDIS_STORE, 5, argv)) == NULL)
 		return;
@@ -109,14 +114,18 @@ project_batch(void)
 		const redisReply *kv = r->element[1];
 		for (size_t i = 0; i + 1 < kv->elements && n < PROJECT_BATCH; i += 2) {
 			const char *key = kv->element[i]->str, *count = kv->element[i + 1]->str;
-			enum gl_err err = GL_OK;
+			bool made = false;
 			if (gl_stop_requested() || kv->element[i]->type != REDIS_REPLY_STRING ||
 			    kv->element[i + 1]->type != REDIS_REPLY_STRING)
 				break;
 			if (strncmp(key, "galley:stock:level:", 19) == 0)
 				err = project_level(key, key + 19);
-			else if (strncmp(key, "galley:stock:res:", 17) == 0)
-				err = project_res(key, key + 17);
+			else if (strncmp(key, "galley:stock:res:", 17) == 0 &&
+			         (err = project_res(key, key + 17, &res[nres], &made)) == GL_OK &&
+			         made) {
+				docs[nres] = &res[nres];
+				nres++;
+			}
 			if (err != GL_OK)
 				break; /* MongoDB away: the rest stays marked */
 			done[2 * n] = key;
@@ -124,6 +133,11 @@ project_batch(void)
 			n++;
 		}
 	}
+	/* Replaced whole if there (an earlier tick wrote it but could not clear its mark). */
+	if (nres > 0 && gl_db_put_docs("reservations", docs, nres) != GL_OK)
+		n = 0; /* MongoDB away: every mark stays for the next tick */
+	for (size_t i = 0; i < nres; i++)
+		bson_destroy(&res[i]);
 	if (n > 0) {
 		const char *keys[] = { "galley:stock:dirty" };
 		if ((c = gl_redis_eval(GL_REDIS_STORE, clear_lua, 1, keys, (int)(2 * n), done)) !=

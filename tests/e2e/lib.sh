@@ -337,6 +337,16 @@ kill_busy() {
 
 rcli() { redis-cli -u "$GALLEY_REDIS_URL" --no-auth-warning "$@"; }
 scli() { redis-cli -u "$GALLEY_STORE_URL" --no-auth-warning "$@"; }
+# mongo_find SERVICE COLL FILTER: the documents of galley_SERVICE.COLL that match FILTER
+# (extended JSON), as a JSON array read from MongoDB itself (galley-sql -p), not the API.
+mongo_find() {
+	local d
+	d=$(mktemp -d)
+	mkdir -p "$d/$1"
+	printf '{"commands": [{"find": "%s", "filter": %s}]}\n' "$2" "$3" >"$d/$1/1.json"
+	"$GALLEY_BUILD/sql/galley-sql" -p "$GALLEY_MONGO_URI" "$d" 2>/dev/null | jq -c '.cursor.firstBatch'
+	rm -rf "$d"
+}
 # ready SVC CODE: GET /api/SVC/readyz (anonymous) answers CODE.
 ready() { AUTH_TOKEN= req GET "/api/$1/readyz"; [[ $STATUS == "$2" ]]; }
 

@@ -1,0 +1,544 @@
+/*
+ * kept: documents kept in the store, written to MongoDB in batches (kept.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "db.h"
+#include "doc.h"
+#include "kept.h"
+#include "log.h"
+#include "redis.h"
+#include "stop.h"
+
+#define KEPT_MAX    8
+#define KEPT_BATCH  "256" /* documents read from the store, written in one round trip */
+#define KEPT_ROUNDS 16    /* batches per collection and hold of the lock at most */
+/* A document is written once it has been dirty this long: the writes of an order's way to
+ * ready (paid, preparing, ready: tens of milliseconds apart) become one. */
+#define KEPT_SETTLE_MS "1000"
+#define KEPT_LOCK_MS   "5000" /* a projector that died holding it holds it no longer */
+
+static const char *kept_colls[KEPT_MAX];
+static int kept_n;
+
+/* The version read must still be the one stored ("" = no document), then write, and list
+ * the id as dirty since the first write MongoDB has not seen (ZADD NX keeps that time). */
+static const char write_lua[] =
+        "local v = redis.call('HGET', KEYS[1], 'v') "
+        "if ARGV[1] == '' then if v then return 0 end elseif v ~= ARGV[1] then return 0 end "
+        "redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3]) "
+        "redis.call('PERSIST', KEYS[1]) "
+        "local t = redis.call('TIME') "
+        "redis.call('ZADD', KEYS[2], 'NX', t[1] * 1000 + math.floor(t[2] / 1000), ARGV[4]) "
+        "return 1";
+
+/* What MongoDB holds, unless the store has a copy already (which is then newer or equal). */
+static const char load_lua[] = "if redis.call('EXISTS', KEYS[1]) == 0 then "
+                               " redis.call('HSET', KEYS[1], 'v', ARGV[1], 'b', ARGV[2]) "
+                               " redis.call('EXPIRE', KEYS[1], ARGV[3]) end "
+                               "return redis.call('HMGET', KEYS[1], 'v', 'b')";
+
+/* Up to ARGV[2] ids dirty for ARGV[3] ms or more, each with its version and BSON ('' when
+ * gone), the longest dirty first. */
+static const char dirty_lua[] =
+        "local t = redis.call('TIME') "
+        "local upto = t[1] * 1000 + math.floor(t[2] / 1000) - tonumber(ARGV[3]) "
+        "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', upto, 'LIMIT', 0, ARGV[2]) "
+        "local out = {} "
+        "for _, id in ipairs(ids) do "
+        " local d = redis.call('HMGET', ARGV[1] .. id, 'v', 'b') "
+        " out[#out + 1] = id out[#out + 1] = d[1] or '' out[#out + 1] = d[2] or '' end "
+        "return out";
+
+/* Written: an id whose version is still the one written (or that is gone) is no longer
+ * dirty, and its copy is kept a while. */
+static const char clean_lua[] = "for i = 3, #ARGV, 2 do "
+                                " local v = redis.call('HGET', ARGV[1] .. ARGV[i], 'v') "
+                                " if not v or v == ARGV[i + 1] then "
+                                "  redis.call('ZREM', KEYS[1], ARGV[i]) "
+                                "  redis.call('EXPIRE', ARGV[1] .. ARGV[i], ARGV[2]) end "
+                                "end return 1";
+
+static const char unlock_lua[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+                                 "return redis.call('DEL', KEYS[1]) end return 0";
+
+void
+gl_kept_open(const char *const *colls)
+{
+	for (kept_n = 0; colls != NULL && colls[kept_n] != NULL && kept_n < KEPT_MAX; kept_n++)
+		kept_colls[kept_n] = colls[kept_n];
+}
+
+bool
+gl_kept_is(const char *coll)
+{
+	for (int i = 0; i < kept_n; i++)
+		if (strcmp(kept_colls[i], coll) == 0)
+			return true;
+	return false;
+}
+
+/* "galley:kept:<service>:<coll>:<what>" */
+static void
+kept_key(char *buf, size_t size, const char *coll, const char *what)
+{
+	snprintf(buf, size, "galley:kept:%s:%s:%s", gl_conf.service, coll, what);
+}
+
+static void
+kept_doc_key(char *buf, size_t size, const char *coll, const bson_oid_t *id)
+{
+	char hex[25];
+
+	bson_oid_to_string(id, hex);
+	kept_key(buf, size, coll, hex);
+}
+
+/* A store reply that is not the answer asked for: the store is away or said no. */
+static enum gl_err
+kept_store_error(redisReply *r)
+{
+	if (r == NULL)
+		return GL_E_UPSTREAM_DOWN;
+	gl_log(GL_LOG_ERROR, NULL, "kept: the store answered %s",
+	       r->type == REDIS_REPLY_ERROR ? r->str : "an unexpected reply");
+	freeReplyObject(r);
+	return GL_E_INTERNAL;
+}
+
+/* When the store first kept coll (set once): older ids may be in MongoDB alone. */
+static enum gl_err
+kept_since(const char *coll, long long *since)
+{
+	char key[160], now[24];
+	redisReply *r;
+
+	kept_key(key, sizeof(key), coll, "since");
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	const char *argv[] = { "SET", key, now, "NX", "GET" };
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 5, argv)) == NULL ||
+	    (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
+		return kept_store_error(r);
+	*since = r->type == REDIS_REPLY_STRING ? atoll(r->str) : atoll(now);
+	freeReplyObject(r);
+	return GL_OK;
+}
+
+/* Can id be in MongoDB without a copy in the store?  (An old id, or one from before.) */
+static enum gl_err
+kept_maybe_elsewhere(const char *coll, const bson_oid_t *id, bool *maybe)
+{
+	long long made = (long long)bson_oid_get_time_t(id), since;
+	enum gl_err err;
+
+	if ((err = kept_since(coll, &since)) != GL_OK)
+		return err;
+	/* A host whose clock is behind makes ids that look older: they are looked for in
+	 * MongoDB too, which costs a read and is never wrong. */
+	*maybe = made < since || made < (long long)time(NULL) - GL_KEPT_KEEP_S + 3600;
+	return GL_OK;
+}
+
+/* The version field of doc (0 when it has none). */
+static long long
+kept_version(const bson_t *doc)
+{
+	bson_iter_t it;
+
+	return bson_iter_init_find(&it, doc, "version") ? bson_iter_as_int64(&it) : 0;
+}
+
+/* A reply's [v, b] pair into *doc (new) and *v; false when there is no document. */
+static bool
+kept_parse(const redisReply *v, const redisReply *b, bson_t **doc, long long *ver)
+{
+	if (v == NULL || b == NULL || v->type != REDIS_REPLY_STRING ||
+	    b->type != REDIS_REPLY_STRING || b->len == 0)
+		return false;
+	*doc = bson_new_from_data((const uint8_t *)b->str, b->len);
+	*ver = atoll(v->str);
+	return *doc != NULL;
+}
+
+/* The document from the store, else from MongoDB (then copied to the store). */
+static enum gl_err
+kept_read(const char *coll, const bson_oid_t *id, bson_t **doc, long long *ver)
+{
+	char key[160];
+	redisReply *r;
+	bool maybe;
+	enum gl_err err;
+
+	*doc = NULL;
+	kept_doc_key(key, sizeof(key), coll, id);
+	const char *argv[] = { "HMGET", key, "v", "b" };
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 4, argv)) == NULL || r->type != REDIS_REPLY_ARRAY ||
+	    r->elements != 2)
+		return kept_store_error(r);
+	bool found = kept_parse(r->element[0], r->element[1], doc, ver);
+	freeReplyObject(r);
+	if (found)
+		return GL_OK;
+	if ((err = kept_maybe_elsewhere(coll, id, &maybe)) != GL_OK)
+		return err;
+	if (!maybe)
+		return GL_E_NOT_FOUND;
+	bson_t *stored;
+	if ((err = gl_db_find_doc(coll, id, &stored)) != GL_OK)
+		return err;
+	char v[24], keep[24];
+	snprintf(v, sizeof(v), "%lld", kept_version(stored));
+	snprintf(keep, sizeof(keep), "%d", GL_KEPT_KEEP_S);
+	const char *largv[] = { "EVAL", load_lua, "1", key, v, (const char *)bson_get_data(stored),
+		                keep };
+	size_t lens[] = {
+		4, strlen(load_lua), 1, strlen(key), strlen(v), stored->len, strlen(keep)
+	};
+	r = gl_redis_argv(GL_REDIS_STORE, 7, largv, lens);
+	bson_destroy(stored);
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+		return kept_store_error(r);
+	found = kept_parse(r->element[0], r->element[1], doc, ver);
+	freeReplyObject(r);
+	return found ? GL_OK : GL_E_INTERNAL;
+}
+
+/* Store doc at version ver if the store's version is still expect (NULL: no document).
+ * 1 written, 0 someone else was first, or an error. */
+static enum gl_err
+kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long ver,
+           const bson_t *doc, bool *written)
+{
+	char key[160], dirty[160], hex[25], v[24];
+	redisReply *r;
+
+	kept_doc_key(key, sizeof(key), coll, id);
+	kept_key(dirty, sizeof(dirty), coll, "dirty");
+	bson_oid_to_string(id, hex);
+	snprintf(v, sizeof(v), "%lld", ver);
+	if (expect == NULL)
+		expect = "";
+	const char *argv[] = { "EVAL", write_lua, "2", key,
+		               dirty,  expect,    v,   (const char *)bson_get_data(doc),
+		               hex };
+	size_t lens[] = { 4,           strlen(write_lua), 1,
+		          strlen(key), strlen(dirty),     strlen(expect),
+		          strlen(v),   doc->len,          strlen(hex) };
+	if ((r = gl_redis_argv(GL_REDIS_STORE, 9, argv, lens)) == NULL ||
+	    r->type != REDIS_REPLY_INTEGER)
+		return kept_store_error(r);
+	*written = r->integer == 1;
+	freeReplyObject(r);
+	return GL_OK;
+}
+
+enum gl_err
+gl_kept_insert(const char *coll, const bson_t *doc)
+{
+	bson_iter_t it;
+	bson_oid_t id;
+	bool maybe, written;
+	enum gl_err err;
+
+	if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_OID(&it))
+		return GL_E_INTERNAL;
+	bson_oid_copy(bson_iter_oid(&it), &id);
+	if ((err = kept_maybe_elsewhere(coll, &id, &maybe)) != GL_OK)
+		return err;
+	if (maybe) {
+		/* Taken in MongoDB only?  Then it is taken (and the store gets a copy). */
+		bson_t *old;
+		long long v;
+		err = kept_read(coll, &id, &old, &v);
+		bson_destroy(old);
+		if (err != GL_E_NOT_FOUND)
+			return err == GL_OK ? GL_E_CONFLICT : err;
+	}
+	if ((err = kept_write(coll, &id, NULL, kept_version(doc), doc, &written)) != GL_OK)
+		return err;
+	return written ? GL_OK : GL_E_CONFLICT;
+}
+
+enum gl_err
+gl_kept_get(const char *coll, const bson_oid_t *id, json_t **out)
+{
+	bson_t *doc;
+	long long v;
+	enum gl_err err;
+
+	*out = NULL;
+	if ((err = kept_read(coll, id, &doc, &v)) != GL_OK)
+		return err;
+	*out = gl_doc_to_json_new(doc);
+	bson_destroy(doc);
+	return *out != NULL ? GL_OK : GL_E_INTERNAL;
+}
+
+/* old with set's fields over it (in old's order, new ones after) and version ver. */
+static bson_t *
+kept_apply(const bson_t *old, const bson_t *set, long long ver)
+{
+	bson_t *doc = bson_new();
+	bson_iter_t it, s;
+	bool ok = true, versioned = false;
+
+	if (bson_iter_init(&it, old)) {
+		while (ok && bson_iter_next(&it)) {
+			const char *k = bson_iter_key(&it);
+			if (strcmp(k, "version") == 0) {
+				ok = BSON_APPEND_INT64(doc, "version", ver);
+				versioned = true;
+			} else if (set != NULL && bson_iter_init_find(&s, set, k)) {
+				ok = bson_append_iter(doc, k, -1, &s);
+			} else {
+				ok = bson_append_iter(doc, k, -1, &it);
+			}
+		}
+	}
+	if (set != NULL && bson_iter_init(&s, set)) {
+		while (ok && bson_iter_next(&s)) {
+			const char *k = bson_iter_key(&s);
+			if (strcmp(k, "version") != 0 && !bson_has_field(old, k))
+				ok = bson_append_iter(doc, k, -1, &s);
+		}
+	}
+	if (ok && !versioned)
+		ok = BSON_APPEND_INT64(doc, "version", ver);
+	if (!ok) {
+		bson_destroy(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+/* One try: read, decide, write if nobody wrote meanwhile (*raced otherwise). */
+static enum gl_err
+kept_change_once(const char *coll, const bson_oid_t *id, gl_db_decide decide, void *ctx,
+                 const bson_t *set, json_t **out, bool *raced)
+{
+	bson_t *old, *doc = NULL, decided = BSON_INITIALIZER;
+	long long v;
+	bool skip = false, written = false;
+	char expect[24];
+	enum gl_err err;
+
+	*raced = false;
+	if ((err = kept_read(coll, id, &old, &v)) != GL_OK) {
+		bson_destroy(&decided);
+		return err;
+	}
+	if (decide != NULL) {
+		json_t *now = gl_doc_to_json_new(old);
+		err = now != NULL ? decide(now, &decided, &skip, ctx) : GL_E_INTERNAL;
+		json_decref(now);
+		set = &decided;
+	}
+	if (err == GL_OK && !skip) {
+		snprintf(expect, sizeof(expect), "%lld", v);
+		if ((doc = kept_apply(old, set, v + 1)) == NULL)
+			err = GL_E_INTERNAL;
+		else if ((err = kept_write(coll, id, expect, v + 1, doc, &written)) == GL_OK &&
+		         !written)
+			*raced = true;
+		else if (err == GL_OK && (*out = gl_doc_to_json_new(doc)) == NULL)
+			err = GL_E_INTERNAL;
+	}
+	bson_destroy(doc);
+	bson_destroy(old);
+	bson_destroy(&decided);
+	return err;
+}
+
+enum gl_err
+gl_kept_change(const char *coll, const bson_oid_t *id, gl_db_decide decide, void *ctx,
+               const bson_t *set, json_t **out)
+{
+	enum gl_err err = GL_E_CONFLICT;
+	bool raced = true;
+
+	*out = NULL;
+	/* Another writer got in between our read and our write: read again and decide again. */
+	for (int tries = 0; raced && tries < 16; tries++)
+		err = kept_change_once(coll, id, decide, ctx, set, out, &raced);
+	return raced ? GL_E_CONFLICT : err;
+}
+
+enum gl_err
+gl_kept_delete(const char *coll, const bson_oid_t *id)
+{
+	char key[160], dirty[160], hex[25];
+	redisReply *r;
+	enum gl_err err;
+
+	/* MongoDB first: a copy in the store without one there would be loaded again. */
+	err = gl_db_delete_doc(coll, id);
+	if (err != GL_OK && err != GL_E_NOT_FOUND)
+		return err;
+	kept_doc_key(key, sizeof(key), coll, id);
+	kept_key(dirty, sizeof(dirty), coll, "dirty");
+	bson_oid_to_string(id, hex);
+	const char *argv[] = { "EVAL",
+		               "redis.call('HDEL', KEYS[2], ARGV[1]) "
+		               "return redis.call('DEL', KEYS[1])",
+		               "2",
+		               key,
+		               dirty,
+		               hex };
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 6, argv)) == NULL || r->type != REDIS_REPLY_INTEGER)
+		return kept_store_error(r);
+	if (r->integer == 1)
+		err = GL_OK;
+	freeReplyObject(r);
+	return err;
+}
+
+/* Write one batch of coll's documents dirty for settle_ms or more; *left says whether there
+ * were any. */
+static enum gl_err
+kept_project_batch(const char *coll, const char *settle_ms, bool *left)
+{
+	char dirty[160], prefix[160], keep[24];
+	const bson_t **docs;
+	bson_t *owned;
+	const char **clean;
+	redisReply *r;
+	size_t n = 0, nclean = 0;
+	enum gl_err err = GL_OK;
+
+	*left = false;
+	kept_key(dirty, sizeof(dirty), coll, "dirty");
+	kept_key(prefix, sizeof(prefix), coll, "");
+	const char *keys[] = { dirty };
+	const char *args[] = { prefix, KEPT_BATCH, settle_ms };
+	if ((r = gl_redis_eval(GL_REDIS_STORE, dirty_lua, 1, keys, 3, args)) == NULL ||
+	    r->type != REDIS_REPLY_ARRAY)
+		return kept_store_error(r);
+	size_t rows = r->elements / 3;
+	if (rows == 0) {
+		freeReplyObject(r);
+		return GL_OK;
+	}
+	*left = true;
+	docs = calloc(rows, sizeof(*docs));
+	owned = calloc(rows, sizeof(*owned));
+	clean = calloc(2 + 2 * rows, sizeof(*clean));
+	if (docs == NULL || owned == NULL || clean == NULL) {
+		err = GL_E_INTERNAL;
+		goto done;
+	}
+	snprintf(keep, sizeof(keep), "%d", GL_KEPT_KEEP_S);
+	clean[nclean++] = prefix;
+	clean[nclean++] = keep;
+	for (size_t i = 0; i < rows; i++) {
+		redisReply **row = r->element + 3 * i;
+		if (row[0]->type != REDIS_REPLY_STRING || row[1]->type != REDIS_REPLY_STRING ||
+		    row[2]->type != REDIS_REPLY_STRING)
+			continue;
+		if (row[2]->len > 0 &&
+		    bson_init_static(&owned[n], (const uint8_t *)row[2]->str, row[2]->len)) {
+			docs[n] = &owned[n];
+			n++;
+		}
+		clean[nclean++] = row[0]->str;
+		clean[nclean++] = row[1]->str; /* the version written ('' when gone) */
+	}
+	if (n > 0 && (err = gl_db_put_docs(coll, docs, n)) != GL_OK)
+		goto done; /* MongoDB away: the marks stay for the next try */
+	redisReply *c = gl_redis_eval(GL_REDIS_STORE, clean_lua, 1, keys, (int)nclean, clean);
+	if (c == NULL)
+		err = GL_E_UPSTREAM_DOWN;
+	else
+		freeReplyObject(c);
+done:
+	free(docs);
+	free(owned);
+	free(clean);
+	freeReplyObject(r);
+	return err;
+}
+
+/* Hold coll's projection lock (waiting up to wait_ms); 1 held, 0 not, -1 store away. */
+static int
+kept_lock(const char *coll, char *token, size_t size, long wait_ms)
+{
+	char key[160];
+	struct timespec pause = { 0, 2000000 };
+
+	kept_key(key, sizeof(key), coll, "projecting");
+	snprintf(token, size, "%d.%ld", (int)getpid(), random());
+	const char *argv[] = { "SET", key, token, "NX", "PX", KEPT_LOCK_MS };
+	for (long waited = 0;; waited += 2) {
+		int type = gl_redis_type(GL_REDIS_STORE, 6, argv);
+		if (type < 0 || type == REDIS_REPLY_ERROR)
+			return -1;
+		if (type == REDIS_REPLY_STATUS)
+			return 1;
+		if (waited >= wait_ms)
+			return 0;
+		nanosleep(&pause, NULL);
+	}
+}
+
+static void
+kept_unlock(const char *coll, const char *token)
+{
+	char key[160];
+	redisReply *r;
+
+	kept_key(key, sizeof(key), coll, "projecting");
+	const char *keys[] = { key };
+	if ((r = gl_redis_eval(GL_REDIS_STORE, unlock_lua, 1, keys, 1, &token)) != NULL)
+		freeReplyObject(r);
+}
+
+/* Project coll until nothing is dirty for settle_ms (or KEPT_ROUNDS batches), under its
+ * lock. */
+static enum gl_err
+kept_project_coll(const char *coll, const char *settle_ms, long wait_ms)
+{
+	char token[48];
+	bool left = true;
+	enum gl_err err = GL_OK;
+	int locked = kept_lock(coll, token, sizeof(token), wait_ms);
+
+	if (locked < 0)
+		return GL_E_UPSTREAM_DOWN;
+	if (locked == 0)
+		return GL_OK; /* another process is on it (or died on it: its lock ends soon) */
+	for (int i = 0; err == GL_OK && left && i < KEPT_ROUNDS && !gl_stop_requested(); i++)
+		err = kept_project_batch(coll, settle_ms, &left);
+	kept_unlock(coll, token);
+	return err;
+}
+
+enum gl_err
+gl_kept_flush(const char *coll)
+{
+	char dirty[160];
+	redisReply *r;
+
+	/* Nothing dirty (the usual case of a read-mostly stack): no lock to take. */
+	kept_key(dirty, sizeof(dirty), coll, "dirty");
+	const char *argv[] = { "ZCARD", dirty };
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 2, argv)) == NULL || r->type != REDIS_REPLY_INTEGER)
+		return kept_store_error(r);
+	long long n = r->integer;
+	freeReplyObject(r);
+	return n == 0 ? GL_OK : kept_project_coll(coll, "0", gl_conf.db_timeout_ms);
+}
+
+void
+gl_kept_project(void)
+{
+	for (int i = 0; i < kept_n && !gl_stop_requested(); i++) {
+		enum gl_err err = kept_project_coll(kept_colls[i], KEPT_SETTLE_MS, 0);
+		if (err != GL_OK && err != GL_E_UPSTREAM_DOWN)
+			gl_log(GL_LOG_WARN, NULL, "kept: %s not written to MongoDB: %s",
+			       kept_colls[i], gl_err_info(err)->code);
+	}
+}

@@ -1,0 +1,73 @@
+/*
+ * kept: a collection whose documents are kept in the store and written to
+ * MongoDB in batches.
+ *
+ * FerretDB costs about a millisecond of CPU per round trip and has no atomic
+ * conditional update (../shared/research/db-ceiling.md); an order, its
+ * payment and its ticket are written four to six times each on the way to
+ * `ready`.  So a service names the collections it writes often
+ * (gl_service.kept) and db.c routes their single-document calls here:
+ *
+ *  - a document is a hash "galley:kept:<service>:<coll>:<id>" in the store
+ *    (AOF on): "v" its version, "b" its BSON;
+ *  - an insert or a change is one script that compares the version read with
+ *    the one stored (so two writers cannot both win: the loser reads again),
+ *    writes, and lists the id in the sorted set "...:<coll>:dirty" scored by
+ *    when it first differed from MongoDB;
+ *  - a miss loads the document from MongoDB, unless it is too new to be
+ *    anywhere but the store (its ObjectId's time is after the collection was
+ *    first kept and within the time a clean copy is kept);
+ *  - gl_kept_project() (every process's tick thread, one process at a time)
+ *    writes the documents dirty for a second or more to MongoDB, many per
+ *    round trip (so an order's writes on its way to ready become one), and
+ *    takes an id off the list only if its version is still the one written;
+ *    a clean copy expires GL_KEPT_KEEP_S after it was written to MongoDB;
+ *  - a query by anything but _id (lists) first projects what is dirty, so it
+ *    sees every write acknowledged before it (gl_kept_flush()).
+ *
+ * MongoDB stays the system of record for what is older than a tick; a store
+ * lost with its disk loses what was not yet projected (at most a tick).
+ *
+ * Ownership: documents passed in are borrowed; json_t ** results are new.
+ */
+#ifndef GL_KEPT_H
+#define GL_KEPT_H
+
+#include <bson/bson.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "db.h"
+#include "err.h"
+
+/* How long a clean copy stays in the store after it was written to MongoDB. */
+#define GL_KEPT_KEEP_S 86400
+
+/* The service's kept collections (borrowed, NULL-terminated; may be NULL), at start-up. */
+void gl_kept_open(const char *const *colls);
+
+/* Is coll kept in the store? */
+bool gl_kept_is(const char *coll);
+
+/* Insert doc (with an ObjectId _id); GL_E_CONFLICT when that _id is taken. */
+enum gl_err gl_kept_insert(const char *coll, const bson_t *doc) __attribute__((warn_unused_result));
+
+/* The document id as API JSON in *out (new); GL_E_NOT_FOUND. */
+enum gl_err gl_kept_get(const char *coll, const bson_oid_t *id, json_t **out)
+        __attribute__((warn_unused_result));
+
+/* gl_db_change() (decide not NULL) or an unguarded gl_db_update() of set (decide NULL). */
+enum gl_err gl_kept_change(const char *coll, const bson_oid_t *id, gl_db_decide decide, void *ctx,
+                           const bson_t *set, json_t **out) __attribute__((warn_unused_result));
+
+/* Delete the document id from the store and MongoDB; GL_E_NOT_FOUND. */
+enum gl_err gl_kept_delete(const char *coll, const bson_oid_t *id)
+        __attribute__((warn_unused_result));
+
+/* Write every dirty document of coll to MongoDB now (before a query by filter). */
+enum gl_err gl_kept_flush(const char *coll) __attribute__((warn_unused_result));
+
+/* Write what is dirty in every kept collection (the tick thread; one process at a time). */
+void gl_kept_project(void);
+
+#endif

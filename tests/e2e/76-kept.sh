@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Kept collections (lib/kept.h): an order lives in the store first and reaches MongoDB in
+# batches.  Placed, it is read back at once; a list sees it (and writes it to MongoDB
+# first); a change reaches MongoDB within seconds and the store's copy then expires in a
+# day; a copy lost from the store is loaded from MongoDB again; changes racing on one
+# order make one change; and with MongoDB away, orders are still placed and read, and
+# reach MongoDB once it is back.
+. "$(dirname "$0")/lib.sh"
+
+newid() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+req POST /api/suppliers "{\"name\":\"Kept test supplier\",\"email\":\"kept$RANDOM$RANDOM@supplier.example\"}"
+supplier=$(jq -r .id <<<"$BODY")
+req POST /api/menu/items "{\"name\":\"Kept soup\",\"price_cents\":450,\"supplier_id\":\"$supplier\"}"
+soup=$(jq -r .id <<<"$BODY")
+req PUT "/api/stock/$soup" '{"on_hand":20}'
+customer kept
+alice=$TOKEN
+place() { AUTH_TOKEN=$alice req POST /api/orders "{\"lines\":[{\"item_id\":\"$soup\",\"qty\":1}]}"; }
+key() { echo "galley:kept:orders:orders:$1"; }
+in_mongo() { # ID JQ: MongoDB's copy of order ID satisfies JQ
+	mongo_find orders orders "{\"_id\":{\"\$oid\":\"$1\"}}" | jq -e -n "input | .[0] | $2" >/dev/null
+}
+
+place
+expect_status 201 "an order is placed"
+id=$(jq -r .id <<<"$BODY")
+check "it is in the store at once, at version 1" test "$(scli HGET "$(key "$id")" v)" = 1
+AUTH_TOKEN=$alice req GET "/api/orders/$id"
+expect_json '.status == "pending_payment" and .version == 1' "and read back at once"
+AUTH_TOKEN=$alice req GET /api/orders
+expect_json "[.items[].id] | index(\"$id\") != null" "a list right after sees it"
+check "MongoDB has it as placed (the list wrote what was dirty first)" \
+	in_mongo "$id" '.status == "pending_payment" and .version == 1'
+
+AUTH_TOKEN=$alice req POST "/api/orders/$id/cancel"
+expect_json '.status == "cancelled" and .version == 2' "cancelled: version 2"
+AUTH_TOKEN=$alice req GET "/api/orders/$id"
+expect_json '.status == "cancelled"' "read back cancelled at once"
+check "MongoDB gets the change within 5 s, without a list asking" \
+	wait_until 5 in_mongo "$id" '.status == "cancelled" and .version == 2'
+check "the order is then no longer dirty" test -z "$(scli ZSCORE galley:kept:orders:orders:dirty "$id")"
+ttl=$(scli TTL "$(key "$id")")
+check "and its copy in the store expires within a day ($ttl s)" test "$ttl" -gt 0 -a "$ttl" -le 86400
+
+# As a store that lost its data would be: the copy and the time the store first kept orders
+# gone (orders made before that time are then looked for in MongoDB too).
+scli DEL "$(key "$id")" >/dev/null
+scli SET galley:kept:orders:orders:since $((16#${id:0:8} + 1)) >/dev/null # after the id's time
+AUTH_TOKEN=$alice req GET "/api/orders/$id"
+expect_json ".id == \"$id\" and .status == \"cancelled\" and .version == 2" \
+	"with the store's copy gone, the order is read from MongoDB"
+check "and the store has its copy again" test "$(scli HGET "$(key "$id")" v)" = 2
+check "an id never stored is 404" eval 'AUTH_TOKEN=$alice req GET "/api/orders/$(newid)"; [[ $STATUS == 404 ]]'
+
+# Five cancels of one order at once: each answers the cancelled order (a cancel is
+# idempotent), and the order is changed once.
+place
+id=$(jq -r .id <<<"$BODY")
+req GET "/api/stock/$soup"
+before=$(jq .available <<<"$BODY")
+dir=$(mktemp -d)
+for i in 1 2 3 4 5; do
+	curl -s -o "$dir/$i.body" -w '%{http_code}\n' -X POST -H "Authorization: Bearer $alice" \
+		"$GALLEY_URL/api/orders/$id/cancel" >"$dir/$i.code" &
+done
+wait
+check "five cancels at once each answer 200 ($(sort "$dir"/*.code | uniq -c | tr -s ' \n' ' '))" \
+	test -z "$(grep -hv '^200$' "$dir"/*.code)"
+check "each with the order cancelled at version 2" \
+	test "$(cat "$dir"/*.body | jq -s 'map(select(.status == "cancelled" and .version == 2)) | length')" = 5
+rm -rf "$dir"
+AUTH_TOKEN=$alice req GET "/api/orders/$id"
+expect_json '.status == "cancelled" and .version == 2' "the order was changed once (version 2)"
+req GET "/api/stock/$soup"
+expect_json ".available == $((before + 1))" "and its unit released once"
+
+# MongoDB away: orders are placed and read from the store, and written once it is back.
+mongo_pid() { cat "$GALLEY_RUN/pids/mongo.pid"; }
+mongo_gone() { ! kill -0 "$(mongo_pid)" 2>/dev/null; }
+check "the MongoDB-wire server is killed (SIGKILL)" kill -KILL "$(mongo_pid)"
+check "and gone" wait_until 10 mongo_gone
+place
+expect_status 201 "an order is placed while MongoDB is away"
+id=$(jq -r '.id // "none"' <<<"$BODY")
+AUTH_TOKEN=$alice req GET "/api/orders/$id"
+expect_json '.status == "pending_payment"' "and read back"
+AUTH_TOKEN=$alice req GET /api/orders
+expect_error 503 upstream_unavailable "a list, which reads MongoDB, answers 503"
+check "bin/galley restart-mongo starts it again" "$GALLEY_TOP/bin/galley" restart-mongo
+check "orders readyz is 200 again" wait_until 15 ready orders 200
+check "the order placed meanwhile reaches MongoDB" wait_until 15 in_mongo "$id" '.status == "pending_payment"'
+done_testing
