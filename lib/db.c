@@ -650,8 +650,10 @@ gl_db_find_doc(const char *coll, const bson_oid_t *id, bson_t **out)
 	return err;
 }
 
-enum gl_err
-gl_db_put_docs(const char *coll, const bson_t *const *docs, size_t n)
+/* One unordered bulk write (each document written whatever happens to the others): docs
+ * inserted, or each replacing the one with its _id (upsert). */
+static enum gl_err
+db_bulk(const char *coll, const bson_t *const *docs, size_t n, bool replace)
 {
 	struct db_conn c;
 	bson_error_t error;
@@ -663,16 +665,18 @@ gl_db_put_docs(const char *coll, const bson_t *const *docs, size_t n)
 
 	if ((err = db_take(&c, coll)) != GL_OK)
 		return err;
-	/* Unordered: each document is written whatever happens to the others. */
 	BSON_APPEND_BOOL(&opts, "ordered", false);
 	BSON_APPEND_BOOL(&upsert, "upsert", true);
 	bulk = mongoc_collection_create_bulk_operation_with_opts(c.coll, &opts);
 	for (size_t i = 0; i < n && err == GL_OK; i++) {
 		bson_t filter = BSON_INITIALIZER;
-		if (!bson_iter_init_find(&it, docs[i], "_id") ||
-		    !bson_append_iter(&filter, "_id", 3, &it) ||
-		    !mongoc_bulk_operation_replace_one_with_opts(bulk, &filter, docs[i], &upsert,
-		                                                 &error))
+		bool ok = replace ? bson_iter_init_find(&it, docs[i], "_id") &&
+		                            bson_append_iter(&filter, "_id", 3, &it) &&
+		                            mongoc_bulk_operation_replace_one_with_opts(
+		                                    bulk, &filter, docs[i], &upsert, &error)
+		                  : mongoc_bulk_operation_insert_with_opts(bulk, docs[i], NULL,
+		                                                           &error);
+		if (!ok)
 			err = GL_E_INTERNAL;
 		bson_destroy(&filter);
 	}
@@ -688,4 +692,16 @@ gl_db_put_docs(const char *coll, const bson_t *const *docs, size_t n)
 	bson_destroy(&upsert);
 	db_give(&c);
 	return err;
+}
+
+enum gl_err
+gl_db_put_docs(const char *coll, const bson_t *const *docs, size_t n)
+{
+	return db_bulk(coll, docs, n, true);
+}
+
+enum gl_err
+gl_db_insert_docs(const char *coll, const bson_t *const *docs, size_t n)
+{
+	return db_bulk(coll, docs, n, false);
 }

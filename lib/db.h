@@ -102,16 +102,20 @@ enum gl_err gl_db_delete_where(const char *coll, const bson_t *filter, long long
         __attribute__((warn_unused_result));
 
 /*
- * For kept.c, which holds a kept collection's documents (kept.h): these
- * three go to MongoDB whatever the collection.  The document id as BSON in
- * *out (new; GL_E_NOT_FOUND); delete it; replace or insert (upsert) each of
- * docs (borrowed, each with its _id) in one round trip.
+ * For kept.c, which holds a kept collection's documents (kept.h), and stock's
+ * projection: these go to MongoDB whatever the collection.  The document id
+ * as BSON in *out (new; GL_E_NOT_FOUND); delete it; replace or insert
+ * (upsert) each of docs (borrowed, each with its _id) in one round trip;
+ * insert each of docs in one round trip (GL_E_CONFLICT when an _id was taken:
+ * the others are inserted all the same).
  */
 enum gl_err gl_db_find_doc(const char *coll, const bson_oid_t *id, bson_t **out)
         __attribute__((warn_unused_result));
 enum gl_err gl_db_delete_doc(const char *coll, const bson_oid_t *id)
         __attribute__((warn_unused_result));
 enum gl_err gl_db_put_docs(const char *coll, const bson_t *const *docs, size_t n)
+        __attribute__((warn_unused_result));
+enum gl_err gl_db_insert_docs(const char *coll, const bson_t *const *docs, size_t n)
         __attribute__((warn_unused_result));
 
 #endif

@@ -16,8 +16,8 @@
 #include "stop.h"
 
 #define KEPT_MAX    8
-#define KEPT_BATCH  "256" /* documents read from the store, written in one round trip */
-#define KEPT_ROUNDS 16    /* batches per collection and hold of the lock at most */
+#define KEPT_BATCH  "64" /* documents read from the store, written in one round trip */
+#define KEPT_ROUNDS 16   /* batches per collection and hold of the lock at most */
 /* A document is written once it has been dirty this long: the writes of an order's way to
  * ready (paid, preparing, ready: tens of milliseconds apart) become one. */
 #define KEPT_SETTLE_MS "1000"
@@ -39,29 +39,32 @@ static const char write_lua[] =
 
 /* What MongoDB holds, unless the store has a copy already (which is then newer or equal). */
 static const char load_lua[] = "if redis.call('EXISTS', KEYS[1]) == 0 then "
-                               " redis.call('HSET', KEYS[1], 'v', ARGV[1], 'b', ARGV[2]) "
+                               " redis.call('HSET', KEYS[1], 'v', ARGV[1], 'b', ARGV[2], 'm', 1) "
                                " redis.call('EXPIRE', KEYS[1], ARGV[3]) end "
                                "return redis.call('HMGET', KEYS[1], 'v', 'b')";
 
-/* Up to ARGV[2] ids dirty for ARGV[3] ms or more, each with its version and BSON ('' when
- * gone), the longest dirty first. */
+/* Up to ARGV[2] ids dirty for ARGV[3] ms or more, each with its version, its BSON ('' when
+ * gone) and whether MongoDB has had a copy ('1' or ''), the longest dirty first. */
 static const char dirty_lua[] =
         "local t = redis.call('TIME') "
         "local upto = t[1] * 1000 + math.floor(t[2] / 1000) - tonumber(ARGV[3]) "
         "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', upto, 'LIMIT', 0, ARGV[2]) "
         "local out = {} "
         "for _, id in ipairs(ids) do "
-        " local d = redis.call('HMGET', ARGV[1] .. id, 'v', 'b') "
-        " out[#out + 1] = id out[#out + 1] = d[1] or '' out[#out + 1] = d[2] or '' end "
+        " local d = redis.call('HMGET', ARGV[1] .. id, 'v', 'b', 'm') "
+        " out[#out + 1] = id out[#out + 1] = d[1] or '' out[#out + 1] = d[2] or '' "
+        " out[#out + 1] = d[3] or '' end "
         "return out";
 
-/* Written: an id whose version is still the one written (or that is gone) is no longer
- * dirty, and its copy is kept a while. */
+/* Written: MongoDB has a copy; an id whose version is still the one written (or that is
+ * gone) is no longer dirty, and its copy is kept a while. */
 static const char clean_lua[] = "for i = 3, #ARGV, 2 do "
-                                " local v = redis.call('HGET', ARGV[1] .. ARGV[i], 'v') "
+                                " local k = ARGV[1] .. ARGV[i] "
+                                " local v = redis.call('HGET', k, 'v') "
+                                " if v then redis.call('HSET', k, 'm', 1) end "
                                 " if not v or v == ARGV[i + 1] then "
                                 "  redis.call('ZREM', KEYS[1], ARGV[i]) "
-                                "  redis.call('EXPIRE', ARGV[1] .. ARGV[i], ARGV[2]) end "
+                                "  redis.call('EXPIRE', k, ARGV[2]) end "
                                 "end return 1";
 
 static const char unlock_lua[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then "
@@ -407,7 +410,7 @@ kept_project_batch(const char *coll, const char *settle_ms, bool *left)
 	bson_t *owned;
 	const char **clean;
 	redisReply *r;
-	size_t n = 0, nclean = 0;
+	size_t n = 0, nnew = 0, nclean = 0;
 	enum gl_err err = GL_OK;
 
 	*left = false;
@@ -418,7 +421,7 @@ kept_project_batch(const char *coll, const char *settle_ms, bool *left)
 	if ((r = gl_redis_eval(GL_REDIS_STORE, dirty_lua, 1, keys, 3, args)) == NULL ||
 	    r->type != REDIS_REPLY_ARRAY)
 		return kept_store_error(r);
-	size_t rows = r->elements / 3;
+	size_t rows = r->elements / 4;
 	if (rows == 0) {
 		freeReplyObject(r);
 		return GL_OK;
@@ -434,20 +437,34 @@ kept_project_batch(const char *coll, const char *settle_ms, bool *left)
 	snprintf(keep, sizeof(keep), "%d", GL_KEPT_KEEP_S);
 	clean[nclean++] = prefix;
 	clean[nclean++] = keep;
-	for (size_t i = 0; i < rows; i++) {
-		redisReply **row = r->element + 3 * i;
-		if (row[0]->type != REDIS_REPLY_STRING || row[1]->type != REDIS_REPLY_STRING ||
-		    row[2]->type != REDIS_REPLY_STRING)
-			continue;
-		if (row[2]->len > 0 &&
-		    bson_init_static(&owned[n], (const uint8_t *)row[2]->str, row[2]->len)) {
-			docs[n] = &owned[n];
-			n++;
+	/* The documents MongoDB never had first (inserted), then the others (replaced). */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < rows; i++) {
+			redisReply **row = r->element + 4 * i;
+			if (row[0]->type != REDIS_REPLY_STRING ||
+			    row[1]->type != REDIS_REPLY_STRING ||
+			    row[2]->type != REDIS_REPLY_STRING ||
+			    row[3]->type != REDIS_REPLY_STRING || (row[3]->len > 0) != (pass == 1))
+				continue;
+			if (row[2]->len > 0 &&
+			    bson_init_static(&owned[n], (const uint8_t *)row[2]->str,
+			                     row[2]->len)) {
+				docs[n] = &owned[n];
+				n++;
+			}
+			clean[nclean++] = row[0]->str;
+			clean[nclean++] = row[1]->str; /* the version written ('' when gone) */
 		}
-		clean[nclean++] = row[0]->str;
-		clean[nclean++] = row[1]->str; /* the version written ('' when gone) */
+		if (pass == 0)
+			nnew = n;
 	}
-	if (n > 0 && (err = gl_db_put_docs(coll, docs, n)) != GL_OK)
+	/* An insert is a third of a replacement's price on FerretDB; one that finds the id taken
+	 * (written by a tick that died before it could say so) makes the batch replace. */
+	if (nnew > 0 && (err = gl_db_insert_docs(coll, docs, nnew)) == GL_E_CONFLICT)
+		nnew = 0;
+	if ((err == GL_OK || err == GL_E_CONFLICT) && n > nnew)
+		err = gl_db_put_docs(coll, docs + nnew, n - nnew);
+	if (err != GL_OK)
 		goto done; /* MongoDB away: the marks stay for the next try */
 	redisReply *c = gl_redis_eval(GL_REDIS_STORE, clean_lua, 1, keys, (int)nclean, clean);
 	if (c == NULL)
@@ -512,7 +529,11 @@ kept_project_coll(const char *coll, const char *settle_ms, long wait_ms)
 		return GL_OK; /* another process is on it (or died on it: its lock ends soon) */
 	for (int i = 0; err == GL_OK && left && i < KEPT_ROUNDS && !gl_stop_requested(); i++)
 		err = kept_project_batch(coll, settle_ms, &left);
-	kept_unlock(coll, token);
+	/* A write that timed out may still be running in MongoDB: the lock stays until it
+	 * expires, so that no process sends the same documents again meanwhile (FerretDB
+	 * would then queue the two on its one writer, and time out again). */
+	if (err != GL_E_UPSTREAM_TIMEOUT)
+		kept_unlock(coll, token);
 	return err;
 }
 
@@ -532,9 +553,26 @@ gl_kept_flush(const char *coll)
 	return n == 0 ? GL_OK : kept_project_coll(coll, "0", gl_conf.db_timeout_ms);
 }
 
+/* Name the process's kept collections in GL_KEPT_INDEX, once (the tick thread's). */
+static void
+kept_index(void)
+{
+	static bool named;
+	char which[80];
+
+	for (int i = 0; i < kept_n && !named; i++) {
+		snprintf(which, sizeof(which), "%s:%s", gl_conf.service, kept_colls[i]);
+		const char *argv[] = { "SADD", GL_KEPT_INDEX, which };
+		if (gl_redis_type(GL_REDIS_STORE, 3, argv) != REDIS_REPLY_INTEGER)
+			return; /* the next tick tries again */
+	}
+	named = true;
+}
+
 void
 gl_kept_project(void)
 {
+	kept_index();
 	for (int i = 0; i < kept_n && !gl_stop_requested(); i++) {
 		enum gl_err err = kept_project_coll(kept_colls[i], KEPT_SETTLE_MS, 0);
 		if (err != GL_OK && err != GL_E_UPSTREAM_DOWN)

@@ -40,6 +40,9 @@
 #include "db.h"
 #include "err.h"
 
+/* The set in the store of every kept collection ("<service>:<coll>"), for /metrics. */
+#define GL_KEPT_INDEX "galley:kept:index"
+
 /* How long a clean copy stays in the store after it was written to MongoDB. */
 #define GL_KEPT_KEEP_S 86400
 

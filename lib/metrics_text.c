@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "http.h"
+#include "kept.h"
 #include "metrics.h"
 #include "redis.h"
 #include "req.h"
@@ -38,6 +39,10 @@ static const struct {
 	  "Entries of the stream the group has not read yet." },
 	{ "galley_events_pending", "gauge", "Entries read by the group and not yet acknowledged." },
 	{ "galley_breaker_open", "gauge", "Processes whose circuit to the target is open." },
+	{ "galley_kept_dirty", "gauge",
+	  "Documents of a kept collection not yet written to MongoDB." },
+	{ "galley_kept_dirty_oldest_seconds", "gauge",
+	  "How long the oldest of them has differed from MongoDB." },
 	{ "galley_outbound_requests_total", "counter", "Outbound call attempts, by outcome." },
 	{ "galley_outbound_request_duration_seconds", "histogram",
 	  "Outbound call attempts' time." },
@@ -255,15 +260,66 @@ text_groups(struct lines *l, const char *stream)
 		freeReplyObject(r);
 }
 
-/* Every event stream (not the dead letters, which have no groups). */
+/* A kept collection ("<service>:<coll>", kept.h): how many of its documents MongoDB has not
+ * seen yet, and for how long the oldest has waited (0 and 0 when none). */
 static void
-text_streams(struct lines *l)
+text_kept_one(struct lines *l, const char *which)
+{
+	char service[32], coll[32], key[128], name[160];
+	redisReply *r, *n;
+
+	if (sscanf(which, "%31[^:]:%31s", service, coll) != 2)
+		return;
+	snprintf(key, sizeof(key), "galley:kept:%s:%s:dirty", service, coll);
+	const char *argv[] = { "ZRANGE", key, "0", "0", "WITHSCORES" };
+	const char *card[] = { "ZCARD", key };
+	if ((n = gl_redis_strv(GL_REDIS_STORE, 2, card)) == NULL)
+		return;
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 5, argv)) == NULL) {
+		freeReplyObject(n);
+		return;
+	}
+	snprintf(name, sizeof(name), "galley_kept_dirty{service=\"%s\",collection=\"%s\"}", service,
+	         coll);
+	lines_add(l, name, strlen(name), n->type == REDIS_REPLY_INTEGER ? n->integer : 0);
+	long long age = 0;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[1]->type == REDIS_REPLY_STRING)
+		age = (long long)time(NULL) - atoll(r->element[1]->str) / 1000;
+	snprintf(name, sizeof(name),
+	         "galley_kept_dirty_oldest_seconds{service=\"%s\",collection=\"%s\"}", service,
+	         coll);
+	lines_add(l, name, strlen(name), age > 0 ? age : 0);
+	freeReplyObject(n);
+	freeReplyObject(r);
+}
+
+/* Every kept collection a process has named (GL_KEPT_INDEX). */
+static void
+text_kept(struct lines *l)
+{
+	const char *argv[] = { "SMEMBERS", GL_KEPT_INDEX };
+	redisReply *r = gl_redis_strv(GL_REDIS_STORE, 2, argv);
+
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY)
+		for (size_t i = 0; i < r->elements && i < 64; i++)
+			if (r->element[i]->type == REDIS_REPLY_STRING)
+				text_kept_one(l, r->element[i]->str);
+	if (r != NULL)
+		freeReplyObject(r);
+}
+
+/* Every key of the store matching match, of the given type, to each(l, key). */
+static void
+text_scan(struct lines *l, const char *match, const char *type,
+          void (*each)(struct lines *, const char *))
 {
 	char cursor[32] = "0";
 
 	do {
-		const char *argv[] = { "SCAN",  cursor, "MATCH", "galley:events:*",
-			               "COUNT", "1000", "TYPE",  "stream" };
+		const char *argv[] = {
+			"SCAN", cursor, "MATCH", match, "COUNT", "1000", "TYPE", type
+		};
 		redisReply *r = gl_redis_strv(GL_REDIS_STORE, 8, argv);
 		if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 		    r->element[0]->type != REDIS_REPLY_STRING ||
@@ -273,14 +329,19 @@ text_streams(struct lines *l)
 			return;
 		}
 		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-		for (size_t i = 0; i < r->element[1]->elements; i++) {
-			const redisReply *k = r->element[1]->element[i];
-			if (k->type == REDIS_REPLY_STRING && strlen(k->str) < 64 &&
-			    strchr(k->str + strlen("galley:events:"), ':') == NULL)
-				text_groups(l, k->str);
-		}
+		for (size_t i = 0; i < r->element[1]->elements; i++)
+			if (r->element[1]->element[i]->type == REDIS_REPLY_STRING)
+				each(l, r->element[1]->element[i]->str);
 		freeReplyObject(r);
 	} while (strcmp(cursor, "0") != 0);
+}
+
+/* An event stream's groups (not the dead letters' streams, which have none). */
+static void
+text_stream(struct lines *l, const char *key)
+{
+	if (strlen(key) < 64 && strchr(key + strlen("galley:events:"), ':') == NULL)
+		text_groups(l, key);
 }
 
 /* The family of a series named name (up to its '{'): its row in text_families, or -1;
@@ -395,7 +456,8 @@ gl_metrics_reply(struct gl_req *req)
 		text_processes(&l, key);
 	}
 	freeReplyObject(r);
-	text_streams(&l);
+	text_scan(&l, "galley:events:*", "stream", text_stream);
+	text_kept(&l);
 	text_lines(&t, &l);
 	lines_free(&l);
 	text_nginx(&t);

@@ -133,8 +133,11 @@ project_batch(void)
 			n++;
 		}
 	}
-	/* Replaced whole if there (an earlier tick wrote it but could not clear its mark). */
-	if (nres > 0 && gl_db_put_docs("reservations", docs, nres) != GL_OK)
+	/* Inserted; replaced whole when one is there already (a tick wrote it but died before it
+	 * could clear its mark). */
+	if (nres > 0 && (err = gl_db_insert_docs("reservations", docs, nres)) == GL_E_CONFLICT)
+		err = gl_db_put_docs("reservations", docs, nres);
+	if (nres > 0 && err != GL_OK)
 		n = 0; /* MongoDB away: every mark stays for the next tick */
 	for (size_t i = 0; i < nres; i++)
 		bson_destroy(&res[i]);

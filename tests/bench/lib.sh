@@ -149,6 +149,29 @@ bench_row() {
 		"$(awk '$1 == "50%" {print $2}' <<<"$out")" "$(awk '$1 == "99%" {print $2}' <<<"$out")" "${errs:-none}"
 }
 
+# bench_cpu: "NAME TICKS" a line, the CPU time so far of each part of the stack (the pid
+# files' names without the pool number: orders, redis, store, mongo, nginx...; a pool's
+# workers with it), in clock ticks.
+bench_cpu() {
+	local f p name
+	for f in "$GALLEY_RUN"/pids/*.pid; do
+		p=$(cat "$f" 2>/dev/null) || continue
+		name=$(basename "$f" .pid)
+		name=${name%-[0-9]*}
+		for p in $p $(pgrep -P "$p" 2>/dev/null); do
+			awk -v n="$name" '{ print n, $14 + $15 }' "/proc/$p/stat" 2>/dev/null || true
+		done
+	done
+}
+
+# bench_cpu_share BEFORE AFTER SECS: "mongo 45%, store 30%, ..." — each part's share of one
+# core between two bench_cpu outputs (files), the largest first.
+bench_cpu_share() {
+	awk -v secs="$3" -v hz="$(getconf CLK_TCK)" 'FNR == NR { a[$1] += $2; next } { b[$1] += $2 }
+		END { for (k in b) if (b[k] - a[k] > 0) printf "%d %s\n", 100 * (b[k] - a[k]) / hz / secs, k }' "$1" "$2" |
+		sort -rn | awk '$1 > 0 { printf "%s%s %d%%", sep, $2, $1; sep = ", " } END { print "" }'
+}
+
 # bench_trips: "MONGODB REDIS MS", the round trips every service has made so far (from
 # /metrics, which reaches Redis about once a second: it waits 2.5 s first) and when.
 bench_trips() {

@@ -47,10 +47,13 @@ idle0=$(bench_trips)
 idle1=$(bench_trips)
 r0=$(api GET "/api/stock/${items[0]}" "$admin" | jq .reserved)
 t0=$(bench_trips)
+bench_cpu >"$BENCH_TMP/cpu0"
 bench_row "order placement, 1 line" "$conns" "$secs" "$GALLEY_URL/api/orders" -s "$(bench_post_script "$token" "$one")"
+bench_cpu >"$BENCH_TMP/cpu1"
 t1=$(bench_trips)
 placed=$(($(api GET "/api/stock/${items[0]}" "$admin" | jq .reserved) - r0))
 bench_row "order placement, 3 lines" "$conns" "$secs" "$GALLEY_URL/api/orders" -s "$(bench_post_script "$token" "$three")"
 after=$(api GET "/api/stock/${items[0]}" "$admin" | jq .reserved)
 echo "orders placed during the runs (units of item 1 reserved): $((after - before))"
+echo "CPU during the 1-line placements (share of one core): $(bench_cpu_share "$BENCH_TMP/cpu0" "$BENCH_TMP/cpu1" "$secs")"
 echo "round trips per 1-line placement (and what it sets off: events, their consumers), every service: $(bench_per "$idle0" "$idle1" "$t0" "$t1" "$placed")"

@@ -74,11 +74,14 @@ idle0=$(bench_trips)
 idle1=$(bench_trips)
 t0=$(bench_trips)
 # One wrk thread, so the list is walked once in order; the run is cut to about n payments.
+bench_cpu >"$tmp/cpu0"
 bench "payment (authorize, commit, capture)" "$GALLEY_URL/api/payments" "${PAY_SECS:-5}" 1 -s "$tmp/pay.lua"
+bench_cpu >"$tmp/cpu1"
 t1=$(bench_trips)
 paid=0
 while read -r o; do
 	[ "$(api GET "/api/payments/$o" "$token" | jq -r .status)" = succeeded ] && paid=$((paid + 1))
 done <"$tmp/orders"
 echo "orders paid during the run: $paid of $n"
+echo "CPU during the run (share of one core): $(bench_cpu_share "$tmp/cpu0" "$tmp/cpu1" "${PAY_SECS:-5}")"
 echo "round trips per payment (and what it sets off: the kitchen, orders following), every service: $(bench_per "$idle0" "$idle1" "$t0" "$t1" "$paid")"

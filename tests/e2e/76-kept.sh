@@ -86,7 +86,15 @@ AUTH_TOKEN=$alice req GET "/api/orders/$id"
 expect_json '.status == "pending_payment"' "and read back"
 AUTH_TOKEN=$alice req GET /api/orders
 expect_error 503 upstream_unavailable "a list, which reads MongoDB, answers 503"
+waiting() { # N: /metrics says N or more orders wait for MongoDB (N = 0: none)
+	local v
+	v=$(curl -s "$GALLEY_INTERNAL_URL/metrics" |
+		awk '$1 == "galley_kept_dirty{service=\"orders\",collection=\"orders\"}" { print $2 }')
+	if (($1 == 0)); then [[ $v == 0 ]]; else ((${v:-0} >= $1)); fi
+}
+check "/metrics shows it waiting for MongoDB (galley_kept_dirty)" wait_until 5 waiting 1
 check "bin/galley restart-mongo starts it again" "$GALLEY_TOP/bin/galley" restart-mongo
 check "orders readyz is 200 again" wait_until 15 ready orders 200
 check "the order placed meanwhile reaches MongoDB" wait_until 15 in_mongo "$id" '.status == "pending_payment"'
+check "and nothing waits any more" wait_until 10 waiting 0
 done_testing
