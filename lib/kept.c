@@ -70,13 +70,6 @@ static const char clean_lua[] = "for i = 3, #ARGV, 2 do "
 static const char unlock_lua[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then "
                                  "return redis.call('DEL', KEYS[1]) end return 0";
 
-void
-gl_kept_open(const char *const *colls)
-{
-	for (kept_n = 0; colls != NULL && colls[kept_n] != NULL && kept_n < KEPT_MAX; kept_n++)
-		kept_colls[kept_n] = colls[kept_n];
-}
-
 bool
 gl_kept_is(const char *coll)
 {
@@ -130,6 +123,20 @@ kept_since(const char *coll, long long *since)
 	*since = r->type == REDIS_REPLY_STRING ? atoll(r->str) : atoll(now);
 	freeReplyObject(r);
 	return GL_OK;
+}
+
+void
+gl_kept_open(const char *const *colls)
+{
+	long long since;
+
+	for (kept_n = 0; colls != NULL && colls[kept_n] != NULL && kept_n < KEPT_MAX; kept_n++) {
+		kept_colls[kept_n] = colls[kept_n];
+		/* From the first start on, not the first write: a payment's id is its order's,
+		 * made before payments wrote anything, and must not send every payment to
+		 * MongoDB to look.  The store away: the first write sets it. */
+		(void)kept_since(colls[kept_n], &since);
+	}
 }
 
 /* Can id be in MongoDB without a copy in the store?  (An old id, or one from before.) */

@@ -44,6 +44,7 @@ jq -r '.data.order_id' "$tmp/events" | sort >"$tmp/ids"
 # order.ready entries added since the burst (only the burst's orders move then).
 ready_count() { scli --raw XRANGE galley:events:orders "$t0-0" + | grep -cF '"type":"order.ready"' || true; }
 sleep 2 # the placements' own events first
+bench_cpu >"$tmp/cpu0"
 t0=$(now_ms)
 # One MULTI/EXEC adds them all, written in one go: the burst arrives at once.
 python3 - "$streams_url" "$tmp/events" <<'PY'
@@ -74,6 +75,7 @@ while :; do
 	sleep 0.25
 done
 t1=$(now_ms)
+bench_cpu >"$tmp/cpu1"
 all_ready() {
 	while read -r o; do
 		api GET "/api/orders/$o" "$TOKEN" | grep -q '"status":"ready"' || return 1
@@ -84,3 +86,4 @@ t2=$(now_ms)
 echo "| paid orders at once | last order.ready after | ready/s | every order read back as ready (one GET each) after |"
 echo "|---------------------|-----------------------|---------|-----------------------------------------------------|"
 printf '| %19d | %18d ms | %7d | %48d ms |\n' "$n" $((t1 - t0)) $((n * 1000 / (t1 - t0 > 0 ? t1 - t0 : 1))) $((t2 - t0))
+echo "CPU until the last order.ready (share of one core): $(bench_cpu_share "$tmp/cpu0" "$tmp/cpu1" "$(awk -v ms=$((t1 - t0)) 'BEGIN { print ms / 1000 }')")"
