@@ -59,6 +59,11 @@ gl_db_open(void)
 	if (!mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
 		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS,
 		                               (int32_t)gl_conf.db_timeout_ms);
+	/* The pool's monitor looks every second (the driver's default is 10 s): a server that
+	 * restarted is then seen before a request meets one of its dead connections (which
+	 * failed the first write of a service after `bin/galley restart-mongo`). */
+	if (!mongoc_uri_has_option(uri, MONGOC_URI_HEARTBEATFREQUENCYMS))
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_HEARTBEATFREQUENCYMS, 1000);
 	if (!mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS))
 		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS,
 		                               (int32_t)(gl_conf.db_timeout_ms * 3));

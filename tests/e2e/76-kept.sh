@@ -3,8 +3,8 @@
 # batches.  Placed, it is read back at once; a list sees it (and writes it to MongoDB
 # first); a change reaches MongoDB within seconds and the store's copy then expires in a
 # day; a copy lost from the store is loaded from MongoDB again; changes racing on one
-# order make one change; and with MongoDB away, orders are still placed and read, and
-# reach MongoDB once it is back.
+# order make one change.  MongoDB away (orders placed into the store, reaching MongoDB once
+# it is back): 58-mongo-down.sh.
 . "$(dirname "$0")/lib.sh"
 
 newid() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
@@ -74,27 +74,4 @@ expect_json '.status == "cancelled" and .version == 2' "the order was changed on
 req GET "/api/stock/$soup"
 expect_json ".available == $((before + 1))" "and its unit released once"
 
-# MongoDB away: orders are placed and read from the store, and written once it is back.
-mongo_pid() { cat "$GALLEY_RUN/pids/mongo.pid"; }
-mongo_gone() { ! kill -0 "$(mongo_pid)" 2>/dev/null; }
-check "the MongoDB-wire server is killed (SIGKILL)" kill -KILL "$(mongo_pid)"
-check "and gone" wait_until 10 mongo_gone
-place
-expect_status 201 "an order is placed while MongoDB is away"
-id=$(jq -r '.id // "none"' <<<"$BODY")
-AUTH_TOKEN=$alice req GET "/api/orders/$id"
-expect_json '.status == "pending_payment"' "and read back"
-AUTH_TOKEN=$alice req GET /api/orders
-expect_error 503 upstream_unavailable "a list, which reads MongoDB, answers 503"
-waiting() { # N: /metrics says N or more orders wait for MongoDB (N = 0: none)
-	local v
-	v=$(curl -s "$GALLEY_INTERNAL_URL/metrics" |
-		awk '$1 == "galley_kept_dirty{service=\"orders\",collection=\"orders\"}" { print $2 }')
-	if (($1 == 0)); then [[ $v == 0 ]]; else ((${v:-0} >= $1)); fi
-}
-check "/metrics shows it waiting for MongoDB (galley_kept_dirty)" wait_until 5 waiting 1
-check "bin/galley restart-mongo starts it again" "$GALLEY_TOP/bin/galley" restart-mongo
-check "orders readyz is 200 again" wait_until 15 ready orders 200
-check "the order placed meanwhile reaches MongoDB" wait_until 15 in_mongo "$id" '.status == "pending_payment"'
-check "and nothing waits any more" wait_until 10 waiting 0
 done_testing
