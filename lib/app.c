@@ -362,6 +362,10 @@ gl_app_main(const struct gl_service *svc)
 	/* The requests' thread keeps near copies of what it reads through the cache (near.h);
 	 * before init, which may already open its Redis connection. */
 	gl_near_enable();
+	/* Before init: the kitchen's cooks, which init starts, read kept tickets at once (they
+	 * read MongoDB instead when this came after, and dropped a queued ticket not yet
+	 * written there). */
+	gl_kept_open(svc->kept);
 	if (svc->init != NULL && svc->init() != 0) {
 		gl_log(GL_LOG_ERROR, NULL, "the service's start-up failed");
 		return 1;
@@ -369,7 +373,6 @@ gl_app_main(const struct gl_service *svc)
 	/* Every process has the tick thread: it also adds the metrics to Redis; and a consumer
 	 * thread when the service follows events. Started with the stop signals blocked, as
 	 * mongoc's threads are. */
-	gl_kept_open(svc->kept);
 	tick_fn = svc->tick;
 	snprintf(tick_key, sizeof(tick_key), "galley:%s:tick", svc->name);
 	pthread_sigmask(SIG_BLOCK, &stops, NULL);

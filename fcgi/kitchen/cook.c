@@ -243,18 +243,8 @@ cook_try(const char *cook, const char *id)
 	if (!gl_oid_parse(id, &oid))
 		return false;
 	if ((err = gl_db_get("tickets", &oid, &doc)) != GL_OK) {
-		/* An entry is added after its ticket, so a ticket not found is normally one that
-		 * is gone.  But one CI run lost a paid ticket this way (dropped, never cooked;
-		 * cause not found): an entry younger than a day is looked at again in 2 s
-		 * instead, which costs a read a second at worst. */
-		if (err == GL_E_NOT_FOUND &&
-		    (int64_t)bson_oid_get_time_t(&oid) > time(NULL) - 86400) {
-			gl_log(GL_LOG_WARN, NULL,
-			       "ticket %s: queued but not found: looked at again", id);
-			queue_defer(&oid, (int64_t)time(NULL) + 2);
-		} else if (err == GL_E_NOT_FOUND) {
+		if (err == GL_E_NOT_FOUND)
 			queue_drop(&oid);
-		}
 		return false;
 	}
 	if (!ticket_status_is(doc, "paid") && !ticket_status_is(doc, "preparing")) {
