@@ -8,19 +8,14 @@
 # usage: GALLEY_KITCHEN_SECONDS_PER_ITEM=0 bin/galley up; tests/bench/kitchen.sh [orders]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-run=${GALLEY_RUN:-$top/.run}
 n=${1:-1000}
-[ -f "$run/env" ] || { echo "kitchen.sh: no stack in $run: run bin/galley up first" >&2; exit 2; }
-set -a; . "$run/env"; set +a
-[ "${GALLEY_KITCHEN_SECONDS_PER_ITEM:-30}" = 0 ] ||
-	echo "kitchen.sh: note: the kitchen takes ${GALLEY_KITCHEN_SECONDS_PER_ITEM:-30} s per unit; the times include it" >&2
 
 . "$top/tests/bench/lib.sh"
+bench_stack kitchen.sh
 bench_tmp
 tmp=$BENCH_TMP
 bench_tokens
 item=$(bench_item "Kitchen burst" 150)
-now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 # The Redis with the event streams: the store (before it, the one Redis).
 streams_url=${GALLEY_STORE_URL:-$GALLEY_REDIS_URL}
 scli() { redis-cli -u "$streams_url" --no-auth-warning "$@"; }

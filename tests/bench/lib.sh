@@ -21,6 +21,22 @@
 #                                    not the tool, is what runs out of CPU
 bench_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
+# bench_stack NAME: load the running stack's env ($GALLEY_RUN, else .run) into the
+# environment, or exit 2 naming NAME; warn when the kitchen's time per unit is not 0 (the
+# times then include it).
+bench_stack() {
+	local run=${GALLEY_RUN:-$bench_top/.run}
+	[ -f "$run/env" ] || { echo "$1: no stack in $run: run bin/galley up first" >&2; exit 2; }
+	set -a
+	. "$run/env"
+	set +a
+	[ "${GALLEY_KITCHEN_SECONDS_PER_ITEM:-30}" = 0 ] ||
+		echo "$1: note: the kitchen takes ${GALLEY_KITCHEN_SECONDS_PER_ITEM:-30} s per unit; the times include it" >&2
+}
+
+# now_ms: the wall clock in milliseconds.
+now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
+
 bench_stack_pids() {
 	local f p
 	for f in "$GALLEY_RUN"/pids/*.pid; do

@@ -11,19 +11,14 @@
 # every service from /metrics, less what the stack does idle in the same time).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-run=${GALLEY_RUN:-$top/.run}
 n=${1:-100}
-[ -f "$run/env" ] || { echo "ready.sh: no stack in $run: run bin/galley up first" >&2; exit 2; }
-set -a; . "$run/env"; set +a
-[ "${GALLEY_KITCHEN_SECONDS_PER_ITEM:-30}" = 0 ] ||
-	echo "ready.sh: note: the kitchen takes ${GALLEY_KITCHEN_SECONDS_PER_ITEM:-30} s per unit; the times include it" >&2
 
 . "$top/tests/bench/lib.sh"
+bench_stack ready.sh
 bench_tmp
 tmp=$BENCH_TMP
 bench_tokens
 item=$(bench_item "Ready pie" 250)
-now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 
 # Round trips so far, every service: "DB REDIS".
 trips() {

@@ -17,19 +17,15 @@
 # trip is the events' and the services' time)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-run=${GALLEY_RUN:-$top/.run}
 secs=${1:-5}
 conns=${2:-8}
 shift $(($# < 2 ? $# : 2))
 pool_counts=("${@:-1 2 4}")
 read -ra pool_counts <<<"${pool_counts[*]}"
 command -v wrk >/dev/null || { echo "scaling.sh: wrk is missing (apt-get install wrk)" >&2; exit 2; }
-[ -f "$run/env" ] || { echo "scaling.sh: no stack in $run: run bin/galley up first" >&2; exit 2; }
-set -a; . "$run/env"; set +a
-[ "${GALLEY_KITCHEN_SECONDS_PER_ITEM:-30}" = 0 ] ||
-	echo "scaling.sh: note: the kitchen takes ${GALLEY_KITCHEN_SECONDS_PER_ITEM:-30} s per unit; the round trip includes it" >&2
 
 . "$top/tests/bench/lib.sh"
+bench_stack scaling.sh
 bench_tmp
 tmp=$BENCH_TMP
 bench_baseline "${GALLEY_WORKERS:-2}"
@@ -81,8 +77,7 @@ bench_row "nginx return 200" "$conns" "$secs" "http://127.0.0.1:$P_STATIC/"
 bench_row "hello (nginx -> FastCGI, 1 pool)" "$conns" "$secs" "http://127.0.0.1:$P_HELLO/"
 for pools in "${pool_counts[@]}"; do
 	for svc in $GALLEY_SERVICES; do "$top/bin/galley" scale "$svc" "$pools" >/dev/null; done
-	set -a; . "$run/env"; set +a
-	bench_row "cached item read, $pools pools" "$conns" "$secs" "$GALLEY_URL/api/menu/items/$item" \
+		bench_row "cached item read, $pools pools" "$conns" "$secs" "$GALLEY_URL/api/menu/items/$item" \
 		-H "Authorization: Bearer $TOKEN"
 	bench_row "order placement, $pools pools" "$conns" "$secs" "$GALLEY_URL/api/orders" -s "$post"
 	round_trip "$conns" "$secs"
