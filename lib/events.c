@@ -10,6 +10,7 @@
 #include "doc.h"
 #include "events.h"
 #include "json.h"
+#include "kept.h"
 #include "log.h"
 #include "metrics.h"
 #include "redis.h"
@@ -23,9 +24,18 @@ struct gl_event {
 	char type[48];
 	char family[16];
 	char stream[48];
+	char live[48];             /* its pub/sub channel, for live views */
 	char *text;                /* the event as JSON, as it is sent */
 	struct gl_trace_span span; /* publishing it, from stage to send, drop or leave */
+	/* Staged on a write to a kept collection: it rides with that write (no outbox). */
+	bool rides, added;
+	const char *proof_coll;
+	char proof_id[25];
+	long long proof_version;
 };
+
+/* This thread's riding events, not yet sent, dropped or left. */
+static __thread struct gl_event *riders[GL_EVENTS_RIDERS_MAX];
 
 /* The stream family of a type: "order.paid" → "orders"; -1 for a type of no family. */
 static int
@@ -52,6 +62,9 @@ events_free(struct gl_event *ev)
 {
 	if (ev == NULL)
 		return;
+	for (size_t i = 0; i < GL_EVENTS_RIDERS_MAX; i++)
+		if (riders[i] == ev)
+			riders[i] = NULL;
 	gl_trace_end(&ev->span, false);
 	free(ev->text);
 	free(ev);
@@ -83,6 +96,7 @@ events_make(const struct gl_req *req, const char *type, json_t *data)
 	bson_oid_to_string(&ev->oid, ev->id);
 	snprintf(ev->type, sizeof(ev->type), "%s", type);
 	snprintf(ev->stream, sizeof(ev->stream), "galley:events:%s", ev->family);
+	snprintf(ev->live, sizeof(ev->live), "galley:live:%s", ev->family);
 	gl_doc_time(at, sizeof(at), (int64_t)time(NULL) * 1000);
 	/* The event carries its publishing span: its consumers' spans are children of it. */
 	gl_trace_produce_start(&ev->span, type, ev->family, ev->id);
@@ -133,6 +147,54 @@ gl_events_added(struct gl_event *ev, bool added)
 	events_free(ev);
 }
 
+/* Let ev ride with the write proof names, if this thread has room for one more. */
+static bool
+events_ride(struct gl_event *ev, const struct gl_event_proof *proof)
+{
+	for (size_t i = 0; i < GL_EVENTS_RIDERS_MAX; i++)
+		if (riders[i] == NULL) {
+			ev->rides = true;
+			ev->proof_coll = proof->coll;
+			snprintf(ev->proof_id, sizeof(ev->proof_id), "%s", proof->id);
+			ev->proof_version = proof->version;
+			riders[i] = ev;
+			return true;
+		}
+	return false;
+}
+
+size_t
+gl_events_riding(const char *coll, const char *id, long long version, struct gl_event **out,
+                 size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < GL_EVENTS_RIDERS_MAX && n < max; i++)
+		if (riders[i] != NULL && !riders[i]->added && riders[i]->proof_version == version &&
+		    strcmp(riders[i]->proof_coll, coll) == 0 &&
+		    strcmp(riders[i]->proof_id, id) == 0)
+			out[n++] = riders[i];
+	return n;
+}
+
+void
+gl_events_rode(struct gl_event *ev)
+{
+	ev->added = true;
+}
+
+const char *
+gl_events_type(const struct gl_event *ev)
+{
+	return ev->type;
+}
+
+const char *
+gl_events_live(const struct gl_event *ev)
+{
+	return ev->live;
+}
+
 struct gl_event *
 gl_events_stage(const struct gl_req *req, const char *type, json_t *data,
                 const struct gl_event_proof *proof, enum gl_err *err)
@@ -151,6 +213,10 @@ gl_events_stage(const struct gl_req *req, const char *type, json_t *data,
 	}
 	if ((ev = events_make(req, type, data)) == NULL)
 		return NULL;
+	if (gl_kept_is(proof->coll) && events_ride(ev, proof)) {
+		*err = GL_OK;
+		return ev;
+	}
 	j = json_pack("{s:s, s:s, s:s, s:I, s:{s:s, s:s, s:I}}", "type", ev->type, "family",
 	              ev->family, "event", ev->text, "staged", (json_int_t)time(NULL), "proof",
 	              "coll", proof->coll, "id", proof->id, "version", (json_int_t)proof->version);
@@ -234,6 +300,16 @@ gl_events_send(struct gl_event *ev)
 {
 	if (ev == NULL)
 		return;
+	if (ev->added) {
+		gl_metrics_event(GL_METRICS_PUBLISHED, ev->family, ev->type);
+		events_free(ev);
+		return;
+	}
+	/* A rider whose write went another way than its proof said: sent now, not atomic
+	 * with the write (a bug to fix where the write is made). */
+	if (ev->rides)
+		gl_log(GL_LOG_ERROR, NULL, "events: %s %s did not ride with its write", ev->type,
+		       ev->id);
 	if (events_publish(ev->family, ev->id, ev->type, ev->text) < 0)
 		gl_log(GL_LOG_WARN, NULL, "events: %s %s waits in the outbox", ev->type, ev->id);
 	events_free(ev);
@@ -244,7 +320,8 @@ gl_events_drop(struct gl_event *ev)
 {
 	if (ev == NULL)
 		return;
-	outbox_forget(ev->id);
+	if (!ev->rides)
+		outbox_forget(ev->id);
 	events_free(ev);
 }
 
@@ -374,12 +451,20 @@ gl_events_relay(void)
 
 /* ------------------------------------------------------------------ consuming */
 
+/* Entries of types a service does not handle are acknowledged together, at most this many
+ * at once and EVENTS_SKIP_MS after the first (events_skip). */
+#define EVENTS_SKIP_MAX 50
+#define EVENTS_SKIP_MS  200
+
 struct events_reader {
 	const char *family;
 	const struct gl_event_handler *handlers;
 	char stream[48];
 	char group[48];
 	char consumer[64];
+	char skipped[EVENTS_SKIP_MAX][48]; /* their entry ids, not yet acknowledged */
+	size_t nskipped;
+	long long skipped_at; /* when the first of them was read (gl_now_us) */
 };
 
 /* The group, from the start of the stream: a service added later reads what it missed. */
@@ -472,6 +557,48 @@ events_failed(const struct events_reader *rd, const char *sid, const char *text,
 	events_ack(rd, sid, NULL);
 }
 
+/* Acknowledge the skipped entries in one command.  The store away: they stay pending, are
+ * claimed after GL_EVENTS_CLAIM_IDLE_MS (by this consumer too) and skipped again. */
+static void
+events_skip_flush(struct events_reader *rd)
+{
+	const char *argv[3 + EVENTS_SKIP_MAX] = { "XACK", rd->stream, rd->group };
+	redisReply *r;
+
+	if (rd->nskipped == 0)
+		return;
+	for (size_t i = 0; i < rd->nskipped; i++)
+		argv[3 + i] = rd->skipped[i];
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 3 + (int)rd->nskipped, argv)) == NULL)
+		gl_log(GL_LOG_WARN, NULL,
+		       "events: %zu entries of %s stay pending (the store is away)", rd->nskipped,
+		       rd->stream);
+	else
+		freeReplyObject(r);
+	rd->nskipped = 0;
+}
+
+/*
+ * Entry sid holds an event this service does not handle.  Every group reads
+ * every entry of its family's stream, so most entries are someone else's:
+ * one acknowledgement per entry, each a write the store makes durable, was
+ * about half the store's commands on an order's way.  Left pending a moment
+ * longer costs nothing: nothing is redone for them.
+ */
+static void
+events_skip(struct events_reader *rd, const char *sid)
+{
+	if (strlen(sid) >= sizeof(rd->skipped[0])) {
+		events_ack(rd, sid, NULL);
+		return;
+	}
+	if (rd->nskipped == 0)
+		rd->skipped_at = gl_now_us();
+	snprintf(rd->skipped[rd->nskipped++], sizeof(rd->skipped[0]), "%s", sid);
+	if (rd->nskipped == EVENTS_SKIP_MAX)
+		events_skip_flush(rd);
+}
+
 /* Has this service handled event id?  1 yes, 0 no, -1 cannot tell. */
 static int
 events_handled(const char *id)
@@ -491,7 +618,7 @@ events_handled(const char *id)
 
 /* One stream entry: [sid, [field, value, ...]]. */
 static void
-events_entry(const struct events_reader *rd, const redisReply *e)
+events_entry(struct events_reader *rd, const redisReply *e)
 {
 	const char *sid, *text, *id, *type;
 	const struct gl_event_handler *h;
@@ -509,12 +636,17 @@ events_entry(const struct events_reader *rd, const redisReply *e)
 	type = json_string_value(json_object_get(ev, "type"));
 	for (h = rd->handlers; h->type != NULL && strcmp(h->type, type) != 0; h++)
 		;
-	if (h->type == NULL || (seen = events_handled(id)) == 1) {
-		events_ack(rd, sid, NULL); /* not ours, or done before */
+	if (h->type == NULL) {
+		events_skip(rd, sid); /* not ours */
 		json_decref(ev);
 		return;
 	}
-	if (seen < 0) {
+	if (!h->unrecorded && (seen = events_handled(id)) == 1) {
+		events_ack(rd, sid, NULL); /* done before */
+		json_decref(ev);
+		return;
+	}
+	if (!h->unrecorded && seen < 0) {
 		json_decref(ev); /* cannot tell: leave it pending, try again */
 		return;
 	}
@@ -529,8 +661,11 @@ events_entry(const struct events_reader *rd, const redisReply *e)
 		nanosleep(&wait, NULL);
 		err = h->handle(ev);
 	}
+	if (err == GL_OK && h->unrecorded)
+		events_skip(rd, sid);
 	if (err == GL_OK) {
-		events_ack(rd, sid, id);
+		if (!h->unrecorded)
+			events_ack(rd, sid, id);
 		gl_metrics_event(GL_METRICS_CONSUMED, rd->family, type);
 		gl_log(GL_LOG_INFO, NULL, "events: handled %s %s", type, id);
 	} else
@@ -541,7 +676,7 @@ events_entry(const struct events_reader *rd, const redisReply *e)
 
 /* Handle the entries of a reply's entry list. */
 static void
-events_entries(const struct events_reader *rd, const redisReply *list)
+events_entries(struct events_reader *rd, const redisReply *list)
 {
 	if (list == NULL || list->type != REDIS_REPLY_ARRAY)
 		return;
@@ -552,7 +687,7 @@ events_entries(const struct events_reader *rd, const redisReply *list)
 
 /* XREADGROUP from id ("0": our own pending entries; ">": new ones); -1 when Redis said no. */
 static int
-events_read(const struct events_reader *rd, const char *from)
+events_read(struct events_reader *rd, const char *from)
 {
 	const char *argv[] = { "XREADGROUP", "GROUP",   rd->group,  rd->consumer, "COUNT",
 		               "50",         "STREAMS", rd->stream, from };
@@ -577,6 +712,7 @@ events_reader_init(struct events_reader *rd, const struct gl_event_source *src)
 
 	rd->family = src->family;
 	rd->handlers = src->handlers;
+	rd->nskipped = 0;
 	snprintf(rd->stream, sizeof(rd->stream), "galley:events:%s", src->family);
 	snprintf(rd->group, sizeof(rd->group), "%s", gl_conf.service);
 	gethostname(host, sizeof(host) - 1);
@@ -589,7 +725,7 @@ events_reader_init(struct events_reader *rd, const struct gl_event_source *src)
  * own failures, tried again.
  */
 static void
-events_upkeep(const struct events_reader *rd)
+events_upkeep(struct events_reader *rd)
 {
 	char idle[16];
 	redisReply *r;
@@ -613,7 +749,7 @@ events_upkeep(const struct events_reader *rd)
  * group is gone after a restart: the upkeep makes it again).
  */
 static int
-events_wait(const struct events_reader *rd, size_t n)
+events_wait(struct events_reader *rd, size_t n)
 {
 	const char *argv[8 + 2 * GL_EVENTS_SOURCES_MAX];
 	size_t lens[8 + 2 * GL_EVENTS_SOURCES_MAX];
@@ -682,7 +818,13 @@ gl_events_run(const struct gl_event_source *sources)
 			upkeep_at = 0;
 			events_nap();
 		}
+		for (size_t i = 0; i < n; i++)
+			if (rd[i].nskipped > 0 &&
+			    gl_now_us() - rd[i].skipped_at >= EVENTS_SKIP_MS * 1000LL)
+				events_skip_flush(&rd[i]);
 	}
+	for (size_t i = 0; i < n; i++)
+		events_skip_flush(&rd[i]);
 }
 
 /* ------------------------------------------------------------------ decoding (events.h) */

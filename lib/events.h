@@ -23,6 +23,14 @@
  * by event id.  Nothing here costs a MongoDB round trip but the relay's
  * proof check of an event left behind.
  *
+ * When the proof's collection is kept in the store (kept.h), the same calls
+ * cost no outbox: the staged event "rides" with its write, which kept.c
+ * makes as one script that also adds the event to its stream and tells
+ * live views, so the write and its event happen together or not at all
+ * (gl_events_send then only counts it; drop and leave only free it).  The
+ * write that carries it is the one to the proof's document that gives it
+ * the proof's version, made by the same thread.
+ *
  * An event is {id, type, occurred_at, request_id, data}; its id is an
  * ObjectId string.  Ownership: gl_events_stage() steals data; the returned
  * event is owned by the caller until gl_events_send() or gl_events_drop().
@@ -32,6 +40,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "err.h"
 
@@ -85,6 +94,20 @@ const char *gl_events_stream(const struct gl_event *ev);
 const char *gl_events_text(const struct gl_event *ev);
 void gl_events_added(struct gl_event *ev, bool added);
 
+/* Events one thread may have riding at once; more are staged in the outbox. */
+#define GL_EVENTS_RIDERS_MAX 4
+
+/*
+ * For kept.c: the events riding on the write that gives coll's document id
+ * (24 hex) version, at most max of them, borrowed, into out; after the
+ * script that added them answered that it wrote, gl_events_rode() each.
+ */
+size_t gl_events_riding(const char *coll, const char *id, long long version, struct gl_event **out,
+                        size_t max);
+void gl_events_rode(struct gl_event *ev);
+const char *gl_events_type(const struct gl_event *ev);
+const char *gl_events_live(const struct gl_event *ev); /* its pub/sub channel */
+
 /* The tick's part: send or drop what requests left staged. */
 void gl_events_relay(void);
 
@@ -115,6 +138,10 @@ typedef enum gl_err (*gl_event_handle)(const json_t *event);
 struct gl_event_handler {
 	const char *type; /* "order.cancelled" */
 	gl_event_handle handle;
+	/* Handling it twice does no harm (a push to live views, which keep the newest
+	 * version): no handled record is kept, and it is acknowledged with the entries
+	 * the service skips, so it costs the store no write of its own. */
+	bool unrecorded;
 };
 
 /* A stream a service follows: a table of these ends with a zero row. */

@@ -10,6 +10,7 @@
 #include "conf.h"
 #include "db.h"
 #include "doc.h"
+#include "events.h"
 #include "kept.h"
 #include "log.h"
 #include "redis.h"
@@ -26,8 +27,11 @@
 static const char *kept_colls[KEPT_MAX];
 static int kept_n;
 
-/* The version read must still be the one stored ("" = no document), then write, and list
- * the id as dirty since the first write MongoDB has not seen (ZADD NX keeps that time). */
+/* The version read must still be the one stored ("" = no document), then write, list the
+ * id as dirty since the first write MongoDB has not seen (ZADD NX keeps that time), and add
+ * the events riding on the write (events.h): event j's stream and channel are KEYS[1 + 2j],
+ * KEYS[2 + 2j]; its id, type and text ARGV[3 + 3j] to ARGV[5 + 3j]; ARGV[5] the streams'
+ * MAXLEN. */
 static const char write_lua[] =
         "local v = redis.call('HGET', KEYS[1], 'v') "
         "if ARGV[1] == '' then if v then return 0 end elseif v ~= ARGV[1] then return 0 end "
@@ -35,6 +39,10 @@ static const char write_lua[] =
         "redis.call('PERSIST', KEYS[1]) "
         "local t = redis.call('TIME') "
         "redis.call('ZADD', KEYS[2], 'NX', t[1] * 1000 + math.floor(t[2] / 1000), ARGV[4]) "
+        "for j = 1, (#KEYS - 2) / 2 do "
+        " redis.call('XADD', KEYS[1 + 2 * j], 'MAXLEN', '~', ARGV[5], '*', 'id', ARGV[3 + 3 * j],"
+        "  'type', ARGV[4 + 3 * j], 'event', ARGV[5 + 3 * j]) "
+        " redis.call('PUBLISH', KEYS[2 + 2 * j], ARGV[5 + 3 * j]) end "
         "return 1";
 
 /* What MongoDB holds, unless the store has a copy already (which is then newer or equal). */
@@ -107,21 +115,44 @@ kept_store_error(redisReply *r)
 	return GL_E_INTERNAL;
 }
 
-/* When the store first kept coll (set once): older ids may be in MongoDB alone. */
+/*
+ * When the store first kept coll (set once): older ids may be in MongoDB
+ * alone.  Each thread remembers the answer for a second rather than asking
+ * at every insert: the value changes only when the store came back empty,
+ * and then the first call after it (any process's, the tick's at the
+ * latest) sets it again, so a thread acts on the old value a second at most.
+ */
 static enum gl_err
 kept_since(const char *coll, long long *since)
 {
+	static __thread struct {
+		const char *coll;
+		long long since, until;
+	} seen[KEPT_MAX];
 	char key[160], now[24];
+	long long t = (long long)time(NULL);
 	redisReply *r;
+	int i;
 
+	for (i = 0; i < kept_n && kept_colls[i] != coll && strcmp(kept_colls[i], coll) != 0; i++)
+		;
+	if (i < kept_n && seen[i].coll != NULL && t < seen[i].until) {
+		*since = seen[i].since;
+		return GL_OK;
+	}
 	kept_key(key, sizeof(key), coll, "since");
-	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	snprintf(now, sizeof(now), "%lld", t);
 	const char *argv[] = { "SET", key, now, "NX", "GET" };
 	if ((r = gl_redis_strv(GL_REDIS_STORE, 5, argv)) == NULL ||
 	    (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
 		return kept_store_error(r);
-	*since = r->type == REDIS_REPLY_STRING ? atoll(r->str) : atoll(now);
+	*since = r->type == REDIS_REPLY_STRING ? atoll(r->str) : t;
 	freeReplyObject(r);
+	if (i < kept_n) {
+		seen[i].coll = kept_colls[i];
+		seen[i].since = *since;
+		seen[i].until = t + 1;
+	}
 	return GL_OK;
 }
 
@@ -224,26 +255,50 @@ static enum gl_err
 kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long ver,
            const bson_t *doc, bool *written)
 {
-	char key[160], dirty[160], hex[25], v[24];
+	struct gl_event *ev[GL_EVENTS_RIDERS_MAX];
+	/* EVAL, script, numkeys, 2 keys + 2 an event, 5 args + 3 an event */
+	const char *argv[3 + 2 + 5 + 5 * GL_EVENTS_RIDERS_MAX];
+	size_t lens[sizeof(argv) / sizeof(argv[0])];
+	char key[160], dirty[160], hex[25], v[24], nkeys[8];
+	int argc = 0;
 	redisReply *r;
 
 	kept_doc_key(key, sizeof(key), coll, id);
 	kept_key(dirty, sizeof(dirty), coll, "dirty");
 	bson_oid_to_string(id, hex);
 	snprintf(v, sizeof(v), "%lld", ver);
-	if (expect == NULL)
-		expect = "";
-	const char *argv[] = { "EVAL", write_lua, "2", key,
-		               dirty,  expect,    v,   (const char *)bson_get_data(doc),
-		               hex };
-	size_t lens[] = { 4,           strlen(write_lua), 1,
-		          strlen(key), strlen(dirty),     strlen(expect),
-		          strlen(v),   doc->len,          strlen(hex) };
-	if ((r = gl_redis_argv(GL_REDIS_STORE, 9, argv, lens)) == NULL ||
+	size_t n = gl_events_riding(coll, hex, ver, ev, GL_EVENTS_RIDERS_MAX);
+	snprintf(nkeys, sizeof(nkeys), "%zu", 2 + 2 * n);
+	argv[argc++] = "EVAL";
+	argv[argc++] = write_lua;
+	argv[argc++] = nkeys;
+	argv[argc++] = key;
+	argv[argc++] = dirty;
+	for (size_t j = 0; j < n; j++) {
+		argv[argc++] = gl_events_stream(ev[j]);
+		argv[argc++] = gl_events_live(ev[j]);
+	}
+	argv[argc++] = expect != NULL ? expect : "";
+	argv[argc++] = v;
+	argv[argc] = (const char *)bson_get_data(doc);
+	lens[argc++] = doc->len;
+	argv[argc++] = hex;
+	argv[argc++] = GL_EVENTS_MAXLEN;
+	for (size_t j = 0; j < n; j++) {
+		argv[argc++] = gl_events_id(ev[j]);
+		argv[argc++] = gl_events_type(ev[j]);
+		argv[argc++] = gl_events_text(ev[j]);
+	}
+	for (int i = 0; i < argc; i++)
+		if (argv[i] != (const char *)bson_get_data(doc))
+			lens[i] = strlen(argv[i]);
+	if ((r = gl_redis_argv(GL_REDIS_STORE, argc, argv, lens)) == NULL ||
 	    r->type != REDIS_REPLY_INTEGER)
 		return kept_store_error(r);
 	*written = r->integer == 1;
 	freeReplyObject(r);
+	for (size_t j = 0; *written && j < n; j++)
+		gl_events_rode(ev[j]);
 	return GL_OK;
 }
 
@@ -393,7 +448,7 @@ gl_kept_delete(const char *coll, const bson_oid_t *id)
 	kept_key(dirty, sizeof(dirty), coll, "dirty");
 	bson_oid_to_string(id, hex);
 	const char *argv[] = { "EVAL",
-		               "redis.call('HDEL', KEYS[2], ARGV[1]) "
+		               "redis.call('ZREM', KEYS[2], ARGV[1]) "
 		               "return redis.call('DEL', KEYS[1])",
 		               "2",
 		               key,
@@ -581,6 +636,9 @@ gl_kept_project(void)
 {
 	kept_index();
 	for (int i = 0; i < kept_n && !gl_stop_requested(); i++) {
+		long long since;
+		(void)kept_since(kept_colls[i],
+		                 &since); /* set again if the store came back empty */
 		enum gl_err err = kept_project_coll(kept_colls[i], KEPT_SETTLE_MS, 0);
 		if (err != GL_OK && err != GL_E_UPSTREAM_DOWN)
 			gl_log(GL_LOG_WARN, NULL, "kept: %s not written to MongoDB: %s",

@@ -470,7 +470,7 @@ on_order_created(const json_t *event)
 }
 
 static const struct gl_event_handler order_handlers[] = {
-	{ "order.created", on_order_created },
+	{ "order.created", on_order_created, .unrecorded = true },
 	{ "order.paid", on_order_paid },
 	{ "order.cancelled", on_order_cancelled },
 	{ "order.preparing", on_order_preparing },
