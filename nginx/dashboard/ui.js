@@ -240,17 +240,13 @@ export async function loading(container, fn) {
   }
 }
 
+// A table's head; an empty header (a column of actions) is named for screen readers.
+export function thead(headers) {
+  return h('thead', null, h('tr', null, headers.map((x) => h('th', null, x === '' ? h('span', { class: 'sr-only' }, 'Actions') : x))));
+}
+
 export function table(headers, rows, attrs = {}) {
-  return h(
-    'div',
-    { class: 'table-wrap' },
-    h(
-      'table',
-      attrs,
-      h('thead', null, h('tr', null, headers.map((x) => h('th', null, x)))),
-      h('tbody', null, rows),
-    ),
-  );
+  return h('div', { class: 'table-wrap' }, h('table', attrs, thead(headers), h('tbody', null, rows)));
 }
 
 export function empty(text) {

@@ -19,7 +19,7 @@ export function renderSystem(body) {
   const refresh = h('button', { type: 'button', class: 'secondary small', testid: 'system-refresh' }, 'Check again');
   body.append(
     h('div', { class: 'toolbar' }, refresh, stamp),
-    h('section', { class: 'panel flush' }, h('div', { class: 'table-wrap' }, h('table', { testid: 'system-table' },
+    h('section', { class: 'panel flush' }, h('div', { class: 'table-wrap' }, h('table', { testid: 'system-table', 'aria-label': 'Services' },
       h('thead', null, h('tr', null, h('th', null, 'Service'), h('th', null, 'Process (healthz)'), h('th', null, 'Dependencies (readyz)'))), tbody))),
   );
   const cell = (r, up, down, testid) =>
