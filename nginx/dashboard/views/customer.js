@@ -3,7 +3,7 @@
 import { api, listAll } from '../api.js';
 import {
   h, clear, money, when, shortId, statusBadge, orderRowUpdater, busy, formError, showError, clearErrors,
-  loading, empty, toast, actionButton, inlineError, thead,
+  loading, empty, toast, actionButton, inlineError, thead, scrollBox,
 } from '../ui.js';
 
 const CART_KEY = 'galley.cart';
@@ -225,7 +225,7 @@ export function renderMyOrders(body, ctx) {
         rows.set(o.id, { order: o, el });
         return el;
       });
-      return h('div', { class: 'panel' }, h('div', { class: 'table-wrap' }, h('table', { testid: 'my-orders', 'aria-label': 'My orders' },
+      return h('div', { class: 'panel' }, scrollBox('My orders', h('table', { testid: 'my-orders', 'aria-label': 'My orders' },
         thead(['Order', 'Placed', 'Items', 'Total', 'Status', '']),
         h('tbody', null, trs))));
     });

@@ -1,7 +1,7 @@
 // views/orders.js: every order (status filter) and the kitchen board, both live.
 import { api, listAll } from '../api.js';
 import {
-  h, clear, money, when, shortId, statusBadge, orderRowUpdater, loading, empty, toast, actionButton, inlineError, thead,
+  h, clear, money, when, shortId, statusBadge, orderRowUpdater, loading, empty, toast, actionButton, inlineError, thead, scrollBox,
 } from '../ui.js';
 
 const STATUSES = ['pending_payment', 'paid', 'preparing', 'ready', 'completed', 'cancelled'];
@@ -57,7 +57,7 @@ export function renderAllOrders(body, ctx) {
         rows.set(o.id, { order: o, el });
         return el;
       });
-      return h('div', { class: 'panel flush' }, h('div', { class: 'table-wrap' }, h('table', { testid: 'orders-table', 'aria-label': 'Orders' },
+      return h('div', { class: 'panel flush' }, scrollBox('Orders', h('table', { testid: 'orders-table', 'aria-label': 'Orders' },
         thead(['Order', 'Placed', 'Customer', 'Items', 'Total', 'Status', '']),
         h('tbody', null, trs))));
     });
