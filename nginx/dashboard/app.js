@@ -11,6 +11,17 @@ import { renderSystem } from './views/system.js';
 
 const root = document.getElementById('app');
 
+// The skip link (index.html) focuses the main content. It cannot just be followed: the hash
+// is the route.
+document.querySelector('.skip-link').addEventListener('click', (e) => {
+  e.preventDefault();
+  const main = document.getElementById('main');
+  if (main) {
+    main.focus();
+    main.scrollIntoView();
+  }
+});
+
 const state = {
   me: null,
   liveHandlers: new Set(),
@@ -137,7 +148,12 @@ function topBar(route) {
     .map(([key, r]) =>
       h(
         'a',
-        { href: `#/${key}`, class: key === route ? 'active' : null, testid: `nav-${key.replace('/', '-')}` },
+        {
+          href: `#/${key}`,
+          class: key === route ? 'active' : null,
+          'aria-current': key === route ? 'page' : null,
+          testid: `nav-${key.replace('/', '-')}`,
+        },
         r.title,
       ),
     );
@@ -146,8 +162,8 @@ function topBar(route) {
   return h(
     'header',
     { class: 'topbar' },
-    h('div', { class: 'brand' }, h('span', { class: 'logo' }, 'G'), 'galley'),
-    h('nav', { class: 'nav', testid: 'nav' }, links),
+    h('div', { class: 'brand' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, 'G'), 'galley'),
+    h('nav', { class: 'nav', 'aria-label': 'Main', testid: 'nav' }, links),
     h(
       'div',
       { class: 'who' },
@@ -162,6 +178,9 @@ function topBar(route) {
 let renderSeq = 0;
 async function render() {
   const seq = ++renderSeq;
+  // A link of the top bar followed from the keyboard keeps the focus where it was, on the
+  // bar's link to the page now shown (the bar is drawn anew).
+  const fromNav = !!(document.activeElement && document.activeElement.closest('.nav'));
   state.liveHandlers.clear();
   state.reconnectHandlers.clear();
   let route = currentRoute();
@@ -178,8 +197,8 @@ async function render() {
       if (!getToken()) return; // the 401 handler took over
       clear(root);
       root.appendChild(
-        h('div', { class: 'auth-card', role: 'alert' }, h('h2', null, 'Cannot reach galley'), h('p', null, err.message),
-          h('button', { type: 'button', onclick: () => render() }, 'Try again')),
+        h('main', { id: 'main', tabindex: '-1' }, h('div', { class: 'auth-card', role: 'alert' }, h('h1', null, 'Cannot reach galley'), h('p', null, err.message),
+          h('button', { type: 'button', onclick: () => render() }, 'Try again'))),
       );
       return;
     }
@@ -193,10 +212,11 @@ async function render() {
   }
   const view = ROUTES[route];
   document.title = `${view.title} · galley`;
-  const main = h('main', { class: 'main', testid: `view-${route.replace('/', '-')}` });
+  const main = h('main', { class: 'main', id: 'main', tabindex: '-1', testid: `view-${route.replace('/', '-')}` });
   clear(root);
   root.appendChild(topBar(route));
   root.appendChild(main);
+  if (fromNav) root.querySelector('.nav a[aria-current="page"]').focus();
   main.appendChild(h('h1', { class: 'page-title' }, view.title));
   const body = h('div', { class: 'page-body' });
   main.appendChild(body);

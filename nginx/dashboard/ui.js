@@ -240,17 +240,50 @@ export async function loading(container, fn) {
   }
 }
 
+// A table's head; an empty header (a column of actions) is named for screen readers.
+export function thead(headers) {
+  return h('thead', null, h('tr', null, headers.map((x) => h('th', null, x === '' ? h('span', { class: 'sr-only' }, 'Actions') : x))));
+}
+
+// A table's box. On a phone (style.css) each row shows as a card, each cell under its
+// column's name: the cells carry it as data-label, kept up as rows are drawn again. A table
+// still wider than its box scrolls inside it, never the page; while it is wider, the box is
+// a region named label in the Tab order, so that the keyboard can scroll it too.
+export function scrollBox(label, tableEl) {
+  const box = h('div', { class: 'table-wrap' }, tableEl);
+  const name = () => {
+    const heads = [...tableEl.querySelectorAll('thead th')].map((th) => (th.querySelector('.sr-only') ? '' : th.textContent.trim()));
+    for (const body of tableEl.tBodies) {
+      for (const tr of body.rows) {
+        [...tr.cells].forEach((td, i) => {
+          const want = td.colSpan > 1 ? '' : heads[i] || '';
+          if (td.dataset.label !== want) td.dataset.label = want;
+        });
+      }
+    }
+  };
+  name();
+  new MutationObserver(name).observe(tableEl, { childList: true, subtree: true });
+  const fit = () => {
+    if (box.scrollWidth > box.clientWidth + 1) {
+      box.tabIndex = 0;
+      box.setAttribute('role', 'region');
+      box.setAttribute('aria-label', label);
+    } else {
+      box.removeAttribute('tabindex');
+      box.removeAttribute('role');
+      box.removeAttribute('aria-label');
+    }
+  };
+  const watch = new ResizeObserver(fit);
+  watch.observe(box);
+  watch.observe(tableEl);
+  return box;
+}
+
+// attrs['aria-label'] names the table (and its scroll box).
 export function table(headers, rows, attrs = {}) {
-  return h(
-    'div',
-    { class: 'table-wrap' },
-    h(
-      'table',
-      attrs,
-      h('thead', null, h('tr', null, headers.map((x) => h('th', null, x)))),
-      h('tbody', null, rows),
-    ),
-  );
+  return scrollBox(attrs['aria-label'] || 'Table', h('table', attrs, thead(headers), h('tbody', null, rows)));
 }
 
 export function empty(text) {

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // tests/browser/run.mjs: the dashboard (nginx/dashboard/) in a real browser — Debian's
-// chromium driven by playwright-core — against a running stack. TAP on stdout.
+// chromium driven by playwright-core — against a running stack. TAP on stdout. Besides what
+// the dashboard does, how it serves people: its light and dark themes, a phone's width
+// (390 px), the keyboard alone, and axe-core's accessibility check of each view in each theme.
 //
 // Environment:
 //   GALLEY_URL                  the stack's public URL (http://127.0.0.1:PORT)
@@ -12,6 +14,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
 const URL_ = (process.env.GALLEY_URL || '').replace(/\/+$/, '');
@@ -76,9 +79,9 @@ async function rest(token, method, p, body) {
 
 const tid = (id) => `[data-testid="${id}"]`;
 const shots = [];
-async function shot(page, name) {
+async function shot(page, name, fullPage = true) {
   const file = path.join(OUT, name);
-  await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+  await page.screenshot({ path: file, fullPage }).catch(() => {});
   shots.push(file);
 }
 
@@ -123,8 +126,8 @@ const browser = await chromium.launch({
 
 // Every page reports what the CSP blocked and any uncaught error.
 const problems = [];
-async function newPage() {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'en-GB' });
+async function newPage(options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'en-GB', ...options });
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
@@ -141,6 +144,116 @@ async function signIn(page, email, password) {
   await page.fill(tid('signin-password'), password);
   await page.click(tid('signin-submit'));
   await page.waitForSelector(tid('user-role'));
+}
+
+// ---------------------------------------------------------------- people: themes, phone, keyboard
+// axe-core (tests/browser/package.json) checks a view as it is shown. The page's CSP lets no
+// injected <script> run; evaluate runs axe's source the way devtools would.
+const AXE_SOURCE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+async function axe(page) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(AXE_SOURCE);
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, where: v.nodes.slice(0, 3).map((x) => x.target.join(' ')) }));
+  });
+}
+
+// A view is shown once its panels have loaded (no spinner left in it).
+async function shown(page, view) {
+  await page.waitForSelector(tid(view));
+  await page.waitForFunction(() => !document.querySelector('main .spinner, main [data-testid="loading"]'));
+}
+
+// The page's background and text colours' relative luminance (0 black … 1 white).
+async function schemeColours(page) {
+  return page.evaluate(() => {
+    const lum = (css) => {
+      const [r, g, b] = css.match(/[\d.]+/g).slice(0, 3).map((x) => Number(x) / 255)
+        .map((c) => (c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const main = document.querySelector('main') || document.body;
+    const panel = document.querySelector('main .panel, main .col, .auth-card') || main;
+    return {
+      page: lum(getComputedStyle(document.documentElement).backgroundColor),
+      panel: lum(getComputedStyle(panel).backgroundColor),
+      ink: lum(getComputedStyle(main).color),
+    };
+  });
+}
+
+// What a phone user would hit on this view: the page scrolling sideways, a link of the top
+// bar off screen, a table that is not in its own scroll box, or text too small to read.
+async function phoneProblems(page) {
+  return page.evaluate(() => {
+    const vw = document.documentElement.clientWidth;
+    const out = [];
+    const wide = Math.max(document.documentElement.scrollWidth, document.body.scrollWidth);
+    if (wide > vw) out.push(`the page is ${wide} px wide in a ${vw} px screen`);
+    for (const a of document.querySelectorAll('.topbar a, .topbar button')) {
+      const b = a.getBoundingClientRect();
+      if (b.width === 0 || b.left < 0 || b.right > vw) out.push(`"${a.textContent}" is off screen (${Math.round(b.left)}–${Math.round(b.right)})`);
+    }
+    for (const t of document.querySelectorAll('main table')) {
+      const box = t.closest('.table-wrap');
+      if (!box) {
+        out.push('a table is not in a scroll box');
+        continue;
+      }
+      const b = box.getBoundingClientRect();
+      if (b.right > vw + 0.5) out.push(`a table's box ends at ${Math.round(b.right)} px`);
+      if (box.scrollWidth > box.clientWidth) {
+        if (getComputedStyle(box).overflowX !== 'auto') out.push('a wide table does not scroll in its box');
+        if (box.tabIndex !== 0 || !box.getAttribute('aria-label')) out.push('a wide table\'s box is not a named stop of the Tab order');
+      }
+    }
+    for (const el of document.querySelectorAll('main td, main p, main li, main label, main button, .topbar a')) {
+      const size = parseFloat(getComputedStyle(el).fontSize);
+      if (el.getClientRects().length && size < 12) out.push(`text of ${size} px: "${el.textContent.slice(0, 30)}"`);
+    }
+    return out;
+  });
+}
+
+// Tab from the skip link until the focus comes back round: what each stop is and whether it
+// shows a focus ring. Before, every control a user could reach is numbered (data-kbd) so the
+// walk can say which it missed.
+async function tabWalk(page, max = 300) {
+  const controls = await page.evaluate(() => {
+    const all = [...document.querySelectorAll('a[href], button, input, select, textarea, [tabindex]')].filter((e) =>
+      e.dataset.testid !== 'skip-link' && e.getClientRects().length && !e.disabled && e.tabIndex >= 0 && getComputedStyle(e).visibility !== 'hidden');
+    all.forEach((e, i) => { e.dataset.kbd = String(i); });
+    return all.map((e) => `${e.tagName.toLowerCase()} "${(e.textContent || e.getAttribute('aria-label') || e.name || '').trim().slice(0, 30)}"`);
+  });
+  await page.focus(tid('skip-link'));
+  const stops = [];
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    const s = await page.evaluate(() => {
+      const e = document.activeElement;
+      if (!e || e === document.body) return null;
+      const cs = getComputedStyle(e);
+      const tag = e.tagName.toLowerCase();
+      const native = (tag === 'a' && e.hasAttribute('href')) || ['button', 'input', 'select', 'textarea'].includes(tag)
+        || (e.classList.contains('table-wrap') && e.getAttribute('role') === 'region');
+      return {
+        kbd: e.dataset.kbd,
+        skip: e.dataset.testid === 'skip-link',
+        what: `${tag}${e.dataset.testid ? `[${e.dataset.testid}]` : ''} "${(e.textContent || e.getAttribute('aria-label') || '').trim().slice(0, 30)}"`,
+        native,
+        ring: cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2 && e.matches(':focus-visible'),
+      };
+    });
+    if (!s || s.skip) break;
+    stops.push(s);
+  }
+  const reached = new Set(stops.map((s) => s.kbd));
+  return {
+    stops,
+    missed: controls.filter((c, i) => !reached.has(String(i))),
+    noRing: stops.filter((s) => !s.ring).map((s) => s.what),
+    notNative: stops.filter((s) => !s.native).map((s) => s.what),
+  };
 }
 
 const custEmail = `ui-${stamp}@example.com`;
@@ -421,6 +534,245 @@ try {
       assert(t === 'ready', `${s} ready (${t})`);
       assert((await staff.textContent(tid(`health-${s}`))) === 'up', `${s} up`);
     }
+  });
+
+  // ------------------------------------------------------------ people: themes, phone, keyboard, axe
+  // An order waiting on the kitchen board, so that the board is checked with a ticket on it.
+  let boardOrder = null;
+  await test('a second order, placed and paid through the API, waits as ready on the kitchen board', staff, null, async () => {
+    const s = await rest(null, 'POST', '/api/auth/login', { email: custEmail, password: custPassword });
+    assert(s.status === 200, `the customer signs in (${s.status})`);
+    const o = await rest(s.json.token, 'POST', '/api/orders', { lines: [{ item_id: a.id, qty: 1 }, { item_id: b.id, qty: 2 }] });
+    assert(o.status === 201, `the order is placed (${o.status})`);
+    boardOrder = o.json.id;
+    const p = await rest(s.json.token, 'POST', '/api/payments', { order_id: boardOrder, payment_method: 'pm_card_visa' });
+    assert(p.status === 200 || p.status === 201, `it is paid (${p.status})`);
+    await staff.click(tid('nav-staff-kitchen'));
+    await staff.waitForSelector(`${tid('kitchen-col-ready')} [data-order-id="${boardOrder}"]`, { timeout: 40000 });
+  });
+
+  await test('the dashboard follows the browser\'s colour scheme: light and dark pages, panels and text', staff, 'dark.png', async () => {
+    await staff.emulateMedia({ colorScheme: 'light' });
+    const light = await schemeColours(staff);
+    assert(light.page > 0.8 && light.panel > 0.8 && light.ink < 0.1, `light: a light page and panels, dark text (${JSON.stringify(light)})`);
+    await staff.emulateMedia({ colorScheme: 'dark' });
+    const dark = await schemeColours(staff);
+    assert(dark.page < 0.05 && dark.panel < 0.05 && dark.ink > 0.6, `dark: a dark page and panels, light text (${JSON.stringify(dark)})`);
+    await staff.waitForSelector(`${tid('kitchen-col-ready')} [data-order-id="${boardOrder}"]`);
+  });
+  await staff.emulateMedia({ colorScheme: 'light' });
+
+  // axe-core on each view, light and dark: no serious or critical violation (the others are
+  // listed as comments).
+  const { page: anon } = await newPage();
+  const views = [
+    ['the sign-in page', anon, async () => {
+      await anon.goto(`${URL_}/#/signin`);
+      await anon.waitForSelector(tid('signin-form'));
+    }],
+    ['the register page', anon, async () => {
+      await anon.goto(`${URL_}/#/register`);
+      await anon.waitForSelector(tid('register-form'));
+    }],
+    ['the customer\'s menu and cart', cust, async () => {
+      await cust.click(tid('nav-menu'));
+      await shown(cust, 'view-menu');
+      if (!(await cust.isVisible(tid(`cart-line-${b.id}`)))) await cust.click(tid(`add-${b.id}`));
+      await cust.waitForSelector(tid(`cart-line-${b.id}`));
+    }],
+    ['the customer\'s orders', cust, async () => {
+      await cust.click(tid('nav-orders'));
+      await shown(cust, 'view-orders');
+      await cust.waitForSelector(tid('my-orders'));
+    }],
+    ['the customer\'s details', cust, async () => {
+      await cust.click(tid('nav-account'));
+      await shown(cust, 'view-account');
+    }],
+    ['staff\'s orders', staff, async () => {
+      await staff.click(tid('nav-staff-orders'));
+      await shown(staff, 'view-staff-orders');
+      await staff.waitForSelector(tid('orders-table'));
+    }],
+    ['the kitchen board', staff, async () => {
+      await staff.click(tid('nav-staff-kitchen'));
+      await staff.waitForSelector(`${tid('kitchen-col-ready')} [data-order-id="${boardOrder}"]`);
+    }],
+    ['staff\'s menu items', staff, async () => {
+      await staff.click(tid('nav-staff-items'));
+      await shown(staff, 'view-staff-items');
+      await staff.waitForSelector(tid('items-table'));
+    }],
+    ['staff\'s stock', staff, async () => {
+      await staff.click(tid('nav-staff-stock'));
+      await shown(staff, 'view-staff-stock');
+      await staff.waitForSelector(tid('stock-table'));
+    }],
+    ['staff\'s suppliers', staff, async () => {
+      await staff.click(tid('nav-staff-suppliers'));
+      await shown(staff, 'view-staff-suppliers');
+    }],
+    ['staff\'s customers', staff, async () => {
+      await staff.click(tid('nav-staff-customers'));
+      await shown(staff, 'view-staff-customers');
+    }],
+    ['the system page', staff, async () => {
+      await staff.click(tid('nav-system'));
+      await staff.waitForFunction(() => document.querySelectorAll('[data-testid^="ready-"]').length === 8);
+    }],
+  ];
+  const axeBad = new Map(); // rule → views, for the summary comment
+  for (const scheme of ['light', 'dark']) {
+    for (const [name, page, open] of views) {
+      await test(`axe-core finds no serious or critical violation on ${name}, ${scheme}`, null, null, async () => {
+        await page.emulateMedia({ colorScheme: scheme });
+        await open();
+        const found = await axe(page);
+        for (const v of found) {
+          if (v.impact === 'serious' || v.impact === 'critical') {
+            if (!axeBad.has(v.id)) axeBad.set(v.id, []);
+            axeBad.get(v.id).push(`${name} (${scheme})`);
+          } else {
+            console.log(`# axe, ${name}, ${scheme}: ${v.impact} ${v.id} ×${v.nodes} (${v.where.join(', ')})`);
+          }
+        }
+        const bad = found.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+        assert(bad.length === 0, bad.map((v) => `${v.impact} ${v.id} ×${v.nodes} at ${v.where.join(', ')}`).join('; '));
+      });
+    }
+  }
+  for (const [rule, where] of axeBad) console.log(`# axe serious/critical ${rule}: ${where.join(', ')}`);
+  await anon.context().close();
+  await cust.emulateMedia({ colorScheme: 'light' });
+  await staff.emulateMedia({ colorScheme: 'light' });
+
+  await test('on a phone (390 px wide) every view fits the screen: the page never scrolls sideways, the whole top bar is on screen, a table\'s rows show as cards (a little wider, a wide table scrolls inside its own box)', null, null, async () => {
+    const { page } = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    try {
+      const fits = async (what) => {
+        const p = await phoneProblems(page);
+        assert(p.length === 0, `${what}: ${p.join('; ')}`);
+      };
+      await page.goto(`${URL_}/#/signin`);
+      await page.waitForSelector(tid('signin-form'));
+      await fits('the sign-in page');
+      await signIn(page, custEmail, custPassword);
+      for (const [nav, view] of [['nav-menu', 'view-menu'], ['nav-orders', 'view-orders'], ['nav-account', 'view-account']]) {
+        await page.click(tid(nav));
+        await shown(page, view);
+        await fits(view);
+      }
+      await page.click(tid('sign-out'));
+      await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
+      for (const r of ['staff-orders', 'staff-kitchen', 'staff-items', 'staff-stock', 'staff-suppliers', 'staff-customers', 'system']) {
+        await page.click(tid(`nav-${r}`));
+        await shown(page, `view-${r}`);
+        await fits(`view-${r}`);
+      }
+      await page.click(tid('nav-staff-kitchen'));
+      await page.waitForSelector(`${tid('kitchen-col-ready')} [data-order-id="${boardOrder}"]`);
+      await shot(page, 'phone-kitchen.png', false);
+      // each order is a card: every cell under its column's name, nothing wider than the screen
+      await page.click(tid('nav-staff-orders'));
+      await shown(page, 'view-staff-orders');
+      const card = await page.$eval(`${tid('order-row')}[data-order-id="${boardOrder}"]`, (tr) => ({
+        width: tr.getBoundingClientRect().width,
+        labels: [...tr.cells].map((td) => getComputedStyle(td, '::before').content),
+        stacked: [...tr.cells].every((td, i, all) => i === 0 || td.getBoundingClientRect().top >= all[i - 1].getBoundingClientRect().bottom - 1),
+      }));
+      assert(card.width <= 390 && card.stacked, `an order shows as a card of stacked cells (${JSON.stringify(card)})`);
+      assert(['"Order"', '"Placed"', '"Customer"', '"Items"', '"Total"', '"Status"'].every((l, i) => card.labels[i] === l), `each cell shows its column's name (${card.labels})`);
+      await shot(page, 'phone.png', false);
+      // a little wider the table is a table again, and when it is wider than the screen it
+      // scrolls inside its box (a named stop of the Tab order), not the page
+      await page.setViewportSize({ width: 640, height: 844 });
+      const box = await page.waitForSelector('main .table-wrap[role="region"][tabindex="0"]');
+      const moved = await box.evaluate((el) => {
+        el.scrollLeft = el.scrollWidth;
+        return { box: el.scrollLeft, page: window.scrollX, label: el.getAttribute('aria-label') };
+      });
+      assert(moved.box > 0 && moved.page === 0 && moved.label === 'Orders', `at 640 px the table scrolled in its box (${JSON.stringify(moved)})`);
+      await fits('view-staff-orders at 640 px');
+    } finally {
+      await page.context().close();
+    }
+  });
+
+  const { page: kb } = await newPage();
+  await test('keyboard: on the sign-in page Tab goes first to a skip link, then to every control with a visible focus ring; Enter in the password field signs in', kb, 'keyboard-signin.png', async () => {
+    await kb.goto(`${URL_}/#/signin`);
+    await kb.waitForSelector(tid('signin-form'));
+    await kb.keyboard.press('Tab');
+    const skip = await kb.evaluate(() => {
+      const e = document.activeElement;
+      const r = e.getBoundingClientRect();
+      return { testid: e.dataset.testid, text: e.textContent, onScreen: r.top >= 0 && r.bottom <= innerHeight && r.width > 0 };
+    });
+    assert(skip.testid === 'skip-link' && skip.onScreen, `the first Tab shows the skip link (${JSON.stringify(skip)})`);
+    const w = await tabWalk(kb);
+    assert(w.missed.length === 0, `Tab reaches every control (missed: ${w.missed.join(', ')})`);
+    assert(w.noRing.length === 0, `each shows a focus ring (none on: ${w.noRing.join(', ')})`);
+    assert(w.notNative.length === 0, `each is a link, button or form field (${w.notNative.join(', ')})`);
+    assert(w.stops[0].what.includes('signin-email'), `the email field comes first (${w.stops[0].what})`);
+    await kb.focus(tid('signin-email'));
+    await kb.keyboard.type(ADMIN_EMAIL);
+    await kb.keyboard.press('Tab');
+    await kb.keyboard.type(ADMIN_PASSWORD);
+    await kb.keyboard.press('Enter');
+    await kb.waitForSelector(tid('view-staff-orders'));
+  });
+
+  await test('keyboard: the skip link moves the focus to the main content, and a link of the top bar followed with Enter opens its view and keeps the focus', kb, null, async () => {
+    await kb.reload();
+    await shown(kb, 'view-staff-orders');
+    await kb.keyboard.press('Tab');
+    assert((await kb.evaluate(() => document.activeElement.dataset.testid)) === 'skip-link', 'the first Tab reaches the skip link');
+    await kb.keyboard.press('Enter');
+    assert((await kb.evaluate(() => document.activeElement.id)) === 'main', 'Enter on it focuses the main content');
+    await kb.keyboard.press('Tab');
+    assert(await kb.evaluate(() => !!document.activeElement.closest('main')), 'the next Tab is inside the main content');
+    await kb.keyboard.press('Shift+Tab');
+    let at = null;
+    for (let i = 0; i < 30 && at !== 'nav-staff-kitchen'; i++) {
+      await kb.keyboard.press('Shift+Tab');
+      at = await kb.evaluate(() => document.activeElement.dataset.testid);
+    }
+    assert(at === 'nav-staff-kitchen', `Shift+Tab reaches the Kitchen link (${at})`);
+    await kb.keyboard.press('Enter');
+    await kb.waitForSelector(tid('view-staff-kitchen'));
+    const f = await kb.evaluate(() => ({ id: document.activeElement.dataset.testid, current: document.activeElement.getAttribute('aria-current') }));
+    assert(f.id === 'nav-staff-kitchen' && f.current === 'page', `the focus stays on the Kitchen link, now the current page (${JSON.stringify(f)})`);
+  });
+
+  await test('keyboard: on the kitchen board, the menu items and the customer\'s menu Tab reaches every control, each a link, button or form field with a visible focus ring; Enter in an item\'s row saves it', kb, 'keyboard-items.png', async () => {
+    const check = async (what) => {
+      const w = await tabWalk(kb);
+      assert(w.stops.length > 0, `${what}: Tab stops somewhere`);
+      assert(w.missed.length === 0, `${what}: Tab reaches every control (missed: ${w.missed.join(', ')})`);
+      assert(w.noRing.length === 0, `${what}: each shows a focus ring (none on: ${w.noRing.join(', ')})`);
+      assert(w.notNative.length === 0, `${what}: each is a link, button or form field (${w.notNative.join(', ')})`);
+    };
+    await kb.waitForSelector(`${tid('kitchen-col-ready')} [data-order-id="${boardOrder}"]`);
+    await check('the kitchen board');
+    await kb.click(tid('nav-staff-items'));
+    await shown(kb, 'view-staff-items');
+    await kb.waitForSelector(tid(`item-name-${a.id}`));
+    await check('the menu items');
+    await kb.focus(tid(`item-name-${a.id}`));
+    await kb.keyboard.press('Enter');
+    await kb.waitForSelector(`${tid('toast-info')}:has-text("Nothing changed")`);
+    await cust.click(tid('nav-menu'));
+    await shown(cust, 'view-menu');
+    await cust.waitForSelector(tid(`cart-line-${b.id}`));
+    const w = await tabWalk(cust);
+    assert(w.missed.length === 0 && w.noRing.length === 0 && w.notNative.length === 0,
+      `the customer's menu: missed ${w.missed.join(', ')}; no ring on ${w.noRing.join(', ')}; not native ${w.notNative.join(', ')}`);
+  });
+  await kb.context().close();
+
+  await test('the order left on the kitchen board is handed over', staff, null, async () => {
+    const r = await rest(adminToken, 'POST', `/api/kitchen/tickets/${boardOrder}/complete`);
+    assert(r.status === 200, `handed over (${r.status})`);
   });
 
   await test('no CSP violations, blocked resources or uncaught errors on any page', null, null, async () => {

@@ -4,7 +4,7 @@ import { h, field, formError, submitForm } from '../ui.js';
 
 export function renderAuth(ctx, mode) {
   const card = h('div', { class: 'auth-card', testid: `auth-${mode}` });
-  card.appendChild(h('div', { class: 'brand big' }, h('span', { class: 'logo' }, 'G'), 'galley'));
+  card.appendChild(h('h1', { class: 'brand big' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, 'G'), 'galley'));
   card.appendChild(h('p', { class: 'muted' }, mode === 'register' ? 'Create your account to order.' : 'Sign in to the restaurant dashboard.'));
 
   const email = h('input', { type: 'email', autocomplete: 'username', testid: `${mode}-email`, required: true });
@@ -46,5 +46,5 @@ export function renderAuth(ctx, mode) {
       ? h('p', { class: 'switch' }, 'Have an account? ', h('a', { href: '#/signin', testid: 'go-signin' }, 'Sign in'))
       : h('p', { class: 'switch' }, 'New here? ', h('a', { href: '#/register', testid: 'go-register' }, 'Create an account')),
   );
-  return h('div', { class: 'auth-page' }, card);
+  return h('main', { class: 'auth-page', id: 'main', tabindex: '-1' }, card);
 }

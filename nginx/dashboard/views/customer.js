@@ -3,7 +3,7 @@
 import { api, listAll } from '../api.js';
 import {
   h, clear, money, when, shortId, statusBadge, orderRowUpdater, busy, formError, showError, clearErrors,
-  loading, empty, toast, actionButton, inlineError,
+  loading, empty, toast, actionButton, inlineError, thead, scrollBox,
 } from '../ui.js';
 
 const CART_KEY = 'galley.cart';
@@ -23,8 +23,9 @@ function saveCart(cart) {
   sessionStorage.setItem(CART_KEY, JSON.stringify(cart));
 }
 
-function paymentSelect(testid) {
-  return h('select', { testid, name: 'payment_method' }, PAYMENT_METHODS.map(([v, l]) => h('option', { value: v }, l)));
+function paymentSelect(testid, label) {
+  return h('select', { testid, name: 'payment_method', id: testid, 'aria-label': label },
+    PAYMENT_METHODS.map(([v, l]) => h('option', { value: v }, l)));
 }
 
 async function pay(orderId, method) {
@@ -33,8 +34,8 @@ async function pay(orderId, method) {
 
 export function renderMenu(body, ctx) {
   const layout = h('div', { class: 'menu-layout' });
-  const grid = h('section', { class: 'menu-grid', testid: 'menu-grid' });
-  const side = h('aside', { class: 'cart panel', testid: 'cart' });
+  const grid = h('section', { class: 'menu-grid', testid: 'menu-grid', 'aria-label': 'Dishes' });
+  const side = h('aside', { class: 'cart panel', testid: 'cart', 'aria-label': 'Your order' });
   layout.append(grid, side);
   body.appendChild(layout);
 
@@ -119,7 +120,7 @@ export function renderMenu(body, ctx) {
         order.expires_at ? h('p', { class: 'muted small' }, `Pay before ${when(order.expires_at)} or the order lapses.`) : null,
       ),
     );
-    const sel = paymentSelect('pay-method');
+    const sel = paymentSelect('pay-method', null);
     const err = formError('pay-error');
     const payBtn = h('button', { type: 'button', class: 'primary wide', testid: 'pay-submit' }, `Pay ${money(order.total_cents, order.currency)}`);
     payBtn.addEventListener('click', async () => {
@@ -139,7 +140,7 @@ export function renderMenu(body, ctx) {
       }
     });
     const again = h('button', { type: 'button', class: 'secondary wide', testid: 'checkout-back', hidden: true, onclick: () => { checkout = null; drawCart(); } }, 'Back to the menu');
-    side.appendChild(h('div', { class: 'field' }, h('label', null, 'Card'), sel));
+    side.appendChild(h('div', { class: 'field' }, h('label', { for: sel.id }, 'Card'), sel));
     side.appendChild(err);
     side.appendChild(payBtn);
     side.appendChild(again);
@@ -155,7 +156,7 @@ export function renderMenu(body, ctx) {
     return h('div', { class: 'cards' }, items.map((item) =>
       h('article', { class: 'card menu-item', testid: 'menu-item', dataset: { itemId: item.id } },
         h('div', { class: 'card-head' },
-          h('h3', { testid: `menu-name-${item.id}` }, item.name),
+          h('h2', { testid: `menu-name-${item.id}` }, item.name),
           h('span', { class: 'price', testid: `menu-price-${item.id}`, dataset: { cents: String(item.price_cents) } }, money(item.price_cents, item.currency))),
         item.description ? h('p', { class: 'muted' }, item.description) : null,
         item.tags && item.tags.length ? h('div', { class: 'tags' }, item.tags.map((t) => h('span', { class: 'tag' }, t))) : null,
@@ -183,7 +184,7 @@ export function renderMyOrders(body, ctx) {
     const err = inlineError(`order-error-${order.id}`);
     const out = h('div', { class: 'actions' });
     if (order.status === 'pending_payment') {
-      const sel = paymentSelect(`order-pay-method-${order.id}`);
+      const sel = paymentSelect(`order-pay-method-${order.id}`, `Card for order ${shortId(order.id)}`);
       out.append(sel, actionButton('Pay', { class: 'primary small', testid: `order-pay-${order.id}` }, async () => {
         await pay(order.id, sel.value);
         toast('Payment succeeded.', 'success');
@@ -224,13 +225,9 @@ export function renderMyOrders(body, ctx) {
         rows.set(o.id, { order: o, el });
         return el;
       });
-      return h('div', { class: 'panel' }, (() => {
-        const t = document.createElement('div');
-        t.appendChild(h('div', { class: 'table-wrap' }, h('table', { testid: 'my-orders' },
-          h('thead', null, h('tr', null, ['Order', 'Placed', 'Items', 'Total', 'Status', ''].map((x) => h('th', null, x)))),
-          h('tbody', null, trs))));
-        return t;
-      })());
+      return h('div', { class: 'panel' }, scrollBox('My orders', h('table', { testid: 'my-orders', 'aria-label': 'My orders' },
+        thead(['Order', 'Placed', 'Items', 'Total', 'Status', '']),
+        h('tbody', null, trs))));
     });
   }
   load();

@@ -1,6 +1,8 @@
 // views/orders.js: every order (status filter) and the kitchen board, both live.
 import { api, listAll } from '../api.js';
-import { h, clear, money, when, shortId, statusBadge, orderRowUpdater, loading, empty, toast, actionButton, inlineError } from '../ui.js';
+import {
+  h, clear, money, when, shortId, statusBadge, orderRowUpdater, loading, empty, toast, actionButton, inlineError, thead, scrollBox,
+} from '../ui.js';
 
 const STATUSES = ['pending_payment', 'paid', 'preparing', 'ready', 'completed', 'cancelled'];
 
@@ -55,8 +57,8 @@ export function renderAllOrders(body, ctx) {
         rows.set(o.id, { order: o, el });
         return el;
       });
-      return h('div', { class: 'panel flush' }, h('div', { class: 'table-wrap' }, h('table', { testid: 'orders-table' },
-        h('thead', null, h('tr', null, ['Order', 'Placed', 'Customer', 'Items', 'Total', 'Status', ''].map((x) => h('th', null, x)))),
+      return h('div', { class: 'panel flush' }, scrollBox('Orders', h('table', { testid: 'orders-table', 'aria-label': 'Orders' },
+        thead(['Order', 'Placed', 'Customer', 'Items', 'Total', 'Status', '']),
         h('tbody', null, trs))));
     });
   }
@@ -88,7 +90,7 @@ export function renderKitchen(body, ctx) {
     const list = h('div', { class: 'col-list', testid: `kitchen-col-${status}` });
     const n = h('span', { class: 'count', testid: `kitchen-count-${status}` }, '0');
     cols[status] = { list, n };
-    board.appendChild(h('section', { class: `col col-${status}` }, h('h2', null, statusBadge(status), ' ', title, ' ', n), list));
+    board.appendChild(h('section', { class: `col col-${status}`, 'aria-label': title }, h('h2', null, statusBadge(status), ' ', title, ' ', n), list));
   }
   const err = h('div', { class: 'form-error', role: 'alert', hidden: true, testid: 'kitchen-error' });
   body.append(err, board);

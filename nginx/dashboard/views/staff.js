@@ -76,9 +76,9 @@ export function renderItems(body) {
   }
 
   function itemRow(item) {
-    const name = h('input', { type: 'text', value: item.name, testid: `item-name-${item.id}`, 'aria-label': 'name' });
-    const price = h('input', { type: 'text', inputmode: 'decimal', class: 'narrow', value: euros(item.price_cents), testid: `item-price-${item.id}`, 'aria-label': 'price' });
-    const avail = h('input', { type: 'checkbox', checked: item.available, testid: `item-available-${item.id}`, 'aria-label': 'available' });
+    const name = h('input', { type: 'text', value: item.name, testid: `item-name-${item.id}`, 'aria-label': `name of ${item.name}` });
+    const price = h('input', { type: 'text', inputmode: 'decimal', class: 'narrow', value: euros(item.price_cents), testid: `item-price-${item.id}`, 'aria-label': `price of ${item.name}` });
+    const avail = h('input', { type: 'checkbox', checked: item.available, testid: `item-available-${item.id}`, 'aria-label': `${item.name} available` });
     const err = inlineError(`item-error-${item.id}`);
     const row = h('tr', { testid: 'item-row', dataset: { itemId: item.id }, class: item.available ? null : 'dim' });
     const save = h('button', { type: 'button', class: 'primary small', testid: `item-save-${item.id}` }, 'Save');
@@ -102,6 +102,12 @@ export function renderItems(body) {
         if (e.code === 'conflict') e.message = `${e.message} — someone else changed this item: reload to see it.`;
         showError(row, e, err);
       }
+    });
+    // A row is not a form (a form cannot span table cells): Enter in its fields saves it.
+    row.addEventListener('keydown', (e) => {
+      if (e.key !== 'Enter' || !e.target.matches('input')) return;
+      e.preventDefault();
+      if (!save.disabled) save.click();
     });
     let armed = false;
     const del = h('button', { type: 'button', class: 'danger small', testid: `item-delete-${item.id}` }, 'Delete');
@@ -139,7 +145,7 @@ export function renderItems(body) {
       const items = await allItems();
       if (!items.length) return empty('No menu items yet.');
       items.sort((a, b) => a.name.localeCompare(b.name));
-      return table(['Name', 'Price (EUR)', 'Supplier', 'Available', 'Version', ''], items.map(itemRow), { testid: 'items-table' });
+      return table(['Name', 'Price (EUR)', 'Supplier', 'Available', 'Version', ''], items.map(itemRow), { testid: 'items-table', 'aria-label': 'Menu items' });
     });
   }
 
@@ -174,7 +180,7 @@ export function renderSuppliers(body) {
       const items = await listAll('/api/suppliers');
       if (!items.length) return empty('No suppliers yet.');
       return table(['Name', 'Email', 'Phone', 'Address'], items.map((s) =>
-        h('tr', { testid: 'supplier-row', dataset: { supplierId: s.id } }, h('td', null, s.name), h('td', null, s.email), h('td', null, s.phone || '—'), h('td', null, s.address || '—'))), { testid: 'suppliers-table' });
+        h('tr', { testid: 'supplier-row', dataset: { supplierId: s.id } }, h('td', null, s.name), h('td', null, s.email), h('td', null, s.phone || '—'), h('td', null, s.address || '—'))), { testid: 'suppliers-table', 'aria-label': 'Suppliers' });
     });
   }
   load();
@@ -237,7 +243,7 @@ export function renderCustomers(body) {
   loading(listBox, async () => {
     const items = await listAll('/api/customers');
     if (!items.length) return empty('No customers yet.');
-    return table(['Name', 'Email', 'Phone', 'Address', 'Account'], items.map(customerRow), { testid: 'customers-table' });
+    return table(['Name', 'Email', 'Phone', 'Address', 'Account'], items.map(customerRow), { testid: 'customers-table', 'aria-label': 'Customers' });
   });
 }
 
@@ -289,6 +295,6 @@ export function renderStock(body) {
     if (!items.length) return empty('No menu items yet.');
     items.sort((a, b) => a.name.localeCompare(b.name));
     const levels = await Promise.all(items.map((i) => api('GET', `/api/stock/${i.id}`).then((l) => [l, null], (e) => [null, e.message])));
-    return table(['Item', 'On hand', 'Reserved', 'Available', 'Set on hand'], items.map((i, k) => stockRow(i, levels[k][0], levels[k][1])), { testid: 'stock-table' });
+    return table(['Item', 'On hand', 'Reserved', 'Available', 'Set on hand'], items.map((i, k) => stockRow(i, levels[k][0], levels[k][1])), { testid: 'stock-table', 'aria-label': 'Stock levels' });
   });
 }

@@ -1,6 +1,6 @@
 // views/system.js: each service's healthz and readyz (no token needed).
 import { api } from '../api.js';
-import { h, clear } from '../ui.js';
+import { h, clear, scrollBox } from '../ui.js';
 
 export const SERVICES = ['auth', 'customers', 'menu', 'stock', 'orders', 'payments', 'kitchen', 'suppliers'];
 
@@ -19,7 +19,7 @@ export function renderSystem(body) {
   const refresh = h('button', { type: 'button', class: 'secondary small', testid: 'system-refresh' }, 'Check again');
   body.append(
     h('div', { class: 'toolbar' }, refresh, stamp),
-    h('section', { class: 'panel flush' }, h('div', { class: 'table-wrap' }, h('table', { testid: 'system-table' },
+    h('section', { class: 'panel flush' }, scrollBox('Services', h('table', { testid: 'system-table', 'aria-label': 'Services' },
       h('thead', null, h('tr', null, h('th', null, 'Service'), h('th', null, 'Process (healthz)'), h('th', null, 'Dependencies (readyz)'))), tbody))),
   );
   const cell = (r, up, down, testid) =>
