@@ -656,13 +656,13 @@ gl_db_find_doc(const char *coll, const bson_oid_t *id, bson_t **out)
 }
 
 /* One unordered bulk write (each document written whatever happens to the others): docs
- * inserted, or each replacing the one with its _id (upsert). */
+ * inserted, or the ones with their _ids deleted. */
 static enum gl_err
-db_bulk(const char *coll, const bson_t *const *docs, size_t n, bool replace)
+db_bulk(const char *coll, const bson_t *const *docs, size_t n, bool delete)
 {
 	struct db_conn c;
 	bson_error_t error;
-	bson_t opts = BSON_INITIALIZER, upsert = BSON_INITIALIZER, reply;
+	bson_t opts = BSON_INITIALIZER, reply;
 	mongoc_bulk_operation_t *bulk;
 	bson_iter_t it;
 	enum gl_err err;
@@ -671,16 +671,15 @@ db_bulk(const char *coll, const bson_t *const *docs, size_t n, bool replace)
 	if ((err = db_take(&c, coll)) != GL_OK)
 		return err;
 	BSON_APPEND_BOOL(&opts, "ordered", false);
-	BSON_APPEND_BOOL(&upsert, "upsert", true);
 	bulk = mongoc_collection_create_bulk_operation_with_opts(c.coll, &opts);
 	for (size_t i = 0; i < n && err == GL_OK; i++) {
 		bson_t filter = BSON_INITIALIZER;
-		bool ok = replace ? bson_iter_init_find(&it, docs[i], "_id") &&
-		                            bson_append_iter(&filter, "_id", 3, &it) &&
-		                            mongoc_bulk_operation_replace_one_with_opts(
-		                                    bulk, &filter, docs[i], &upsert, &error)
-		                  : mongoc_bulk_operation_insert_with_opts(bulk, docs[i], NULL,
-		                                                           &error);
+		bool ok = delete ? bson_iter_init_find(&it, docs[i], "_id") &&
+		                           bson_append_iter(&filter, "_id", 3, &it) &&
+		                           mongoc_bulk_operation_remove_one_with_opts(bulk, &filter,
+		                                                                      NULL, &error)
+		                 : mongoc_bulk_operation_insert_with_opts(bulk, docs[i], NULL,
+		                                                          &error);
 		if (!ok)
 			err = GL_E_INTERNAL;
 		bson_destroy(&filter);
@@ -694,7 +693,6 @@ db_bulk(const char *coll, const bson_t *const *docs, size_t n, bool replace)
 		bson_destroy(&reply);
 	mongoc_bulk_operation_destroy(bulk);
 	bson_destroy(&opts);
-	bson_destroy(&upsert);
 	db_give(&c);
 	return err;
 }
@@ -702,7 +700,9 @@ db_bulk(const char *coll, const bson_t *const *docs, size_t n, bool replace)
 enum gl_err
 gl_db_put_docs(const char *coll, const bson_t *const *docs, size_t n)
 {
-	return db_bulk(coll, docs, n, true);
+	enum gl_err err = db_bulk(coll, docs, n, true);
+
+	return err == GL_OK ? db_bulk(coll, docs, n, false) : err;
 }
 
 enum gl_err

@@ -587,8 +587,10 @@ kept_project_coll(const char *coll, const char *settle_ms, long wait_ms)
 
 	if (locked < 0)
 		return GL_E_UPSTREAM_DOWN;
+	/* Another process is on it (or died on it: its lock ends soon).  A flush that waited
+	 * its time says so: what it reads next could miss writes on their way to MongoDB. */
 	if (locked == 0)
-		return GL_OK; /* another process is on it (or died on it: its lock ends soon) */
+		return wait_ms > 0 ? GL_E_UPSTREAM_TIMEOUT : GL_OK;
 	for (int i = 0; err == GL_OK && left && i < KEPT_ROUNDS && !gl_stop_requested(); i++)
 		err = kept_project_batch(coll, settle_ms, &left);
 	/* A write that timed out may still be running in MongoDB: the lock stays until it
