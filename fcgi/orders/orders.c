@@ -335,7 +335,8 @@ order_rank(const char *status)
 struct order_step {
 	const json_t *event;
 	const char *id, *to;
-	bool moved; /* the order moved on to `to` */
+	bool moved;   /* the order moved on to `to` */
+	bool waiting; /* from pending_payment: the expiry tick's no longer */
 };
 
 static enum gl_err
@@ -366,6 +367,7 @@ order_step_decide(const json_t *doc, bson_t *set, bool *skip, void *ctx)
 			*skip = true;
 		return GL_OK;
 	}
+	st->waiting = strcmp(now, "pending_payment") == 0;
 	BSON_APPEND_UTF8(set, "status", st->to);
 	BSON_APPEND_DATE_TIME(set, at, (int64_t)time(NULL) * 1000);
 	BSON_APPEND_DATE_TIME(set, "updated_at", (int64_t)time(NULL) * 1000);
@@ -376,7 +378,7 @@ order_step_decide(const json_t *doc, bson_t *set, bool *skip, void *ctx)
 static enum gl_err
 order_follow(const json_t *event, const char *to)
 {
-	struct order_step st = { event, NULL, to, false };
+	struct order_step st = { event, NULL, to, false, false };
 	bson_oid_t oid;
 	json_t *out;
 	enum gl_err err;
@@ -391,7 +393,8 @@ order_follow(const json_t *event, const char *to)
 		json_decref(out);
 		return GL_OK;
 	}
-	gl_due_drop("pending", &oid); /* paid: no longer the expiry tick's */
+	if (st.waiting)
+		gl_due_drop("pending", &oid); /* paid: no longer the expiry tick's */
 	gl_log(GL_LOG_INFO, NULL, "order %s %s", st.id, to);
 	order_live(event, out);
 	json_decref(out);
