@@ -25,6 +25,7 @@
 
 #define ORDER_MAX_LINES 100
 #define ORDER_MAX_QTY   1000
+#define ORDER_NAME_MAX  120 /* a customer's name, as the customers service allows it */
 
 extern const struct gl_field order_fields[];
 extern const struct gl_field order_query[];
