@@ -188,13 +188,20 @@ gl_redis_argv(enum gl_redis which, int argc, const char **argv, const size_t *le
 redisReply *
 gl_redis_strv(enum gl_redis which, int argc, const char **argv)
 {
-	size_t lens[16];
+	size_t small[16], *lens = small;
+	redisReply *r;
 
-	if (argc > 16)
+	/* More than 16 (events.c acknowledges up to 50 entries in one XACK) on the heap. */
+	if (argc < 1 || argc > GL_REDIS_ARGS_MAX)
+		return NULL;
+	if (argc > 16 && (lens = calloc((size_t)argc, sizeof(*lens))) == NULL)
 		return NULL;
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	return gl_redis_argv(which, argc, argv, lens);
+	r = gl_redis_argv(which, argc, argv, lens);
+	if (lens != small)
+		free(lens);
+	return r;
 }
 
 int

@@ -49,7 +49,11 @@ redisReply *gl_redis_eval(enum gl_redis which, const char *script, int nkeys,
 redisReply *gl_redis_block(enum gl_redis which, long block_ms, int argc, const char **argv,
                            const size_t *lens);
 
-/* The same for a command whose arguments are all NUL-terminated text. */
+/* The most arguments gl_redis_strv() takes. */
+#define GL_REDIS_ARGS_MAX 1024
+
+/* The same for a command whose arguments are all NUL-terminated text, at most
+ * GL_REDIS_ARGS_MAX of them (more: NULL, as if Redis were away). */
 redisReply *gl_redis_strv(enum gl_redis which, int argc, const char **argv);
 
 /* Run an all-text command; its reply's type, or -1 when Redis is unreachable. */

@@ -50,8 +50,9 @@ tests_unit_fcgi_routes_SOURCES = tests/unit/fcgi/routes.c \
 	fcgi/kitchen/tickets.c fcgi/kitchen/ticket.c fcgi/kitchen/claims.c fcgi/kitchen/queue.c \
 	fcgi/kitchen/cook.c fcgi/kitchen/staff.c fcgi/kitchen/events.c \
 	fcgi/menu/items.c \
-	fcgi/orders/place.c fcgi/orders/orders.c fcgi/orders/live.c \
+	fcgi/orders/place.c fcgi/orders/orders.c fcgi/orders/list.c fcgi/orders/live.c \
 	fcgi/payments/pay.c fcgi/payments/payments.c fcgi/payments/provider.c \
+	fcgi/reports/counters.c fcgi/reports/summary.c \
 	fcgi/stock/levels.c fcgi/stock/reservations.c fcgi/stock/project.c fcgi/stock/events.c \
 	fcgi/suppliers/suppliers.c
 tests_unit_fcgi_routes_CPPFLAGS = $(AM_CPPFLAGS)

@@ -25,6 +25,7 @@
 
 #define ORDER_MAX_LINES 100
 #define ORDER_MAX_QTY   1000
+#define ORDER_NAME_MAX  120 /* a customer's name, as the customers service allows it */
 
 extern const struct gl_field order_fields[];
 extern const struct gl_field order_query[];
@@ -32,8 +33,10 @@ extern const struct gl_field order_query[];
 /* place.c */
 enum gl_err order_place(struct gl_req *req);
 
-/* orders.c */
+/* list.c */
 enum gl_err order_list(struct gl_req *req);
+
+/* orders.c */
 enum gl_err order_get(struct gl_req *req);
 enum gl_err order_cancel(struct gl_req *req);
 /* The service's tick: cancel every pending order past its expiry, relay staged events. */

@@ -35,6 +35,7 @@ struct order_draft {
 	char currency[4];
 	char reservation[25];
 	int64_t expires;
+	char customer_name[4 * ORDER_NAME_MAX + 1]; /* as it is now, for search; "" if none */
 };
 
 static bool
@@ -90,6 +91,8 @@ order_customer(struct gl_req *req, struct order_draft *d)
 	snprintf(d->customer, sizeof(d->customer), "%s",
 	         json_string_value(json_object_get(c, "id")));
 	snprintf(d->owner, sizeof(d->owner), "%s", uid != NULL ? json_string_value(uid) : "");
+	snprintf(d->customer_name, sizeof(d->customer_name), "%s",
+	         json_string_value(json_object_get(c, "name")) ?: "");
 	json_decref(body);
 	return GL_OK;
 }
@@ -143,8 +146,10 @@ order_item(struct gl_req *req, struct order_draft *d, size_t i, const json_t *li
 		return err;
 	}
 	d->total += qty * json_integer_value(price);
-	json_array_append_new(d->lines, json_pack("{s:s, s:O, s:I, s:O}", "item_id", item, "name",
-	                                          name, "qty", qty, "price_cents", price));
+	json_array_append_new(d->lines,
+	                      json_pack("{s:s, s:O, s:I, s:O, s:O?}", "item_id", item, "name", name,
+	                                "qty", qty, "price_cents", price, "supplier_id",
+	                                json_object_get(it, "supplier_id")));
 	json_decref(it);
 	return GL_OK;
 }
@@ -232,6 +237,9 @@ append_lines(bson_t *doc, const json_t *lines)
 		     BSON_APPEND_INT64(&el, "qty", json_integer_value(json_object_get(l, "qty"))) &&
 		     BSON_APPEND_INT64(&el, "price_cents",
 		                       json_integer_value(json_object_get(l, "price_cents"))) &&
+		     (!json_is_string(json_object_get(l, "supplier_id")) ||
+		      gl_doc_append_oid(&el, "supplier_id",
+		                        json_string_value(json_object_get(l, "supplier_id")))) &&
 		     bson_append_document_end(&arr, &el);
 	}
 	return ok && bson_append_array_end(doc, &arr);
@@ -248,6 +256,8 @@ order_store(struct gl_req *req, const struct order_draft *d, json_t **out)
 	ok = BSON_APPEND_OID(&doc, "_id", &d->id) &&
 	     gl_doc_append_oid(&doc, "customer_id", d->customer) &&
 	     (d->owner[0] == '\0' || gl_doc_append_oid(&doc, "user_id", d->owner)) &&
+	     (d->customer_name[0] == '\0' ||
+	      BSON_APPEND_UTF8(&doc, "customer_name", d->customer_name)) &&
 	     gl_doc_append_oid(&doc, "placed_by", req->user_id) && append_lines(&doc, d->lines) &&
 	     BSON_APPEND_INT64(&doc, "total_cents", d->total) &&
 	     BSON_APPEND_UTF8(&doc, "currency", d->currency) &&

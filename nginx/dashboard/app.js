@@ -8,6 +8,7 @@ import { renderMenu, renderMyOrders, renderMyDetails } from './views/customer.js
 import { renderItems, renderSuppliers, renderCustomers, renderStock } from './views/staff.js';
 import { renderAllOrders, renderKitchen } from './views/orders.js';
 import { renderSystem } from './views/system.js';
+import { renderReports } from './views/reports.js';
 
 const root = document.getElementById('app');
 
@@ -40,6 +41,7 @@ const ROUTES = {
   'staff/stock': { title: 'Stock', roles: ['staff', 'admin'], render: renderStock },
   'staff/suppliers': { title: 'Suppliers', roles: ['staff', 'admin'], render: renderSuppliers },
   'staff/customers': { title: 'Customers', roles: ['staff', 'admin'], render: renderCustomers },
+  'staff/reports': { title: 'Reports', roles: ['staff', 'admin'], render: renderReports },
   system: { title: 'System', roles: ['staff', 'admin'], render: renderSystem },
 };
 

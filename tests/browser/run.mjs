@@ -323,14 +323,51 @@ try {
     assert((await cust.evaluate(() => window.__galleyNoReload)) === 'still here', 'the customer page was not reloaded');
   });
 
-  await test('staff see the order in all orders, with a status filter', staff, 'staff-orders-completed.png', async () => {
+  await test('staff see the order in all orders, found by its id, with a status filter', staff, 'staff-orders-completed.png', async () => {
     await staff.click(tid('nav-staff-orders'));
+    await shown(staff, 'view-staff-orders');
+    await staff.fill(tid('orders-id'), orderId.slice(0, 16));
     await staff.waitForSelector(`${tid(`order-status-${orderId}`)}[data-status="completed"]`);
     await shot(staff, 'staff.png');
     await staff.selectOption(tid('orders-filter'), 'completed');
     await staff.waitForSelector(tid(`order-status-${orderId}`));
     const statuses = await staff.$$eval('[data-testid="order-row"]', (rows) => rows.map((r) => r.dataset.status));
     assert(statuses.length > 0 && statuses.every((s) => s === 'completed'), `only completed orders (${statuses})`);
+  });
+
+  await test('staff filter orders by supplier and by the customer\'s name, and read them a page at a time', staff, 'staff-orders-filters.png', async () => {
+    const rowIds = () => staff.$$eval('[data-testid="order-row"]', (rows) => rows.map((r) => r.dataset.orderId));
+    await staff.fill(tid('orders-id'), '');
+    await staff.selectOption(tid('orders-filter'), '');
+    await staff.selectOption(tid('orders-supplier'), a.supplier_id);
+    await staff.fill(tid('orders-customer'), `customer ${stamp}`.toUpperCase());
+    await poll(async () => (await rowIds()).includes(orderId), 10000, 'the order under its supplier and customer');
+    assert(/[?&]supplier_id=/.test(await staff.evaluate(() => location.hash)), 'the filters are in the address');
+    await staff.selectOption(tid('orders-supplier'), '');
+    await staff.fill(tid('orders-customer'), '');
+    await poll(async () => (await staff.inputValue(tid('orders-customer'))) === '' && !(await staff.evaluate(() => location.hash.includes('customer_name'))), 10000, 'the filters cleared');
+    await staff.waitForFunction(() => !document.querySelector('main [data-testid="loading"]'));
+    if (await staff.isVisible(tid('orders-more'))) {
+      const before = (await rowIds()).length;
+      await staff.click(tid('orders-more'));
+      await poll(async () => (await rowIds()).length > before, 10000, 'a next page');
+      const ids = await rowIds();
+      assert(new Set(ids).size === ids.length && ids.every((x, i) => i === 0 || ids[i - 1] < x), 'the next page follows the first, by id, without repeats');
+    }
+  });
+
+  await test('staff read the reports: the orders per hour as a chart, the totals, statuses and top items', staff, 'reports-7d.png', async () => {
+    await staff.click(tid('nav-staff-reports'));
+    await shown(staff, 'view-staff-reports');
+    await staff.waitForSelector(tid('reports-chart'));
+    const bars = await staff.$$eval('[data-testid="reports-chart"] rect.chart-bar', (r) => r.length);
+    assert(bars >= 24 && bars <= 25, `a bar per hour of the last day (${bars})`);
+    const orders = Number(await staff.textContent(tid('reports-orders')));
+    assert(orders >= 2, `the orders placed today are counted (${orders})`);
+    assert(/completed/.test(await staff.textContent(tid('view-staff-reports'))), 'the completed order shows among the statuses');
+    await shot(staff, 'reports.png');
+    await staff.selectOption(tid('reports-range'), '7d');
+    await poll(async () => (await staff.$$eval('[data-testid="reports-chart"] rect.chart-bar', (r) => r.length)) >= 7, 10000, 'a bar per day');
   });
 
   // The API's ETags at work: a view shown again does not download its data again. The
@@ -529,7 +566,7 @@ try {
 
   await test('the system page shows every service up and ready', staff, 'system.png', async () => {
     await staff.click(tid('nav-system'));
-    for (const s of ['auth', 'customers', 'menu', 'stock', 'orders', 'payments', 'kitchen', 'suppliers']) {
+    for (const s of ['auth', 'customers', 'menu', 'stock', 'orders', 'payments', 'kitchen', 'suppliers', 'reports']) {
       const t = await (await staff.waitForSelector(tid(`ready-${s}`))).textContent();
       assert(t === 'ready', `${s} ready (${t})`);
       assert((await staff.textContent(tid(`health-${s}`))) === 'up', `${s} up`);
@@ -616,9 +653,14 @@ try {
       await staff.click(tid('nav-staff-customers'));
       await shown(staff, 'view-staff-customers');
     }],
+    ['staff\'s reports', staff, async () => {
+      await staff.click(tid('nav-staff-reports'));
+      await shown(staff, 'view-staff-reports');
+      await staff.waitForSelector(tid('reports-chart'));
+    }],
     ['the system page', staff, async () => {
       await staff.click(tid('nav-system'));
-      await staff.waitForFunction(() => document.querySelectorAll('[data-testid^="ready-"]').length === 8);
+      await staff.waitForFunction(() => document.querySelectorAll('[data-testid^="ready-"]').length === 9);
     }],
   ];
   const axeBad = new Map(); // rule → views, for the summary comment
@@ -664,7 +706,7 @@ try {
       }
       await page.click(tid('sign-out'));
       await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
-      for (const r of ['staff-orders', 'staff-kitchen', 'staff-items', 'staff-stock', 'staff-suppliers', 'staff-customers', 'system']) {
+      for (const r of ['staff-orders', 'staff-kitchen', 'staff-items', 'staff-stock', 'staff-suppliers', 'staff-customers', 'staff-reports', 'system']) {
         await page.click(tid(`nav-${r}`));
         await shown(page, `view-${r}`);
         await fits(`view-${r}`);
@@ -675,6 +717,8 @@ try {
       // each order is a card: every cell under its column's name, nothing wider than the screen
       await page.click(tid('nav-staff-orders'));
       await shown(page, 'view-staff-orders');
+      await page.fill(tid('orders-id'), boardOrder);
+      await page.waitForSelector(`${tid('order-row')}[data-order-id="${boardOrder}"]`);
       const card = await page.$eval(`${tid('order-row')}[data-order-id="${boardOrder}"]`, (tr) => ({
         width: tr.getBoundingClientRect().width,
         labels: [...tr.cells].map((td) => getComputedStyle(td, '::before').content),

@@ -249,4 +249,75 @@ check "an order past its expiry is cancelled by itself" wait_until 60 expired
 expect_json '.cancel_reason == "expired"' "with reason expired"
 level "$late"
 expect_json '.reserved == 0 and .available == 2' "and its units are free again"
+# ---------------------------------------------------------------- filters and pages
+req GET "/api/orders/$order"
+expect_json ".lines[0].supplier_id == \"$supplier\" and .lines[1].supplier_id == \"$supplier\"" \
+	"an order's lines carry their item's supplier, copied when it was placed"
+req POST /api/suppliers "{\"name\":\"Tea supplier\",\"email\":\"tea$RANDOM$RANDOM@supplier.example\"}"
+tea_supplier=$(jq -r .id <<<"$BODY")
+req POST /api/menu/items "{\"name\":\"Tea\",\"price_cents\":300,\"supplier_id\":\"$tea_supplier\"}"
+tea=$(jq -r .id <<<"$BODY")
+req PUT "/api/stock/$tea" '{"on_hand":20}'
+salt=$(item Salt 50)
+req PUT "/api/stock/$salt" '{"on_hand":20}'
+carol_name="Carol O'Brien-$RANDOM$RANDOM"
+carol_email="carol$RANDOM$RANDOM@e2e.example"
+AUTH_TOKEN= req POST /api/auth/register "$(jq -cn --arg n "$carol_name" --arg e "$carol_email" '{email: $e, password: "password9", name: $n}')"
+login "$carol_email" password9
+carol=$TOKEN
+AUTH_TOKEN=$carol req GET /api/auth/me
+carol_customer=$(jq -r .customer_id <<<"$BODY")
+carol_orders=()
+for body in "$(order_body "$tea" 1)" "$(order_body "$tea" 2 "$salt" 1)" "$(order_body "$tea" 3)"; do
+	AUTH_TOKEN=$carol req POST /api/orders "$body"
+	carol_orders+=("$(jq -r .id <<<"$BODY")")
+done
+expect_json ".customer_name == \"$carol_name\"" "an order carries its customer's name, copied when it was placed"
+req GET "/api/orders?supplier_id=$tea_supplier&limit=200"
+expect_json "([.items[].id] | sort) == ($(printf '"%s",' "${carol_orders[@]}" | sed 's/,$//; s/^/[/; s/$/]/') | sort)" \
+	"staff list the orders with a line from a supplier: exactly those"
+req GET "/api/orders?supplier_id=$supplier&customer_id=$carol_customer"
+expect_json "[.items[].id] == [\"${carol_orders[1]}\"]" "a supplier's and a customer's together: the one order with both"
+lower=$(tr '[:upper:]' '[:lower:]' <<<"${carol_name#Carol }")
+req GET "/api/orders?customer_name=$(jq -rn --arg s "$lower" '$s | @uri')"
+expect_json "([.items[].id] | sort) == ($(printf '"%s",' "${carol_orders[@]}" | sed 's/,$//; s/^/[/; s/$/]/') | sort)" \
+	"staff find orders by a part of the customer's name, in any case"
+req GET "/api/orders?customer_name=$(jq -rn '".*" | @uri')"
+expect_json '[.items[] | select(.customer_name | contains(".*") | not)] == []' \
+	"the name is matched as it is written, never as a pattern"
+req GET "/api/orders?id_prefix=${carol_orders[2]}"
+expect_json "[.items[].id] == [\"${carol_orders[2]}\"]" "a whole id as the prefix: that order"
+prefix=${carol_orders[0]:0:6}
+req GET "/api/orders?customer_id=$carol_customer&id_prefix=$prefix&limit=200"
+expect_json "([.items[].id] | sort) == ([$(printf '"%s",' "${carol_orders[@]}" | sed 's/,$//')] | map(select(startswith(\"$prefix\"))) | sort)" \
+	"an id prefix: the orders whose id starts with it"
+mapfile -t sorted < <(printf '%s\n' "${carol_orders[@]}" | sort)
+pages=() after="" n=0
+while ((n < 10)); do
+	req GET "/api/orders?customer_id=$carol_customer&limit=1${after:+&after=$after}"
+	[[ $STATUS == 200 ]] || break
+	pages+=($(jq -r '.items[].id' <<<"$BODY"))
+	after=$(jq -r '.next // empty' <<<"$BODY")
+	n=$((n + 1))
+	[[ -n $after ]] || break
+done
+check "a page at a time (limit 1, next as the cursor): each order once, in id order (${#pages[*]} pages)" \
+	test "${pages[*]}" = "${sorted[*]}"
+req GET "/api/orders?id_prefix=${sorted[0]:0:6}&customer_id=$carol_customer&limit=1&after=${sorted[0]}"
+expect_json "[.items[].id] == [\"${sorted[1]}\"] and .next == \"${sorted[1]}\"" \
+	"the cursor pages within an id prefix too"
+for bad in "id_prefix=ABC" "id_prefix=xyz" "id_prefix=$(printf 'a%.0s' {1..25})" "id_prefix=" \
+	"customer_name=$(printf 'n%.0s' {1..61})" "supplier_id=12" "limit=0" "limit=201" "after=zz" \
+	"supplier_id%5B%24ne%5D=1"; do
+	req GET "/api/orders?$bad"
+	expect_error 400 validation_failed "?${bad:0:40} is refused"
+done
+AUTH_TOKEN=$carol req GET "/api/orders?id_prefix=${carol_orders[0]:0:12}"
+expect_json "[.items[].id] | index(\"${carol_orders[0]}\") != null" "a customer searches its own orders by id prefix"
+AUTH_TOKEN=$alice req GET "/api/orders?id_prefix=${carol_orders[0]}"
+expect_json '.items == []' "and never finds another's"
+for f in "supplier_id=$tea_supplier" "customer_id=$carol_customer" "customer_id=$alice_customer" "customer_name=carol"; do
+	AUTH_TOKEN=$alice req GET "/api/orders?$f"
+	expect_error 403 forbidden "a customer may not filter by ${f%%=*}"
+done
 done_testing

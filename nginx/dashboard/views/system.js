@@ -2,7 +2,7 @@
 import { api } from '../api.js';
 import { h, clear, scrollBox } from '../ui.js';
 
-export const SERVICES = ['auth', 'customers', 'menu', 'stock', 'orders', 'payments', 'kitchen', 'suppliers'];
+export const SERVICES = ['auth', 'customers', 'menu', 'stock', 'orders', 'payments', 'kitchen', 'suppliers', 'reports'];
 
 async function probe(path) {
   try {

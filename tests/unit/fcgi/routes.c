@@ -12,7 +12,8 @@
 
 /* Each service's main, renamed, is compiled in but never run. */
 int auth_main(void), customers_main(void), kitchen_main(void), menu_main(void);
-int orders_main(void), payments_main(void), stock_main(void), suppliers_main(void);
+int orders_main(void), payments_main(void), reports_main(void), stock_main(void);
+int suppliers_main(void);
 
 #define main   auth_main
 #define routes auth_routes
@@ -44,6 +45,11 @@ int orders_main(void), payments_main(void), stock_main(void), suppliers_main(voi
 #include "../../../fcgi/payments/main.c"
 #undef routes
 #undef main
+#define main   reports_main
+#define routes reports_routes
+#include "../../../fcgi/reports/main.c"
+#undef routes
+#undef main
 #define main   stock_main
 #define routes stock_routes
 #include "../../../fcgi/stock/main.c"
@@ -59,10 +65,11 @@ static const struct {
 	const char *service;
 	const struct gl_route *routes;
 } services[] = {
-	{ "auth", auth_routes },       { "customers", customers_routes },
-	{ "kitchen", kitchen_routes }, { "menu", menu_routes },
-	{ "orders", orders_routes },   { "payments", payments_routes },
-	{ "stock", stock_routes },     { "suppliers", suppliers_routes },
+	{ "auth", auth_routes },           { "customers", customers_routes },
+	{ "kitchen", kitchen_routes },     { "menu", menu_routes },
+	{ "orders", orders_routes },       { "payments", payments_routes },
+	{ "reports", reports_routes },     { "stock", stock_routes },
+	{ "suppliers", suppliers_routes },
 };
 
 /* The worst case of a small table, counted by hand: {"\u0061":"<12 per char>"}. */

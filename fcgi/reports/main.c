@@ -1,0 +1,16 @@
+/* galley-reports: the numbers of the dashboard's Reports view (API.md, operations). */
+#include "app.h"
+#include "reports.h"
+
+static const struct gl_route routes[] = {
+	{ GL_GET, "/api/reports/summary", summary_get, GL_ROLE_STAFF, NULL, 0, summary_query },
+	{ 0 },
+};
+
+int
+main(void)
+{
+	static const struct gl_service svc = { "reports", routes, NULL, NULL, reports_events };
+
+	return gl_app_main(&svc);
+}
