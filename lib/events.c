@@ -29,7 +29,7 @@ struct gl_event {
 	struct gl_trace_span span; /* publishing it, from stage to send, drop or leave */
 	/* Staged on a write to a kept collection: it rides with that write (no outbox). */
 	bool rides, added;
-	const char *proof_coll;
+	char proof_coll[32];
 	char proof_id[25];
 	long long proof_version;
 };
@@ -154,7 +154,7 @@ events_ride(struct gl_event *ev, const struct gl_event_proof *proof)
 	for (size_t i = 0; i < GL_EVENTS_RIDERS_MAX; i++)
 		if (riders[i] == NULL) {
 			ev->rides = true;
-			ev->proof_coll = proof->coll;
+			snprintf(ev->proof_coll, sizeof(ev->proof_coll), "%s", proof->coll);
 			snprintf(ev->proof_id, sizeof(ev->proof_id), "%s", proof->id);
 			ev->proof_version = proof->version;
 			riders[i] = ev;
@@ -213,7 +213,8 @@ gl_events_stage(const struct gl_req *req, const char *type, json_t *data,
 	}
 	if ((ev = events_make(req, type, data)) == NULL)
 		return NULL;
-	if (gl_kept_is(proof->coll) && events_ride(ev, proof)) {
+	if (gl_kept_is(proof->coll) && strlen(proof->coll) < sizeof(ev->proof_coll) &&
+	    events_ride(ev, proof)) {
 		*err = GL_OK;
 		return ev;
 	}

@@ -188,6 +188,18 @@ bench_cpu_share() {
 		sort -rn | awk '$1 > 0 { printf "%s%s %d%%", sep, $2, $1; sep = ", " } END { print "" }'
 }
 
+# bench_cpu_per BEFORE AFTER N: "4.2 ms (orders 1.0, nginx 0.9, ...)" — the stack's CPU time
+# between two bench_cpu outputs (files) per one of N requests, in all and by part: unlike a
+# rate, it holds on a machine that is doing something else too.
+bench_cpu_per() {
+	awk -v n="$3" -v hz="$(getconf CLK_TCK)" 'FNR == NR { a[$1] += $2; next } { b[$1] += $2 }
+		END { if (n < 1) { print "n/a"; exit }
+			for (k in b) { d = (b[k] - a[k]) * 1000 / hz / n; all += d; if (d >= 0.05) printf "%.2f %s\n", d, k }
+			printf "%.2f ALL\n", all }' "$1" "$2" |
+		sort -rn | awk '$2 == "ALL" { total = $1; next } { parts = parts sep $2 " " $1; sep = ", " }
+			END { printf "%s ms (%s)\n", total, parts }'
+}
+
 # bench_trips: "MONGODB REDIS MS", the round trips every service has made so far (from
 # /metrics, which reaches Redis about once a second: it waits 2.5 s first) and when.
 bench_trips() {

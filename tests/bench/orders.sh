@@ -56,4 +56,5 @@ bench_row "order placement, 3 lines" "$conns" "$secs" "$GALLEY_URL/api/orders" -
 after=$(api GET "/api/stock/${items[0]}" "$admin" | jq .reserved)
 echo "orders placed during the runs (units of item 1 reserved): $((after - before))"
 echo "CPU during the 1-line placements (share of one core): $(bench_cpu_share "$BENCH_TMP/cpu0" "$BENCH_TMP/cpu1" "$secs")"
+echo "the stack's CPU per 1-line placement: $(bench_cpu_per "$BENCH_TMP/cpu0" "$BENCH_TMP/cpu1" "$placed")"
 echo "round trips per 1-line placement (and what it sets off: events, their consumers), every service: $(bench_per "$idle0" "$idle1" "$t0" "$t1" "$placed")"

@@ -84,4 +84,5 @@ while read -r o; do
 done <"$tmp/orders"
 echo "orders paid during the run: $paid of $n"
 echo "CPU during the run (share of one core): $(bench_cpu_share "$tmp/cpu0" "$tmp/cpu1" "${PAY_SECS:-5}")"
+echo "the stack's CPU per payment paid during the run: $(bench_cpu_per "$tmp/cpu0" "$tmp/cpu1" "$paid")"
 echo "round trips per payment (and what it sets off: the kitchen, orders following), every service: $(bench_per "$idle0" "$idle1" "$t0" "$t1" "$paid")"
