@@ -177,7 +177,9 @@ order_cancel(struct gl_req *req)
 			json_decref(doc);
 			return err;
 		}
-		err = order_set_cancelled(req, &oid, doc, "customer", &out);
+		err = order_set_cancelled(
+		        req, &oid, doc, gl_req_has_role(req, GL_ROLE_STAFF) ? "staff" : "customer",
+		        &out);
 		json_decref(doc);
 		if (err != GL_E_CONFLICT || version >= 0 || attempt == 3)
 			break;
@@ -394,8 +396,9 @@ on_order_cancelled(const json_t *event)
 
 	if (!gl_oid_parse(json_string_value(json_object_get(data, "order_id")), &oid))
 		return GL_E_VALIDATION; /* no such event can ever be handled */
-	if (reason == NULL || (strcmp(reason, "payment_failed") != 0 &&
-	                       strcmp(reason, "expired") != 0 && strcmp(reason, "customer") != 0))
+	if (reason == NULL ||
+	    (strcmp(reason, "payment_failed") != 0 && strcmp(reason, "expired") != 0 &&
+	     strcmp(reason, "customer") != 0 && strcmp(reason, "staff") != 0))
 		reason = "payment_failed";
 	if ((err = gl_db_get("orders", &oid, &doc)) != GL_OK)
 		return err == GL_E_NOT_FOUND ? GL_OK : err;

@@ -182,7 +182,7 @@ expect_json '.status == "cancelled" and .version == 2' "cancelling again changes
 level "$soup"
 expect_json '.reserved == 2' "and frees nothing twice"
 req POST "/api/orders/$bob_order/cancel"
-expect_json '.status == "cancelled"' "staff cancel any order"
+expect_json '.status == "cancelled" and .cancel_reason == "staff"' "staff cancel any order (reason: staff)"
 AUTH_TOKEN=$alice req POST "/api/orders/$order/cancel" '{}'
 expect_error 400 validation_failed "cancel takes no body"
 
