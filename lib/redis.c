@@ -181,6 +181,12 @@ gl_redis_argv(enum gl_redis which, int argc, const char **argv, const size_t *le
 		gl_log(GL_LOG_WARN, NULL, "redis (%s): %s", redis_var(which), c->errstr);
 		gl_redis_drop(which);
 		redis_retry_at[which] = 0;
+	} else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "LOADING", 7) == 0) {
+		/* A Redis that restarted answers every command so while it reads its AOF: not
+		 * there yet, as if it did not answer (a 503 or a later try), never a "no" to the
+		 * command (a store restarting under load made stock answer 500). */
+		freeReplyObject(r);
+		r = NULL;
 	}
 	return r;
 }

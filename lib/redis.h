@@ -14,7 +14,8 @@
  * two error channels: a NULL reply means the context is dead, and a dead
  * context stays dead, so it is dropped here and reopened on a later call,
  * at most ten times a second while Redis is away; a REDIS_REPLY_ERROR reply
- * means Redis said no.  Debian ships hiredis 0.14: version differences stay
+ * means Redis said no (but LOADING, a Redis still reading its AOF after a
+ * restart, which is NULL as if it were away).  Debian ships hiredis 0.14: version differences stay
  * in this file and redis.c.
  */
 #ifndef GL_REDIS_H

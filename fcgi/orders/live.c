@@ -1,10 +1,10 @@
 /*
  * Live views (API.md, GET /live/orders): every order event orders has
- * followed is handed to nginx's nchan publisher on the internal listener,
- * once on the staff's channel ("orders") and once on the owner's
- * ("orders-u-<user id>"), which /live/orders streams to the dashboard as
- * Server-Sent Events.  Best effort: a live view that misses one reloads the
- * order; the event itself is never failed for it.
+ * followed is posted once to the internal listener, which hands it to the
+ * live server; that publishes it on the staff's channel ("orders") and on
+ * the owner's ("orders-u-<user id>", named by ?user=), which /live/orders
+ * streams to the dashboard as Server-Sent Events.  Best effort: a live view
+ * that misses one reloads the order; the event itself is never failed for it.
  *
  * Processes follow the stream in parallel, so two events of one order may be
  * published in either order.  Each carries the order as it is once the event
@@ -35,15 +35,11 @@ order_live(const json_t *event_in, const json_t *order)
 			user = json_string_value(json_object_get(order, "user_id"));
 	}
 
-	if (gl_http_post(NULL, "/.galley/live/orders", event, &status, NULL) != GL_OK ||
-	    status >= 300)
-		gl_log(GL_LOG_WARN, NULL, "live: %s not published to staff",
-		       json_string_value(json_object_get(event, "id")));
-	if (user != NULL) { /* else an order of a customer without a user: staff only */
-		snprintf(path, sizeof(path), "/.galley/live/orders-u-%.24s", user);
-		if (gl_http_post(NULL, path, event, &status, NULL) != GL_OK || status >= 300)
-			gl_log(GL_LOG_WARN, NULL, "live: %s not published to its owner",
-			       json_string_value(json_object_get(event, "id")));
-	}
+	/* An order of a customer without a user: the staff's channel only. */
+	snprintf(path, sizeof(path), "/.galley/live/orders%s%.24s", user != NULL ? "?user=" : "",
+	         user != NULL ? user : "");
+	if (gl_http_post(NULL, path, event, &status, NULL) != GL_OK || status >= 300)
+		gl_log(GL_LOG_WARN, NULL, "live: %s not published (%ld)",
+		       json_string_value(json_object_get(event, "id")), status);
 	json_decref(event);
 }
