@@ -22,6 +22,7 @@ static const struct conf_var conf_vars[] = {
 	{ "GALLEY_REDIS_URL", CONF_STR, "redis://127.0.0.1:6379/0", 0, 0, &gl_conf.redis_url },
 	{ "GALLEY_STORE_URL", CONF_STR, "redis://127.0.0.1:6380/0", 0, 0, &gl_conf.store_url },
 	{ "GALLEY_INTERNAL_URL", CONF_STR, "http://127.0.0.1:8081", 0, 0, &gl_conf.internal_url },
+	{ "GALLEY_NGINX_PEERS", CONF_STR, "", 0, 0, &gl_conf.nginx_peers },
 	{ "GALLEY_LOG_LEVEL", CONF_STR, "info", 0, 0, &gl_conf.log_level },
 	{ "GALLEY_CACHE_TTL", CONF_LONG, "300", 1, 86400, &gl_conf.cache_ttl },
 	{ "GALLEY_HTTP_TIMEOUT_MS", CONF_LONG, "2000", 50, 60000, &gl_conf.http_timeout_ms },

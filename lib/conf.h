@@ -15,6 +15,7 @@ struct gl_conf {
 	const char *redis_url;    /* GALLEY_REDIS_URL: the cache, persists nothing */
 	const char *store_url;    /* GALLEY_STORE_URL: the Redis whose AOF is on (redis.h) */
 	const char *internal_url; /* GALLEY_INTERNAL_URL: nginx's internal listener */
+	const char *nginx_peers;  /* GALLEY_NGINX_PEERS: host:port naming every nginx, or "" */
 	const char *log_level;    /* GALLEY_LOG_LEVEL: debug, info, warn, error */
 	long cache_ttl;           /* GALLEY_CACHE_TTL seconds */
 	long http_timeout_ms;     /* GALLEY_HTTP_TIMEOUT_MS for outbound calls */

@@ -1,8 +1,12 @@
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "breaker.h"
@@ -285,6 +289,46 @@ http_internal(const struct gl_req *req, const char *path, const char *post, int 
 enum gl_err
 gl_http_get_text(const char *path, long *status, char **text)
 {
+	return gl_http_get_text_at(gl_conf.internal_url, path, status, text);
+}
+
+int
+gl_http_peers(char urls[][GL_HTTP_URL_MAX], int max)
+{
+	char host[256], *colon;
+	struct addrinfo hints, *res = NULL, *a;
+	int n = 0;
+
+	if (gl_conf.nginx_peers[0] == '\0') {
+		if (max < 1 || snprintf(urls[0], GL_HTTP_URL_MAX, "%s", gl_conf.internal_url) >=
+		                       GL_HTTP_URL_MAX)
+			return 0;
+		return 1;
+	}
+	if (snprintf(host, sizeof(host), "%s", gl_conf.nginx_peers) >= (int)sizeof(host) ||
+	    (colon = strrchr(host, ':')) == NULL)
+		return 0;
+	*colon = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_INET; /* the services' networks here are IPv4 (docker/README.md) */
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
+		return 0;
+	for (a = res; a != NULL && n < max; a = a->ai_next) {
+		char ip[INET_ADDRSTRLEN];
+		const struct sockaddr_in *in = (const struct sockaddr_in *)a->ai_addr;
+		if (inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip)) == NULL)
+			continue;
+		snprintf(urls[n++], GL_HTTP_URL_MAX, "http://%s:%s", ip, colon + 1);
+	}
+	freeaddrinfo(res);
+	return n;
+}
+
+enum gl_err
+gl_http_get_text_at(const char *base, const char *path, long *status, char **text)
+{
 	char url[1024];
 	struct http_out o = { url, NULL, NULL, NULL, NULL, 0, false };
 	struct http_buf buf = { NULL, 0, 0 };
@@ -292,7 +336,7 @@ gl_http_get_text(const char *path, long *status, char **text)
 
 	*text = NULL;
 	*status = 0;
-	if (snprintf(url, sizeof(url), "%s%s", gl_conf.internal_url, path) >= (int)sizeof(url))
+	if (snprintf(url, sizeof(url), "%s%s", base, path) >= (int)sizeof(url))
 		return GL_E_INTERNAL;
 	err = http_once(&o, NULL, status, &buf);
 	if (err == GL_OK && buf.data == NULL)

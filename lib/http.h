@@ -69,6 +69,21 @@ int gl_http_form_add(char *form, size_t size, const char *name, const char *valu
  */
 enum gl_err gl_http_get_text(const char *path, long *status, char **text)
         __attribute__((warn_unused_result));
+
+/*
+ * Every nginx's internal listener, to ask each the same thing (a purge of its auth cache):
+ * GALLEY_NGINX_PEERS, a host:port whose every address is one nginx (in Kubernetes a headless
+ * Service), or when it is unset the internal URL alone. Fills urls[0..max) with base URLs
+ * ("http://10.0.0.7:8081", no trailing slash) and returns how many, 0 when the name did not
+ * resolve.
+ */
+#define GL_HTTP_PEERS_MAX 16
+#define GL_HTTP_URL_MAX   128
+int gl_http_peers(char urls[][GL_HTTP_URL_MAX], int max);
+
+/* gl_http_get_text against base (one of gl_http_peers's URLs) instead of the internal URL. */
+enum gl_err gl_http_get_text_at(const char *base, const char *path, long *status, char **text)
+        __attribute__((warn_unused_result));
 void gl_http_close(void);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * GET /metrics (metrics.h): the Prometheus text exposition of every
- * service's totals in Redis, the consumer groups' lag read from the streams
- * themselves, and nginx's own counters from its stub_status.
+ * service's totals in Redis and the consumer groups' lag read from the streams
+ * themselves. nginx's own counters are not here: each nginx answers them itself
+ * (nginx/metrics.js, GET /metrics/nginx), so that any pool may answer this for any replica.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -11,7 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "http.h"
 #include "kept.h"
 #include "metrics.h"
 #include "redis.h"
@@ -19,7 +19,6 @@
 
 #define TEXT_MAX      (8 * 1024 * 1024) /* far above GL_METRICS_SERIES × services */
 #define PROCS_ALIVE_S 10                /* a process that has not flushed for this long is gone */
-#define NGINX_STATUS  "/.galley/nginx-status"
 
 static const struct {
 	const char *name, *type, *help;
@@ -52,13 +51,6 @@ static const struct {
 	{ "galley_processes", "gauge", "Processes of the service reporting in the last 10 s." },
 	{ "galley_metrics_dropped_total", "counter",
 	  "Series a process could not keep (table full)." },
-	{ "nginx_connections_active", "gauge", "Open client connections." },
-	{ "nginx_connections_reading", "gauge", "Connections whose request is being read." },
-	{ "nginx_connections_writing", "gauge", "Connections being answered." },
-	{ "nginx_connections_waiting", "gauge", "Idle keep-alive connections." },
-	{ "nginx_connections_accepted_total", "counter", "Client connections accepted." },
-	{ "nginx_connections_handled_total", "counter", "Client connections handled." },
-	{ "nginx_http_requests_total", "counter", "Client requests." },
 };
 
 /* The text, growing up to TEXT_MAX. */
@@ -392,44 +384,6 @@ text_lines(struct text *t, struct lines *l)
 	}
 }
 
-/* nginx's stub_status ("Active connections: 1 \n server accepts handled requests\n 1 1 1
- * \nReading: 0 Writing: 1 Waiting: 0 \n") as its families; nothing when it cannot be read. */
-static void
-text_nginx(struct text *t)
-{
-	long long active, accepted, handled, requests, reading, writing, waiting;
-	char *body = NULL;
-	long status;
-
-	if (gl_http_get_text(NGINX_STATUS, &status, &body) != GL_OK || status != 200 ||
-	    sscanf(body,
-	           "Active connections: %lld server accepts handled requests %lld %lld %lld "
-	           "Reading: %lld Writing: %lld Waiting: %lld",
-	           &active, &accepted, &handled, &requests, &reading, &writing, &waiting) != 7) {
-		free(body);
-		return;
-	}
-	free(body);
-	const struct {
-		const char *name;
-		long long v;
-	} rows[] = {
-		{ "nginx_connections_accepted_total", accepted },
-		{ "nginx_connections_active", active },
-		{ "nginx_connections_handled_total", handled },
-		{ "nginx_connections_reading", reading },
-		{ "nginx_connections_waiting", waiting },
-		{ "nginx_connections_writing", writing },
-		{ "nginx_http_requests_total", requests },
-	};
-	char family[128];
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		int f = family_of(rows[i].name, family, sizeof(family));
-		text_add(t, "# HELP %s %s\n# TYPE %s %s\n%s %lld\n", family, text_families[f].help,
-		         family, text_families[f].type, family, rows[i].v);
-	}
-}
-
 enum gl_err
 gl_metrics_reply(struct gl_req *req)
 {
@@ -460,7 +414,6 @@ gl_metrics_reply(struct gl_req *req)
 	text_kept(&l);
 	text_lines(&t, &l);
 	lines_free(&l);
-	text_nginx(&t);
 	if (t.failed || l.failed) {
 		free(t.p);
 		return gl_fail(req, GL_E_INTERNAL, NULL, "the metrics did not fit in memory");

@@ -63,25 +63,34 @@ bearer_hash(const struct gl_req *req, char hash[SECRET_TOKEN_HEX])
 /*
  * Make nginx forget its cached "yes" for a token (nginx's public.conf: the
  * auth check is cached for 1 s under this key).  Called before logout or a
- * role change answers, so the next request is checked afresh.  If nginx
- * cannot be asked, the entry still dies within a second: say so in the log.
+ * role change answers, so the next request is checked afresh, by every nginx
+ * (gl_http_peers: with several replicas each has its own cache).  If one
+ * cannot be asked, its entry still dies within a second: say so in the log.
  */
 static void
 edge_forget(const char *rid, const char *edge_key)
 {
-	char path[128];
-	char *text = NULL;
-	long status = 0;
+	char path[128], peers[GL_HTTP_PEERS_MAX][GL_HTTP_URL_MAX];
+	int n;
 
 	if (edge_key == NULL || strlen(edge_key) != 64 ||
 	    snprintf(path, sizeof(path), "/.galley/auth-purge/%s", edge_key) >= (int)sizeof(path))
 		return;
-	if (gl_http_get_text(path, &status, &text) != GL_OK || (status != 200 && status != 404))
+	if ((n = gl_http_peers(peers, GL_HTTP_PEERS_MAX)) == 0)
 		gl_log(GL_LOG_WARN, rid,
-		       "nginx's cached auth answer could not be purged (status %ld): it expires "
-		       "within 1 s",
-		       status);
-	free(text);
+		       "no nginx found to purge its cached auth answer (GALLEY_NGINX_PEERS): it "
+		       "expires within 1 s");
+	for (int i = 0; i < n; i++) {
+		char *text = NULL;
+		long status = 0;
+		if (gl_http_get_text_at(peers[i], path, &status, &text) != GL_OK ||
+		    (status != 200 && status != 404))
+			gl_log(GL_LOG_WARN, rid,
+			       "nginx %s's cached auth answer could not be purged (status %ld): it "
+			       "expires within 1 s",
+			       peers[i], status);
+		free(text);
+	}
 }
 
 enum gl_err

@@ -27,7 +27,7 @@ export function setUnauthenticatedHandler(fn) {
 }
 
 // api('GET', '/api/menu') → parsed JSON (or null for 204).
-// opts: {body, headers, anonymous, signal}
+// opts: {body, headers, anonymous, signal, text}; text: the answer's body as text, not parsed.
 export async function api(method, path, opts = {}) {
   const headers = { Accept: 'application/json', ...(opts.headers || {}) };
   const token = getToken();
@@ -81,7 +81,7 @@ export async function api(method, path, opts = {}) {
     if (res.status === 401 && !opts.anonymous && token) onUnauthenticated(apiErr);
     throw apiErr;
   }
-  return data;
+  return opts.text ? text : data;
 }
 
 // Every page of a list route: {items, next} pages followed up to maxPages.

@@ -564,13 +564,25 @@ try {
     assert(/registered/.test((await staff.textContent(row)) || ''), 'the row says registered');
   });
 
-  await test('the system page shows every service up and ready', staff, 'system.png', async () => {
+  await test('the system page shows every service up and ready, its pools serving, and its rates', staff, 'system.png', async () => {
     await staff.click(tid('nav-system'));
-    for (const s of ['auth', 'customers', 'menu', 'stock', 'orders', 'payments', 'kitchen', 'suppliers', 'reports']) {
+    const services = ['auth', 'customers', 'menu', 'stock', 'orders', 'payments', 'kitchen', 'suppliers', 'reports'];
+    for (const s of services) {
       const t = await (await staff.waitForSelector(tid(`ready-${s}`))).textContent();
       assert(t === 'ready', `${s} ready (${t})`);
       assert((await staff.textContent(tid(`health-${s}`))) === 'up', `${s} up`);
+      const up = (await staff.textContent(tid(`pools-up-${s}`))) || '';
+      assert(/^(\d+) of \1$/.test(up), `${s}: every pool up (${up})`);
+      assert(/serving|all busy/.test((await staff.textContent(tid(`pool-${s}-1`))) || ''), `${s}-1 is listed as serving`);
     }
+    // The page's own calls are requests of the auth service: after the next reading (5 s)
+    // its rate is a number, and the p95 a bound.
+    await staff.waitForFunction(() => /^\d+\.\d$/.test(document.querySelector('[data-testid="rate-auth"]').textContent), null, { timeout: 15000 });
+    const p95 = (await staff.textContent(tid('p95-auth'))) || '';
+    assert(/^≤ \d/.test(p95), `auth's p95 is a bound (${p95})`);
+    const lag = (await staff.textContent(tid('lag-orders'))) || '';
+    assert(/^\d+ behind, \d+ pending$/.test(lag), `orders' event lag is shown (${lag})`);
+    assert((await staff.textContent(tid('circuits-menu'))) === 'closed', "menu's circuits are closed");
   });
 
   // ------------------------------------------------------------ people: themes, phone, keyboard, axe

@@ -96,13 +96,43 @@ lag_zero() { scrape && [[ $(grep -c '^galley_events_consumer_lag{' "$tmp/m") -gt
 	! grep '^galley_events_consumer_lag{' "$tmp/m" | grep -qv ' 0$'; }
 check "every consumer group catches up (lag 0)" wait_until 20 lag_zero
 
-# nginx's own counters grow with its requests.
+# nginx's own counters are its own route (each replica answers for itself), not in /metrics,
+# and grow with its requests.
 scrape
+check "/metrics holds galley's totals, not nginx's counters" bash -c "! grep -q '^nginx_' '$tmp/m'"
+scrape_nginx() { curl -s -D "$tmp/h" "$GALLEY_INTERNAL_URL/metrics/nginx" >"$tmp/m"; }
+scrape_nginx
 n1=$(metric nginx_http_requests_total)
+check "GET /metrics/nginx is Prometheus text" grep -qi '^content-type: text/plain; version=0.0.4' "$tmp/h"
+check "with every nginx family and its type" test "$(grep -c '^# TYPE nginx_' "$tmp/m")" -eq 7
 req GET /api/menu
-scrape
+scrape_nginx
 n2=$(metric nginx_http_requests_total)
 check "nginx_http_requests_total grows ($n1 → $n2)" test "$n2" -gt "$n1"
+check "nginx's stub_status itself is not a route" test "$(curl -s -o /dev/null -w '%{http_code}' "$GALLEY_INTERNAL_URL/.galley/nginx-status")" = 404
+
+# The dashboard's System page reads the same totals and the pools' status through the public
+# server (GET /api/system/metrics, /api/system/pools): staff and admins only, GET only, and a
+# role header from the client counts for nothing.
+req GET /api/system/metrics
+expect_status 200 "an admin reads /api/system/metrics"
+check "it is the Prometheus text of /metrics" grep -q '^galley_http_requests_total{' <<<"$BODY"
+req GET /api/system/pools
+expect_status 200 "an admin reads /api/system/pools"
+expect_json '.services | keys | length == 9' "it lists every service"
+expect_header 'Content-Type' '^application/json' "as JSON"
+AUTH_TOKEN= req GET /api/system/pools
+expect_error 401 unauthenticated "without a token: 401"
+customer System
+cust=$TOKEN
+AUTH_TOKEN=$cust req GET /api/system/metrics
+expect_error 403 forbidden "a customer may not read the metrics"
+AUTH_TOKEN=$cust req GET /api/system/pools -H 'X-Galley-Role: admin'
+expect_error 403 forbidden "nor the pools, whatever role header it sends"
+req POST /api/system/pools '{}'
+expect_error 405 method_not_allowed "POST: 405"
+req GET /api/system/other
+expect_error 404 not_found "another /api/system/ path: 404"
 
 # A circuit: with suppliers down, menu's circuit to it opens and /metrics shows it; once
 # suppliers is back, the circuit's open time passes and it is shown closed.

@@ -81,7 +81,7 @@ ok(all((POOL_PORT, PORT, INTERNAL_PORT, SIM_PORT, LIVE_PORT, CT_CONF, CT_RUN, CT
 LIVE_CONF = "live.conf"
 LIVE_URL = "http://live:%s" % LIVE_PORT
 # Infrastructure the files may name besides the services, and the upstream images allowed.
-INFRA = {"nginx", "live", "sql", "mongo", "redis", "store", "prometheus", "alertmanager", "grafana", "jaeger", "galley"}
+INFRA = {"nginx", "nginx-peers", "live", "sql", "mongo", "redis", "store", "prometheus", "alertmanager", "grafana", "jaeger", "galley"}
 UPSTREAM_IMAGES = {"mongo", "redis", "prom/prometheus", "prom/alertmanager", "grafana/grafana", "jaegertracing/all-in-one"}
 METRICS = {
     "galley_http_requests_total", "galley_http_request_duration_seconds_bucket",
@@ -295,7 +295,7 @@ for target in ("compose", "k8s"):
     ok("nchan" not in read(out + "/modules.conf"), "%s: the main nginx does not load nchan" % target)
     main = read(out + "/nginx.conf") + read(out + "/public.conf")
     urls = sorted(set(re.findall(r"proxy_pass\s+(http://live[^/;\s]*)", main)))
-    ok(len(re.findall(r"proxy_pass\s+http://", main)) == 2 and urls == [LIVE_URL], "%s: nginx proxies /live/orders and the publisher path to %s" % (target, LIVE_URL), urls)
+    ok(len(re.findall(r"proxy_pass\s+http://live", main)) == 2 and urls == [LIVE_URL], "%s: nginx proxies /live/orders and the publisher path to %s" % (target, LIVE_URL), urls)
     loc = read(out + "/locations-public.conf")
     ok(all("location = /api/%s/%s " % (s, w) in loc for s in SERVICES for w in ("healthz", "readyz")), "%s: nginx routes every service's healthz and readyz" % target)
 
@@ -319,6 +319,8 @@ def nginx_t(conf_src, desc, main="nginx.conf", prefix="nginx"):
         text = text.replace(LIVE_URL + "/", "http://127.0.0.1:%s/" % LIVE_PORT)
         if name == "upstreams.conf":
             text = re.sub(r"(server\s+)[a-z0-9-]+:", r"\g<1>127.0.0.1:", text)
+        if name == "pools.conf":  # each service's pool status (bin/galley's render_pools_status)
+            text = re.sub(r"(proxy_pass\s+http://)[a-z0-9-]+:", r"\g<1>127.0.0.1:", text)
         with open(os.path.join(conf, name), "w") as f:
             f.write(text)
     p = subprocess.run(["nginx", "-t", "-q", "-p", run + "/" + prefix, "-c", conf + "/" + main, "-e", run + "/logs/error.log"], capture_output=True, text=True)
@@ -380,6 +382,11 @@ for p, d in K8S:
 WORKLOADS = {**objs.get("Deployment", {}), **objs.get("StatefulSet", {}), **objs.get("Job", {})}
 names = set(WORKLOADS) | set(objs.get("Service", {}))
 ok(names <= set(SERVICES) | INFRA, "every k8s workload and Service is a service or nginx, sql, mongo, redis, store, jaeger", sorted(names - set(SERVICES) - INFRA))
+peers = objs.get("Service", {}).get("nginx-peers", {}).get("spec", {})
+ok(peers.get("clusterIP") == "None" and peers.get("selector") == {"app.kubernetes.io/name": "nginx"}
+   and (DOCS.get("docker/k8s/config.yaml") or [{}])[0].get("data", {}).get("GALLEY_NGINX_PEERS") == "nginx-peers:8081",
+   "k8s: every nginx replica is named by the headless Service nginx-peers, and auth purges each (GALLEY_NGINX_PEERS)", peers)
+ok(objs.get("Deployment", {}).get("nginx", {}).get("spec", {}).get("replicas", 1) >= 2, "k8s: nginx runs more than one replica")
 
 
 def containers(w):
@@ -575,7 +582,8 @@ ok(not unknown, "every GALLEY_* variable in docker/ is in lib/conf.c or bin/gall
 
 prom = (DOCS.get("docker/prometheus/prometheus.yml") or [{}])[0]
 targets = [(j.get("metrics_path", "/metrics"), t) for j in prom.get("scrape_configs", []) for sc in j.get("static_configs", []) for t in sc.get("targets", [])]
-ok(targets == [("/metrics", "nginx:" + INTERNAL_PORT)], "Prometheus scrapes nginx's internal listener at /metrics, one target for every service", targets)
+ok(targets == [("/metrics", "nginx:" + INTERNAL_PORT), ("/metrics/nginx", "nginx:" + INTERNAL_PORT)],
+   "Prometheus scrapes nginx's internal listener at /metrics (one target for every service) and /metrics/nginx (nginx's own)", targets)
 ok(any(str(v).startswith("./prometheus/prometheus.yml:") for v in cs.get("prometheus", {}).get("volumes", [])), "compose gives Prometheus docker/prometheus/prometheus.yml")
 
 
@@ -646,8 +654,10 @@ ok(os.path.normpath(os.path.join(D, mounts.get(prov.get("options", {}).get("path
 # and the label names lib/metrics.c and lib/metrics_text.c write; and what Prometheus adds to
 # its scrape (up, job, instance).
 families = re.findall(r'\{\s*"(\w+)",\s*"(counter|gauge|histogram)"', read(TOP + "/lib/metrics_text.c"))
+# nginx's own counters: each nginx answers them itself (nginx/metrics.js, /metrics/nginx).
+families += re.findall(r"\['(\w+)', '(counter|gauge)'", read(TOP + "/nginx/metrics.js"))
 EXPORTED = {f + s for f, t in families for s in (("_bucket", "_sum", "_count") if t == "histogram" else ("",))}
-ok(METRICS <= EXPORTED, "every metric this test knows is one lib/metrics_text.c exports", sorted(METRICS - EXPORTED))
+ok(METRICS <= EXPORTED, "every metric this test knows is one lib/metrics_text.c or nginx/metrics.js exports", sorted(METRICS - EXPORTED))
 LABELS = set(re.findall(r'(\w+)=\\"', read(TOP + "/lib/metrics.c") + read(TOP + "/lib/metrics_text.c"))) | {"job", "instance"}
 rule_files = prom.get("rule_files", [])
 ok(rule_files and all(os.path.exists(os.path.join(D, "prometheus", f)) for f in rule_files), "prometheus.yml's rule_files are in docker/prometheus/", rule_files)
