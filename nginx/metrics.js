@@ -4,6 +4,8 @@
 // report one replica or another, so each replica is scraped here, on its own address
 // (docker/README.md, "Several nginx replicas").
 
+import pools from 'pools.js';
+
 const FAMILIES = [
     ['nginx_connections_accepted_total', 'counter', 'Client connections accepted.', 'accepted'],
     ['nginx_connections_active', 'gauge', 'Open client connections.', 'active'],
@@ -27,6 +29,8 @@ function parse(text) {
 }
 
 async function nginx(r) {
+    if (pools.refused(r))
+        return;
     const reply = await r.subrequest('/.galley/nginx-status');
     const v = reply.status === 200 ? parse(reply.responseText) : null;
     if (v === null) {

@@ -26,7 +26,19 @@ async function ask(r, name) {
     }
 }
 
+// Anything but GET (and HEAD): 405 with Allow, as every route of the API answers it.
+function refused(r) {
+    if (r.method === 'GET' || r.method === 'HEAD')
+        return false;
+    r.headersOut['Allow'] = 'GET, HEAD';
+    r.headersOut['Content-Type'] = 'application/json';
+    r.return(405, '{"error":{"code":"method_not_allowed","message":"this route answers GET only"}}\n');
+    return true;
+}
+
 async function all(r) {
+    if (refused(r))
+        return;
     const names = (r.variables.galley_pools || '').split(' ').filter((n) => n.length > 0);
     const answers = await Promise.all(names.map((n) => ask(r, n)));
     const services = {};
@@ -56,4 +68,4 @@ async function all(r) {
     r.return(200, JSON.stringify({ services: services }));
 }
 
-export default { all };
+export default { all, refused };
