@@ -17,7 +17,7 @@ function name_parts(name) {
 
 async function ask(r, name) {
     try {
-        const reply = await r.subrequest('/.galley/pool/' + name);
+        const reply = await r.subrequest('/.galley/pool/' + name + '/');
         if (reply.status !== 200)
             return { error: 'its status answered ' + reply.status };
         return { status: JSON.parse(reply.responseText) };
@@ -68,4 +68,45 @@ async function all(r) {
     r.return(200, JSON.stringify({ services: services }));
 }
 
-export default { all, refused };
+// GET /metrics/pools: every pool's own Prometheus text (its manager's GET /metrics), merged
+// into one exposition: each family's HELP and TYPE once, its samples together, as the format
+// requires. A pool that does not answer is left out (its absence is the signal: the
+// galley_pool_up series of the others stay, and `up` of a direct scrape says the rest).
+async function metrics(r) {
+    if (refused(r))
+        return;
+    const names = (r.variables.galley_pools || '').split(' ').filter((n) => n.length > 0);
+    const texts = await Promise.all(names.map(async (n) => {
+        try {
+            const reply = await r.subrequest('/.galley/pool/' + n + '/metrics');
+            return reply.status === 200 ? reply.responseText : '';
+        } catch (e) {
+            return '';
+        }
+    }));
+    // njs 0.7 (Debian's): no for...of and no Map, so an object and an array of its keys.
+    const families = {}; // name → {head: [HELP, TYPE lines], samples: []}
+    const order = [];
+    const family = (name) => {
+        if (families[name] === undefined) {
+            families[name] = { head: [], samples: [] };
+            order.push(name);
+        }
+        return families[name];
+    };
+    texts.forEach((text) => text.split('\n').forEach((line) => {
+        const head = /^# (HELP|TYPE) (\S+)/.exec(line);
+        if (head !== null) {
+            const f = family(head[2]);
+            if (!f.head.some((h) => h.indexOf('# ' + head[1] + ' ') === 0))
+                f.head.push(line);
+        } else if (line !== '' && line[0] !== '#') {
+            family(/^[^{ ]+/.exec(line)[0]).samples.push(line);
+        }
+    }));
+    const out = order.map((name) => families[name].head.concat(families[name].samples).join('\n') + '\n').join('');
+    r.headersOut['Content-Type'] = 'text/plain; version=0.0.4; charset=utf-8';
+    r.return(200, out);
+}
+
+export default { all, metrics, refused };
