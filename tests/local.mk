@@ -9,6 +9,7 @@ GL_UNIT_TESTS = \
 	tests/unit/lib/cache \
 	tests/unit/lib/breaker \
 	tests/unit/lib/http \
+	tests/unit/lib/log \
 	tests/unit/lib/trace
 check_PROGRAMS += $(GL_UNIT_TESTS) tests/unit/auth/secret
 TESTS += tests/unit/auth/secret tests/unit/format.sh
@@ -32,6 +33,7 @@ tests_unit_lib_cache_LDADD = $(GL_LIBS)
 tests_unit_lib_breaker_LDADD = $(GL_LIBS)
 tests_unit_lib_trace_LDADD = $(GL_LIBS)
 tests_unit_lib_http_LDADD = $(GL_LIBS)
+tests_unit_lib_log_LDADD = $(GL_LIBS)
 EXTRA_DIST += tests/unit/tap.h tests/unit/format.sh .clang-format tests/e2e tests/bench
 
 # The payment provider's request shapes, run by tests/e2e/80-payments.sh against stripe-mock
