@@ -10,9 +10,11 @@
 const SUMS = ['workers', 'active', 'idle', 'accepted', 'max_active', 'max_children_reached',
     'listen_queue', 'max_listen_queue', 'slow_requests', 'timed_out', 'recycled', 'respawned'];
 
+// A pool's name in $galley_pools: "<service>/<label>", the label its number on this host
+// ("menu/1") or the address of a pool on another host ("menu/10.0.0.7:9000").
 function name_parts(name) {
-    const dash = name.lastIndexOf('-');
-    return { service: name.slice(0, dash), pool: Number(name.slice(dash + 1)) };
+    const slash = name.indexOf('/');
+    return { service: name.slice(0, slash), label: name.slice(slash + 1) };
 }
 
 async function ask(r, name) {
@@ -53,10 +55,11 @@ async function all(r) {
         const a = answers[i];
         if (a.status === undefined) {
             svc.pools_down++;
-            svc.pools.push({ service: at.service, pool: at.pool, up: false, error: a.error });
+            svc.pools.push({ name: name, service: at.service, up: false, error: a.error });
             return;
         }
         const st = a.status;
+        st.name = name;
         st.up = true;
         svc.pools_up++;
         svc.pools.push(st);

@@ -573,7 +573,7 @@ try {
       assert((await staff.textContent(tid(`health-${s}`))) === 'up', `${s} up`);
       const up = (await staff.textContent(tid(`pools-up-${s}`))) || '';
       assert(/^(\d+) of \1$/.test(up), `${s}: every pool up (${up})`);
-      assert(/serving|all busy/.test((await staff.textContent(tid(`pool-${s}-1`))) || ''), `${s}-1 is listed as serving`);
+      assert(/serving|all busy/.test((await staff.textContent(tid(`pool-${s}/1`))) || ''), `${s}/1 is listed as serving`);
     }
     // The page's own calls are requests of the auth service: after the next reading (5 s)
     // its rate is a number, and the p95 a bound.

@@ -103,7 +103,7 @@ export function renderSystem(body) {
       const svc = poolsAnswer.services[s];
       if (!svc) continue;
       for (const p of svc.pools) {
-        const name = `${p.service}-${p.pool}`;
+        const name = p.name; // <service>/<number>, or <service>/<host:port> on another host
         if (!p.up) {
           pools.appendChild(h('tr', { testid: `pool-${name}` }, h('td', null, h('strong', null, name)),
             h('td', { colspan: 9 }, badge(false, '', 'down'), ' ', h('span', { class: 'small' }, p.error || ''))));
