@@ -539,6 +539,7 @@ main(int argc, char **argv)
 	}
 	for (int i = 0; i < p->workers; i++)
 		spawn_worker(p, i);
+	sample(p); /* the listen queue is known from the first status on */
 
 	next_tick = pool_mono_ms() + TICK_MS;
 	for (;;) {
