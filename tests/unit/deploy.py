@@ -207,7 +207,7 @@ for header in re.findall(r"AC_CHECK_HEADER\(\[([\w.]+)\]", configure):
 missing = need - apt_packages("build")
 ok(not missing, "the build stage installs every package configure.ac needs", "missing: %s" % sorted(missing))
 # The runtime stage installs the package of every library the built binaries link.
-bins = sorted(glob.glob(BUILD + "/fcgi/*/galley-*") + glob.glob(BUILD + "/sql/galley-sql"))
+bins = sorted(glob.glob(BUILD + "/fcgi/*/galley-*") + glob.glob(BUILD + "/sql/galley-sql") + glob.glob(BUILD + "/pool/galley-pool"))
 bins = [b for b in bins if os.access(b, os.X_OK) and not b.endswith((".o", ".c"))]
 if bins:
     libs = set()
@@ -231,7 +231,8 @@ ok("SERVICE" in " ".join(stage_lines("service", "ARG")) and "galley-${SERVICE}" 
 ok(stage_lines("service", "EXPOSE") == [POOL_PORT], "the service image exposes the pool port %s" % POOL_PORT, stage_lines("service", "EXPOSE"))
 ok(any("galley-probe" in h and "readyz" in h for h in stage_lines("service", "HEALTHCHECK")), "the service image's HEALTHCHECK is galley-probe readyz")
 ok(any("galley-pool" in e for e in stage_lines("service", "ENTRYPOINT")), "the service image's main process is galley-pool")
-ok(apt_packages("service") >= {"spawn-fcgi", "multiwatch", "libfcgi-bin"}, "the service image installs spawn-fcgi, multiwatch and cgi-fcgi (libfcgi-bin)")
+ok(apt_packages("service") >= {"libfcgi-bin"}, "the service image installs cgi-fcgi (libfcgi-bin) for its probe")
+ok("/src/build/pool/galley-pool" in svc_text, "the service image copies the pool manager (pool/galley-pool)")
 ok(apt_packages("nginx") >= {"nginx", "libnginx-mod-nchan", "libnginx-mod-http-js"}, "the nginx image installs nginx with nchan and njs")
 ok(apt_packages("nginx") >= {"libnginx-mod-http-set-misc", "libnginx-mod-http-cache-purge"},
    "the nginx image installs set-misc and cache-purge (the auth check's cache, nginx.conf.in)")
