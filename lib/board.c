@@ -10,6 +10,7 @@
 /* This worker's slot, and whether this thread is the one serving requests. */
 static struct gl_board_slot *board_me;
 static _Thread_local bool board_thread;
+static int32_t board_pid; /* getpid() once: glibc makes it a syscall every time */
 
 size_t
 gl_board_size(int n)
@@ -111,6 +112,7 @@ gl_board_attach(void)
 		return -1;
 	board_me = (struct gl_board_slot *)m + slot;
 	board_thread = true;
+	board_pid = (int32_t)getpid();
 	gl_board_idle();
 	return 0;
 }
@@ -133,7 +135,7 @@ gl_board_idle(void)
 		return;
 	gl_board_write_begin(s);
 	s->state = GL_BOARD_IDLE;
-	s->pid = (int32_t)getpid();
+	s->pid = board_pid;
 	s->method[0] = s->route[0] = s->request_id[0] = s->waiting_on[0] = '\0';
 	gl_board_write_end(s);
 }

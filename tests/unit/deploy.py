@@ -707,9 +707,10 @@ def probe_run(*args):
     return p.returncode, p.stdout + p.stderr
 
 
-tools = [t for t in ("spawn-fcgi", "multiwatch", "cgi-fcgi") if not shutil.which(t)]
+tools = [t for t in ("cgi-fcgi",) if not shutil.which(t)]
+pool_bin = BUILD + "/pool/galley-pool"
 svc = next((s for s in SERVICES if os.access("%s/fcgi/%s/galley-%s" % (BUILD, s, s), os.X_OK)), None)
-if tools or svc is None:
+if tools or svc is None or not os.access(pool_bin, os.X_OK):
     for w in ("healthz", "readyz"):
         skip("galley-probe %s against a pool" % w, "missing %s" % (tools or "a built service in " + BUILD))
 else:
@@ -717,10 +718,11 @@ else:
     dead = free_port()  # nothing listens there: MongoDB and Redis that do not answer
     env = dict(os.environ, GALLEY_MONGO_URI="mongodb://127.0.0.1:%d/?serverSelectionTimeoutMS=300" % dead,
                GALLEY_REDIS_URL="redis://127.0.0.1:%d/0" % dead, GALLEY_STORE_URL="redis://127.0.0.1:%d/0" % dead, GALLEY_DB_TIMEOUT_MS="300", GALLEY_REDIS_TIMEOUT_MS="100")
-    pool_p = subprocess.Popen(["spawn-fcgi", "-n", "-a", "127.0.0.1", "-p", str(port), "--", shutil.which("multiwatch"), "-f", "1", "--",
+    # As in the image (docker/galley-pool): the pool manager on a TCP port.
+    pool_p = subprocess.Popen([pool_bin, "--listen", "127.0.0.1:%d" % port, "--workers", "1", "--",
                                "%s/fcgi/%s/galley-%s" % (BUILD, svc, svc)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        for _ in range(100):  # until spawn-fcgi listens
+        for _ in range(100):  # until galley-pool listens
             try:
                 socket.create_connection(("127.0.0.1", port), 1).close()
                 break
