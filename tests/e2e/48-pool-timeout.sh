@@ -65,7 +65,7 @@ STATUS=$(cat "$_GL_TMP/held.code" 2>/dev/null || true) BODY=$(cat "$_GL_TMP/held
 expect_error 504 upstream_timeout "the client gets 504 upstream_timeout"
 expect_json '.error.message == "the service did not answer in time"' "from nginx (errors.conf), at its read timeout"
 STATUS="$took ms" BODY=""
-check "after about 2 s" test "$took" -lt 2900
+check "after about 2 s" test "$took" -lt 3500
 line=$(grep -F "\"request_id\":\"$trace\"" "$GALLEY_RUN/logs/nginx-access.log" | tail -n 1 || true)
 STATUS="" BODY=$line
 expect_json '.status == 504 and .upstream_status == "504"' "nginx asked one pool once (no retry of the POST)"
