@@ -269,7 +269,7 @@ read_settings(struct pool *p)
 	p->timeout_s = env_long("GALLEY_REQUEST_TIMEOUT_S", 30, 0, 86400);
 	p->max_requests = env_long("GALLEY_MAX_REQUESTS", 0, 0, 1000000000);
 	p->backlog = (int)env_long("GALLEY_LISTEN_BACKLOG", 1024, 1, 65535);
-	p->stop_timeout_s = env_long("GALLEY_STOP_TIMEOUT", 10, 1, 3600);
+	p->stop_timeout_s = env_long("GALLEY_STOP_TIMEOUT", 10, 0, 3600);
 }
 
 /* The status address: --status, else beside a Unix listen socket (x.sock -> x.status). */
