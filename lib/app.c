@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "board.h"
 #include "conf.h"
 #include "db.h"
 #include "events.h"
@@ -266,6 +267,7 @@ gl_app_dispatch(const struct gl_route *routes, struct gl_req *req)
 	if (err != GL_OK)
 		return err;
 	r = req->match.route;
+	gl_board_route(gl_method_name(req->method), r->pattern);
 	if (r->roles != GL_ROLE_PUBLIC && req->role == 0)
 		return gl_fail(req, GL_E_UNAUTHENTICATED, NULL,
 		               "sign in first: send Authorization: Bearer <token>");
@@ -391,7 +393,12 @@ gl_app_main(const struct gl_service *svc)
 		gl_log(GL_LOG_ERROR, NULL, "FCGX_InitRequest failed");
 		return 1;
 	}
+	/* The pool's scoreboard (board.h), when galley-pool started this process. */
+	if (gl_board_attach() < 0)
+		gl_log(GL_LOG_WARN, NULL,
+		       "GALLEY_BOARD_FD/GALLEY_BOARD_SLOT unusable: no scoreboard");
 	gl_log(GL_LOG_INFO, NULL, "serving");
+	long served = 0;
 	while (!gl_stop_requested()) {
 		int got = FCGX_Accept_r(&fcgi);
 		if (got < 0) {
@@ -404,12 +411,22 @@ gl_app_main(const struct gl_service *svc)
 		}
 		struct gl_trace_span span;
 		gl_req_begin(&req, &fcgi);
+		gl_board_begin(req.request_id);
 		gl_trace_server_start(&span, &req);
 		enum gl_err err = gl_app_dispatch(routes, &req);
 		app_drain(&req);
 		gl_req_finish(&req, err);
 		gl_trace_server_end(&span, &req);
 		FCGX_Finish_r(&fcgi);
+		gl_board_end();
+		/* Recycling (GALLEY_MAX_REQUESTS): the reply is out; the pool starts a fresh
+		 * process in this one's place. */
+		if (gl_conf.max_requests > 0 && ++served >= gl_conf.max_requests) {
+			gl_board_recycle();
+			gl_log(GL_LOG_INFO, NULL,
+			       "recycled after %ld requests (GALLEY_MAX_REQUESTS)", served);
+			break;
+		}
 	}
 	gl_log(GL_LOG_INFO, NULL, "stopping");
 	gl_stop_request(); /* the loop may also end on a failed accept: the threads stop too */

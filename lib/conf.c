@@ -40,6 +40,11 @@ static const struct conf_var conf_vars[] = {
 	  &gl_conf.kitchen_seconds_per_item },
 	{ "GALLEY_ADMIN_EMAIL", CONF_STR, "", 0, 0, &gl_conf.admin_email },
 	{ "GALLEY_ADMIN_PASSWORD", CONF_STR, "", 0, 0, &gl_conf.admin_password },
+	/* Read by galley-pool (pool/); in this table so every worker sees them checked and
+	 * bin/galley records them for restart-pool. */
+	{ "GALLEY_SLOW_MS", CONF_LONG, "1000", 0, 86400000, &gl_conf.slow_ms },
+	{ "GALLEY_REQUEST_TIMEOUT_S", CONF_LONG, "30", 0, 86400, &gl_conf.request_timeout_s },
+	{ "GALLEY_MAX_REQUESTS", CONF_LONG, "0", 0, 1000000000, &gl_conf.max_requests },
 	{ "OTEL_EXPORTER_OTLP_ENDPOINT", CONF_STR, "", 0, 0, &gl_conf.otlp_endpoint },
 	{ "OTEL_SERVICE_NAME", CONF_STR, "", 0, 0, &gl_conf.otel_service_name },
 	{ NULL, 0, NULL, 0, 0, NULL },

@@ -29,7 +29,10 @@ struct gl_conf {
 	long payment_give_up_s;   /* GALLEY_PAYMENT_GIVE_UP_S: a payment still processing fails */
 	long kitchen_staff;       /* GALLEY_KITCHEN_STAFF cooks (threads) per kitchen process */
 	long kitchen_seconds_per_item; /* GALLEY_KITCHEN_SECONDS_PER_ITEM a cook spends per unit */
-	const char *admin_email;       /* GALLEY_ADMIN_EMAIL: the first admin, or "" */
+	long slow_ms;            /* GALLEY_SLOW_MS: galley-pool logs a request running longer */
+	long request_timeout_s;  /* GALLEY_REQUEST_TIMEOUT_S: galley-pool kills the worker after */
+	long max_requests;       /* GALLEY_MAX_REQUESTS per worker, then it is recycled (0 never) */
+	const char *admin_email; /* GALLEY_ADMIN_EMAIL: the first admin, or "" */
 	const char *admin_password;    /* GALLEY_ADMIN_PASSWORD, or ""; never logged */
 	const char *otlp_endpoint;     /* OTEL_EXPORTER_OTLP_ENDPOINT, or "": tracing off */
 	const char *otel_service_name; /* OTEL_SERVICE_NAME, or "": "galley-<service>" */

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "board.h"
 #include "conf.h"
 #include "db.h"
 #include "doc.h"
@@ -35,7 +36,24 @@ db_log_handler(mongoc_log_level_t level, const char *domain, const char *message
 static void
 db_command_started(const mongoc_apm_command_started_t *event)
 {
-	gl_metrics_db_op(mongoc_apm_command_started_get_command_name(event));
+	const char *name = mongoc_apm_command_started_get_command_name(event);
+
+	gl_metrics_db_op(name);
+	gl_board_wait("mongo", name); /* the pool's status: where a request waits (board.h) */
+}
+
+static void
+db_command_succeeded(const mongoc_apm_command_succeeded_t *event)
+{
+	(void)event;
+	gl_board_wait(NULL, NULL);
+}
+
+static void
+db_command_failed(const mongoc_apm_command_failed_t *event)
+{
+	(void)event;
+	gl_board_wait(NULL, NULL);
 }
 
 int
@@ -77,6 +95,8 @@ gl_db_open(void)
 	mongoc_client_pool_set_appname(db_pool, "galley");
 	mongoc_apm_callbacks_t *apm = mongoc_apm_callbacks_new();
 	mongoc_apm_set_command_started_cb(apm, db_command_started);
+	mongoc_apm_set_command_succeeded_cb(apm, db_command_succeeded);
+	mongoc_apm_set_command_failed_cb(apm, db_command_failed);
 	mongoc_client_pool_set_apm_callbacks(db_pool, apm, NULL);
 	mongoc_apm_callbacks_destroy(apm);
 	snprintf(db_name, sizeof(db_name), "galley_%s", gl_conf.service);

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "board.h"
 #include "breaker.h"
 #include "conf.h"
 #include "http.h"
@@ -245,7 +246,9 @@ http_call(const struct gl_req *req, const struct http_out *o, const char *target
 		}
 		memset(&buf, 0, sizeof(buf));
 		long long started = gl_now_us();
+		gl_board_wait("http", target); /* the pool's status (board.h) */
 		err = http_once(o, req, status, &buf);
+		gl_board_wait(NULL, NULL);
 		gl_metrics_outbound(target, http_outcome(err), gl_now_us() - started);
 		/* A 4xx is a healthy target saying no; only down or slow counts against it. */
 		if (b != NULL) {

@@ -1,6 +1,7 @@
 noinst_LIBRARIES += lib/libgalley.a
 lib_libgalley_a_SOURCES = \
 	lib/app.c lib/app.h \
+	lib/board.c lib/board.h \
 	lib/breaker.c lib/breaker.h \
 	lib/cache.c lib/cache.h \
 	lib/conf.c lib/conf.h \

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "board.h"
 #include "conf.h"
 #include "log.h"
 #include "metrics.h"
@@ -163,6 +164,8 @@ gl_redis_argv(enum gl_redis which, int argc, const char **argv, const size_t *le
 		return NULL;
 	errno = 0;
 	gl_metrics_redis_op();
+	/* The pool's status (board.h): the command's name only (never its keys or values). */
+	gl_board_wait("redis", argv[0]);
 	r = redisCommandArgv(c, argc, argv, lens);
 	if (r == NULL && (c->err == REDIS_ERR_EOF ||
 	                  (c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE)))) {
@@ -176,6 +179,7 @@ gl_redis_argv(enum gl_redis which, int argc, const char **argv, const size_t *le
 		gl_metrics_redis_op();
 		r = redisCommandArgv(c, argc, argv, lens);
 	}
+	gl_board_wait(NULL, NULL);
 	if (r == NULL) {
 		/* The context is dead for good: drop it, reconnect later. */
 		gl_log(GL_LOG_WARN, NULL, "redis (%s): %s", redis_var(which), c->errstr);

@@ -10,9 +10,13 @@ GL_UNIT_TESTS = \
 	tests/unit/lib/breaker \
 	tests/unit/lib/http \
 	tests/unit/lib/log \
-	tests/unit/lib/trace
+	tests/unit/lib/trace \
+	tests/unit/lib/board
 check_PROGRAMS += $(GL_UNIT_TESTS) tests/unit/auth/secret
 TESTS += tests/unit/auth/secret tests/unit/format.sh
+# galley-pool on its own (pool/): its refusals, its sockets, its status, its workers' lives.
+TESTS += tests/unit/pool.sh
+EXTRA_DIST += tests/unit/pool.sh
 # docker/'s deployment files against the project (python3-yaml; nginx -t; the pools' probe).
 TESTS += tests/unit/deploy.py
 EXTRA_DIST += tests/unit/deploy.py docker
@@ -34,6 +38,7 @@ tests_unit_lib_breaker_LDADD = $(GL_LIBS)
 tests_unit_lib_trace_LDADD = $(GL_LIBS)
 tests_unit_lib_http_LDADD = $(GL_LIBS)
 tests_unit_lib_log_LDADD = $(GL_LIBS)
+tests_unit_lib_board_LDADD = $(GL_LIBS) -lpthread
 EXTRA_DIST += tests/unit/tap.h tests/unit/format.sh .clang-format tests/e2e tests/bench
 
 # The payment provider's request shapes, run by tests/e2e/80-payments.sh against stripe-mock

@@ -2,7 +2,8 @@
 # A temporary folder cleaned up on exit, a bare FastCGI "hello" pool (the baseline every
 # number is compared with), free ports, and an nginx of the benchmark's own.
 #   bench_tmp                        the folder ($BENCH_TMP), removed on exit with all below
-#   bench_hello_start WORKERS        builds tests/bench/hello.c, starts 1 pool: $HELLO_SOCK
+#   bench_hello_start WORKERS        builds tests/bench/hello.c, starts 1 pool of it under
+#                                    galley-pool (the services' own pool manager): $HELLO_SOCK
 #   free_port                        prints a free TCP port on 127.0.0.1
 #   bench_nginx_start HTTP-BODY      starts nginx with this inside http { } (one worker,
 #                                    no access log); returns when it runs
@@ -76,7 +77,11 @@ bench_tmp() {
 bench_hello_start() {
 	cc -O2 -o "$BENCH_TMP/hello" "$bench_top/tests/bench/hello.c" -lfcgi
 	HELLO_SOCK=$BENCH_TMP/hello.sock
-	setsid spawn-fcgi -n -s "$HELLO_SOCK" -M 0660 -- /usr/bin/multiwatch -f "$1" -- "$BENCH_TMP/hello" \
+	local pool=${GALLEY_BUILD:-$bench_top/build}/pool/galley-pool
+	[ -x "$pool" ] || { echo "bench: $pool is not built (bin/galley up builds it)" >&2; exit 2; }
+	# The same pool manager as the services', so the baseline differs from them only in
+	# what the worker does.
+	setsid "$pool" --listen "unix:$HELLO_SOCK" --workers "$1" --name hello-1 -- "$BENCH_TMP/hello" \
 		>"$BENCH_TMP/hello.log" 2>&1 &
 	bench_hello_pid=$!
 }

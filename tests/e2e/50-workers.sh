@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A worker killed mid-traffic costs no request: nginx retries the GET on another pool, and
-# multiwatch forks a replacement so the pool is back to full strength.
+# galley-pool forks a replacement so the pool is back to full strength.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -49,8 +49,8 @@ for svc in menu suppliers; do
 done
 
 STATUS="" BODY=""
-check "multiwatch replaced the menu worker" wait_until 15 pool_full menu 1 "${menu_victim:-0}"
-check "multiwatch replaced the suppliers worker" wait_until 15 pool_full suppliers 1 "${suppliers_victim:-0}"
+check "galley-pool replaced the menu worker" wait_until 15 pool_full menu 1 "${menu_victim:-0}"
+check "galley-pool replaced the suppliers worker" wait_until 15 pool_full suppliers 1 "${suppliers_victim:-0}"
 
 req GET /api/menu/readyz
 expect_status 200 "menu readyz after the faults"

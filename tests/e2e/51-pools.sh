@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A whole pool killed mid-traffic (multiwatch and its workers) costs no GET: nginx moves the
-# traffic to the service's other pools. Nothing restarts a dead pool by itself (multiwatch
+# A whole pool killed mid-traffic (galley-pool and its workers) costs no GET: nginx moves the
+# traffic to the service's other pools. Nothing restarts a dead pool by itself (galley-pool
 # is what re-forks, and it is gone): `bin/galley status` shows it DOWN until
 # `bin/galley restart-pool SVC N`, which this test runs at the end. (bin/galley test also
 # restores any pool a test killed on purpose before the next test.)

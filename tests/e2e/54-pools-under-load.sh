@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A whole pool killed (SIGKILL to multiwatch and its workers) in the middle of a request,
+# A whole pool killed (SIGKILL to galley-pool and its workers) in the middle of a request,
 # under a steady load of order placements and reads: first one of the stock pools (before
 # the load's first orders expire and their releases reach stock too), then one of the
 # orders pools. The request it was serving may fail honestly (502/503/504),

@@ -209,7 +209,7 @@ next=$(jq -r .next <<<"$BODY")
 req GET "/api/kitchen/tickets?status=ready&limit=1&after=$next"
 expect_json "(.items | length) == 1 and .items[0].id > \"$next\"" "and after=next the one after it"
 
-# A kitchen process told to stop (SIGTERM, as bin/galley down and multiwatch do) stops its
+# A kitchen process told to stop (SIGTERM, as bin/galley down and galley-pool do) stops its
 # cooks at once and hands their tickets back: another cook takes one over without waiting
 # for its lease (30 units: 40 s).  Cancelled while preparing, the ticket's cook stops.
 long=$(place 30)

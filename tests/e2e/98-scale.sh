@@ -5,7 +5,7 @@
 # the pools asked for. Last of the scripts: it leaves the stack's shape changed.
 . "$(dirname "$0")/lib.sh"
 
-# pools_of SVC: its pools whose multiwatch is alive; workers_of SVC N: pool N's live workers.
+# pools_of SVC: its pools whose galley-pool is alive; workers_of SVC N: pool N's live workers.
 pools_of() {
 	local f n=0
 	for f in "$GALLEY_RUN/pids/$1"-*.pid; do kill -0 "$(cat "$f" 2>/dev/null)" 2>/dev/null && n=$((n + 1)); done

@@ -43,7 +43,9 @@
 #                            code to FILE; `wait` for them
 #   done_testing                              prints 1..N; exits 1 if any failed, else 0
 # Fault helpers:
-#   pool_pid SVC N        the pool's multiwatch pid       pool_workers SVC N   its live workers
+#   pool_pid SVC N        the pool's galley-pool pid      pool_workers SVC N   its live workers
+#   pool_status SVC N     the pool's status JSON (galley-pool's status socket, pool/pool.h)
+#   pool_sum SVC FIELD    FIELD of the status summed over SVC's pools (fails if one is mute)
 #   kill_worker SVC N [PID]   SIGKILL one worker (default: the first)
 #   kill_pool SVC N           SIGKILL the whole pool (its process group)
 #   kill_busy SVC worker|pool [TIMEOUT_S]   SIGKILL a worker, or its pool, the moment it is
@@ -245,7 +247,7 @@ pool_pid() {
 	cat "$GALLEY_RUN/pids/$1-$2.pid" 2>/dev/null
 }
 
-# pool_workers SVC N: the live (not zombie) children of the pool's multiwatch, one a line.
+# pool_workers SVC N: the live (not zombie) children of the pool's galley-pool, one a line.
 pool_workers() {
 	local pid p
 	pid=$(pool_pid "$1" "$2") || return 0
@@ -258,6 +260,19 @@ pool_workers() {
 # note_kill PID SVC-N pool|worker: tell bin/galley test that this death is on purpose.
 note_kill() {
 	echo "$1 $2 $3" >>"$GALLEY_RUN/expected-kills"
+}
+
+pool_status() {
+	curl -sf --max-time 2 --unix-socket "$GALLEY_RUN/sock/$1-$2.status" http://pool/
+}
+
+pool_sum() {
+	local n v total=0
+	for ((n = 1; n <= $(svc_pools "$1"); n++)); do
+		v=$(pool_status "$1" "$n" | jq -e ".$2") || return 1
+		total=$((total + v))
+	done
+	echo "$total"
 }
 
 kill_worker() {
@@ -275,7 +290,7 @@ kill_pool() {
 	kill -0 "$pid" 2>/dev/null || return 0 # dead already (an earlier script killed it)
 	for p in $(pool_workers "$1" "$2"); do note_kill "$p" "$1-$2" worker; done
 	note_kill "$pid" "$1-$2" pool
-	# bin/galley starts each pool with setsid: its pid is the group of multiwatch + workers.
+	# bin/galley starts each pool with setsid: its pid is the group of galley-pool + workers.
 	kill -KILL -- "-$pid"
 }
 
@@ -301,7 +316,7 @@ kill_busy() {
 	local -A pool_of=() group_of=()
 	end=$((${EPOCHREALTIME/./} / 1000 + ${3:-15} * 1000))
 	while ((${EPOCHREALTIME/./} / 1000 < end)); do
-		# Who is who, asked again now and then (multiwatch replaces a worker that died).
+		# Who is who, asked again now and then (galley-pool replaces a worker that died).
 		pool_of=() group_of=()
 		for ((n = 1; n <= $(svc_pools "$svc"); n++)); do
 			group_of[$n]=$(pool_pid "$svc" "$n")

@@ -207,7 +207,7 @@ for header in re.findall(r"AC_CHECK_HEADER\(\[([\w.]+)\]", configure):
 missing = need - apt_packages("build")
 ok(not missing, "the build stage installs every package configure.ac needs", "missing: %s" % sorted(missing))
 # The runtime stage installs the package of every library the built binaries link.
-bins = sorted(glob.glob(BUILD + "/fcgi/*/galley-*") + glob.glob(BUILD + "/sql/galley-sql"))
+bins = sorted(glob.glob(BUILD + "/fcgi/*/galley-*") + glob.glob(BUILD + "/sql/galley-sql") + glob.glob(BUILD + "/pool/galley-pool"))
 bins = [b for b in bins if os.access(b, os.X_OK) and not b.endswith((".o", ".c"))]
 if bins:
     libs = set()
@@ -231,7 +231,8 @@ ok("SERVICE" in " ".join(stage_lines("service", "ARG")) and "galley-${SERVICE}" 
 ok(stage_lines("service", "EXPOSE") == [POOL_PORT], "the service image exposes the pool port %s" % POOL_PORT, stage_lines("service", "EXPOSE"))
 ok(any("galley-probe" in h and "readyz" in h for h in stage_lines("service", "HEALTHCHECK")), "the service image's HEALTHCHECK is galley-probe readyz")
 ok(any("galley-pool" in e for e in stage_lines("service", "ENTRYPOINT")), "the service image's main process is galley-pool")
-ok(apt_packages("service") >= {"spawn-fcgi", "multiwatch", "libfcgi-bin"}, "the service image installs spawn-fcgi, multiwatch and cgi-fcgi (libfcgi-bin)")
+ok(apt_packages("service") >= {"libfcgi-bin"}, "the service image installs cgi-fcgi (libfcgi-bin) for its probe")
+ok("/src/build/pool/galley-pool" in svc_text, "the service image copies the pool manager (pool/galley-pool)")
 ok(apt_packages("nginx") >= {"nginx", "libnginx-mod-nchan", "libnginx-mod-http-js"}, "the nginx image installs nginx with nchan and njs")
 ok(apt_packages("nginx") >= {"libnginx-mod-http-set-misc", "libnginx-mod-http-cache-purge"},
    "the nginx image installs set-misc and cache-purge (the auth check's cache, nginx.conf.in)")
@@ -716,9 +717,10 @@ def probe_run(*args):
     return p.returncode, p.stdout + p.stderr
 
 
-tools = [t for t in ("spawn-fcgi", "multiwatch", "cgi-fcgi") if not shutil.which(t)]
+tools = [t for t in ("cgi-fcgi",) if not shutil.which(t)]
+pool_bin = BUILD + "/pool/galley-pool"
 svc = next((s for s in SERVICES if os.access("%s/fcgi/%s/galley-%s" % (BUILD, s, s), os.X_OK)), None)
-if tools or svc is None:
+if tools or svc is None or not os.access(pool_bin, os.X_OK):
     for w in ("healthz", "readyz"):
         skip("galley-probe %s against a pool" % w, "missing %s" % (tools or "a built service in " + BUILD))
 else:
@@ -726,10 +728,11 @@ else:
     dead = free_port()  # nothing listens there: MongoDB and Redis that do not answer
     env = dict(os.environ, GALLEY_MONGO_URI="mongodb://127.0.0.1:%d/?serverSelectionTimeoutMS=300" % dead,
                GALLEY_REDIS_URL="redis://127.0.0.1:%d/0" % dead, GALLEY_STORE_URL="redis://127.0.0.1:%d/0" % dead, GALLEY_DB_TIMEOUT_MS="300", GALLEY_REDIS_TIMEOUT_MS="100")
-    pool_p = subprocess.Popen(["spawn-fcgi", "-n", "-a", "127.0.0.1", "-p", str(port), "--", shutil.which("multiwatch"), "-f", "1", "--",
+    # As in the image (docker/galley-pool): the pool manager on a TCP port.
+    pool_p = subprocess.Popen([pool_bin, "--listen", "127.0.0.1:%d" % port, "--workers", "1", "--",
                                "%s/fcgi/%s/galley-%s" % (BUILD, svc, svc)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        for _ in range(100):  # until spawn-fcgi listens
+        for _ in range(100):  # until galley-pool listens
             try:
                 socket.create_connection(("127.0.0.1", port), 1).close()
                 break
