@@ -1,7 +1,7 @@
 /*
  * board: the pool's scoreboard, shared memory between galley-pool and its workers.
  *
- * galley-pool (pool/) creates it (a memfd, one slot per worker) and tells each worker its fd
+ * galley-pool (fcgi/pool/) creates it (a memfd, one slot per worker) and tells each worker its fd
  * and slot in GALLEY_BOARD_FD and GALLEY_BOARD_SLOT.  lib/app.c maps it at start (nothing
  * happens when those are unset: a service run by hand works as before) and writes, per
  * request, its state, the requests served, when the request began, its method, the matched

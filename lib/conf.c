@@ -40,7 +40,7 @@ static const struct conf_var conf_vars[] = {
 	  &gl_conf.kitchen_seconds_per_item },
 	{ "GALLEY_ADMIN_EMAIL", CONF_STR, "", 0, 0, &gl_conf.admin_email },
 	{ "GALLEY_ADMIN_PASSWORD", CONF_STR, "", 0, 0, &gl_conf.admin_password },
-	/* Read by galley-pool (pool/); in this table so every worker sees them checked and
+	/* Read by galley-pool (fcgi/pool/); in this table so every worker sees them checked and
 	 * bin/galley records them for restart-pool. */
 	{ "GALLEY_SLOW_MS", CONF_LONG, "1000", 0, 86400000, &gl_conf.slow_ms },
 	{ "GALLEY_REQUEST_TIMEOUT_S", CONF_LONG, "30", 0, 86400, &gl_conf.request_timeout_s },

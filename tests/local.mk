@@ -14,7 +14,7 @@ GL_UNIT_TESTS = \
 	tests/unit/lib/board
 check_PROGRAMS += $(GL_UNIT_TESTS) tests/unit/auth/secret
 TESTS += tests/unit/auth/secret tests/unit/format.sh
-# galley-pool on its own (pool/): its refusals, its sockets, its status, its workers' lives.
+# galley-pool on its own (fcgi/pool/): its refusals, its sockets, its status, its workers' lives.
 TESTS += tests/unit/pool.sh
 EXTRA_DIST += tests/unit/pool.sh
 # docker/'s deployment files against the project (python3-yaml; nginx -t; the pools' probe).

@@ -77,7 +77,7 @@ bench_tmp() {
 bench_hello_start() {
 	cc -O2 -o "$BENCH_TMP/hello" "$bench_top/tests/bench/hello.c" -lfcgi
 	HELLO_SOCK=$BENCH_TMP/hello.sock
-	local pool=${GALLEY_BUILD:-$bench_top/build}/pool/galley-pool
+	local pool=${GALLEY_BUILD:-$bench_top/build}/fcgi/pool/galley-pool
 	[ -x "$pool" ] || { echo "bench: $pool is not built (bin/galley up builds it)" >&2; exit 2; }
 	# The same pool manager as the services', so the baseline differs from them only in
 	# what the worker does.

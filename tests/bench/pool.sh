@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# galley-pool (pool/) against spawn-fcgi + multiwatch, the pool it replaced, side by side in
+# galley-pool (fcgi/pool/) against spawn-fcgi + multiwatch, the pool it replaced, side by side in
 # one run: the same binary behind each, the same nginx, runs interleaved (A B A B) so that
 # whatever else the machine does falls on both alike:
 #   hello   nginx -> FastCGI hello (tests/bench/hello.c): the bare pool, no scoreboard
@@ -22,7 +22,7 @@ done
 . "$top/tests/bench/lib.sh"
 bench_stack pool.sh
 build=${GALLEY_BUILD:-$top/build}
-pool=$build/pool/galley-pool
+pool=$build/fcgi/pool/galley-pool
 menu=$build/fcgi/menu/galley-menu
 [ -x "$pool" ] && [ -x "$menu" ] || { echo "pool.sh: build $pool and $menu first" >&2; exit 2; }
 bench_tmp

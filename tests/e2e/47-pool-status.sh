@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# galley-pool's status (GET / on sock/SVC-N.status, pool/pool.h): every field is there;
+# galley-pool's status (GET / on sock/SVC-N.status, fcgi/pool/pool.h): every field is there;
 # accepted counts exactly the requests sent; a request held by a dependency that does not
 # answer (every suppliers worker stopped with SIGSTOP: menu's POST /api/menu/items asks
 # suppliers about the supplier) shows its worker busy, with the route's pattern, the request
@@ -99,4 +99,29 @@ check "slow_requests counted it" test "$slow_after" -ge $((slow_before + 1))
 created() { req POST /api/menu/items '{"name":"After the hold","price_cents":100,"supplier_id":"5eed00000000000000000001"}'; [[ $STATUS == 201 ]]; }
 check "menu creates items again once suppliers answers" wait_until 20 created
 req DELETE "/api/menu/items/$(jq -r .id <<<"$BODY")"
+
+# The same counters as Prometheus text, per pool on its status socket and for every pool at
+# once on nginx's internal listener (GET /metrics/pools); every pool's JSON by service (GET
+# /pools) with the service's sums.
+m=$(curl -sf --max-time 2 --unix-socket "$GALLEY_RUN/sock/$SVC-1.status" http://pool/metrics || true)
+STATUS="" BODY=$m
+check "a pool's GET /metrics is Prometheus text with its labels" grep -q "^galley_pool_accepted_total{service=\"$SVC\",pool=\"1\"} [0-9]" <<<"$m"
+check "with one TYPE line per family" test "$(grep -c '^# TYPE galley_pool_' <<<"$m")" -eq "$(grep -c '^galley_pool_' <<<"$m")"
+all=$(curl -s "$GALLEY_INTERNAL_URL/metrics/pools")
+every_pool() {
+	local svc n
+	for svc in $(jq -r '.services | keys[]' <<<"$(curl -s "$GALLEY_INTERNAL_URL/pools")"); do
+		for ((n = 1; n <= $(svc_pools "$svc"); n++)); do
+			grep -q "^galley_pool_workers{service=\"$svc\",pool=\"$n\"} " <<<"$all" || return 1
+		done
+	done
+}
+check "GET /metrics/pools holds every pool of every service" every_pool
+check "each family's TYPE once, its samples together" bash -c 'awk '"'"'/^# TYPE/ { if (seen[$3]++) exit 1 } /^galley_pool_/ { f = $1; sub(/\{.*/, "", f); if (f != last && done[f]++) exit 1; last = f }'"'"' <<<"$1"' _ "$all"
+n_pools=$(svc_pools "$SVC")
+GALLEY_URL=$GALLEY_INTERNAL_URL req GET /pools
+expect_status 200 "GET /pools on the internal listener"
+expect_json ".services.$SVC.pools_up == $n_pools and .services.$SVC.pools_down == 0" "every pool of $SVC is up"
+expect_json ".services.$SVC | .workers == ([.pools[].workers] | add) and .accepted == ([.pools[].accepted] | add)" "the service's counts are its pools' sums"
+expect_json "[.services.$SVC.pools[].name] == [range(1; $n_pools + 1) | \"$SVC/\\(.)\"]" "each pool named <service>/<number>"
 done_testing

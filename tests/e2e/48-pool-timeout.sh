@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The request timeout (GALLEY_REQUEST_TIMEOUT_S, pool/pool.h): menu's pools restart with 2 s
+# The request timeout (GALLEY_REQUEST_TIMEOUT_S, fcgi/pool/pool.h): menu's pools restart with 2 s
 # (bin/galley scale, one pool at a time, as an operator would), a request is held (its
 # worker stopped with SIGSTOP while it waits on suppliers, whose workers are stopped too):
 # nginx answers the client 504 in the API's error shape at 2 s and does not retry the POST;

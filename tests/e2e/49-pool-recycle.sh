@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Recycling (GALLEY_MAX_REQUESTS, pool/pool.h): suppliers' pools restart with 5 requests per
+# Recycling (GALLEY_MAX_REQUESTS, fcgi/pool/pool.h): suppliers' pools restart with 5 requests per
 # worker (bin/galley scale); 300 reads, 8 at a time, all answer 200 while every worker is
 # replaced many times over; galley-pool counts them as recycled, not as crashes, and the
 # workers' pids have all changed. Then suppliers' pools go back to the stack's default.

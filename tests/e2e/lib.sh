@@ -44,7 +44,7 @@
 #   done_testing                              prints 1..N; exits 1 if any failed, else 0
 # Fault helpers:
 #   pool_pid SVC N        the pool's galley-pool pid      pool_workers SVC N   its live workers
-#   pool_status SVC N     the pool's status JSON (galley-pool's status socket, pool/pool.h)
+#   pool_status SVC N     the pool's status JSON (galley-pool's status socket, fcgi/pool/pool.h)
 #   pool_sum SVC FIELD    FIELD of the status summed over SVC's pools (fails if one is mute)
 #   kill_worker SVC N [PID]   SIGKILL one worker (default: the first)
 #   kill_pool SVC N           SIGKILL the whole pool (its process group)

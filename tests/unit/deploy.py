@@ -207,7 +207,7 @@ for header in re.findall(r"AC_CHECK_HEADER\(\[([\w.]+)\]", configure):
 missing = need - apt_packages("build")
 ok(not missing, "the build stage installs every package configure.ac needs", "missing: %s" % sorted(missing))
 # The runtime stage installs the package of every library the built binaries link.
-bins = sorted(glob.glob(BUILD + "/fcgi/*/galley-*") + glob.glob(BUILD + "/sql/galley-sql") + glob.glob(BUILD + "/pool/galley-pool"))
+bins = sorted(glob.glob(BUILD + "/fcgi/*/galley-*") + glob.glob(BUILD + "/sql/galley-sql"))
 bins = [b for b in bins if os.access(b, os.X_OK) and not b.endswith((".o", ".c"))]
 if bins:
     libs = set()
@@ -232,7 +232,7 @@ ok(stage_lines("service", "EXPOSE") == [POOL_PORT], "the service image exposes t
 ok(any("galley-probe" in h and "readyz" in h for h in stage_lines("service", "HEALTHCHECK")), "the service image's HEALTHCHECK is galley-probe readyz")
 ok(any("galley-pool" in e for e in stage_lines("service", "ENTRYPOINT")), "the service image's main process is galley-pool")
 ok(apt_packages("service") >= {"libfcgi-bin"}, "the service image installs cgi-fcgi (libfcgi-bin) for its probe")
-ok("/src/build/pool/galley-pool" in svc_text, "the service image copies the pool manager (pool/galley-pool)")
+ok("/src/build/fcgi/pool/galley-pool" in svc_text, "the service image copies the pool manager (fcgi/pool/galley-pool)")
 ok(apt_packages("nginx") >= {"nginx", "libnginx-mod-nchan", "libnginx-mod-http-js"}, "the nginx image installs nginx with nchan and njs")
 ok(apt_packages("nginx") >= {"libnginx-mod-http-set-misc", "libnginx-mod-http-cache-purge"},
    "the nginx image installs set-misc and cache-purge (the auth check's cache, nginx.conf.in)")
@@ -718,7 +718,7 @@ def probe_run(*args):
 
 
 tools = [t for t in ("cgi-fcgi",) if not shutil.which(t)]
-pool_bin = BUILD + "/pool/galley-pool"
+pool_bin = BUILD + "/fcgi/pool/galley-pool"
 svc = next((s for s in SERVICES if os.access("%s/fcgi/%s/galley-%s" % (BUILD, s, s), os.X_OK)), None)
 if tools or svc is None or not os.access(pool_bin, os.X_OK):
     for w in ("healthz", "readyz"):

@@ -3,7 +3,7 @@
 top=${srcdir:-.}/
 n=0
 fail=0
-for f in "$top"lib/*.[ch] "$top"fcgi/*/*.[ch] "$top"pool/*.[ch] "$top"sql/*.c "$top"tests/unit/*.h "$top"tests/unit/*/*.c "$top"tests/bench/*.c "$top"tests/fuzz/*.[ch]; do
+for f in "$top"lib/*.[ch] "$top"fcgi/*/*.[ch] "$top"sql/*.c "$top"tests/unit/*.h "$top"tests/unit/*/*.c "$top"tests/bench/*.c "$top"tests/fuzz/*.[ch]; do
 	n=$((n + 1))
 	if clang-format --style=file:"$top.clang-format" --dry-run --Werror "$f" >/dev/null 2>&1; then
 		echo "ok $n - ${f#"$top"} is formatted"

@@ -1,11 +1,11 @@
 #!/bin/bash
-# galley-pool (pool/) on its own, with stand-in workers (sleep(1): no FastCGI, no scoreboard):
+# galley-pool (fcgi/pool/) on its own, with stand-in workers (sleep(1): no FastCGI, no scoreboard):
 # bad command lines and settings exit 2 with a message naming the culprit; a pool binds its
 # Unix socket (0660) and its status socket beside it, answers its status, replaces a killed
 # worker, ends its workers when it is SIGKILLed (PR_SET_PDEATHSIG), and on SIGTERM stops them,
 # removes both sockets and exits 0; a TCP pool reports its listen queue's backlog. TAP, run by
 # make check. By hand: cd build && srcdir=.. ../tests/unit/pool.sh
-pool=${GALLEY_POOL_BIN:-./pool/galley-pool}
+pool=${GALLEY_POOL_BIN:-./fcgi/pool/galley-pool}
 n=0
 fail=0
 dir=$(mktemp -d /tmp/galley-pool-test.XXXXXX)

@@ -1,4 +1,5 @@
-/* The status server: GET / on the status socket answers the pool's status as JSON. */
+/* The status server: GET / on the status socket answers the pool's status as JSON, GET
+ * /metrics the same counters as Prometheus text. */
 #include <errno.h>
 #include <jansson.h>
 #include <poll.h>
@@ -80,8 +81,8 @@ status_count(long n)
 	return n < 0 ? json_null() : json_integer(n);
 }
 
-char *
-pool_status_json(struct pool *p)
+static json_t *
+status_build(struct pool *p)
 {
 	int64_t now = pool_wall_ms();
 	struct timespec mono;
@@ -153,7 +154,85 @@ pool_status_json(struct pool *p)
 	json_object_set_new(st, "request_timeout_s", json_integer(p->timeout_s));
 	json_object_set_new(st, "max_requests", json_integer(p->max_requests));
 	json_object_set_new(st, "processes", procs);
-	char *text = json_dumps(st, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+	return st;
+}
+
+char *
+pool_status_json(struct pool *p)
+{
+	json_t *st = status_build(p);
+	char *text =
+	        st != NULL ? json_dumps(st, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII)
+	                   : NULL;
+	json_decref(st);
+	return text;
+}
+
+/* GET /metrics: the same counters as Prometheus text, labelled with the pool, so that each
+ * pool can be scraped on its own (a pod's status port) and nginx's /metrics/pools can merge
+ * them (nginx/pools.js). A count the pool could not read (a queue length: null) is left out. */
+static const struct {
+	const char *name, *type, *help, *key;
+} status_families[] = {
+	{ "galley_pool_workers", "gauge", "Workers alive.", "workers" },
+	{ "galley_pool_active_workers", "gauge", "Workers serving a request now.", "active" },
+	{ "galley_pool_max_active_workers", "gauge", "Most workers busy at once since the start.",
+	  "max_active" },
+	{ "galley_pool_accepted_total", "counter", "Requests the pool's workers began.",
+	  "accepted" },
+	{ "galley_pool_max_children_reached_total", "counter",
+	  "Stretches in which every worker was busy (sampled every 100 ms).",
+	  "max_children_reached" },
+	{ "galley_pool_listen_queue", "gauge", "Connections waiting in the listen queue now.",
+	  "listen_queue" },
+	{ "galley_pool_max_listen_queue", "gauge", "Longest listen queue seen since the start.",
+	  "max_listen_queue" },
+	{ "galley_pool_listen_queue_length", "gauge", "The listen queue's size (backlog).",
+	  "listen_queue_len" },
+	{ "galley_pool_slow_requests_total", "counter",
+	  "Requests that ran longer than GALLEY_SLOW_MS.", "slow_requests" },
+	{ "galley_pool_timed_out_total", "counter",
+	  "Workers killed on a request older than GALLEY_REQUEST_TIMEOUT_S.", "timed_out" },
+	{ "galley_pool_recycled_total", "counter", "Workers replaced after GALLEY_MAX_REQUESTS.",
+	  "recycled" },
+	{ "galley_pool_respawned_total", "counter", "Workers replaced after they died.",
+	  "respawned" },
+};
+
+static char *
+pool_metrics_text(struct pool *p)
+{
+	json_t *st = status_build(p);
+	char service[64], *text = NULL;
+	size_t len = 0, cap = 8192, j = 0;
+
+	if (st == NULL || (text = malloc(cap)) == NULL) {
+		json_decref(st);
+		return NULL;
+	}
+	/* A label value: the service name without what would end or escape it. */
+	for (const char *c = p->service; *c != '\0' && j < sizeof(service) - 1; c++)
+		if (*c != '"' && *c != '\\' && *c != '\n')
+			service[j++] = *c;
+	service[j] = '\0';
+	for (size_t i = 0; i < sizeof(status_families) / sizeof(status_families[0]); i++) {
+		json_t *v = json_object_get(st, status_families[i].key);
+		int n;
+		if (!json_is_integer(v))
+			continue;
+		n = snprintf(text + len, cap - len,
+		             "# HELP %s %s\n# TYPE %s %s\n%s{service=\"%s\",pool=\"%d\"} %lld\n",
+		             status_families[i].name, status_families[i].help,
+		             status_families[i].name, status_families[i].type,
+		             status_families[i].name, service, p->number,
+		             (long long)json_integer_value(v));
+		if (n < 0 || (size_t)n >= cap - len) {
+			free(text); /* cannot happen with these names: say so rather than cut */
+			json_decref(st);
+			return NULL;
+		}
+		len += (size_t)n;
+	}
 	json_decref(st);
 	return text;
 }
@@ -166,14 +245,19 @@ status_answer(struct pool *p, struct status_client *c)
 	int code = 200;
 	const char *reason = "OK";
 	char *body = NULL;
+	bool metrics = false;
 
 	c->in[c->in_len] = '\0';
 	if (sscanf(c->in, "%7s %63s HTTP/1.%*c", method, path) != 2) {
 		code = 400, reason = "Bad Request";
-	} else if (strcmp(path, "/") != 0) {
+	} else if (strcmp(path, "/") != 0 && strcmp(path, "/metrics") != 0) {
 		code = 404, reason = "Not Found";
 	} else if (strcmp(method, "GET") != 0) {
 		code = 405, reason = "Method Not Allowed";
+	} else if (strcmp(path, "/metrics") == 0) {
+		metrics = true;
+		if ((body = pool_metrics_text(p)) == NULL)
+			code = 500, reason = "Internal Server Error";
 	} else if ((body = pool_status_json(p)) == NULL) {
 		code = 500, reason = "Internal Server Error";
 	}
@@ -184,17 +268,20 @@ status_answer(struct pool *p, struct status_client *c)
 			return;
 		snprintf(body, n, "{\"error\":{\"message\":\"%s\"}}", what);
 	}
-	size_t blen = strlen(body);
+	bool text = metrics && code == 200; /* Prometheus text ends its own lines */
+	size_t blen = strlen(body), nl = text ? 0 : 1;
 	int hlen = snprintf(head, sizeof(head),
-	                    "HTTP/1.0 %d %s\r\nContent-Type: application/json\r\n"
+	                    "HTTP/1.0 %d %s\r\nContent-Type: %s\r\n"
 	                    "Content-Length: %zu\r\nConnection: close\r\n%s\r\n",
-	                    code, reason, blen + 1, code == 405 ? "Allow: GET\r\n" : "");
+	                    code, reason,
+	                    text ? "text/plain; version=0.0.4; charset=utf-8" : "application/json",
+	                    blen + nl, code == 405 ? "Allow: GET\r\n" : "");
 	c->out = malloc((size_t)hlen + blen + 2);
 	if (c->out != NULL) {
 		memcpy(c->out, head, (size_t)hlen);
 		memcpy(c->out + hlen, body, blen);
 		c->out[hlen + blen] = '\n';
-		c->out_len = (size_t)hlen + blen + 1;
+		c->out_len = (size_t)hlen + blen + nl;
 		c->out_off = 0;
 	}
 	free(body);
