@@ -94,6 +94,10 @@ METRICS = {
     "galley_processes", "nginx_connections_active", "nginx_connections_reading",
     "nginx_connections_writing", "nginx_connections_waiting", "nginx_connections_accepted_total",
     "nginx_connections_handled_total", "nginx_http_requests_total",
+    "galley_pool_workers", "galley_pool_active_workers", "galley_pool_max_active_workers",
+    "galley_pool_accepted_total", "galley_pool_max_children_reached_total", "galley_pool_listen_queue",
+    "galley_pool_max_listen_queue", "galley_pool_listen_queue_length", "galley_pool_slow_requests_total",
+    "galley_pool_timed_out_total", "galley_pool_recycled_total", "galley_pool_respawned_total",
 }
 
 # ---------------------------------------------------------------- every file parses
@@ -412,10 +416,12 @@ for svc in SERVICES:
         continue
     c = containers(dep)[0]
     ok(c.get("image", "").split(":")[0] == "galley/" + svc, "k8s %s: its image is galley/%s" % (svc, svc))
-    ok([p.get("containerPort") for p in c.get("ports", [])] == [int(POOL_PORT)], "k8s %s: the container's port is the pool port" % svc)
-    ok([p.get("port") for p in service["spec"]["ports"]] == [int(POOL_PORT)], "k8s %s: the Service's port is the pool port nginx names" % svc)
+    ok([p.get("containerPort") for p in c.get("ports", [])] == [int(POOL_PORT), 9001], "k8s %s: the container's ports are the pool port and its manager's status (9001)" % svc)
+    ok([p.get("port") for p in service["spec"]["ports"]] == [int(POOL_PORT), 9001], "k8s %s: the Service's ports are the pool port nginx names and the status nginx's /pools asks" % svc)
     ok(c.get("readinessProbe", {}).get("exec", {}).get("command") == ["galley-probe", "readyz"], "k8s %s: readiness runs galley-probe readyz" % svc)
-    ok(c.get("livenessProbe", {}).get("exec", {}).get("command") == ["galley-probe", "healthz"], "k8s %s: liveness runs galley-probe healthz" % svc)
+    ok(c.get("livenessProbe", {}).get("httpGet") == {"path": "/", "port": "status"}, "k8s %s: liveness asks the pool manager's status" % svc)
+    ann = dep["spec"]["template"]["metadata"].get("annotations", {})
+    ok(ann.get("prometheus.io/port") == "9001" and ann.get("prometheus.io/path") == "/metrics", "k8s %s: Prometheus scrapes each pod's pool counters on its status port" % svc, ann)
 # Every Service selects a workload's pods, and its target ports are that workload's ports.
 for name, s in sorted(objs.get("Service", {}).items()):
     sel = s["spec"].get("selector", {})
@@ -585,6 +591,9 @@ prom = (DOCS.get("docker/prometheus/prometheus.yml") or [{}])[0]
 targets = [(j.get("metrics_path", "/metrics"), t) for j in prom.get("scrape_configs", []) for sc in j.get("static_configs", []) for t in sc.get("targets", [])]
 ok(targets == [("/metrics", "nginx:" + INTERNAL_PORT), ("/metrics/nginx", "nginx:" + INTERNAL_PORT)],
    "Prometheus scrapes nginx's internal listener at /metrics (one target for every service) and /metrics/nginx (nginx's own)", targets)
+dns = [(j.get("job_name"), j.get("metrics_path"), sorted(n for sc in j.get("dns_sd_configs", []) for n in sc.get("names", [])), {sc.get("port") for sc in j.get("dns_sd_configs", [])})
+       for j in prom.get("scrape_configs", []) if j.get("dns_sd_configs")]
+ok(dns == [("pools", "/metrics", sorted(SERVICES), {9001})], "Prometheus scrapes every pool (each replica of each service, by DNS) on its manager's status port 9001 at /metrics", dns)
 ok(any(str(v).startswith("./prometheus/prometheus.yml:") for v in cs.get("prometheus", {}).get("volumes", [])), "compose gives Prometheus docker/prometheus/prometheus.yml")
 
 
@@ -657,9 +666,11 @@ ok(os.path.normpath(os.path.join(D, mounts.get(prov.get("options", {}).get("path
 families = re.findall(r'\{\s*"(\w+)",\s*"(counter|gauge|histogram)"', read(TOP + "/lib/metrics_text.c"))
 # nginx's own counters: each nginx answers them itself (nginx/metrics.js, /metrics/nginx).
 families += re.findall(r"\['(\w+)', '(counter|gauge)'", read(TOP + "/nginx/metrics.js"))
+# Each pool's own counters: its manager answers them (fcgi/pool/status.c, GET /metrics).
+families += re.findall(r'\{\s*"(\w+)",\s*"(counter|gauge)"', read(TOP + "/fcgi/pool/status.c"))
 EXPORTED = {f + s for f, t in families for s in (("_bucket", "_sum", "_count") if t == "histogram" else ("",))}
 ok(METRICS <= EXPORTED, "every metric this test knows is one lib/metrics_text.c or nginx/metrics.js exports", sorted(METRICS - EXPORTED))
-LABELS = set(re.findall(r'(\w+)=\\"', read(TOP + "/lib/metrics.c") + read(TOP + "/lib/metrics_text.c"))) | {"job", "instance"}
+LABELS = set(re.findall(r'(\w+)=\\"', read(TOP + "/lib/metrics.c") + read(TOP + "/lib/metrics_text.c") + read(TOP + "/fcgi/pool/status.c"))) | {"job", "instance"}
 rule_files = prom.get("rule_files", [])
 ok(rule_files and all(os.path.exists(os.path.join(D, "prometheus", f)) for f in rule_files), "prometheus.yml's rule_files are in docker/prometheus/", rule_files)
 prom_mounts = {v.split(":")[1]: v.split(":")[0] for v in cs.get("prometheus", {}).get("volumes", []) if isinstance(v, str)}
