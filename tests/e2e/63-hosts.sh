@@ -116,6 +116,7 @@ share_of() {
 	(($(served_by "${3:-0}" "${HOST_ADDR[$1]}:9000") >= $2 && $(served_by "${3:-0}" "${HOST_ADDR[$1]}:9001") >= $2))
 }
 load_start 500
+trap cleanup EXIT # load_start put its own in place: this one ends the load too
 every_share() { share_of 1 3 && share_of 2 3 && share_of 3 3; }
 check "every host serves reads and placements" wait_until 30 every_share
 
