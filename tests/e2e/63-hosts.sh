@@ -93,7 +93,11 @@ check "menu readyz is 200 through the hosts" ready menu 200
 check "orders readyz is 200" ready orders 200
 BODY=$(galley status 2>&1 || true)
 check "bin/galley status lists the pools on other hosts, up" \
-	test "$(grep -cE "^  (menu|orders) +127\.[0-9.]+:900[01] +up" <<<"$BODY")" = 6
+	test "$(grep -cE "^  (menu|orders) +127\.[0-9.]+:(9000|9010) +up" <<<"$BODY")" = 6
+# GET /pools asks each remote pool's manager on the next port (its status).
+BODY=$(curl -s "http://127.0.0.1:$GALLEY_INTERNAL_PORT/pools")
+expect_json "[.services.menu.pools[] | select(.up and (.name | test(\"^menu/127[.0-9]+:9000$\")))] | length == 3" "GET /pools shows the 3 menu pools on other hosts, up"
+expect_json ".services.orders.pools_up == 3 and .services.orders.pools_down == 0" "and the 3 orders pools (none local now)"
 
 # The internal listener: the pools' hosts may call it, host 4 (no pool) may not.
 internal() { ip netns exec "${HOST_NS[$1]}" curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
