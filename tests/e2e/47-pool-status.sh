@@ -41,14 +41,8 @@ STATUS="$before -> $after" BODY=""
 check "accepted grew by exactly 20 over $SVC's pools" test "$after" -eq $((before + 20))
 
 # A held request.
-stopped=()
-resume() { ((${#stopped[@]} == 0)) || kill -CONT "${stopped[@]}" 2>/dev/null || true; }
-trap resume EXIT
-for ((n = 1; n <= $(svc_pools suppliers); n++)); do
-	for p in $(pool_workers suppliers "$n"); do stopped+=("$p"); done
-done
 slow_before=$(pool_sum "$SVC" slow_requests)
-kill -STOP "${stopped[@]}"
+hold_workers suppliers
 trace=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 item='{"name":"Held by suppliers","price_cents":100,"supplier_id":"5eed00000000000000000001"}'
 curl -s -o "$_GL_TMP/held.body" -w '%{http_code}' --max-time 30 -X POST \
@@ -77,8 +71,7 @@ first=$(jq -r .request.running_ms <<<"$HELD")
 grows() { held_now && (($(jq -r .request.running_ms <<<"$HELD") > first)); }
 check "its running_ms grows (from $first)" wait_until 1.5 grows
 wait "$client" || true
-resume
-stopped=()
+release_workers
 STATUS=$(cat "$_GL_TMP/held.code" 2>/dev/null || true) BODY=$(cat "$_GL_TMP/held.body" 2>/dev/null || true)
 gave_up() { _gl_is_error 503 upstream_unavailable || _gl_is_error 504 upstream_timeout; }
 check "the held POST answers 503 or 504 in the API's error shape once menu gives up on suppliers" gave_up

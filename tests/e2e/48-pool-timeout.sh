@@ -13,24 +13,12 @@ source "$(dirname "$0")/lib.sh"
 SVC=menu
 POOLS=$(svc_pools "$SVC")
 galley() { "$GALLEY_TOP/bin/galley" "$@" >>"$_GL_TMP/galley.out" 2>&1; }
-timeouts_are() {
-	local n
-	for ((n = 1; n <= POOLS; n++)); do
-		pool_status "$SVC" "$n" | jq -e ".request_timeout_s == $1 and .timed_out == 0" >/dev/null || return 1
-	done
-}
 check "bin/galley scale restarts $SVC's pools with GALLEY_MENU_REQUEST_TIMEOUT_S=2" \
 	env GALLEY_MENU_REQUEST_TIMEOUT_S=2 "$GALLEY_TOP/bin/galley" scale "$SVC" "$POOLS"
-check "each $SVC pool's status says request_timeout_s 2" timeouts_are 2
+check "each $SVC pool's status says request_timeout_s 2" pools_all "$SVC" ".request_timeout_s == 2 and .timed_out == 0"
 check "nginx gives $SVC's requests 2 s" grep -q 'fastcgi_read_timeout 2s;' "$GALLEY_RUN/nginx/locations-public.conf"
 
-stopped=()
-resume() { ((${#stopped[@]} == 0)) || kill -CONT "${stopped[@]}" 2>/dev/null || true; }
-trap resume EXIT
-for ((n = 1; n <= $(svc_pools suppliers); n++)); do
-	for p in $(pool_workers suppliers "$n"); do stopped+=("$p"); done
-done
-kill -STOP "${stopped[@]}"
+hold_workers suppliers
 trace=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 name="Timed out $trace"
 start=${EPOCHREALTIME/./}
@@ -57,8 +45,7 @@ if [[ -n $VICTIM ]]; then
 	note_kill "$VICTIM" "$SVC-$POOL" worker # galley-pool kills it: bin/galley test expects that
 	kill -STOP "$VICTIM"
 fi
-resume
-stopped=()
+release_workers
 wait "$client" || true
 took=$(((${EPOCHREALTIME/./} - start) / 1000))
 STATUS=$(cat "$_GL_TMP/held.code" 2>/dev/null || true) BODY=$(cat "$_GL_TMP/held.body" 2>/dev/null || true)
@@ -89,7 +76,7 @@ expect_json 'type == "array" and length == 0' "the timed-out POST created no ite
 
 check "bin/galley scale gives $SVC's pools the default again" \
 	env GALLEY_MENU_REQUEST_TIMEOUT_S= "$GALLEY_TOP/bin/galley" scale "$SVC" "$POOLS"
-check "each $SVC pool's status says request_timeout_s 30" timeouts_are 30
+check "each $SVC pool's status says request_timeout_s 30" pools_all "$SVC" ".request_timeout_s == 30"
 created() { req POST /api/menu/items '{"name":"After the timeout","price_cents":100,"supplier_id":"5eed00000000000000000001"}'; [[ $STATUS == 201 ]]; }
 check "menu creates items again" wait_until 20 created
 req DELETE "/api/menu/items/$(jq -r .id <<<"$BODY")"

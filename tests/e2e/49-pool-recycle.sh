@@ -10,15 +10,9 @@ source "$(dirname "$0")/lib.sh"
 SVC=suppliers
 POOLS=$(svc_pools "$SVC")
 N=300
-settings_are() {
-	local n
-	for ((n = 1; n <= POOLS; n++)); do
-		pool_status "$SVC" "$n" | jq -e ".max_requests == $1 and .recycled == 0 and .respawned == 0" >/dev/null || return 1
-	done
-}
 check "bin/galley scale restarts $SVC's pools with GALLEY_SUPPLIERS_MAX_REQUESTS=5" \
 	env GALLEY_SUPPLIERS_MAX_REQUESTS=5 "$GALLEY_TOP/bin/galley" scale "$SVC" "$POOLS"
-check "each $SVC pool's status says max_requests 5" settings_are 5
+check "each $SVC pool's status says max_requests 5" pools_all "$SVC" ".max_requests == 5 and .recycled == 0 and .respawned == 0"
 old=$(for ((n = 1; n <= POOLS; n++)); do pool_workers "$SVC" "$n"; done | sort)
 accepted=$(pool_sum "$SVC" accepted)
 
@@ -44,5 +38,5 @@ check "accepted counts the recycled workers' requests too ($N more at least)" te
 
 check "bin/galley scale gives $SVC's pools the default again" \
 	env GALLEY_SUPPLIERS_MAX_REQUESTS= "$GALLEY_TOP/bin/galley" scale "$SVC" "$POOLS"
-check "each $SVC pool's status says max_requests 0" settings_are 0
+check "each $SVC pool's status says max_requests 0" pools_all "$SVC" ".max_requests == 0"
 done_testing

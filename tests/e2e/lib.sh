@@ -45,6 +45,8 @@
 # Fault helpers:
 #   pool_pid SVC N        the pool's galley-pool pid      pool_workers SVC N   its live workers
 #   pool_status SVC N     the pool's status JSON (galley-pool's status socket, fcgi/pool/pool.h)
+#   pools_all SVC JQ      every pool's status satisfies the jq boolean JQ
+#   hold_workers SVC, release_workers   SIGSTOP every worker of SVC / SIGCONT them (at exit too)
 #   pool_sum SVC FIELD    FIELD of the status summed over SVC's pools (fails if one is mute)
 #   kill_worker SVC N [PID]   SIGKILL one worker (default: the first)
 #   kill_pool SVC N           SIGKILL the whole pool (its process group)
@@ -273,6 +275,30 @@ pool_sum() {
 		total=$((total + v))
 	done
 	echo "$total"
+}
+
+# pools_all SVC JQ: every pool of SVC has a status for which the jq boolean JQ holds.
+pools_all() {
+	local n
+	for ((n = 1; n <= $(svc_pools "$1"); n++)); do
+		pool_status "$1" "$n" | jq -e "$2" >/dev/null || return 1
+	done
+}
+
+# hold_workers SVC: SIGSTOP every worker of SVC (a dependency that never answers);
+# release_workers: SIGCONT them, also run at exit so no test leaves them stopped.
+_GL_HELD=()
+hold_workers() {
+	local n p
+	for ((n = 1; n <= $(svc_pools "$1"); n++)); do
+		for p in $(pool_workers "$1" "$n"); do _GL_HELD+=("$p"); done
+	done
+	trap release_workers EXIT
+	kill -STOP "${_GL_HELD[@]}"
+}
+release_workers() {
+	((${#_GL_HELD[@]} == 0)) || kill -CONT "${_GL_HELD[@]}" 2>/dev/null || true
+	_GL_HELD=()
 }
 
 kill_worker() {
