@@ -10,24 +10,28 @@
 #define GL_CONF_H
 
 struct gl_conf {
-	const char *service;      /* the program's service name, e.g. "menu" */
-	const char *mongo_uri;    /* GALLEY_MONGO_URI */
-	const char *redis_url;    /* GALLEY_REDIS_URL: the cache, persists nothing */
-	const char *store_url;    /* GALLEY_STORE_URL: the Redis whose AOF is on (redis.h) */
-	const char *internal_url; /* GALLEY_INTERNAL_URL: nginx's internal listener */
-	const char *nginx_peers;  /* GALLEY_NGINX_PEERS: host:port naming every nginx, or "" */
-	const char *log_level;    /* GALLEY_LOG_LEVEL: debug, info, warn, error */
-	long cache_ttl;           /* GALLEY_CACHE_TTL seconds */
-	long http_timeout_ms;     /* GALLEY_HTTP_TIMEOUT_MS for outbound calls */
-	long db_timeout_ms;       /* GALLEY_DB_TIMEOUT_MS for server selection */
-	long redis_timeout_ms;    /* GALLEY_REDIS_TIMEOUT_MS per command */
-	long reservation_ttl;     /* GALLEY_RESERVATION_TTL seconds stock stays reserved */
-	long token_ttl;           /* GALLEY_TOKEN_TTL seconds a sign-in lasts */
-	const char *payment_api;  /* GALLEY_PAYMENT_API: the provider's base URL (Stripe's API) */
-	const char *payment_key;  /* GALLEY_PAYMENT_KEY: its secret key, or ""; never logged */
-	long payment_timeout_ms;  /* GALLEY_PAYMENT_TIMEOUT_MS per call to the provider */
-	long payment_give_up_s;   /* GALLEY_PAYMENT_GIVE_UP_S: a payment still processing fails */
-	long kitchen_staff;       /* GALLEY_KITCHEN_STAFF cooks (threads) per kitchen process */
+	const char *service;         /* the program's service name, e.g. "menu" */
+	const char *mongo_uri;       /* GALLEY_MONGO_URI */
+	const char *redis_url;       /* GALLEY_REDIS_URL: the cache, persists nothing */
+	const char *store_url;       /* GALLEY_STORE_URL: the Redis whose AOF is on (redis.h) */
+	const char *redis_sentinels; /* GALLEY_REDIS_SENTINELS: host:port,... or "" (sentinel.h) */
+	const char *redis_master;    /* GALLEY_REDIS_MASTER: the cache's name there */
+	const char *store_master;    /* GALLEY_STORE_MASTER: the store's name there */
+	long store_wait_ms;          /* GALLEY_STORE_WAIT_MS a store write waits for a replica */
+	const char *internal_url;    /* GALLEY_INTERNAL_URL: nginx's internal listener */
+	const char *nginx_peers;     /* GALLEY_NGINX_PEERS: host:port naming every nginx, or "" */
+	const char *log_level;       /* GALLEY_LOG_LEVEL: debug, info, warn, error */
+	long cache_ttl;              /* GALLEY_CACHE_TTL seconds */
+	long http_timeout_ms;        /* GALLEY_HTTP_TIMEOUT_MS for outbound calls */
+	long db_timeout_ms;          /* GALLEY_DB_TIMEOUT_MS for server selection */
+	long redis_timeout_ms;       /* GALLEY_REDIS_TIMEOUT_MS per command */
+	long reservation_ttl;        /* GALLEY_RESERVATION_TTL seconds stock stays reserved */
+	long token_ttl;              /* GALLEY_TOKEN_TTL seconds a sign-in lasts */
+	const char *payment_api; /* GALLEY_PAYMENT_API: the provider's base URL (Stripe's API) */
+	const char *payment_key; /* GALLEY_PAYMENT_KEY: its secret key, or ""; never logged */
+	long payment_timeout_ms; /* GALLEY_PAYMENT_TIMEOUT_MS per call to the provider */
+	long payment_give_up_s;  /* GALLEY_PAYMENT_GIVE_UP_S: a payment still processing fails */
+	long kitchen_staff;      /* GALLEY_KITCHEN_STAFF cooks (threads) per kitchen process */
 	long kitchen_seconds_per_item; /* GALLEY_KITCHEN_SECONDS_PER_ITEM a cook spends per unit */
 	long slow_ms;            /* GALLEY_SLOW_MS: galley-pool logs a request running longer */
 	long request_timeout_s;  /* GALLEY_REQUEST_TIMEOUT_S: galley-pool kills the worker after */

@@ -175,6 +175,9 @@ gl_db_ping(void)
 		bson_destroy(cmd);
 		return err;
 	}
+	/* No read preference: the primary's.  On a replica set without one (an election
+	 * under way, a majority lost) no server is selected: readyz says 503, since no
+	 * write could be made either. */
 	bool ok = mongoc_client_command_simple(c.client, "admin", cmd, NULL, &reply, &error);
 	bson_destroy(&reply);
 	bson_destroy(cmd);

@@ -18,6 +18,7 @@ lib_libgalley_a_SOURCES = \
 	lib/metrics.c lib/metrics_text.c lib/metrics.h \
 	lib/near.c lib/near.h \
 	lib/redis.c lib/redis.h \
+	lib/sentinel.c lib/sentinel.h \
 	lib/req.c lib/req.h \
 	lib/route.c lib/route.h \
 	lib/stop.c lib/stop.h \

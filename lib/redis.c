@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "near.h"
 #include "redis.h"
 #include "req.h"
+#include "sentinel.h"
 
 /* Per thread and per Redis: hiredis contexts may not be shared (see the tick thread in app.h). */
 static _Thread_local redisContext *redis_ctx[GL_REDIS__MAX];
@@ -26,6 +28,13 @@ static const char *
 redis_var(enum gl_redis which)
 {
 	return which == GL_REDIS_STORE ? "GALLEY_STORE_URL" : "GALLEY_REDIS_URL";
+}
+
+/* Its name at the Sentinels (sentinel.h). */
+static const char *
+redis_master(enum gl_redis which)
+{
+	return which == GL_REDIS_STORE ? gl_conf.store_master : gl_conf.redis_master;
 }
 
 struct redis_addr {
@@ -84,6 +93,37 @@ redis_tv(long ms)
 	return tv;
 }
 
+/* ROLE says "master": 0, else -1. */
+static int
+redis_is_primary(redisContext *c)
+{
+	redisReply *r = redisCommand(c, "ROLE");
+	int rc = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+	                         r->element[0]->type == REDIS_REPLY_STRING &&
+	                         strcmp(r->element[0]->str, "master") == 0
+	                 ? 0
+	                 : -1;
+
+	if (r != NULL)
+		freeReplyObject(r);
+	return rc;
+}
+
+/* How many replicas the primary on c has attached now (ROLE's third element); -1 unknown. */
+static int
+redis_replicas(redisContext *c)
+{
+	redisReply *r = redisCommand(c, "ROLE");
+	int n = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+	                        r->element[2]->type == REDIS_REPLY_ARRAY
+	                ? (int)r->element[2]->elements
+	                : -1;
+
+	if (r != NULL)
+		freeReplyObject(r);
+	return n;
+}
+
 redisContext *
 gl_redis_open(enum gl_redis which)
 {
@@ -95,6 +135,11 @@ gl_redis_open(enum gl_redis which)
 		gl_log(GL_LOG_ERROR, NULL, "%s must be redis://host:port/db or unix:///path",
 		       redis_var(which));
 		return NULL;
+	}
+	if (gl_sentinel_on()) {
+		a.path[0] = '\0';
+		if (gl_sentinel_primary(redis_master(which), a.host, sizeof(a.host), &a.port) < 0)
+			return NULL;
 	}
 	tv = redis_tv(gl_conf.redis_timeout_ms);
 	c = a.path[0] ? redisConnectUnixWithTimeout(a.path, tv)
@@ -116,6 +161,14 @@ gl_redis_open(enum gl_redis which)
 			redisFree(c);
 			return NULL;
 		}
+	}
+	if (gl_sentinel_on() && redis_is_primary(c) < 0) {
+		/* A Sentinel's answer from just before a failover, or an old primary back and
+		 * not yet turned into a replica: writes there would be refused or lost. */
+		gl_log(GL_LOG_WARN, NULL, "redis (%s): %s:%d is not the primary (yet)",
+		       redis_var(which), a.host, a.port);
+		redisFree(c);
+		return NULL;
 	}
 	return c;
 }
@@ -154,11 +207,63 @@ gl_redis_close(void)
 		gl_redis_drop((enum gl_redis)i);
 }
 
+/*
+ * One command on c.  With Sentinels, a store command goes with a WAIT 1 <ms> in the same
+ * write: its reply is not taken as done until a replica has it too, since an asynchronous
+ * replica promoted in a failover would not have it.  A write no replica took in time is
+ * "not done" for the caller (NULL, *unsure set; the context is fine), like a timeout: it
+ * may still be there, which every store write's caller already allows for (a retry with
+ * the same key or version).  With no replica attached there is nothing a failover could
+ * promote, so the primary's AOF is what keeps it: acknowledged.
+ */
+static redisReply *
+redis_command(redisContext *c, enum gl_redis which, int argc, const char **argv, const size_t *lens,
+              bool *unsure)
+{
+	redisReply *r = NULL, *w = NULL;
+	bool kept;
+
+	*unsure = false;
+	if (which != GL_REDIS_STORE || gl_conf.store_wait_ms == 0 || !gl_sentinel_on())
+		return redisCommandArgv(c, argc, argv, lens);
+	if (redisAppendCommandArgv(c, argc, argv, lens) != REDIS_OK ||
+	    redisAppendCommand(c, "WAIT 1 %ld", gl_conf.store_wait_ms) != REDIS_OK ||
+	    redisGetReply(c, (void **)&r) != REDIS_OK)
+		return NULL;
+	if (gl_conf.store_wait_ms >= gl_conf.redis_timeout_ms)
+		redisSetTimeout(c, redis_tv(gl_conf.store_wait_ms + gl_conf.redis_timeout_ms));
+	if (redisGetReply(c, (void **)&w) != REDIS_OK) {
+		freeReplyObject(r);
+		return NULL;
+	}
+	if (gl_conf.store_wait_ms >= gl_conf.redis_timeout_ms)
+		redisSetTimeout(c, redis_tv(gl_conf.redis_timeout_ms));
+	kept = w->type == REDIS_REPLY_INTEGER && w->integer >= 1;
+	freeReplyObject(w);
+	if (kept || r->type == REDIS_REPLY_ERROR || redis_replicas(c) == 0)
+		return r;
+	gl_log(GL_LOG_WARN, NULL,
+	       "store: no replica took a write within %ld ms (GALLEY_STORE_WAIT_MS)",
+	       gl_conf.store_wait_ms);
+	freeReplyObject(r);
+	*unsure = true;
+	return NULL;
+}
+
+/* An error reply that means "not the primary (any more)": a failover happened. */
+static bool
+redis_demoted(const redisReply *r)
+{
+	return r->type == REDIS_REPLY_ERROR &&
+	       (strncmp(r->str, "READONLY", 8) == 0 || strncmp(r->str, "MASTERDOWN", 10) == 0);
+}
+
 redisReply *
 gl_redis_argv(enum gl_redis which, int argc, const char **argv, const size_t *lens)
 {
 	redisContext *c = redis_connect(which);
 	redisReply *r;
+	bool unsure;
 
 	if (c == NULL)
 		return NULL;
@@ -166,31 +271,43 @@ gl_redis_argv(enum gl_redis which, int argc, const char **argv, const size_t *le
 	gl_metrics_redis_op();
 	/* The pool's status (board.h): the command's name only (never its keys or values). */
 	gl_board_wait("redis", argv[0]);
-	r = redisCommandArgv(c, argc, argv, lens);
-	if (r == NULL && (c->err == REDIS_ERR_EOF ||
-	                  (c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE)))) {
+	r = redis_command(c, which, argc, argv, lens, &unsure);
+	if (r == NULL && !unsure &&
+	    (c->err == REDIS_ERR_EOF ||
+	     (c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE)))) {
 		/* Redis closed a connection it had (it restarted): one fresh try, at once, rather
 		 * than a failure on every process's first command after a restart.  Not after a
 		 * timeout, when the command may be running still. */
 		gl_redis_drop(which);
 		redis_retry_at[which] = 0;
-		if ((c = redis_connect(which)) == NULL)
+		if ((c = redis_connect(which)) == NULL) {
+			gl_board_wait(NULL, NULL);
 			return NULL;
+		}
 		gl_metrics_redis_op();
-		r = redisCommandArgv(c, argc, argv, lens);
+		r = redis_command(c, which, argc, argv, lens, &unsure);
 	}
 	gl_board_wait(NULL, NULL);
-	if (r == NULL) {
+	if (r == NULL && !unsure) {
 		/* The context is dead for good: drop it, reconnect later. */
 		gl_log(GL_LOG_WARN, NULL, "redis (%s): %s", redis_var(which), c->errstr);
 		gl_redis_drop(which);
 		redis_retry_at[which] = 0;
-	} else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "LOADING", 7) == 0) {
+	} else if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+	           strncmp(r->str, "LOADING", 7) == 0) {
 		/* A Redis that restarted answers every command so while it reads its AOF: not
 		 * there yet, as if it did not answer (a 503 or a later try), never a "no" to the
 		 * command (a store restarting under load made stock answer 500). */
 		freeReplyObject(r);
 		r = NULL;
+	} else if (r != NULL && redis_demoted(r)) {
+		/* A primary that became a replica refuses writes: as if it were away, and the
+		 * next connect asks the Sentinels where the primary is now. */
+		gl_log(GL_LOG_WARN, NULL, "redis (%s): %s", redis_var(which), r->str);
+		freeReplyObject(r);
+		r = NULL;
+		gl_redis_drop(which);
+		redis_retry_at[which] = 0;
 	}
 	return r;
 }

@@ -313,6 +313,10 @@ gl_req_finish(struct gl_req *req, enum gl_err err)
 		FCGX_FPrintF(out, "X-Cache: %s\r\n", req->cache);
 	if (req->location[0] != '\0')
 		FCGX_FPrintF(out, "Location: %s\r\n", req->location);
+	/* A 503 is "a dependency is away for now" (a restart, a failover): when to try again,
+	 * as nginx's own 503s say it (errors.conf). */
+	if (req->status == 503 && strstr(req->headers, "Retry-After:") == NULL)
+		FCGX_PutS("Retry-After: 1\r\n", out);
 	if (req->headers[0] != '\0')
 		FCGX_PutS(req->headers, out);
 	if (err == GL_E_METHOD && req->match.allow != 0) {

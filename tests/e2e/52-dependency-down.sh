@@ -9,6 +9,7 @@ for n in $(seq 1 "$(svc_pools suppliers)"); do kill_pool suppliers "$n"; done
 for i in 1 2 3 4 5 6 7; do
 	req POST /api/menu/items "$item"
 	expect_error 503 upstream_unavailable "menu answers 503 while suppliers is down (try $i)"
+	expect_header Retry-After '^1$' "with Retry-After: 1 (try $i)"
 done
 req GET /api/menu
 expect_status 200 "reads that need no supplier still work"

@@ -376,8 +376,27 @@ kill_busy() {
 	return 1
 }
 
-rcli() { redis-cli -u "$GALLEY_REDIS_URL" --no-auth-warning "$@"; }
-scli() { redis-cli -u "$GALLEY_STORE_URL" --no-auth-warning "$@"; }
+rcli() { _gl_cli "$GALLEY_REDIS_URL" galley-cache "$@"; }
+scli() { _gl_cli "$GALLEY_STORE_URL" galley-store "$@"; }
+# _gl_cli URL MASTER ARGS...: redis-cli on URL, or, on a stack with Sentinels (up --ha), on
+# the primary they name MASTER now (URL's db).
+_gl_cli() {
+	local url=$1 m=$2 s a=""
+	shift 2
+	if [[ -n ${GALLEY_REDIS_SENTINELS:-} ]]; then
+		a=$(sentinel_primary "$m") && url="redis://$a/${url##*/}"
+	fi
+	redis-cli -u "$url" --no-auth-warning "$@"
+}
+# sentinel_primary MASTER: host:port of MASTER's primary, from the first Sentinel that answers.
+sentinel_primary() {
+	local s a
+	for s in ${GALLEY_REDIS_SENTINELS//,/ }; do
+		a=$(redis-cli -h "${s%:*}" -p "${s##*:}" --raw SENTINEL get-master-addr-by-name "$1" 2>/dev/null | paste -sd:) || continue
+		[[ $a == *:* ]] && { echo "$a"; return 0; }
+	done
+	return 1
+}
 # mongo_find SERVICE COLL FILTER: the documents of galley_SERVICE.COLL that match FILTER
 # (extended JSON), as a JSON array read from MongoDB itself (galley-sql -p), not the API.
 mongo_find() {
@@ -399,8 +418,8 @@ ready() { AUTH_TOKEN= req GET "/api/$1/readyz"; [[ $STATUS == "$2" ]]; }
 #   load_start UNITS    a new supplier and item (LOAD_ITEM) with UNITS units in stock
 #                       (LOAD_UNITS), a new customer (LOAD_TOKEN) who places the orders, and
 #                       both loops, in the background, until orders flow; their logs in
-#                       LOAD_DIR: placed ("STATUS ORDER_ID|ERROR_CODE|-" a line), reads
-#                       ("STATUS" a line)
+#                       LOAD_DIR: placed ("STATUS ORDER_ID|ERROR_CODE|- RETRY_AFTER|-" a
+#                       line), reads ("STATUS" or "STATUS RETRY_AFTER" a line)
 #   load_mark           how many placements have answered so far
 #   load_seen CODES N [MARK]   N or more placements after the first MARK answered one of
 #                       CODES (a regex of statuses: '201', '50[234]')
@@ -431,13 +450,14 @@ _gl_load_setup() {
 }
 
 _gl_place_loop() {
-	local code
+	local code ra
 	while [[ ! -e $LOAD_DIR/stop ]] && kill -0 $$ 2>/dev/null; do
-		code=$(curl -s -o "$LOAD_DIR/body" -w '%{http_code}' --max-time 10 -X POST \
+		code=$(curl -s -o "$LOAD_DIR/body" -w '%{http_code} %header{retry-after}' --max-time 10 -X POST \
 			"$GALLEY_URL/api/orders" -H "Authorization: Bearer $LOAD_TOKEN" \
 			-H 'Content-Type: application/json' \
 			-d "{\"lines\":[{\"item_id\":\"$LOAD_ITEM\",\"qty\":1}]}") || true
-		echo "${code:-000} $(jq -r '.id // .error.code // "-"' "$LOAD_DIR/body" 2>/dev/null || echo -)" \
+		ra=${code#* } code=${code%% *}
+		echo "${code:-000} $(jq -r '.id // .error.code // "-"' "$LOAD_DIR/body" 2>/dev/null || echo -) ${ra:--}" \
 			>>"$LOAD_DIR/placed"
 		sleep 0.05
 	done
@@ -445,8 +465,9 @@ _gl_place_loop() {
 
 _gl_read_loop() {
 	while [[ ! -e $LOAD_DIR/stop ]] && kill -0 $$ 2>/dev/null; do
-		curl -s -o /dev/null -w '%{http_code}\n' --max-time 10 "$GALLEY_URL/api/menu/items/$LOAD_ITEM" \
-			-H "Authorization: Bearer $LOAD_TOKEN" >>"$LOAD_DIR/reads" || true
+		# "200", or "503 1": a refusal with its Retry-After
+		curl -s -o /dev/null -w '%{http_code} %header{retry-after}\n' --max-time 10 "$GALLEY_URL/api/menu/items/$LOAD_ITEM" \
+			-H "Authorization: Bearer $LOAD_TOKEN" | sed 's/ $//' >>"$LOAD_DIR/reads" || true
 		sleep 0.05
 	done
 }
