@@ -415,6 +415,11 @@ gl_app_main(const struct gl_service *svc)
 		gl_trace_server_start(&span, &req);
 		enum gl_err err = gl_app_dispatch(routes, &req);
 		app_drain(&req);
+		/* What the request wrote to Redis is on a replica before it is acknowledged
+		 * (redis.h; a no-op without Sentinels). */
+		if (gl_redis_sync() < 0 && err == GL_OK && req.status < 300)
+			err = gl_fail(&req, GL_E_UPSTREAM_DOWN, NULL,
+			              "Redis's replica did not confirm the write in time");
 		gl_req_finish(&req, err);
 		gl_trace_server_end(&span, &req);
 		FCGX_Finish_r(&fcgi);

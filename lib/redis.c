@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
 #include "board.h"
@@ -17,6 +18,9 @@
 /* Per thread and per Redis: hiredis contexts may not be shared (see the tick thread in app.h). */
 static _Thread_local redisContext *redis_ctx[GL_REDIS__MAX];
 static _Thread_local long long redis_retry_at[GL_REDIS__MAX]; /* monotonic us before we reconnect */
+/* With Sentinels, the request thread's writes not yet known to be on a replica (gl_redis_sync). */
+static _Thread_local bool redis_unsynced[GL_REDIS__MAX]; /* a write since the last sync */
+static _Thread_local bool redis_lost[GL_REDIS__MAX];     /* and its connection closed since */
 
 static const char *
 redis_url(enum gl_redis which)
@@ -193,6 +197,8 @@ redis_connect(enum gl_redis which)
 void
 gl_redis_drop(enum gl_redis which)
 {
+	if (redis_unsynced[which])
+		redis_lost[which] = true;
 	if (redis_ctx[which] != NULL)
 		redisFree(redis_ctx[which]);
 	redis_ctx[which] = NULL;
@@ -208,46 +214,74 @@ gl_redis_close(void)
 }
 
 /*
- * One command on c.  With Sentinels, a store command goes with a WAIT 1 <ms> in the same
- * write: its reply is not taken as done until a replica has it too, since an asynchronous
- * replica promoted in a failover would not have it.  A write no replica took in time is
- * "not done" for the caller (NULL, *unsure set; the context is fine), like a timeout: it
- * may still be there, which every store write's caller already allows for (a retry with
- * the same key or version).  With no replica attached there is nothing a failover could
- * promote, so the primary's AOF is what keeps it: acknowledged.
+ * With Sentinels, what a request wrote to the store must be on a replica before the request
+ * is acknowledged (gl_redis_sync), since an asynchronous replica promoted in a failover
+ * would not have it.  Once per request, not per command: WAIT covers every earlier write of
+ * the connection, and a replica applies the primary's writes in order, so whatever a
+ * failover loses is a suffix that no one was told about.  Only the request thread's writes
+ * are tracked: a consumer or a tick that loses a suffix does it again (its XACK or its due
+ * entry was in that suffix too).  Of the cache's writes only deletions count: a lost copy
+ * is read again, but a lost invalidation (a logout's session, a changed item) would bring
+ * back what the request said was gone.
  */
-static redisReply *
-redis_command(redisContext *c, enum gl_redis which, int argc, const char **argv, const size_t *lens,
-              bool *unsure)
+static bool
+redis_tracked(enum gl_redis which, const char *cmd)
 {
-	redisReply *r = NULL, *w = NULL;
+	static const char *const reads[] = { "GET",       "MGET",      "HGET",   "HMGET",
+		                             "HGETALL",   "EXISTS",    "TTL",    "PTTL",
+		                             "ZSCORE",    "ZCARD",     "ZRANGE", "ZRANGEBYSCORE",
+		                             "XRANGE",    "XREVRANGE", "XLEN",   "XPENDING",
+		                             "XINFO",     "PING",      "SCARD",  "SMEMBERS",
+		                             "SISMEMBER", "WAIT",      "ROLE" };
+
+	if (gl_conf.store_wait_ms == 0 || !gl_sentinel_on())
+		return false;
+	if (which == GL_REDIS_CACHE)
+		return strcasecmp(cmd, "DEL") == 0 || strcasecmp(cmd, "UNLINK") == 0;
+	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++)
+		if (strcasecmp(cmd, reads[i]) == 0)
+			return false;
+	return true; /* anything but those may write */
+}
+
+/* One Redis's part of gl_redis_sync. */
+static int
+redis_sync(enum gl_redis which)
+{
+	const char *argv[3];
+	char ms[24];
+	redisReply *r;
 	bool kept;
 
-	*unsure = false;
-	if (which != GL_REDIS_STORE || gl_conf.store_wait_ms == 0 || !gl_sentinel_on())
-		return redisCommandArgv(c, argc, argv, lens);
-	if (redisAppendCommandArgv(c, argc, argv, lens) != REDIS_OK ||
-	    redisAppendCommand(c, "WAIT 1 %ld", gl_conf.store_wait_ms) != REDIS_OK ||
-	    redisGetReply(c, (void **)&r) != REDIS_OK)
-		return NULL;
-	if (gl_conf.store_wait_ms >= gl_conf.redis_timeout_ms)
-		redisSetTimeout(c, redis_tv(gl_conf.store_wait_ms + gl_conf.redis_timeout_ms));
-	if (redisGetReply(c, (void **)&w) != REDIS_OK) {
-		freeReplyObject(r);
-		return NULL;
+	if (!redis_unsynced[which])
+		return 0;
+	redis_unsynced[which] = false;
+	if (redis_lost[which]) { /* the primary it went to may be gone: unknown, not acknowledged */
+		redis_lost[which] = false;
+		return -1;
 	}
-	if (gl_conf.store_wait_ms >= gl_conf.redis_timeout_ms)
-		redisSetTimeout(c, redis_tv(gl_conf.redis_timeout_ms));
-	kept = w->type == REDIS_REPLY_INTEGER && w->integer >= 1;
-	freeReplyObject(w);
-	if (kept || r->type == REDIS_REPLY_ERROR || redis_replicas(c) == 0)
-		return r;
-	gl_log(GL_LOG_WARN, NULL,
-	       "store: no replica took a write within %ld ms (GALLEY_STORE_WAIT_MS)",
-	       gl_conf.store_wait_ms);
+	snprintf(ms, sizeof(ms), "%ld", gl_conf.store_wait_ms);
+	argv[0] = "WAIT", argv[1] = "1", argv[2] = ms;
+	if ((r = gl_redis_block(which, gl_conf.store_wait_ms, 3, argv, NULL)) == NULL)
+		return -1;
+	kept = r->type == REDIS_REPLY_INTEGER && r->integer >= 1;
 	freeReplyObject(r);
-	*unsure = true;
-	return NULL;
+	/* With no replica attached there is nothing a failover could promote: the primary
+	 * (and, for the store, its AOF) keeps the write, acknowledged alone. */
+	if (kept || (redis_ctx[which] != NULL && redis_replicas(redis_ctx[which]) == 0))
+		return 0;
+	gl_log(GL_LOG_WARN, NULL,
+	       "%s: no replica took a write within %ld ms (GALLEY_STORE_WAIT_MS)",
+	       which == GL_REDIS_STORE ? "store" : "cache", gl_conf.store_wait_ms);
+	return -1;
+}
+
+int
+gl_redis_sync(void)
+{
+	int store = redis_sync(GL_REDIS_STORE), cache = redis_sync(GL_REDIS_CACHE);
+
+	return store < 0 || cache < 0 ? -1 : 0;
 }
 
 /* An error reply that means "not the primary (any more)": a failover happened. */
@@ -263,7 +297,6 @@ gl_redis_argv(enum gl_redis which, int argc, const char **argv, const size_t *le
 {
 	redisContext *c = redis_connect(which);
 	redisReply *r;
-	bool unsure;
 
 	if (c == NULL)
 		return NULL;
@@ -271,10 +304,11 @@ gl_redis_argv(enum gl_redis which, int argc, const char **argv, const size_t *le
 	gl_metrics_redis_op();
 	/* The pool's status (board.h): the command's name only (never its keys or values). */
 	gl_board_wait("redis", argv[0]);
-	r = redis_command(c, which, argc, argv, lens, &unsure);
-	if (r == NULL && !unsure &&
-	    (c->err == REDIS_ERR_EOF ||
-	     (c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE)))) {
+	if (redis_tracked(which, argv[0]))
+		redis_unsynced[which] = true;
+	r = redisCommandArgv(c, argc, argv, lens);
+	if (r == NULL && (c->err == REDIS_ERR_EOF ||
+	                  (c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE)))) {
 		/* Redis closed a connection it had (it restarted): one fresh try, at once, rather
 		 * than a failure on every process's first command after a restart.  Not after a
 		 * timeout, when the command may be running still. */
@@ -285,10 +319,10 @@ gl_redis_argv(enum gl_redis which, int argc, const char **argv, const size_t *le
 			return NULL;
 		}
 		gl_metrics_redis_op();
-		r = redis_command(c, which, argc, argv, lens, &unsure);
+		r = redisCommandArgv(c, argc, argv, lens);
 	}
 	gl_board_wait(NULL, NULL);
-	if (r == NULL && !unsure) {
+	if (r == NULL) {
 		/* The context is dead for good: drop it, reconnect later. */
 		gl_log(GL_LOG_WARN, NULL, "redis (%s): %s", redis_var(which), c->errstr);
 		gl_redis_drop(which);

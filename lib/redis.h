@@ -60,6 +60,16 @@ redisReply *gl_redis_strv(enum gl_redis which, int argc, const char **argv);
 /* Run an all-text command; its reply's type, or -1 when Redis is unreachable. */
 int gl_redis_type(enum gl_redis which, int argc, const char **argv);
 
+/*
+ * With Sentinels (sentinel.h) and GALLEY_STORE_WAIT_MS > 0: wait until a replica has every
+ * store write, and every cache deletion, this thread made since the last call (WAIT 1).  0
+ * when it has, when there was none, or when no replica is attached (nothing a failover could
+ * promote); -1 when an attached replica did not take them in time or the connection they
+ * went on was lost: the request must not be acknowledged (app.c answers 503).  Without
+ * Sentinels, always 0.
+ */
+int gl_redis_sync(void);
+
 /* Is Redis answering?  0 or -1. */
 int gl_redis_ping(enum gl_redis which);
 

@@ -127,7 +127,13 @@ echo "# cache failover: replica promoted $(((t1 - t0) / 1000000)) ms after the k
 check "bin/galley restart-redis starts both old primaries again" ha restart-redis
 replica_now() { test "$(role_of "$1")" = slave; }
 check "the old store primary is a replica of the new one now" wait_until 20 replica_now "$store_port"
+# online: it has loaded the primary's copy and follows its writes (until then the primary
+# counts no replica and acknowledges alone, README: Redis with failover).
+replica_online() { redis-cli -p "$GALLEY_STORE_REPLICA_PORT" INFO replication | grep -qE "^slave0:.*port=$store_port,state=online"; }
+check "and has caught up with it" wait_until 30 replica_online
 check "the old cache primary too" wait_until 20 replica_now "$cache_port"
+cache_online() { redis-cli -p "$GALLEY_REDIS_REPLICA_PORT" INFO replication | grep -qE "^slave0:.*port=$cache_port,state=online"; }
+check "and has caught up" wait_until 30 cache_online
 mark=$(load_mark)
 check "orders are still placed" wait_until 20 load_seen 201 3 "$mark"
 pmark=$(wc -l <"$pays")
@@ -147,6 +153,20 @@ expect_header Retry-After '^[0-9]+$' "with Retry-After"
 check "the replica goes on (SIGCONT)" kill -CONT "$lagging"
 placed_again() { AUTH_TOKEN=$pay_token one_order && [[ $STATUS == 201 ]]; }
 check "and placements are acknowledged again" wait_until 20 placed_again
+
+# The cache's deletions too (a logout drops the cached session): with the cache's replica
+# stopped, a logout is not acknowledged, lest a failover bring the session back.
+customer leaver
+leaver=$TOKEN
+lagging=$(cat "$GALLEY_RUN/pids/redis.pid")
+check "the cache's replica is stopped (SIGSTOP)" kill -STOP "$lagging"
+AUTH_TOKEN=$leaver req POST /api/auth/logout
+expect_error 503 upstream_unavailable "a logout the cache's replica could not take is not acknowledged: 503"
+check "the cache's replica goes on (SIGCONT)" kill -CONT "$lagging"
+logged_out() { AUTH_TOKEN=$leaver req POST /api/auth/logout && [[ $STATUS == 204 || $STATUS == 401 ]]; }
+check "the logout is acknowledged again" wait_until 20 logged_out
+AUTH_TOKEN=$leaver req GET /api/orders
+expect_status 401 "and the token is refused"
 
 # ---------------------------------------------------------------- the audit
 touch "$LOAD_DIR/stop"
