@@ -357,7 +357,7 @@ if "compose" in RENDER:
 GEN = os.path.join(TMP, "generated")
 good, msg = galley("render-k8s", GEN)
 ok(good, "bin/galley render-k8s renders", msg)
-for f in ("nginx-config.yaml", "services.yaml"):
+for f in ("nginx-config.yaml", "services.yaml", "data-scripts.yaml"):
     checked = D + "/k8s/generated/" + f
     fresh = os.path.join(GEN, f)
     same = os.path.exists(checked) and os.path.exists(fresh) and read(checked) == read(fresh)
@@ -510,6 +510,12 @@ if ok(st is not None and objs.get("Service", {}).get("store") is not None, "k8s:
     # Reached as redis is: the NetworkPolicies that let galley's pods reach redis do so for the store.
     let_in = lambda w: sorted(pol["metadata"]["name"] for pol in objs.get("NetworkPolicy", {}).values() if selects(pol["spec"].get("podSelector", {}).get("matchLabels"), w))
     ok(let_in("store") and let_in("store") == let_in("redis"), "k8s store: the NetworkPolicies of redis apply to it", (let_in("store"), let_in("redis")))
+# The data tier's scripts (docker/data/): compose mounts them, k8s has them in a ConfigMap.
+DATA_DIR = D + "/data"
+cm = [d for d in DOCS.get("docker/k8s/generated/data-scripts.yaml", []) if d.get("kind") == "ConfigMap"]
+scripts = {os.path.basename(f): read(f) for f in glob.glob(DATA_DIR + "/*")}
+ok(cm and cm[0]["metadata"]["name"] == "data-scripts" and cm[0].get("data") == scripts,
+   "the data-scripts ConfigMap holds exactly docker/data/'s files (%s)" % " ".join(sorted(scripts)), sorted(set(scripts) ^ set((cm[0].get("data") or {}) if cm else {})))
 if shutil.which("kubectl"):
     p = subprocess.run(["kubectl", "kustomize", D + "/k8s"], capture_output=True, text=True, timeout=60)
     ok(p.returncode == 0, "kubectl kustomize docker/k8s builds", p.stderr)
