@@ -13,8 +13,9 @@
 # and a replica (the store's with AOF always) under three Sentinels (quorum 2) that every
 # service is told of; each instance's command line is run here through its shell with a
 # stand-in redis-server, a real Sentinel (Debian's redis) loads the config sentinel.sh writes,
-# and Node.js, when installed, runs mongo-rs-init.js's decisions against stand-in members.
-# Debian's python3 with python3-yaml (bin/galley's PACKAGES). Run by hand: cd build && srcdir=.. ../tests/unit/deploy.py
+# and Node.js, when installed, runs mongo-rs-init.js's decisions against stand-in members; an
+# HPA scales each service's pools by CPU. Debian's python3 with python3-yaml (bin/galley's
+# PACKAGES). Run by hand: cd build && srcdir=.. ../tests/unit/deploy.py
 import glob
 import json
 import os
@@ -1010,6 +1011,29 @@ else:
         except ValueError:
             got = {"exit": None, "initiate": None, "stderr": p.stderr}
         ok(got.get("exit") == code and got.get("initiate") == initiated, "mongo-rs-init.js: " + desc, got)
+
+# ---------------------------------------------------------------- HorizontalPodAutoscalers
+# Each service's pool Deployment is scaled by CPU: an autoscaling/v2 HPA naming it, sane bounds,
+# a CPU request on the pool (what utilization is a share of), and no replicas in the Deployment
+# (each apply would reset the autoscaler's count).
+hpas = objs.get("HorizontalPodAutoscaler", {})
+for svc in SERVICES:
+    dep = objs.get("Deployment", {}).get(svc) or {"spec": {"template": {"spec": {"containers": [{}]}}}}
+    h = [x for x in hpas.values() if x.get("spec", {}).get("scaleTargetRef") == {"apiVersion": "apps/v1", "kind": "Deployment", "name": svc}]
+    if not ok(len(h) == 1 and h[0].get("apiVersion") == "autoscaling/v2", "k8s %s: one HorizontalPodAutoscaler (autoscaling/v2) targets the Deployment %s" % (svc, svc), [x["metadata"]["name"] for x in h]):
+        continue
+    sp = h[0]["spec"]
+    lo, hi = sp.get("minReplicas", 1), sp.get("maxReplicas", 0)
+    ok(isinstance(lo, int) and isinstance(hi, int) and 2 <= lo <= hi, "k8s %s: the HPA's 2 <= minReplicas (%s) <= maxReplicas (%s)" % (svc, lo, hi))
+    cpu = [m for m in sp.get("metrics", []) if m.get("type") == "Resource" and m.get("resource", {}).get("name") == "cpu"
+           and m["resource"].get("target", {}).get("type") == "Utilization" and 0 < m["resource"]["target"].get("averageUtilization", 0) <= 100]
+    ok(cpu, "k8s %s: the HPA scales on the pods' CPU utilization" % svc, sp.get("metrics"))
+    ok(containers(dep)[0].get("resources", {}).get("requests", {}).get("cpu"), "k8s %s: the pool container requests CPU (the HPA's utilization is a share of it)" % svc)
+    ok("replicas" not in dep.get("spec", {}), "k8s %s: the Deployment names no replicas (the HPA owns the count)" % svc, dep.get("spec", {}).get("replicas"))
+    aff = dep["spec"]["template"]["spec"].get("affinity", {}).get("podAntiAffinity", {}).get("preferredDuringSchedulingIgnoredDuringExecution", [])
+    ok(any(a.get("podAffinityTerm", {}).get("topologyKey") == "kubernetes.io/hostname" and selects(a["podAffinityTerm"].get("labelSelector", {}).get("matchLabels"), svc) for a in aff),
+       "k8s %s: its pools prefer nodes of their own (podAntiAffinity)" % svc)
+ok(set(hpas) <= set(SERVICES), "k8s: every HPA is a service's", sorted(set(hpas) - set(SERVICES)))
 
 # ---------------------------------------------------------------- Prometheus and Grafana
 
