@@ -7,7 +7,14 @@
 # Grafana dashboard queries exactly the metrics galley exports, and shows the alerts; the
 # alerting rules read only metrics and labels galley exports, and Prometheus loads them and
 # sends them to the compose Alertmanager (tests/unit/alerts.sh runs promtool on them); the
-# pools' probe answers for real against a pool of a built service. Debian's python3 with python3-yaml (bin/galley's
+# pools' probe answers for real against a pool of a built service; the data tier, in compose
+# and k8s alike, is MongoDB's replica set rs0 of three mongod with an init job and galley's URI
+# naming the three (w=majority, retryable writes), and the cache and the store each a primary
+# and a replica (the store's with AOF always) under three Sentinels (quorum 2) that every
+# service is told of; each instance's command line is run here through its shell with a
+# stand-in redis-server, a real Sentinel (Debian's redis) loads the config sentinel.sh writes,
+# and Node.js, when installed, runs mongo-rs-init.js's decisions against stand-in members; an
+# HPA scales each service's pools by CPU. Debian's python3 with python3-yaml (bin/galley's
 # PACKAGES). Run by hand: cd build && srcdir=.. ../tests/unit/deploy.py
 import glob
 import json
@@ -81,7 +88,13 @@ ok(all((POOL_PORT, PORT, INTERNAL_PORT, SIM_PORT, LIVE_PORT, CT_CONF, CT_RUN, CT
 LIVE_CONF = "live.conf"
 LIVE_URL = "http://live:%s" % LIVE_PORT
 # Infrastructure the files may name besides the services, and the upstream images allowed.
-INFRA = {"nginx", "nginx-peers", "live", "sql", "mongo", "redis", "store", "prometheus", "alertmanager", "grafana", "jaeger", "galley"}
+# The data tier (docker/README.md, "The data tier"): in k8s the StatefulSets mongo, cache,
+# store, sentinel and the Job mongo-init; in compose each instance is a compose service.
+MONGODS, REDIS_PER_ROLE, SENTINELS = 3, 2, 3
+DATA_K8S = {"mongo", "mongo-init", "cache", "store", "sentinel"}
+DATA_COMPOSE = ({"mongo-%d" % i for i in range(MONGODS)} | {"mongo-init"} | {"%s-%d" % (r, i) for r in ("cache", "store") for i in range(REDIS_PER_ROLE)}
+                | {"sentinel-%d" % i for i in range(SENTINELS)})
+INFRA = {"nginx", "nginx-peers", "live", "sql", "prometheus", "alertmanager", "grafana", "jaeger", "galley"} | DATA_K8S | DATA_COMPOSE
 UPSTREAM_IMAGES = {"mongo", "redis", "prom/prometheus", "prom/alertmanager", "grafana/grafana", "jaegertracing/all-in-one"}
 METRICS = {
     "galley_http_requests_total", "galley_http_request_duration_seconds_bucket",
@@ -357,7 +370,7 @@ if "compose" in RENDER:
 GEN = os.path.join(TMP, "generated")
 good, msg = galley("render-k8s", GEN)
 ok(good, "bin/galley render-k8s renders", msg)
-for f in ("nginx-config.yaml", "services.yaml"):
+for f in ("nginx-config.yaml", "services.yaml", "data-scripts.yaml"):
     checked = D + "/k8s/generated/" + f
     fresh = os.path.join(GEN, f)
     same = os.path.exists(checked) and os.path.exists(fresh) and read(checked) == read(fresh)
@@ -386,7 +399,7 @@ for p, d in K8S:
     objs.setdefault(d.get("kind"), {})[d["metadata"]["name"]] = d
 WORKLOADS = {**objs.get("Deployment", {}), **objs.get("StatefulSet", {}), **objs.get("Job", {})}
 names = set(WORKLOADS) | set(objs.get("Service", {}))
-ok(names <= set(SERVICES) | INFRA, "every k8s workload and Service is a service or nginx, sql, mongo, redis, store, jaeger", sorted(names - set(SERVICES) - INFRA))
+ok(names <= set(SERVICES) | INFRA, "every k8s workload and Service is a service, nginx, live, sql, jaeger or of the data tier (mongo, mongo-init, cache, store, sentinel)", sorted(names - set(SERVICES) - INFRA))
 peers = objs.get("Service", {}).get("nginx-peers", {}).get("spec", {})
 ok(peers.get("clusterIP") == "None" and peers.get("selector") == {"app.kubernetes.io/name": "nginx"}
    and (DOCS.get("docker/k8s/config.yaml") or [{}])[0].get("data", {}).get("GALLEY_NGINX_PEERS") == "nginx-peers:8081",
@@ -478,18 +491,11 @@ def url_ok(url, services, port_of):
     return bool(m) and m.group(1) in services and m.group(2) == port_of(m.group(1))
 
 
-def k8s_port(host):
-    s = objs.get("Service", {}).get(host)
-    return str(s["spec"]["ports"][0]["port"]) if s else None
-
-
 ok(url_ok(env.get("GALLEY_INTERNAL_URL"), {"nginx"}, lambda h: INTERNAL_PORT), "k8s GALLEY_INTERNAL_URL is nginx's internal listener", env.get("GALLEY_INTERNAL_URL"))
-ok(url_ok(env.get("GALLEY_MONGO_URI"), {"mongo"}, k8s_port) and url_ok(env.get("GALLEY_REDIS_URL"), {"redis"}, k8s_port), "k8s GALLEY_MONGO_URI and GALLEY_REDIS_URL name the mongo and redis Services' ports")
-ok(url_ok(env.get("GALLEY_STORE_URL"), {"store"}, k8s_port), "k8s GALLEY_STORE_URL names the store Service's port", env.get("GALLEY_STORE_URL"))
 # Every service's pods read galley-env (which has GALLEY_STORE_URL).
 for svc in SERVICES:
     c = containers(objs.get("Deployment", {}).get(svc) or {"spec": {"template": {"spec": {}}}})
-    ok(c and any(f.get("configMapRef", {}).get("name") == "galley-env" for f in c[0].get("envFrom", [])), "k8s %s: its pods read galley-env (GALLEY_STORE_URL among it)" % svc)
+    ok(c and any(f.get("configMapRef", {}).get("name") == "galley-env" for f in c[0].get("envFrom", [])), "k8s %s: its pods read galley-env (the data tier's URLs and Sentinels among it)" % svc)
 
 
 def aof_always(cmd):
@@ -499,17 +505,6 @@ def aof_always(cmd):
     return re.search(r"--appendonly yes\b", line) is not None and re.search(r"--appendfsync always\b", line) is not None
 
 
-# The store: a second Redis whose AOF is on (appendfsync always), on a volume of its own.
-st = objs.get("StatefulSet", {}).get("store")
-if ok(st is not None and objs.get("Service", {}).get("store") is not None, "k8s: the store has a StatefulSet and a Service named store"):
-    c = containers(st)[0]
-    ok(c.get("image", "").split(":")[0] == "redis", "k8s store: a Redis image", c.get("image"))
-    ok(aof_always(c.get("command", []) + c.get("args", [])), "k8s store: redis-server with --appendonly yes --appendfsync always", c.get("args"))
-    claims = {t["metadata"]["name"] for t in st["spec"].get("volumeClaimTemplates", [])}
-    ok(any(m.get("mountPath") == "/data" and m.get("name") in claims for m in c.get("volumeMounts", [])), "k8s store: a volumeClaimTemplate mounted at /data (the AOF's folder)", c.get("volumeMounts"))
-    # Reached as redis is: the NetworkPolicies that let galley's pods reach redis do so for the store.
-    let_in = lambda w: sorted(pol["metadata"]["name"] for pol in objs.get("NetworkPolicy", {}).values() if selects(pol["spec"].get("podSelector", {}).get("matchLabels"), w))
-    ok(let_in("store") and let_in("store") == let_in("redis"), "k8s store: the NetworkPolicies of redis apply to it", (let_in("store"), let_in("redis")))
 if shutil.which("kubectl"):
     p = subprocess.run(["kubectl", "kustomize", D + "/k8s"], capture_output=True, text=True, timeout=60)
     ok(p.returncode == 0, "kubectl kustomize docker/k8s builds", p.stderr)
@@ -520,8 +515,9 @@ else:
 
 compose = (DOCS.get("docker/compose.yaml") or [{}])[0]
 cs = compose.get("services", {})
-ok(set(cs) <= set(SERVICES) | INFRA and set(cs) >= set(SERVICES) | {"nginx", "live", "mongo", "redis", "store", "prometheus", "alertmanager", "grafana", "jaeger"},
-   "compose has every service, nginx, live, mongo, redis, store, prometheus, alertmanager, grafana, jaeger and nothing else", sorted(set(cs) ^ (set(SERVICES) | INFRA)))
+want = set(SERVICES) | DATA_COMPOSE | {"nginx", "live", "sql", "prometheus", "alertmanager", "grafana", "jaeger"}
+ok(set(cs) == want, "compose has every service, nginx, live, sql, the data tier (%s), prometheus, alertmanager, grafana, jaeger and nothing else" % " ".join(sorted(DATA_COMPOSE)),
+   sorted(set(cs) ^ want))
 for name, s in sorted(cs.items()):
     image, build = s.get("image", ""), s.get("build")
     if image.startswith("galley/"):
@@ -539,14 +535,10 @@ for svc in SERVICES:
     ok(re.fullmatch(r"\$\{GALLEY_%s_WORKERS:-[1-9][0-9]?\}" % u, str(s.get("environment", {}).get("GALLEY_WORKERS"))), "compose %s: GALLEY_WORKERS is GALLEY_%s_WORKERS" % (svc, u))
     ok(url_ok(s.get("environment", {}).get("GALLEY_INTERNAL_URL"), {"nginx"}, lambda h: INTERNAL_PORT), "compose %s: GALLEY_INTERNAL_URL is nginx's internal listener" % svc)
     ok(not s.get("ports"), "compose %s: its pool port is not published on the host" % svc)
-    ok(url_ok(s.get("environment", {}).get("GALLEY_STORE_URL"), {"store"}, lambda h: "6379"), "compose %s: GALLEY_STORE_URL is the store's Redis port" % svc, s.get("environment", {}).get("GALLEY_STORE_URL"))
-    ok(all(s.get("depends_on", {}).get(x, {}).get("condition") == "service_healthy" for x in ("mongo", "redis", "store")), "compose %s: starts once mongo, redis and the store are healthy" % svc, s.get("depends_on"))
-# The store: a second Redis whose AOF is on (appendfsync always), on a named volume.
-store_s = cs.get("store", {})
-ok(store_s.get("image", "").split(":")[0] == "redis" and aof_always(store_s.get("command")), "compose store: redis-server with --appendonly yes --appendfsync always", store_s.get("command"))
-store_vols = [v.split(":") for v in store_s.get("volumes", []) if isinstance(v, str)]
-ok(any(len(v) >= 2 and v[1] == "/data" and v[0] in (compose.get("volumes") or {}) for v in store_vols), "compose store: a named volume on /data (the AOF's folder)", store_s.get("volumes"))
-ok("ping" in store_s.get("healthcheck", {}).get("test", []), "compose store: its health check is redis-cli ping", store_s.get("healthcheck"))
+    dep = {k: v.get("condition") for k, v in (s.get("depends_on") or {}).items()}
+    redis_like = sorted(n for n in DATA_COMPOSE if n.startswith(("cache-", "store-", "sentinel-")))
+    ok(dep.get("mongo-init") == dep.get("sql") == "service_completed_successfully" and all(dep.get(n) == "service_healthy" for n in redis_like),
+       "compose %s: starts once the replica set has a primary (mongo-init), sql has run, and every Redis and Sentinel is healthy" % svc, dep)
 nginx_s = cs.get("nginx", {})
 ok(all(nginx_s.get("depends_on", {}).get(s, {}).get("condition") == "service_healthy" for s in SERVICES), "compose nginx starts after every service's pools are healthy (its upstreams must resolve)")
 ok([str(p).rsplit(":", 1)[-1] for p in nginx_s.get("ports", [])] == [PORT], "compose nginx publishes only the public port %s" % PORT, nginx_s.get("ports"))
@@ -584,6 +576,464 @@ for name, s in sorted(cs.items()):
 files = [D + "/compose.yaml", D + "/Dockerfile", D + "/galley-pool"] + [TOP + "/" + p for p in DOCS if p.startswith("docker/k8s/") and not p.endswith("nginx-config.yaml")]
 unknown = sorted({v for f in files for v in re.findall(r"GALLEY_[A-Z0-9_]*[A-Z0-9]", read(f))} - KNOWN_VARS)
 ok(not unknown, "every GALLEY_* variable in docker/ is in lib/conf.c or bin/galley's help", unknown)
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- the data tier
+# MongoDB as the replica set rs0 of three mongod with an init job; the cache and the store each a
+# primary and a replica; three Sentinels watching both; galley's URLs naming them. Checked the
+# same way for compose and k8s: each instance is reduced to what it would run (the command
+# line, run through its shell with a stand-in redis-server, and the config sentinel.sh writes)
+# and where it is reached (host:port as the others name it).
+RS = "rs0"
+MASTERS = {"cache": "galley-cache", "store": "galley-store"}  # role: Sentinel's master name
+URL_VAR = {"cache": "GALLEY_REDIS_URL", "store": "GALLEY_STORE_URL"}
+MASTER_VAR = {"cache": "GALLEY_REDIS_MASTER", "store": "GALLEY_STORE_MASTER"}
+SENTINEL_PORT = "26379"
+DATA_DIR = D + "/data"  # the scripts: compose mounts them, k8s has them in generated/data-scripts.yaml
+FAKE = os.path.join(TMP, "fake-bin")
+os.makedirs(FAKE, exist_ok=True)
+with open(FAKE + "/redis-server", "w") as f:  # records its command line, one word a line
+    f.write('#!/bin/sh\nprintf "%s\\n" "$@" >"$ARGV_OUT"\n')
+os.chmod(FAKE + "/redis-server", 0o755)
+
+cm = [d for d in DOCS.get("docker/k8s/generated/data-scripts.yaml", []) if d.get("kind") == "ConfigMap"]
+scripts = {os.path.basename(f): read(f) for f in glob.glob(DATA_DIR + "/*")}
+ok(cm and cm[0]["metadata"]["name"] == "data-scripts" and cm[0].get("data") == scripts,
+   "the data-scripts ConfigMap holds exactly docker/data/'s files (%s)" % " ".join(sorted(scripts)), sorted(set(scripts) ^ set((cm[0].get("data") or {}) if cm else {})))
+
+
+def run_argv(argv, env=None, mounts=None):
+    """Run a container's command line here, with redis-server a stand-in: what redis-server would
+    have been given (a list) and the folder a named volume stood for; None if it never got there.
+    mounts: container path -> a path here (a folder or file of the repo); others (volumes) become
+    fresh temporary folders."""
+    vol = tempfile.mkdtemp(dir=TMP)
+    args = []
+    for a in argv:
+        a = str(a)
+        for dst, src in sorted((mounts or {}).items(), key=lambda kv: -len(kv[0])):
+            if a == dst or a.startswith(dst.rstrip("/") + "/"):
+                a = (src if src else vol) + a[len(dst):]
+                break
+        args.append(a)
+    out = os.path.join(TMP, "argv.%d" % len(os.listdir(TMP)))
+    p = subprocess.run(args, env=dict(env or {}, PATH=FAKE + ":/usr/bin:/bin", ARGV_OUT=out), capture_output=True, text=True, timeout=10)
+    if p.returncode != 0 or not os.path.exists(out):
+        return None, vol, p.stderr
+    return read(out).splitlines(), vol, ""
+
+
+def flag(argv, name, n=1):
+    """The n words after --name in argv (a list of them when n > 1), or None."""
+    if argv and name in argv:
+        i = argv.index(name)
+        return argv[i + 1] if n == 1 else argv[i + 1 : i + 1 + n]
+    return None
+
+
+def sentinel_conf(text):
+    """A Sentinel config: its global settings and, per master, its monitor and timings."""
+    g, masters = {}, {}
+    for line in text.splitlines():
+        w = line.split()
+        if len(w) >= 2 and w[0] == "sentinel" and w[1] == "monitor" and len(w) == 6:
+            masters.setdefault(w[2], {})["monitor"] = (w[3] + ":" + w[4], w[5])
+        elif len(w) == 4 and w[0] == "sentinel" and w[1] in ("down-after-milliseconds", "failover-timeout", "parallel-syncs"):
+            masters.setdefault(w[2], {})[w[1]] = w[3]
+        elif len(w) == 3 and w[0] == "sentinel":
+            g[w[1]] = w[2].strip('"')
+        elif len(w) == 2:
+            g[w[0]] = w[1].strip('"')
+    return g, masters
+
+
+def mongo_uri(uri):
+    m = re.fullmatch(r"mongodb://([^/?]+)/?(?:\?(.*))?", uri or "")
+    if not m:
+        return [], {}
+    return m.group(1).split(","), dict(kv.split("=", 1) for kv in (m.group(2) or "").split("&") if "=" in kv)
+
+
+def check_data_tier(where, t):
+    """t: what `where` (compose or k8s) runs, reduced: mongods [(host:port, argv, persistent)],
+    init {script, env, after}, sql_uri, redis {role: [(host:port, argv, persistent, health)]},
+    sentinels [(host:port, conf text, health)], envs {who: environment}, mongo_health [...]."""
+    mongods = t["mongods"]
+    hosts = [h for h, _, _ in mongods]
+    ok(len(mongods) == MONGODS and all(flag(a, "--replSet") == RS for _, a, _ in mongods),
+       "%s: %d mongod in the replica set %s (--replSet)" % (where, MONGODS, RS), [(h, a) for h, a, _ in mongods])
+    ok(all(p for _, _, p in mongods), "%s: each mongod keeps /data/db on a volume of its own" % where, [(h, p) for h, _, p in mongods])
+    ok(all("ping" in " ".join(map(str, hc)) for hc in t["mongo_health"]) and len(t["mongo_health"]) == MONGODS, "%s: each mongod's health check is a ping" % where, t["mongo_health"])
+    init = t["init"]
+    ok(init.get("script") == DATA_DIR + "/mongo-rs-init.js" and init.get("mongosh"),
+       "%s: an init job runs docker/data/mongo-rs-init.js with mongosh" % where, init)
+    ok(init.get("env", {}).get("RS_NAME") == RS and init.get("env", {}).get("RS_MEMBERS", "").split(",") == hosts,
+       "%s: the init job initiates %s with the three mongod, as they are reached (%s)" % (where, RS, ",".join(hosts)), init.get("env"))
+    ok(init.get("after"), "%s: the init job starts after the three mongod" % where, init)
+    for who, e in sorted(t["envs"].items()):
+        uhosts, opts = mongo_uri(e.get("GALLEY_MONGO_URI"))
+        ok(uhosts == hosts and opts.get("replicaSet") == RS and opts.get("w") == "majority" and opts.get("retryWrites") == "true" and opts.get("readPreference") == "primary",
+           "%s %s: GALLEY_MONGO_URI names the three mongod, replicaSet=%s, w=majority, retryWrites=true, readPreference=primary" % (where, who, RS), e.get("GALLEY_MONGO_URI"))
+    ok(t["sql_uri"] in {e.get("GALLEY_MONGO_URI") for e in t["envs"].values()} and mongo_uri(t["sql_uri"])[0] == hosts,
+       "%s: sql applies sql/ through the replica set's URI (the services' GALLEY_MONGO_URI)" % where, t["sql_uri"])
+    if t.get("sql_after_init") is not None:
+        ok(t["sql_after_init"], "%s: sql starts once the init job has succeeded" % where)
+    # Redis: per role a primary (no replicaof) and a replica of it; the store's both AOF always.
+    for role, inst in sorted(t["redis"].items()):
+        argvs = [a for _, a, _, _ in inst]
+        if not ok(len(inst) == REDIS_PER_ROLE and all(argvs), "%s %s: %d Redis, each runs redis-server" % (where, role, REDIS_PER_ROLE), [(h, e) for h, a, _, e in inst if not a] or len(inst)):
+            continue
+        primary = inst[0][0]
+        ok(flag(argvs[0], "--replicaof") is None and flag(argvs[0], "--slaveof") is None, "%s %s: %s starts as the primary (no replicaof)" % (where, role, primary), argvs[0])
+        ok(all(flag(a, "--replicaof", 2) == primary.split(":") for a in argvs[1:]), "%s %s: the replica's replicaof is the primary %s" % (where, role, primary), [flag(a, "--replicaof", 2) for a in argvs[1:]])
+        ok(all(flag(a, "--replica-announce-ip") == h.split(":")[0] for h, a, _, _ in inst), "%s %s: each announces the name it is reached by (replica-announce-ip)" % (where, role),
+           [(h, flag(a, "--replica-announce-ip")) for h, a, _, _ in inst])
+        ok(all(str(h).endswith(":6379") for h, _, _, _ in inst) and all(flag(a, "--port") in (None, "6379") for a in argvs), "%s %s: each listens on 6379" % (where, role))
+        ok(all(hc == ["redis-cli", "ping"] for _, _, _, hc in inst), "%s %s: each one's health check is redis-cli ping" % (where, role), [hc for _, _, _, hc in inst])
+        if role == "store":
+            ok(all(aof_always(a) for a in argvs), "%s store: both with --appendonly yes --appendfsync always" % where, argvs)
+            ok(all(p for _, _, p, _ in inst), "%s store: both keep /data (the AOF's folder) on a volume of their own" % where, [(h, p) for h, _, p, _ in inst])
+        else:
+            ok(all(flag(a, "--appendonly") == "no" and flag(a, "--save") == "" for a in argvs), "%s cache: neither persists anything (--save \"\" --appendonly no)" % where, argvs)
+    # Sentinels: three, each watching both primaries by name, quorum 2, the timings, hostnames.
+    sents = t["sentinels"]
+    ok(len(sents) == SENTINELS and all(c for _, c, _ in sents), "%s: %d Sentinels, each with a config sentinel.sh writes" % (where, SENTINELS), [(h, c is not None) for h, c, _ in sents])
+    for host, conf, hc in sents:
+        if conf is None:
+            continue
+        g, masters = sentinel_conf(conf)
+        want = {MASTERS[r]: (t["redis"][r][0][0], "2") for r in MASTERS if t["redis"].get(r)}
+        ok({m: v.get("monitor") for m, v in masters.items()} == want, "%s %s: monitors %s at their first primaries, quorum 2" % (where, host, " and ".join(sorted(want))), masters)
+        ok(all(v.get("down-after-milliseconds") == "2000" and v.get("failover-timeout") == "10000" for v in masters.values()) and masters,
+           "%s %s: down-after-milliseconds 2000, failover-timeout 10000 for each" % (where, host), masters)
+        ok(g.get("resolve-hostnames") == "yes" and g.get("announce-hostnames") == "yes" and g.get("announce-ip") == host.split(":")[0],
+           "%s %s: resolve-hostnames yes, announce-hostnames yes, announce-ip its own name" % (where, host), g)
+        ok(g.get("port") == host.split(":")[1] == SENTINEL_PORT, "%s %s: listens on %s" % (where, host, SENTINEL_PORT), g.get("port"))
+        ok(hc == ["redis-cli", "-p", SENTINEL_PORT, "ping"], "%s %s: its health check is redis-cli -p %s ping" % (where, host, SENTINEL_PORT), hc)
+    ok(all(w for _, w in t.get("sentinel_dirs", [])) and len(t.get("sentinel_dirs", [])) == SENTINELS,
+       "%s: each Sentinel's config is on a writable volume of its own (Sentinel rewrites it)" % where, t.get("sentinel_dirs"))
+    # galley's side: every service finds the Sentinels, the master names and the /db.
+    sent_hosts = sorted(h for h, _, _ in sents)
+    for who, e in sorted(t["envs"].items()):
+        ok(sorted((e.get("GALLEY_REDIS_SENTINELS") or "").split(",")) == sent_hosts and len(sent_hosts) == SENTINELS,
+           "%s %s: GALLEY_REDIS_SENTINELS names the three Sentinels" % (where, who), e.get("GALLEY_REDIS_SENTINELS"))
+        for role in MASTERS:
+            ok(e.get(MASTER_VAR[role], MASTERS[role]) == MASTERS[role], "%s %s: %s is %s, the name the Sentinels monitor" % (where, who, MASTER_VAR[role], MASTERS[role]), e.get(MASTER_VAR[role]))
+            m = re.fullmatch(r"redis://([\w.-]+:\d+)/(\d+)", e.get(URL_VAR[role]) or "")
+            ok(m is not None and t["redis"].get(role) and m.group(1) == t["redis"][role][0][0], "%s %s: %s names a /db and the first %s primary" % (where, who, URL_VAR[role], role), e.get(URL_VAR[role]))
+        wait = e.get("GALLEY_STORE_WAIT_MS")
+        ok(wait is None or re.fullmatch(r"[1-9][0-9]*", str(wait)), "%s %s: GALLEY_STORE_WAIT_MS, if set, is a positive number of ms" % (where, who), wait)
+
+
+# ---- compose
+def compose_mounts(s):
+    """A compose service's mounts: container path -> the repo's path (bind) or "" (a volume)."""
+    m = {}
+    for v in s.get("volumes", []):
+        src, dst = (v.split(":") + [""])[:2] if isinstance(v, str) else (v.get("source", ""), v.get("target", ""))
+        m[dst] = os.path.normpath(os.path.join(D, src)) if src.startswith(".") else ("" if src in (compose.get("volumes") or {}) else None)
+    return m
+
+
+def compose_health(s):
+    hc = list(s.get("healthcheck", {}).get("test", []))
+    return hc[1:] if hc[:1] == ["CMD"] else hc
+
+
+def compose_host(name, port):
+    return "%s:%s" % (name, port)
+
+
+ct = {"mongods": [], "redis": {}, "sentinels": [], "sentinel_dirs": [], "mongo_health": []}
+for i in range(MONGODS):
+    s = cs.get("mongo-%d" % i, {})
+    ct["mongods"].append((compose_host("mongo-%d" % i, 27017), [str(w) for w in s.get("command", [])], compose_mounts(s).get("/data/db") == ""))
+    ct["mongo_health"].append(compose_health(s))
+vols = [v for i in range(MONGODS) for v in cs.get("mongo-%d" % i, {}).get("volumes", [])]
+ok(len(set(vols)) == len(vols) == MONGODS, "compose: each mongod has a volume of its own", vols)
+mi = cs.get("mongo-init", {})
+cmd = [str(w) for w in mi.get("command", [])]
+mm = compose_mounts(mi)
+script = flag(cmd, "--file")
+ct["init"] = {"mongosh": cmd[:1] == ["mongosh"] and mi.get("image", "").split(":")[0] == "mongo", "script": mm.get(script) if script else None, "env": mi.get("environment", {}),
+              "after": all((mi.get("depends_on") or {}).get("mongo-%d" % i, {}).get("condition") == "service_healthy" for i in range(MONGODS))}
+sql_s = cs.get("sql", {})
+ct["sql_uri"] = (sql_s.get("command") or [None])[0]
+ct["sql_after_init"] = (sql_s.get("depends_on") or {}).get("mongo-init", {}).get("condition") == "service_completed_successfully"
+for role in MASTERS:
+    ct["redis"][role] = []
+    for i in range(REDIS_PER_ROLE):
+        name = "%s-%d" % (role, i)
+        s = cs.get(name, {})
+        argv, _, err = run_argv(s.get("command", []), mounts=compose_mounts(s)) if s.get("command") and s["command"][0] == "redis-server" else (None, None, "not redis-server")
+        ct["redis"][role].append((compose_host(name, 6379), argv, compose_mounts(s).get("/data") == "", compose_health(s)))
+store_vols = [v for i in range(REDIS_PER_ROLE) for v in cs.get("store-%d" % i, {}).get("volumes", [])]
+ok(len(set(store_vols)) == len(store_vols) == REDIS_PER_ROLE, "compose: each store Redis has a volume of its own", store_vols)
+for i in range(SENTINELS):
+    name = "sentinel-%d" % i
+    s = cs.get(name, {})
+    mounts = compose_mounts(s)
+    argv, vol, err = run_argv(s.get("command", []), mounts=mounts)
+    conf = read(vol + "/sentinel.conf") if argv and os.path.exists(vol + "/sentinel.conf") else None
+    ok(argv is not None and argv[:1] == [vol + "/sentinel.conf"] and argv[1:] == ["--sentinel"] and any(v == DATA_DIR + "/sentinel.sh" for v in mounts.values()),
+       "compose %s: runs docker/data/sentinel.sh, which starts redis-server --sentinel on the config it wrote" % name, (argv, err))
+    ct["sentinels"].append((compose_host(name, SENTINEL_PORT), conf, compose_health(s)))
+    # The folder sentinel.sh is given is a named volume, the container's user may write it.
+    ct["sentinel_dirs"].append((name, mounts.get((s.get("command") or ["", "", ""])[2]) == "" and s.get("user") in ("redis", "999", "999:999")))
+ct["envs"] = {svc: cs.get(svc, {}).get("environment", {}) for svc in SERVICES}
+check_data_tier("compose", ct)
+
+# ---- k8s
+def sts(name):
+    return objs.get("StatefulSet", {}).get(name) or {"spec": {"template": {"spec": {"containers": [{}]}}}}
+
+
+def pod_host(name, i, port):
+    """How a StatefulSet's pod i is reached: <name>-<i>.<its headless Service>:<port>."""
+    return "%s-%d.%s:%s" % (name, i, sts(name)["spec"].get("serviceName"), port)
+
+
+def k8s_mounts(w, c):
+    """A pod's mounts: mountPath -> the repo's folder (the data-scripts ConfigMap: docker/data/),
+    "" (a volume the pod may write: a claim, an emptyDir) or None (anything else)."""
+    vols = {v["name"]: v for v in w["spec"]["template"]["spec"].get("volumes", [])}
+    claims = {t["metadata"]["name"] for t in w["spec"].get("volumeClaimTemplates", [])}
+    m = {}
+    for vm in c.get("volumeMounts", []):
+        v = vols.get(vm["name"], {})
+        if v.get("configMap", {}).get("name") == "data-scripts":
+            m[vm["mountPath"]] = DATA_DIR
+        elif vm["name"] in claims or "emptyDir" in v:
+            m[vm["mountPath"]] = "" if not vm.get("readOnly") else None
+        else:
+            m[vm["mountPath"]] = None
+    return m
+
+
+def k8s_argv(c, pod):
+    """The container's command line, with $(POD_NAME) as Kubernetes expands it."""
+    words = [str(w) for w in c.get("command", []) + c.get("args", [])]
+    return [w.replace("$(POD_NAME)", pod) for w in words]
+
+
+def k8s_port_of(c, name):
+    return next((str(p["containerPort"]) for p in c.get("ports", []) if p.get("name") == name), None)
+
+
+def pod_name_env(c):
+    return any(e.get("name") == "POD_NAME" and e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.name" for e in c.get("env", []))
+
+
+def probe(c):
+    return c.get("readinessProbe", {}).get("exec", {}).get("command")
+
+
+kt = {"mongods": [], "redis": {}, "sentinels": [], "sentinel_dirs": [], "mongo_health": []}
+for name in ("mongo", "cache", "store", "sentinel"):
+    w = sts(name)
+    svc = objs.get("Service", {}).get(w["spec"].get("serviceName"), {})
+    ok(svc.get("spec", {}).get("clusterIP") == "None" and svc.get("spec", {}).get("publishNotReadyAddresses") is True and selects(svc["spec"].get("selector"), name),
+       "k8s %s: a headless Service names each pod, ready or not (its peers find it before it is ready)" % name, svc.get("spec"))
+    aff = w["spec"]["template"]["spec"].get("affinity", {}).get("podAntiAffinity", {}).get("preferredDuringSchedulingIgnoredDuringExecution", [])
+    ok(any(a.get("podAffinityTerm", {}).get("topologyKey") == "kubernetes.io/hostname" and selects(a["podAffinityTerm"].get("labelSelector", {}).get("matchLabels"), name) for a in aff),
+       "k8s %s: its pods prefer nodes of their own (podAntiAffinity by kubernetes.io/hostname)" % name, aff)
+    pdb = [b for b in objs.get("PodDisruptionBudget", {}).values() if selects(b["spec"].get("selector", {}).get("matchLabels"), name)]
+    ok(len(pdb) == 1 and pdb[0]["spec"].get("maxUnavailable") == 1, "k8s %s: a PodDisruptionBudget lets a drain take one pod at a time" % name, [b["spec"] for b in pdb])
+w = sts("mongo")
+c = containers(w)[0]
+claims = {t["metadata"]["name"] for t in w["spec"].get("volumeClaimTemplates", [])}
+for i in range(w["spec"].get("replicas", 1)):
+    kt["mongods"].append((pod_host("mongo", i, k8s_port_of(c, "mongo")), k8s_argv(c, "mongo-%d" % i), any(m["mountPath"] == "/data/db" and m["name"] in claims for m in c.get("volumeMounts", []))))
+    kt["mongo_health"].append(probe(c))
+job = objs.get("Job", {}).get("mongo-init") or {"spec": {"template": {"spec": {"containers": [{}]}}}}
+jc = containers(job)[0]
+jcmd = [str(x) for x in jc.get("command", []) + jc.get("args", [])]
+jm = k8s_mounts(job, jc)
+jscript = flag(jcmd, "--file") or ""
+jdir = next((d for d in jm if jscript.startswith(d.rstrip("/") + "/")), None)
+kt["init"] = {"mongosh": jcmd[:1] == ["mongosh"] and jc.get("image", "").split(":")[0] == "mongo", "script": (jm[jdir] + jscript[len(jdir):]) if jdir and jm.get(jdir) else None,
+              "env": {e["name"]: e.get("value") for e in jc.get("env", [])}, "after": True}  # a Job retries until the mongod answer
+sqlj = objs.get("Job", {}).get("sql") or {"spec": {"template": {"spec": {"containers": [{}]}}}}
+sc = containers(sqlj)[0]
+uses_env = any(f.get("configMapRef", {}).get("name") == "galley-env" for f in sc.get("envFrom", []))
+kt["sql_uri"] = env.get("GALLEY_MONGO_URI") if uses_env and (sc.get("args") or [None])[0] == "$(GALLEY_MONGO_URI)" else (sc.get("args") or [None])[0]
+kt["sql_after_init"] = None  # Jobs do not wait for each other: sql retries until there is a primary
+for role in MASTERS:
+    w = sts(role)
+    c = containers(w)[0]
+    claims = {t["metadata"]["name"] for t in w["spec"].get("volumeClaimTemplates", [])}
+    ok(pod_name_env(c) or "POD_NAME" not in json.dumps(c), "k8s %s: POD_NAME is the pod's name (the downward API)" % role)
+    kt["redis"][role] = []
+    for i in range(w["spec"].get("replicas", 1)):
+        pod = "%s-%d" % (role, i)
+        argv, _, err = run_argv(k8s_argv(c, pod), env={"POD_NAME": pod}) if c.get("command") else (None, None, "no command")
+        kt["redis"][role].append((pod_host(role, i, k8s_port_of(c, "redis")), argv, any(m["mountPath"] == "/data" and m["name"] in claims for m in c.get("volumeMounts", [])), probe(c)))
+w = sts("sentinel")
+c = containers(w)[0]
+mounts = k8s_mounts(w, c)
+ok(pod_name_env(c), "k8s sentinel: POD_NAME is the pod's name (the downward API), for announce-ip")
+for i in range(w["spec"].get("replicas", 1)):
+    pod = "sentinel-%d" % i
+    argv, vol, err = run_argv(k8s_argv(c, pod), env={"POD_NAME": pod}, mounts=mounts)
+    conf = read(vol + "/sentinel.conf") if argv and os.path.exists(vol + "/sentinel.conf") else None
+    ok(argv is not None and argv[:1] == [vol + "/sentinel.conf"] and argv[1:] == ["--sentinel"] and DATA_DIR in mounts.values(),
+       "k8s %s: runs docker/data/sentinel.sh (data-scripts), which starts redis-server --sentinel on the config it wrote" % pod, (argv, err))
+    kt["sentinels"].append((pod_host("sentinel", i, k8s_port_of(c, "sentinel")), conf, probe(c)))
+    kt["sentinel_dirs"].append((pod, mounts.get((c.get("args") or [""])[0]) == ""))
+kt["envs"] = {"galley-env": env}
+check_data_tier("k8s", kt)
+# The data pods, every one, are let in by the same NetworkPolicies (galley's pods only).
+let_in = {w: sorted(pol["metadata"]["name"] for pol in objs.get("NetworkPolicy", {}).values() if selects(pol["spec"].get("podSelector", {}).get("matchLabels"), w)) for w in ("mongo", "cache", "store", "sentinel")}
+ok(let_in["mongo"] and all(v == let_in["mongo"] for v in let_in.values()), "k8s: the same NetworkPolicies guard MongoDB, both Redis and the Sentinels", let_in)
+
+# A real Sentinel (Debian's redis-server, as the image's 7.0) takes the config sentinel.sh
+# writes: the masters (at names that resolve here), quorum, timings; and rewrites it in place.
+conf = next((c for _, c, _ in ct["sentinels"] if c), None)
+if not shutil.which("redis-server") or not shutil.which("redis-cli"):
+    skip("a real Sentinel loads the config sentinel.sh writes", "no redis-server here")
+elif conf is None:
+    ok(False, "a real Sentinel loads the config sentinel.sh writes", "no config")
+else:
+    sdir = tempfile.mkdtemp(dir=TMP)
+    sport, dead = free_port(), free_port()
+    text = re.sub(r"^port \d+", "port %d\nbind 127.0.0.1" % sport, conf, flags=re.M)
+    text = re.sub(r"^dir .*", "dir %s" % sdir, text, flags=re.M)
+    text = re.sub(r"^(sentinel monitor \S+) \S+ \d+", r"\1 localhost %d" % dead, text, flags=re.M)
+    text = re.sub(r"^(sentinel announce-ip) .*", r"\1 localhost", text, flags=re.M)
+    with open(sdir + "/sentinel.conf", "w") as f:
+        f.write(text)
+    sp = subprocess.Popen(["redis-server", sdir + "/sentinel.conf", "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        got = {}
+        for _ in range(50):
+            q = subprocess.run(["redis-cli", "-p", str(sport), "sentinel", "masters"], capture_output=True, text=True, timeout=5)
+            if q.returncode == 0 and q.stdout.strip():
+                words = q.stdout.split("\n")
+                cur = None
+                for k, v in zip(words[0::2], words[1::2]):
+                    if k == "name":
+                        cur = got.setdefault(v, {})
+                    elif cur is not None:
+                        cur[k] = v
+                break
+            time.sleep(0.1)
+        want = {m: {"quorum": "2", "down-after-milliseconds": "2000", "failover-timeout": "10000"} for m in MASTERS.values()}
+        ok({m: {k: v.get(k) for k in ("quorum", "down-after-milliseconds", "failover-timeout")} for m, v in got.items()} == want,
+           "a real Sentinel (redis-server --sentinel) loads the config sentinel.sh writes: both masters, quorum 2, 2000 ms, 10000 ms", got)
+        ok("sentinel myid" in read(sdir + "/sentinel.conf"), "the real Sentinel rewrites its config in place (why it starts from a copy on a writable volume)")
+    finally:
+        os.killpg(sp.pid, signal.SIGTERM)
+        sp.wait(10)
+
+# mongo-rs-init.js's decisions, run by Node.js against stand-in members (mongosh is not here):
+# it initiates once, on the first member, only when all three answer and none is in a set; it
+# never initiates beside an existing set; it waits for a primary; it fails when time is up.
+HARNESS = r"""
+const fs = require("fs"), vm = require("vm");
+const sc = JSON.parse(process.argv[3]);
+let now = 0;
+const state = Object.assign({}, sc.hosts), log = { initiate: [], exit: null, out: [] };
+class Quit { constructor(c) { this.code = c; } }
+class Mongo {
+  constructor(uri) {
+    const m = /^mongodb:\/\/([^/?]+)\/\?(.*)$/.exec(uri);
+    if (!m || !m[2].split("&").includes("directConnection=true")) throw new Error("not one member alone: " + uri);
+    this.host = m[1];
+  }
+  getDB() {
+    const host = this.host;
+    return { runCommand(cmd) {
+      const st = state[host];
+      if (st === undefined || st === "down") throw new Error("connect ECONNREFUSED " + host);
+      if (cmd.replSetGetStatus) {
+        if (st === "new") {
+          if (sc.throws) { const e = new Error("no replset config has been received"); e.code = 94; throw e; }
+          return { ok: 0, code: 94, errmsg: "no replset config has been received" };
+        }
+        const [set, primary] = st.split(":");
+        return { ok: 1, set, members: [{ name: host, stateStr: primary ? "PRIMARY" : "SECONDARY" }] };
+      }
+      if (cmd.replSetInitiate) {
+        log.initiate.push({ host, config: cmd.replSetInitiate });
+        for (const h of Object.keys(state)) state[h] = sc.afterInitiate;
+        return { ok: 1 };
+      }
+      throw new Error("unexpected command " + JSON.stringify(cmd));
+    } };
+  }
+  close() {}
+}
+const ctx = { process: { env: sc.env }, Mongo, print: (s) => log.out.push(String(s)),
+  quit: (c) => { throw new Quit(c); }, Date: { now: () => now },
+  sleep: (ms) => { now += ms; for (const [t, hs] of sc.timeline || []) if (now >= t) Object.assign(state, hs); } };
+try { vm.runInNewContext(fs.readFileSync(process.argv[2], "utf8"), ctx); log.exit = "ran off its end"; }
+catch (e) { log.exit = e instanceof Quit ? e.code : "threw " + e; }
+console.log(JSON.stringify(log));
+"""
+node = shutil.which("node") or shutil.which("nodejs")
+if not node:
+    skip("docker/data/mongo-rs-init.js's decisions (run by Node.js against stand-in members)", "no node here")
+else:
+    members = ["m0:27017", "m1:27017", "m2:27017"]
+    env3 = {"RS_NAME": RS, "RS_MEMBERS": ",".join(members), "RS_WAIT_S": "20"}
+    everyone = lambda st: {h: st for h in members}
+    config = {"_id": RS, "members": [{"_id": i, "host": h} for i, h in enumerate(members)]}
+    cases = [
+        ("three new members: initiates once, on the first, with all three, and waits for the primary",
+         {"env": env3, "hosts": everyone("new"), "afterInitiate": RS + ":primary"}, 0, [{"host": members[0], "config": config}]),
+        ("the same when mongosh throws the NotYetInitialized error (code 94)",
+         {"env": env3, "hosts": everyone("new"), "afterInitiate": RS + ":primary", "throws": True}, 0, [{"host": members[0], "config": config}]),
+        ("the set exists with a primary: initiates nothing, succeeds",
+         {"env": env3, "hosts": everyone(RS + ":primary")}, 0, []),
+        ("the set exists, its primary is elected later: initiates nothing, waits, succeeds",
+         {"env": env3, "hosts": everyone(RS), "timeline": [[6000, {members[2]: RS + ":primary"}]]}, 0, []),
+        ("one member in the set, the others new (not yet joined): initiates nothing beside it",
+         {"env": env3, "hosts": dict(everyone("new"), **{members[1]: RS}), "timeline": [[8000, everyone(RS + ":primary")]]}, 0, []),
+        ("one member does not answer, the others are new: initiates nothing (it may hold the set), fails when time is up",
+         {"env": env3, "hosts": dict(everyone("new"), **{members[1]: "down"})}, 1, []),
+        ("a member in another set: fails at once, initiates nothing",
+         {"env": env3, "hosts": dict(everyone("new"), **{members[2]: "other:primary"})}, 1, []),
+        ("no RS_MEMBERS: exit 2",
+         {"env": {"RS_NAME": RS}, "hosts": {}}, 2, []),
+    ]
+    hpath = os.path.join(TMP, "rs-init-harness.js")
+    with open(hpath, "w") as f:
+        f.write(HARNESS)
+    for desc, scen, code, initiated in cases:
+        p = subprocess.run([node, hpath, DATA_DIR + "/mongo-rs-init.js", json.dumps(scen)], capture_output=True, text=True, timeout=30)
+        try:
+            got = json.loads(p.stdout)
+        except ValueError:
+            got = {"exit": None, "initiate": None, "stderr": p.stderr}
+        ok(got.get("exit") == code and got.get("initiate") == initiated, "mongo-rs-init.js: " + desc, got)
+
+# ---------------------------------------------------------------- HorizontalPodAutoscalers
+# Each service's pool Deployment is scaled by CPU: an autoscaling/v2 HPA naming it, sane bounds,
+# a CPU request on the pool (what utilization is a share of), and no replicas in the Deployment
+# (each apply would reset the autoscaler's count).
+hpas = objs.get("HorizontalPodAutoscaler", {})
+for svc in SERVICES:
+    dep = objs.get("Deployment", {}).get(svc) or {"spec": {"template": {"spec": {"containers": [{}]}}}}
+    h = [x for x in hpas.values() if x.get("spec", {}).get("scaleTargetRef") == {"apiVersion": "apps/v1", "kind": "Deployment", "name": svc}]
+    if not ok(len(h) == 1 and h[0].get("apiVersion") == "autoscaling/v2", "k8s %s: one HorizontalPodAutoscaler (autoscaling/v2) targets the Deployment %s" % (svc, svc), [x["metadata"]["name"] for x in h]):
+        continue
+    sp = h[0]["spec"]
+    lo, hi = sp.get("minReplicas", 1), sp.get("maxReplicas", 0)
+    ok(isinstance(lo, int) and isinstance(hi, int) and 2 <= lo <= hi, "k8s %s: the HPA's 2 <= minReplicas (%s) <= maxReplicas (%s)" % (svc, lo, hi))
+    cpu = [m for m in sp.get("metrics", []) if m.get("type") == "Resource" and m.get("resource", {}).get("name") == "cpu"
+           and m["resource"].get("target", {}).get("type") == "Utilization" and 0 < m["resource"]["target"].get("averageUtilization", 0) <= 100]
+    ok(cpu, "k8s %s: the HPA scales on the pods' CPU utilization" % svc, sp.get("metrics"))
+    ok(containers(dep)[0].get("resources", {}).get("requests", {}).get("cpu"), "k8s %s: the pool container requests CPU (the HPA's utilization is a share of it)" % svc)
+    ok("replicas" not in dep.get("spec", {}), "k8s %s: the Deployment names no replicas (the HPA owns the count)" % svc, dep.get("spec", {}).get("replicas"))
+    aff = dep["spec"]["template"]["spec"].get("affinity", {}).get("podAntiAffinity", {}).get("preferredDuringSchedulingIgnoredDuringExecution", [])
+    ok(any(a.get("podAffinityTerm", {}).get("topologyKey") == "kubernetes.io/hostname" and selects(a["podAffinityTerm"].get("labelSelector", {}).get("matchLabels"), svc) for a in aff),
+       "k8s %s: its pools prefer nodes of their own (podAntiAffinity)" % svc)
+ok(set(hpas) <= set(SERVICES), "k8s: every HPA is a service's", sorted(set(hpas) - set(SERVICES)))
 
 # ---------------------------------------------------------------- Prometheus and Grafana
 
@@ -715,12 +1165,6 @@ ok(am.get("route", {}).get("receiver") and all(r in receivers for r in used_rece
 ok(any(w.get("url", "").startswith(("http://", "https://")) for r in receivers.values() for w in r.get("webhook_configs", [])), "alertmanager.yml has a webhook receiver")
 
 # ---------------------------------------------------------------- the probe, against a real pool
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def probe_run(*args):
