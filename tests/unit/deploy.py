@@ -400,10 +400,16 @@ for p, d in K8S:
 WORKLOADS = {**objs.get("Deployment", {}), **objs.get("StatefulSet", {}), **objs.get("Job", {})}
 names = set(WORKLOADS) | set(objs.get("Service", {}))
 ok(names <= set(SERVICES) | INFRA, "every k8s workload and Service is a service, nginx, live, sql, jaeger or of the data tier (mongo, mongo-init, cache, store, sentinel)", sorted(names - set(SERVICES) - INFRA))
-peers = objs.get("Service", {}).get("nginx-peers", {}).get("spec", {})
-ok(peers.get("clusterIP") == "None" and peers.get("selector") == {"app.kubernetes.io/name": "nginx"}
-   and (DOCS.get("docker/k8s/config.yaml") or [{}])[0].get("data", {}).get("GALLEY_NGINX_PEERS") == "nginx-peers:8081",
-   "k8s: every nginx replica is named by the headless Service nginx-peers, and auth purges each (GALLEY_NGINX_PEERS)", peers)
+# GALLEY_NGINX_PEERS (lib/http.c's gl_http_peers): a host:port whose every address is one nginx,
+# each asked to purge its auth cache. In k8s a headless Service (no ClusterIP: its name answers
+# each nginx pod's address, a starting one's too) selecting exactly nginx's pods, on the internal port.
+k8s_peers = (DOCS.get("docker/k8s/config.yaml") or [{}])[0].get("data", {}).get("GALLEY_NGINX_PEERS") or ""
+peers_host, _, peers_port = k8s_peers.rpartition(":")
+peers = objs.get("Service", {}).get(peers_host, {}).get("spec", {})
+ok(peers.get("clusterIP") == "None" and peers.get("publishNotReadyAddresses") is True
+   and [w for w, x in WORKLOADS.items() if peers.get("selector") and peers["selector"].items() <= x["spec"]["template"]["metadata"].get("labels", {}).items()] == ["nginx"]
+   and peers_port == INTERNAL_PORT and [str(x.get("port")) for x in peers.get("ports", [])] == [INTERNAL_PORT],
+   "k8s: GALLEY_NGINX_PEERS (%s) is a headless Service naming every nginx pod on the internal port %s, so auth purges each replica's auth cache" % (k8s_peers, INTERNAL_PORT), peers)
 ok(objs.get("Deployment", {}).get("nginx", {}).get("spec", {}).get("replicas", 1) >= 2, "k8s: nginx runs more than one replica")
 
 
@@ -542,6 +548,31 @@ for svc in SERVICES:
 nginx_s = cs.get("nginx", {})
 ok(all(nginx_s.get("depends_on", {}).get(s, {}).get("condition") == "service_healthy" for s in SERVICES), "compose nginx starts after every service's pools are healthy (its upstreams must resolve)")
 ok([str(p).rsplit(":", 1)[-1] for p in nginx_s.get("ports", [])] == [PORT], "compose nginx publishes only the public port %s" % PORT, nginx_s.get("ports"))
+
+
+def defaults(text):
+    """A compose value as it is with no variable set: ${VAR:-default} -> default."""
+    return re.sub(r"\$\{\w+:?-([^}]*)\}", r"\1", str(text))
+
+
+# Several nginx replicas (docker/README.md): GALLEY_NGINX_REPLICAS, at least two by default;
+# each publishes the public port on a host port of its own, from a range at least as wide as the
+# default replicas (one host port cannot be bound twice); nothing pins one container (a
+# container_name or a hostname would).
+m = re.fullmatch(r"\$\{GALLEY_NGINX_REPLICAS:-(\d+)\}", str(nginx_s.get("deploy", {}).get("replicas")))
+nginx_replicas = int(m.group(1)) if m else int(nginx_s.get("deploy", {}).get("replicas", 1)) if str(nginx_s.get("deploy", {}).get("replicas", 1)).isdigit() else 0
+ok(m is not None and nginx_replicas >= 2 and "scale" not in nginx_s and not ({"container_name", "hostname"} & set(nginx_s)),
+   "compose nginx: GALLEY_NGINX_REPLICAS replicas, %d by default (at least 2)" % nginx_replicas, nginx_s.get("deploy"))
+host_ports = [str(p).rsplit(":", 1)[0] for p in nginx_s.get("ports", [])]
+m = re.fullmatch(r"(?:[\d.]+:)?(\d+)-(\d+)", defaults(host_ports[0])) if len(host_ports) == 1 else None
+ok(m is not None and host_ports[0].startswith("${GALLEY_PORT:-") and int(m.group(2)) - int(m.group(1)) + 1 >= max(nginx_replicas, 2),
+   "compose nginx: the public port is published on a host port range (from GALLEY_PORT) with a port for each of its %d replicas, so they do not clash" % nginx_replicas, nginx_s.get("ports"))
+# Inside compose every replica is reached by the service's name: Docker's DNS answers "nginx"
+# with each replica's address. The auth cache's purge asks each (GALLEY_NGINX_PEERS).
+for svc in SERVICES:
+    ok(cs.get(svc, {}).get("environment", {}).get("GALLEY_NGINX_PEERS") == "nginx:" + INTERNAL_PORT,
+       "compose %s: GALLEY_NGINX_PEERS is nginx:%s, every nginx replica's internal listener (Docker's DNS answers each)" % (svc, INTERNAL_PORT),
+       cs.get(svc, {}).get("environment", {}).get("GALLEY_NGINX_PEERS"))
 # The live server: the nginx image running live.conf, one replica, its port unpublished, on a
 # network it shares with nginx alone; nginx starts once it answers (nginx resolves "live").
 live_s = cs.get("live", {})
@@ -573,9 +604,15 @@ for name, s in sorted(cs.items()):
             ok(os.path.exists(os.path.join(D, src)), "compose %s: %s exists" % (name, src))
 # Every GALLEY_* variable the deployment files name is one the project reads or documents.
 # (Not the nginx config: its GALLEY_REQUEST_ID is a FastCGI parameter, not a variable.)
+# compose.yaml's own knobs, which only compose reads (no galley program does): docker/README.md
+# documents them.
+COMPOSE_VARS = {"GALLEY_NGINX_REPLICAS", "GALLEY_PORT_LAST"}
+docker_readme = read(D + "/README.md")
+ok(all("`%s`" % v in docker_readme for v in COMPOSE_VARS), "docker/README.md documents compose's own variables (%s)" % " ".join(sorted(COMPOSE_VARS)),
+   sorted(v for v in COMPOSE_VARS if "`%s`" % v not in docker_readme))
 files = [D + "/compose.yaml", D + "/Dockerfile", D + "/galley-pool"] + [TOP + "/" + p for p in DOCS if p.startswith("docker/k8s/") and not p.endswith("nginx-config.yaml")]
-unknown = sorted({v for f in files for v in re.findall(r"GALLEY_[A-Z0-9_]*[A-Z0-9]", read(f))} - KNOWN_VARS)
-ok(not unknown, "every GALLEY_* variable in docker/ is in lib/conf.c or bin/galley's help", unknown)
+unknown = sorted({v for f in files for v in re.findall(r"GALLEY_[A-Z0-9_]*[A-Z0-9]", read(f)) if v not in KNOWN_VARS and not (f == D + "/compose.yaml" and v in COMPOSE_VARS)})
+ok(not unknown, "every GALLEY_* variable in docker/ is in lib/conf.c or bin/galley's help (or, in compose.yaml, compose's own: %s)" % " ".join(sorted(COMPOSE_VARS)), unknown)
 
 def free_port():
     with socket.socket() as s:
@@ -1038,12 +1075,20 @@ ok(set(hpas) <= set(SERVICES), "k8s: every HPA is a service's", sorted(set(hpas)
 # ---------------------------------------------------------------- Prometheus and Grafana
 
 prom = (DOCS.get("docker/prometheus/prometheus.yml") or [{}])[0]
-targets = [(j.get("metrics_path", "/metrics"), t) for j in prom.get("scrape_configs", []) for sc in j.get("static_configs", []) for t in sc.get("targets", [])]
-ok(targets == [("/metrics", "nginx:" + INTERNAL_PORT), ("/metrics/nginx", "nginx:" + INTERNAL_PORT)],
-   "Prometheus scrapes nginx's internal listener at /metrics (one target for every service) and /metrics/nginx (nginx's own)", targets)
-dns = [(j.get("job_name"), j.get("metrics_path"), sorted(n for sc in j.get("dns_sd_configs", []) for n in sc.get("names", [])), {sc.get("port") for sc in j.get("dns_sd_configs", [])})
-       for j in prom.get("scrape_configs", []) if j.get("dns_sd_configs")]
-ok(dns == [("pools", "/metrics", sorted(SERVICES), {9001})], "Prometheus scrapes every pool (each replica of each service, by DNS) on its manager's status port 9001 at /metrics", dns)
+# galley's totals (/metrics, from Redis: every nginx replica answers the same) once, as the one
+# static target nginx:8081, job galley (GalleyMetricsDown reads up{job="galley"}); each nginx's
+# own counters (/metrics/nginx) from every replica, found by DNS (type A: Docker's DNS answers
+# the service's name with every replica's address), each replica its own instance.
+targets = [(j.get("job_name"), j.get("metrics_path", "/metrics"), t) for j in prom.get("scrape_configs", []) for sc in j.get("static_configs", []) for t in sc.get("targets", [])]
+ok(targets == [("galley", "/metrics", "nginx:" + INTERNAL_PORT)],
+   "Prometheus scrapes galley's totals once: job galley, /metrics on nginx's internal listener nginx:%s (any replica answers)" % INTERNAL_PORT, targets)
+dns = {j.get("job_name"): (j.get("metrics_path", "/metrics"), sorted(n for sc in j.get("dns_sd_configs", []) for n in sc.get("names", [])),
+                           {str(sc.get("type", "SRV")) for sc in j.get("dns_sd_configs", [])}, {str(sc.get("port")) for sc in j.get("dns_sd_configs", [])}, bool(j.get("static_configs")))
+       for j in prom.get("scrape_configs", []) if j.get("dns_sd_configs")}
+ok(dns.get("nginx") == ("/metrics/nginx", ["nginx"], {"A"}, {INTERNAL_PORT}, False) and nginx_replicas >= 2,
+   "Prometheus scrapes /metrics/nginx of every nginx replica (job nginx: DNS discovery, type A, of the name nginx, port %s)" % INTERNAL_PORT, dns.get("nginx"))
+ok(dns.get("pools") == ("/metrics", sorted(SERVICES), {"A"}, {"9001"}, False), "Prometheus scrapes every pool (each replica of each service, by DNS) on its manager's status port 9001 at /metrics", dns.get("pools"))
+ok(set(dns) == {"nginx", "pools"}, "Prometheus discovers by DNS only nginx's replicas and the pools", sorted(dns))
 ok(any(str(v).startswith("./prometheus/prometheus.yml:") for v in cs.get("prometheus", {}).get("volumes", [])), "compose gives Prometheus docker/prometheus/prometheus.yml")
 
 
