@@ -53,6 +53,25 @@ bench_pin_stack() {
 	bench_pinned=1
 }
 
+# bench_quota_stack PERCENT: the stack's processes (and what they start later: a cgroup is
+# inherited) share PERCENT of one core, cgroup v1's cpu.cfs_quota_us over a 10 ms period (a
+# short period: a throttled stack waits at most the rest of 10 ms, not of 100). Needs root;
+# bench_cleanup moves them back and removes the cgroup.
+bench_quota_stack() {
+	local p
+	bench_cg=/sys/fs/cgroup/cpu/galley-bench-$$
+	mkdir -p "$bench_cg" || return 1
+	echo 10000 >"$bench_cg/cpu.cfs_period_us" && echo $(($1 * 100)) >"$bench_cg/cpu.cfs_quota_us" || return 1
+	for p in $(bench_stack_pids); do echo "$p" >"$bench_cg/cgroup.procs" 2>/dev/null || true; done
+}
+
+bench_unquota_stack() {
+	local p
+	[ -n "${bench_cg:-}" ] && [ -d "$bench_cg" ] || return 0
+	while read -r p; do echo "$p" >/sys/fs/cgroup/cpu/cgroup.procs 2>/dev/null || true; done <"$bench_cg/cgroup.procs"
+	rmdir "$bench_cg" 2>/dev/null || true
+}
+
 bench_unpin_stack() {
 	local p all
 	all="0-$(($(nproc --all) - 1))"
@@ -61,6 +80,7 @@ bench_unpin_stack() {
 
 bench_cleanup() {
 	[ -z "${bench_pinned:-}" ] || bench_unpin_stack
+	bench_unquota_stack
 	[ -f "$BENCH_TMP/nginx.pid" ] && kill "$(cat "$BENCH_TMP/nginx.pid")" 2>/dev/null || true
 	[ -n "${bench_hello_pid:-}" ] && kill -- -"$bench_hello_pid" 2>/dev/null || true
 	rm -rf "$BENCH_TMP"
