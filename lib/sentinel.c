@@ -53,6 +53,8 @@ sentinel_parse(const char *list, struct sentinel_addr *out)
 		out[n].port = (int)port;
 		n++;
 		p = comma != NULL ? comma + 1 : p + len;
+		if (comma != NULL && *p == '\0')
+			return -1; /* "a:1," names nothing after its comma */
 	}
 	return n > 0 ? n : -1;
 }

@@ -9,6 +9,7 @@ GL_UNIT_TESTS = \
 	tests/unit/lib/cache \
 	tests/unit/lib/breaker \
 	tests/unit/lib/http \
+	tests/unit/lib/sentinel \
 	tests/unit/lib/log \
 	tests/unit/lib/trace \
 	tests/unit/lib/board
@@ -37,6 +38,7 @@ tests_unit_lib_cache_LDADD = $(GL_LIBS)
 tests_unit_lib_breaker_LDADD = $(GL_LIBS)
 tests_unit_lib_trace_LDADD = $(GL_LIBS)
 tests_unit_lib_http_LDADD = $(GL_LIBS)
+tests_unit_lib_sentinel_LDADD = $(GL_LIBS) -lpthread
 tests_unit_lib_log_LDADD = $(GL_LIBS)
 tests_unit_lib_board_LDADD = $(GL_LIBS) -lpthread
 EXTRA_DIST += tests/unit/tap.h tests/unit/format.sh .clang-format tests/e2e tests/bench
