@@ -250,10 +250,14 @@ http_call(const struct gl_req *req, const struct http_out *o, const char *target
 		err = http_once(o, req, status, &buf);
 		gl_board_wait(NULL, NULL);
 		gl_metrics_outbound(target, http_outcome(err), gl_now_us() - started);
-		/* A 4xx is a healthy target saying no; only down or slow counts against it. */
+		/* A 4xx is a healthy target saying no; only down or slow counts against it.  A 503
+		 * is the target answering that *its* dependency is away (the internal listener
+		 * never refuses): the target is up, and answers again the moment that is back, so
+		 * it does not open the circuit (which would keep it shut 5 s longer). */
 		if (b != NULL) {
 			gl_breaker_record(b,
-			                  err != GL_E_UPSTREAM_DOWN && err != GL_E_UPSTREAM_TIMEOUT,
+			                  !(err == GL_E_UPSTREAM_DOWN && *status != 503) &&
+			                          err != GL_E_UPSTREAM_TIMEOUT,
 			                  gl_now_us());
 			long long now = gl_now_us();
 			gl_metrics_breaker(target, gl_breaker_state(b, now) == GL_BREAKER_OPEN
