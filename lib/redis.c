@@ -97,35 +97,24 @@ redis_tv(long ms)
 	return tv;
 }
 
-/* ROLE says "master": 0, else -1. */
+/* ROLE: 0 when c is a primary, with *replicas its attached replicas (the reply's third
+ * element); -1 when it is not one or did not say. */
 static int
-redis_is_primary(redisContext *c)
+redis_role(redisContext *c, int *replicas)
 {
 	redisReply *r = redisCommand(c, "ROLE");
-	int rc = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+	int rc = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
 	                         r->element[0]->type == REDIS_REPLY_STRING &&
-	                         strcmp(r->element[0]->str, "master") == 0
+	                         strcmp(r->element[0]->str, "master") == 0 &&
+	                         r->element[2]->type == REDIS_REPLY_ARRAY
 	                 ? 0
 	                 : -1;
 
+	if (rc == 0)
+		*replicas = (int)r->element[2]->elements;
 	if (r != NULL)
 		freeReplyObject(r);
 	return rc;
-}
-
-/* How many replicas the primary on c has attached now (ROLE's third element); -1 unknown. */
-static int
-redis_replicas(redisContext *c)
-{
-	redisReply *r = redisCommand(c, "ROLE");
-	int n = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-	                        r->element[2]->type == REDIS_REPLY_ARRAY
-	                ? (int)r->element[2]->elements
-	                : -1;
-
-	if (r != NULL)
-		freeReplyObject(r);
-	return n;
 }
 
 redisContext *
@@ -134,6 +123,7 @@ gl_redis_open(enum gl_redis which)
 	struct redis_addr a;
 	struct timeval tv;
 	redisContext *c;
+	int replicas;
 
 	if (redis_parse_url(redis_url(which), &a) < 0) {
 		gl_log(GL_LOG_ERROR, NULL, "%s must be redis://host:port/db or unix:///path",
@@ -166,7 +156,7 @@ gl_redis_open(enum gl_redis which)
 			return NULL;
 		}
 	}
-	if (gl_sentinel_on() && redis_is_primary(c) < 0) {
+	if (gl_sentinel_on() && redis_role(c, &replicas) < 0) {
 		/* A Sentinel's answer from just before a failover, or an old primary back and
 		 * not yet turned into a replica: writes there would be refused or lost. */
 		gl_log(GL_LOG_WARN, NULL, "redis (%s): %s:%d is not the primary (yet)",
@@ -252,6 +242,7 @@ redis_sync(enum gl_redis which)
 	char ms[24];
 	redisReply *r;
 	bool kept;
+	int replicas;
 
 	if (!redis_unsynced[which])
 		return 0;
@@ -268,7 +259,8 @@ redis_sync(enum gl_redis which)
 	freeReplyObject(r);
 	/* With no replica attached there is nothing a failover could promote: the primary
 	 * (and, for the store, its AOF) keeps the write, acknowledged alone. */
-	if (kept || (redis_ctx[which] != NULL && redis_replicas(redis_ctx[which]) == 0))
+	if (kept || (redis_ctx[which] != NULL && redis_role(redis_ctx[which], &replicas) == 0 &&
+	             replicas == 0))
 		return 0;
 	gl_log(GL_LOG_WARN, NULL,
 	       "%s: no replica took a write within %ld ms (GALLEY_STORE_WAIT_MS)",
