@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "app.h"
 #include "board.h"
 #include "conf.h"
@@ -284,6 +285,33 @@ gl_app_dispatch(const struct gl_route *routes, struct gl_req *req)
 	return r->handler(req);
 }
 
+/* This worker's view of its pool's queue (admit.h). */
+static struct gl_admit app_admit;
+
+/*
+ * Serve the request, unless it is a write that has waited too long for this worker
+ * (admit.h): then a 503 at once, as nginx's bounded queue refuses (errors.conf), still naming
+ * its route for the metrics. Reads are served however long they waited: a cached read costs
+ * a worker about what refusing it would, so refusing reads frees nothing, and at twice the
+ * peak a worker busy refusing stale reads served 0.15x of it (docs/performance.md,
+ * "Overload: a bound on waiting"). nginx's bound on reads in flight still holds.
+ */
+static enum gl_err
+app_serve(const struct gl_route *routes, struct gl_req *req)
+{
+	bool timely = gl_admit_take(&app_admit, gl_req_param(req, "GALLEY_QUEUED_AT"),
+	                            gl_req_param(req, "GALLEY_EDGE_TIME"), gl_admit_now());
+
+	if (timely || req->method == GL_GET)
+		return gl_app_dispatch(routes, req);
+	if (gl_route_match(routes, req->method, req->path, &req->match) != GL_OK)
+		req->match.route = NULL; /* it is only the metrics' label */
+	return gl_fail(req, GL_E_UPSTREAM_DOWN, NULL,
+	               "the service is busy (this request waited %lld ms for it): try again "
+	               "in a second",
+	               (long long)app_admit.waited_ms);
+}
+
 /* The service's routes behind the two every service has. */
 static struct gl_route *
 app_routes_new(const struct gl_service *svc)
@@ -398,6 +426,8 @@ gl_app_main(const struct gl_service *svc)
 		gl_log(GL_LOG_WARN, NULL,
 		       "GALLEY_BOARD_FD/GALLEY_BOARD_SLOT unusable: no scoreboard");
 	gl_log(GL_LOG_INFO, NULL, "serving");
+	app_admit.wait_ms = gl_conf.queue_wait_ms;
+	app_admit.burst_ms = gl_conf.queue_burst_ms;
 	long served = 0;
 	while (!gl_stop_requested()) {
 		int got = FCGX_Accept_r(&fcgi);
@@ -413,7 +443,7 @@ gl_app_main(const struct gl_service *svc)
 		gl_req_begin(&req, &fcgi);
 		gl_board_begin(req.request_id);
 		gl_trace_server_start(&span, &req);
-		enum gl_err err = gl_app_dispatch(routes, &req);
+		enum gl_err err = app_serve(routes, &req);
 		app_drain(&req);
 		/* What the request wrote to Redis is on a replica before it is acknowledged
 		 * (redis.h; a no-op without Sentinels). */
@@ -423,6 +453,7 @@ gl_app_main(const struct gl_service *svc)
 		gl_req_finish(&req, err);
 		gl_trace_server_end(&span, &req);
 		FCGX_Finish_r(&fcgi);
+		gl_admit_free(&app_admit, gl_admit_now());
 		gl_board_end();
 		/* Recycling (GALLEY_MAX_REQUESTS): the reply is out; the pool starts a fresh
 		 * process in this one's place. */

@@ -36,6 +36,9 @@ struct gl_conf {
 	long slow_ms;            /* GALLEY_SLOW_MS: galley-pool logs a request running longer */
 	long request_timeout_s;  /* GALLEY_REQUEST_TIMEOUT_S: galley-pool kills the worker after */
 	long max_requests;       /* GALLEY_MAX_REQUESTS per worker, then it is recycled (0 never) */
+	long queue_wait_ms;      /* GALLEY_QUEUE_WAIT_MS a public write may wait once a queue
+	                            stands (admit.h); 0 = off */
+	long queue_burst_ms;     /* GALLEY_QUEUE_BURST_MS a burst may wait (admit.h) */
 	const char *admin_email; /* GALLEY_ADMIN_EMAIL: the first admin, or "" */
 	const char *admin_password;    /* GALLEY_ADMIN_PASSWORD, or ""; never logged */
 	const char *otlp_endpoint;     /* OTEL_EXPORTER_OTLP_ENDPOINT, or "": tracing off */

@@ -1,5 +1,6 @@
 noinst_LIBRARIES += lib/libgalley.a
 lib_libgalley_a_SOURCES = \
+	lib/admit.c lib/admit.h \
 	lib/app.c lib/app.h \
 	lib/board.c lib/board.h \
 	lib/breaker.c lib/breaker.h \

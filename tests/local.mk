@@ -1,5 +1,6 @@
 # Unit tests: one TAP program per lib/ file (tests/unit/lib/<file>.c).
 GL_UNIT_TESTS = \
+	tests/unit/lib/admit \
 	tests/unit/lib/route \
 	tests/unit/lib/valid \
 	tests/unit/lib/doc \
@@ -28,6 +29,7 @@ tests_unit_auth_secret_SOURCES = tests/unit/auth/secret.c fcgi/auth/secret.c
 tests_unit_auth_secret_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fcgi/auth
 tests_unit_auth_secret_LDADD = $(GL_LIBS)
 TESTS += $(GL_UNIT_TESTS)
+tests_unit_lib_admit_LDADD = $(GL_LIBS)
 tests_unit_lib_route_LDADD = $(GL_LIBS)
 tests_unit_lib_valid_LDADD = $(GL_LIBS)
 tests_unit_lib_doc_LDADD = $(GL_LIBS)

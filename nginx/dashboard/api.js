@@ -26,6 +26,13 @@ export function setUnauthenticatedHandler(fn) {
   onUnauthenticated = fn;
 }
 
+// 32 random hex digits: crypto.getRandomValues works on plain http too (randomUUID needs a
+// secure context, and a shop's dashboard may be reached at a LAN address).
+function newKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 // api('GET', '/api/menu') → parsed JSON (or null for 204).
 // opts: {body, headers, anonymous, signal, text}; text: the answer's body as text, not parsed.
 export async function api(method, path, opts = {}) {
@@ -38,6 +45,9 @@ export async function api(method, path, opts = {}) {
   // marks user data "Cache-Control: private, no-cache" to the same end (lib/etag.h) and
   // everything else no-store. Writes are never kept.
   const init = { method, headers, signal: opts.signal, cache: method === 'GET' ? 'no-cache' : 'no-store' };
+  // Every POST carries an Idempotency-Key, the same on its retry below: a create the API
+  // already made answers the first response again instead of making a second (API.md).
+  if (method === 'POST' && !headers['Idempotency-Key']) headers['Idempotency-Key'] = newKey();
   if (opts.body !== undefined) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(opts.body);
@@ -45,9 +55,10 @@ export async function api(method, path, opts = {}) {
   let res;
   // A read is asked twice when no pool answered the first time (502/503/504: a pool being
   // restarted, a dependency back a moment later). A write is asked again only after a 503
-  // with Retry-After: that is nginx's bounded queue refusing it before any service saw it
-  // (README, GALLEY_INFLIGHT_PER_WORKER), so it cannot have happened; any other failed
-  // write may have.
+  // with Retry-After: mostly the service was busy and refused it before doing anything
+  // (README, Overload), but a service also answers 503 when Redis's replica did not confirm
+  // a write it made, so a POST is retried with its Idempotency-Key; any other failed write
+  // may have happened and is not asked again.
   for (let attempt = 0; ; attempt++) {
     try {
       res = await fetch(path, init);

@@ -58,11 +58,30 @@ bench_pin_stack() {
 # short period: a throttled stack waits at most the rest of 10 ms, not of 100). Needs root;
 # bench_cleanup moves them back and removes the cgroup.
 bench_quota_stack() {
-	local p
+	bench_quota_pids "$1" $(bench_stack_pids)
+}
+
+# bench_quota_service SVC PERCENT: as bench_quota_stack, for SVC's pools alone (their managers
+# and workers); the rest of the stack is not limited. One quota at a time: bench_unquota_stack
+# first to move it to another service.
+bench_quota_service() {
+	local f pids=()
+	for f in "$GALLEY_RUN"/pids/"$1"-[0-9]*.pid; do
+		[ -f "$f" ] || continue
+		pids+=("$(cat "$f")")
+		pids+=($(pgrep -P "$(cat "$f")" 2>/dev/null || true))
+	done
+	[ ${#pids[@]} -gt 0 ] || return 1
+	bench_quota_pids "$2" "${pids[@]}"
+}
+
+bench_quota_pids() {
+	local p quota=$1
+	shift
 	bench_cg=/sys/fs/cgroup/cpu/galley-bench-$$
 	mkdir -p "$bench_cg" || return 1
-	echo 10000 >"$bench_cg/cpu.cfs_period_us" && echo $(($1 * 100)) >"$bench_cg/cpu.cfs_quota_us" || return 1
-	for p in $(bench_stack_pids); do echo "$p" >"$bench_cg/cgroup.procs" 2>/dev/null || true; done
+	echo 10000 >"$bench_cg/cpu.cfs_period_us" && echo $((quota * 100)) >"$bench_cg/cpu.cfs_quota_us" || return 1
+	for p in "$@"; do echo "$p" >"$bench_cg/cgroup.procs" 2>/dev/null || true; done
 }
 
 bench_unquota_stack() {

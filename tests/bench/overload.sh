@@ -6,12 +6,15 @@
 #   calm    open loop at half the peak (vegeta, a fixed rate): the normal latency
 #   burst   open loop at twice the peak: goodput (200s a second) against the peak, p99 of
 #           the accepted requests, the refusals (503 with Retry-After, from nginx's bounded
-#           queue) and anything else
+#           queue or a worker's bound on waiting, lib/admit.h) and anything else
 #   after   open loop at half the peak again, right after the burst: the first second
 #           whose p99 is back within 1.5x the calm p99
-# On this 2-core machine the load tool would take the CPU the stack needs (vegeta at twice
-# the peak costs more than the stack's own work), so the stack runs on CPU 0 and the tools
-# on CPU 1 (taskset): the stack, one core, is what is overloaded.
+# What is overloaded is the service (menu's pools for reads, orders' for placements): its
+# pools get a share of one core (a cgroup v1 quota, GALLEY_OVERLOAD_READ_QUOTA and
+# GALLEY_OVERLOAD_PLACE_QUOTA percent, needs root), the rest of the stack (nginx, Redis,
+# MongoDB, the other services) the rest of CPU 0, and the load tools CPU 1 (taskset). So the
+# door is not the part overloaded, as a deployment sizes it, and twice the peak stays within
+# what vegeta can send and time on its one core (about 4,000 requests a second).
 # vegeta is installed once into ~/.local/share/galley/bin with `go install`.
 # usage: bin/galley up (a plain build); tests/bench/overload.sh [seconds] [connections]
 set -euo pipefail
@@ -36,12 +39,13 @@ fi
 bench_tmp
 tmp=$BENCH_TMP
 bench_pin_stack 0
-# And a share of it only: vegeta needs about 0.1 ms of CPU a request, so on its one core it
-# keeps its own latency low up to about 4,000 requests a second (against a static file:
-# 3,000/s p99 2.4 ms, 6,000/s 182 ms, 12,000/s 403 ms). With the whole core the stack's
-# peak reads are 6,000/s and twice that measures vegeta, not the stack.
-quota=${GALLEY_OVERLOAD_QUOTA:-50}
-bench_quota_stack "$quota" || { echo "overload.sh: needs root for the stack's CPU quota (cgroup v1 cpu)" >&2; exit 2; }
+read_quota=${GALLEY_OVERLOAD_READ_QUOTA:-10}
+place_quota=${GALLEY_OVERLOAD_PLACE_QUOTA:-15}
+# quota SVC PERCENT: SVC's pools alone get PERCENT of a core.
+quota() {
+	bench_unquota_stack
+	bench_quota_service "$1" "$2" || { echo "overload.sh: needs root for $1's CPU quota (cgroup v1 cpu)" >&2; exit 2; }
+}
 tool_cpu=$(($(nproc) > 1 ? 1 : 0))
 bench_tokens
 item=$(bench_item "Overload stew" 300)
@@ -122,13 +126,18 @@ printf 'POST %s/api/orders\nAuthorization: Bearer %s\nContent-Type: application/
 	"$GALLEY_URL" "$TOKEN" "$tmp/order.json" >"$tmp/place.targets"
 post=$(bench_post_script "$TOKEN" "$one")
 
+echo "menu's pools at ${read_quota}% of a core for reads, orders' pools at ${place_quota}% for placements; nginx and the rest on the rest of CPU 0"
+echo
 echo "| request   | peak/s | calm (half the peak, open loop)        | burst (twice the peak, open loop) | statuses in the burst | 503s without Retry-After | back to calm p99 after |"
 echo "|-----------|--------|----------------------------------------|-----------------------------------|-----------------------|--------------------------|------------------------|"
+quota menu "$read_quota"
 one read "$GALLEY_URL/api/menu/items/$item" -H "Authorization: Bearer $TOKEN"
-# The placements' peak with as many connections as orders' budget (its limit_conn, in the
-# rendered config): more would meet 503s at once and retry in a tight loop, and the closed
-# loop would measure that contention, not what the stack serves.
-budget=$(awk '/^location \^~ \/api\/orders\// {f = 1} f && /limit_conn galley_inflight/ {print int($3); exit}' "$GALLEY_RUN/nginx/locations-public.conf")
-conns=${budget:-$conns} one place "$GALLEY_URL/api/orders" -s "$post"
+# The placements' peak with two connections per orders worker: each worker busy and one
+# request waiting for it, so the peak is what the workers serve. More would stand in a queue
+# longer than a placement, which the workers refuse (lib/admit.h) and the closed loop would
+# retry at once: it would measure that contention, not what the stack serves.
+workers=$((GALLEY_ORDERS_POOLS * GALLEY_ORDERS_WORKERS))
+quota orders "$place_quota"
+conns=$((2 * workers)) one place "$GALLEY_URL/api/orders" -s "$post"
 api POST /api/auth/logout "$TOKEN" >/dev/null || true
 api POST /api/auth/logout "$ADMIN" >/dev/null || true

@@ -4,8 +4,22 @@
 # next one is refused at once with 503, Retry-After and the API's error body, instead of
 # waiting without bound. Made deterministic by stopping (SIGSTOP) every menu worker: the
 # requests let in wait in the pools' sockets, the rest must be refused while they wait;
-# then the workers go on (SIGCONT) and every request let in is answered.
+# then the workers go on (SIGCONT) and every request let in is answered, a read however long
+# it waited. A placement that waited longer than a burst may is refused by the worker
+# (lib/admit.h) with 503 and Retry-After, does nothing, and its retry with the same
+# Idempotency-Key is placed.
 . "$(dirname "$0")/lib.sh"
+
+# burst SVC: how long a request may wait for SVC's workers while the queue is new, in ms.
+burst_ms() {
+	local v="GALLEY_${1^^}_QUEUE_BURST_MS"
+	echo "${!v:-${GALLEY_QUEUE_BURST_MS:-100}}"
+}
+# waited_past SVC: sleep until whatever is queued for SVC's workers now has waited longer than
+# its burst bound (the subject here is time itself: what is refused is what waited too long).
+waited_past() {
+	sleep "$(awk -v b="$(burst_ms "$1")" 'BEGIN {print b / 1000 + 0.3}')"
+}
 
 stocked_item "Overload soup" 450 5 || echo "Bail out! no item to read"
 limit=$(grep -A3 'location ^~ /api/menu/ {' "$GALLEY_RUN/nginx/locations-public.conf" |
@@ -47,16 +61,50 @@ for f in $(grep -lx 503 "$dir"/s* 2>/dev/null); do
 done
 check "every refusal is a 503 JSON error with Retry-After and X-Request-Id ($bad not)" test "$bad" -eq 0
 
+# Now every request let in waits longer than a burst may; reads are served all the same (a
+# worker refuses only writes by their wait, lib/app.c).
+waited_past menu
 resume
 wait
 ok_n=$(grep -lx 200 "$dir"/s* | wc -l)
 other=$(for f in "$dir"/s*; do cat "$f" && echo; done | sort | uniq -c | awk '{printf "%s x%s ", $2, $1}')
-check "once the workers go on, every request let in is answered 200 ($ok_n of $limit; all: $other)" \
+check "once the workers go on, every read let in is answered 200, however long it waited ($ok_n of $limit; all: $other)" \
 	test "$ok_n" -eq "$limit"
 check "nothing else: only 200 and 503 ($other)" \
 	test "$(grep -lvx -e 200 -e 503 "$dir"/s* | wc -l)" -eq 0
 req GET "/api/menu/items/$ITEM"
 expect_status 200 "afterwards a read is answered as usual"
 rm -rf "$dir"
+
+# A placement that waited too long is refused before it is looked at: no order, no unit held;
+# the client's retry with the same Idempotency-Key is placed.
+stocked_item "Overload pie" 300 3 || echo "Bail out! no item to order"
+pie=$ITEM
+customer eater
+eater=$TOKEN
+key="overload-$RANDOM$RANDOM"
+order="{\"lines\":[{\"item_id\":\"$pie\",\"qty\":1}]}"
+hold_workers orders
+curl -s -D "$_GL_TMP/place.h" -o "$_GL_TMP/place.b" -w '%{http_code}' --max-time 30 -X POST \
+	-H "Authorization: Bearer $eater" -H 'Content-Type: application/json' \
+	-H "Idempotency-Key: $key" --data-binary "$order" "$GALLEY_URL/api/orders" >"$_GL_TMP/place.s" &
+client=$!
+queued() { (($(pool_sum orders listen_queue) >= 1)); }
+check "the placement waits for orders' stopped workers" wait_until 10 queued
+waited_past orders
+release_workers
+wait "$client" || true
+STATUS=$(cat "$_GL_TMP/place.s") BODY=$(cat "$_GL_TMP/place.b")
+expect_error 503 upstream_unavailable "a placement that waited too long for a worker is refused"
+expect_json '.error.message | test("waited [0-9]+ ms")' "it says how long it waited"
+check "with Retry-After: 1" grep -qi '^Retry-After: 1' "$_GL_TMP/place.h"
+AUTH_TOKEN=$eater req GET /api/orders
+expect_json '.items == []' "no order was made"
+req GET "/api/stock/$pie"
+expect_json '.reserved == 0 and .available == 3' "no unit is held"
+AUTH_TOKEN=$eater req POST /api/orders "$order" -H "Idempotency-Key: $key"
+expect_status 201 "the retry with the same Idempotency-Key is placed"
+AUTH_TOKEN=$eater req GET /api/orders
+expect_json '.items | length == 1' "one order"
 
 done_testing

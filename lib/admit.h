@@ -1,0 +1,58 @@
+/*
+ * admit: a public request that has waited too long for a worker is refused, not served late.
+ *
+ * nginx's bounded queue (limit_conn, nginx.conf.in) caps how many requests wait for a
+ * service's workers, not how long: at twice the rate the workers can serve, each waits for
+ * all those ahead of it (64 placements in flight at 95/s: 670 ms). So nginx passes, with
+ * each public request, when it handed the request to the pools (GALLEY_QUEUED_AT, $msec)
+ * and how long it had held it by then (GALLEY_EDGE_TIME, $request_time: reading it and the
+ * token check), and the worker that takes the request up decides by how long it has waited:
+ *
+ *   - while the queue was empty within the last burst_ms, up to burst_ms: a burst at an
+ *     idle service is served, not refused;
+ *   - once the queue has stood longer than that, up to wait_ms only: a standing queue is
+ *     cut to that, and what is refused costs a 503 answered in microseconds.
+ *
+ * The rule of "adaptive CoDel" (Maurer, "Fail at scale", ACM Queue 13(8), 2015). "Empty" is
+ * seen from one worker: a request that reached the pools after this worker became free
+ * found nothing queued before it (a pool's socket is first come, first served, and a free
+ * worker takes what is queued at once).
+ *
+ * lib/app.c refuses writes only by this; a read is served however long it waited (a cached
+ * read costs about what refusing it would).
+ *
+ * Times are the wall clock's, in ms; on one host nginx's and the workers' are the same
+ * clock. Pools on other hosts need their clocks in step (NTP); a request stamped in the
+ * future counts as not having waited. Service-to-service calls carry no stamp and are
+ * always admitted: they are part of work already let in.
+ */
+#ifndef GL_ADMIT_H
+#define GL_ADMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* One worker's view of its pool's queue. Zeroed, then the limits set: nothing seen yet. */
+struct gl_admit {
+	long wait_ms;      /* GALLEY_QUEUE_WAIT_MS: the bound on a standing queue; 0 = off */
+	long burst_ms;     /* GALLEY_QUEUE_BURST_MS: a burst's bound, and how long it lasts */
+	int64_t free_at;   /* when this worker last became free (ms), 0 = never busy */
+	int64_t empty_at;  /* when the queue was last seen empty (ms) */
+	int64_t waited_ms; /* the last request's wait, for the refusal's message */
+};
+
+/* The wall clock, in ms. */
+int64_t gl_admit_now(void);
+
+/*
+ * May this worker serve, at now, the request nginx stamped queued_at and edge_time (the
+ * fastcgi params' text: "1733299200.123" and "0.004"; NULL or malformed = not stamped,
+ * always admitted)? Records what it learns about the queue either way; a->waited_ms says
+ * how long the request had waited.
+ */
+bool gl_admit_take(struct gl_admit *a, const char *queued_at, const char *edge_time, int64_t now);
+
+/* The worker is free again at now (its reply is out). */
+void gl_admit_free(struct gl_admit *a, int64_t now);
+
+#endif
