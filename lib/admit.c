@@ -38,16 +38,16 @@ admit_ms(const char *s)
 }
 
 bool
-gl_admit_take(struct gl_admit *a, const char *queued_at, const char *edge_time, int64_t now)
+gl_admit_take(struct gl_admit *a, const char *queued_at, const char *edge_time, bool came_free,
+              int64_t now)
 {
 	int64_t queued = admit_ms(queued_at), edge = admit_ms(edge_time), limit;
 
 	a->waited_ms = 0;
-	if (a->wait_ms <= 0 || queued < 0 || edge < 0)
+	if (came_free)
+		a->empty_at = now;
+	if (a->wait_ms <= 0 || queued < 0 || edge < 0 || came_free)
 		return true;
-	/* Reached the pools after this worker was free: nothing was queued before it. */
-	if (queued >= a->free_at)
-		a->empty_at = queued;
 	a->waited_ms = now - queued + edge;
 	if (a->waited_ms < 0)
 		a->waited_ms = 0;
@@ -55,10 +55,4 @@ gl_admit_take(struct gl_admit *a, const char *queued_at, const char *edge_time, 
 	if (limit < a->wait_ms)
 		limit = a->wait_ms; /* a burst is never held to less than a standing queue */
 	return a->waited_ms <= limit;
-}
-
-void
-gl_admit_free(struct gl_admit *a, int64_t now)
-{
-	a->free_at = now;
 }

@@ -8,15 +8,18 @@
  * and how long it had held it by then (GALLEY_EDGE_TIME, $request_time: reading it and the
  * token check), and the worker that takes the request up decides by how long it has waited:
  *
- *   - while the queue was empty within the last burst_ms, up to burst_ms: a burst at an
- *     idle service is served, not refused;
- *   - once the queue has stood longer than that, up to wait_ms only: a standing queue is
- *     cut to that, and what is refused costs a 503 answered in microseconds.
+ *   - a request that came to a free worker (one waiting in accept, or about to: it found the
+ *     pool's socket empty) did not wait for it, whatever its stamp says: the time went
+ *     elsewhere (the token check, a connect to a pool on a host that is down, then this one);
+ *   - while this worker found the queue empty within the last burst_ms, a request may have
+ *     waited up to that long: a burst at an idle service is served, not refused;
+ *   - once it has found the queue standing for longer than that, up to wait_ms only: a
+ *     standing queue is cut to that, and what is refused costs a 503 answered in
+ *     microseconds.
  *
- * The rule of "adaptive CoDel" (Maurer, "Fail at scale", ACM Queue 13(8), 2015). "Empty" is
- * seen from one worker: a request that reached the pools after this worker became free
- * found nothing queued before it (a pool's socket is first come, first served, and a free
- * worker takes what is queued at once).
+ * The rule of "adaptive CoDel" (Maurer, "Fail at scale", ACM Queue 13(8), 2015), with "the
+ * queue is empty" seen by one worker: before it waits for the next request it asks whether
+ * one is already there (lib/app.c).
  *
  * lib/app.c refuses writes only by this; a read is served however long it waited (a cached
  * read costs about what refusing it would).
@@ -36,8 +39,7 @@
 struct gl_admit {
 	long wait_ms;      /* GALLEY_QUEUE_WAIT_MS: the bound on a standing queue; 0 = off */
 	long burst_ms;     /* GALLEY_QUEUE_BURST_MS: a burst's bound, and how long it lasts */
-	int64_t free_at;   /* when this worker last became free (ms), 0 = never busy */
-	int64_t empty_at;  /* when the queue was last seen empty (ms) */
+	int64_t empty_at;  /* when this worker last found the queue empty (ms) */
 	int64_t waited_ms; /* the last request's wait, for the refusal's message */
 };
 
@@ -47,12 +49,11 @@ int64_t gl_admit_now(void);
 /*
  * May this worker serve, at now, the request nginx stamped queued_at and edge_time (the
  * fastcgi params' text: "1733299200.123" and "0.004"; NULL or malformed = not stamped,
- * always admitted)? Records what it learns about the queue either way; a->waited_ms says
- * how long the request had waited.
+ * always admitted)? came_free: the request came while this worker waited for one (the
+ * queue was empty), so it waited for nothing. Records what it learns about the queue;
+ * a->waited_ms says how long the request had waited.
  */
-bool gl_admit_take(struct gl_admit *a, const char *queued_at, const char *edge_time, int64_t now);
-
-/* The worker is free again at now (its reply is out). */
-void gl_admit_free(struct gl_admit *a, int64_t now);
+bool gl_admit_take(struct gl_admit *a, const char *queued_at, const char *edge_time, bool came_free,
+                   int64_t now);
 
 #endif

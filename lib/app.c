@@ -1,6 +1,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -17,6 +18,7 @@
 #include "board.h"
 #include "conf.h"
 #include "db.h"
+#include "dispatch.h"
 #include "events.h"
 #include "http.h"
 #include "json.h"
@@ -27,91 +29,10 @@
 #include "redis.h"
 #include "req.h"
 #include "stop.h"
+#include "tick.h"
 #include "trace.h"
 
 static int app_null_fd = -1;
-
-/* The tick thread (app.h): it sleeps on a condition so a stop wakes it at once. */
-static pthread_mutex_t tick_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t tick_wake = PTHREAD_COND_INITIALIZER;
-static bool tick_stop;
-static void (*tick_fn)(void);
-static char tick_key[96];
-
-/*
- * One process of the service runs each second's tick: the one whose SET NX
- * wins.  Ticks are safe to race (app.h), so when Redis cannot be asked,
- * every process runs it; the claim only spares the database the same
- * expiry scan from every worker of every pool.
- */
-static bool
-app_tick_claim(void)
-{
-	const char *argv[] = { "SET", tick_key, "1", "NX", "PX", "900" };
-	redisReply *r = gl_redis_strv(GL_REDIS_CACHE, 6, argv);
-	bool mine = r == NULL || r->type != REDIS_REPLY_NIL;
-
-	if (r != NULL)
-		freeReplyObject(r);
-	return mine;
-}
-
-static void *
-app_tick_loop(void *arg)
-{
-	struct timespec at;
-
-	(void)arg;
-	pthread_mutex_lock(&tick_lock);
-	while (!tick_stop) {
-		clock_gettime(CLOCK_REALTIME, &at);
-		at.tv_sec += 1;
-		pthread_cond_timedwait(&tick_wake, &tick_lock, &at);
-		if (tick_stop)
-			break;
-		pthread_mutex_unlock(&tick_lock);
-		gl_metrics_flush();
-		gl_kept_project();
-		if (tick_fn != NULL && !gl_stop_requested() && app_tick_claim()) {
-			/* Its own trace, kept only when it called out or announced something. */
-			struct gl_trace_span span;
-			gl_trace_start(&span, GL_TRACE_INTERNAL, "tick");
-			span.quiet = true;
-			tick_fn();
-			gl_trace_end(&span, false);
-		}
-		pthread_mutex_lock(&tick_lock);
-	}
-	pthread_mutex_unlock(&tick_lock);
-	gl_app_thread_end();
-	return NULL;
-}
-
-void
-gl_app_thread_end(void)
-{
-	gl_http_close();
-	gl_redis_close();
-}
-
-/* The consumer thread (app.h): it blocks on the service's streams until a stop. */
-static void *
-app_consume_loop(void *arg)
-{
-	gl_events_run(arg);
-	gl_app_thread_end();
-	return NULL;
-}
-
-static void
-app_tick_stop(pthread_t t)
-{
-	pthread_mutex_lock(&tick_lock);
-	tick_stop = true;
-	pthread_cond_signal(&tick_wake);
-	pthread_mutex_unlock(&tick_lock);
-	pthread_join(t, NULL);
-}
 
 /*
  * A stop signal may arrive just before the loop enters accept(), where
@@ -129,162 +50,6 @@ app_on_term(int sig)
 		dup2(app_null_fd, 0);
 }
 
-static enum gl_err
-app_healthz(struct gl_req *req)
-{
-	return gl_reply(req, 200, json_pack("{s:s}", "status", "ok"));
-}
-
-static enum gl_err
-app_metrics(struct gl_req *req)
-{
-	return gl_metrics_reply(req);
-}
-
-static enum gl_err
-app_readyz(struct gl_req *req)
-{
-	if (gl_db_ping() != GL_OK)
-		return gl_fail(req, GL_E_UPSTREAM_DOWN, NULL, "mongodb is not answering");
-	if (gl_redis_ping(GL_REDIS_CACHE) != 0)
-		return gl_fail(req, GL_E_UPSTREAM_DOWN, NULL, "redis is not answering");
-	if (gl_redis_ping(GL_REDIS_STORE) != 0)
-		return gl_fail(req, GL_E_UPSTREAM_DOWN, NULL,
-		               "the store (redis with the event streams) is not answering");
-	return gl_reply(req, 200,
-	                json_pack("{s:s, s:s, s:s, s:s}", "status", "ready", "mongodb", "ok",
-	                          "redis", "ok", "store", "ok"));
-}
-
-/* Read and drop what is left of the body so the FastCGI stream stays in step. */
-static void
-app_drain(struct gl_req *req)
-{
-	char buf[8192];
-
-	while (FCGX_GetStr(buf, sizeof(buf), req->fcgi->in) > 0)
-		;
-}
-
-/* "application/json" with an optional "; charset=utf-8", any case. */
-static int
-content_type_ok(const char *ct)
-{
-	size_t n = strlen("application/json");
-	const char *p;
-
-	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0)
-		return 0;
-	p = ct + n;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p == '\0')
-		return 1;
-	if (*p != ';')
-		return 0;
-	p++;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	return strcasecmp(p, "charset=utf-8") == 0 || strcasecmp(p, "charset=\"utf-8\"") == 0;
-}
-
-/* CONTENT_LENGTH as a number; -1 when absent or not a plain decimal. */
-static long long
-content_length(const struct gl_req *req)
-{
-	const char *s = gl_req_param(req, "CONTENT_LENGTH");
-	long long n = 0;
-
-	if (s == NULL || *s == '\0')
-		return 0;
-	if (strlen(s) > 12 || strspn(s, "0123456789") != strlen(s))
-		return -1;
-	for (; *s; s++)
-		n = n * 10 + (*s - '0');
-	return n;
-}
-
-static enum gl_err
-app_read_body(const struct gl_route *r, struct gl_req *req)
-{
-	struct gl_valid_fail fail;
-	size_t cap = r->body_max ? r->body_max : GL_BODY_MAX_DEFAULT;
-	long long len = content_length(req);
-	char msg[200], *buf;
-	enum gl_err err;
-	int got;
-
-	if (len < 0)
-		return gl_fail(req, GL_E_VALIDATION, NULL, "Content-Length is not a number");
-	if (r->body == NULL) {
-		if (len > 0)
-			return gl_fail(req, GL_E_VALIDATION, NULL, "this route takes no body");
-		return GL_OK;
-	}
-	if (!content_type_ok(gl_req_param(req, "CONTENT_TYPE")))
-		return gl_fail(req, GL_E_MEDIA_TYPE, NULL,
-		               "send the body as Content-Type: application/json (UTF-8)");
-	/* Checked before reading a byte: a large body costs us nothing. */
-	if ((unsigned long long)len > cap)
-		return gl_fail(req, GL_E_TOO_LARGE, NULL, "the body is larger than %zu bytes", cap);
-	if (len == 0)
-		return gl_fail(req, GL_E_INVALID_JSON, NULL, "a JSON object body is required");
-	buf = malloc((size_t)len);
-	if (buf == NULL)
-		return GL_E_INTERNAL;
-	got = FCGX_GetStr(buf, (int)len, req->fcgi->in);
-	if (got != (int)len) {
-		free(buf);
-		return gl_fail(req, GL_E_INVALID_JSON, NULL,
-		               "the body is shorter than Content-Length");
-	}
-	err = gl_json_parse_object(buf, (size_t)len, &req->body, msg, sizeof(msg));
-	free(buf);
-	if (err != GL_OK)
-		return gl_fail(req, err, NULL, "%s", msg);
-	if (gl_valid_object(r->body, req->body, (r->flags & GL_PARTIAL) != 0, &fail) != GL_OK)
-		return gl_fail(req, GL_E_VALIDATION, fail.field, "%s %s",
-		               fail.field[0] ? fail.field : "the body", fail.message);
-	if ((r->flags & GL_PARTIAL) && json_object_size(req->body) == 0)
-		return gl_fail(req, GL_E_VALIDATION, NULL, "the body names no field to change");
-	return GL_OK;
-}
-
-enum gl_err
-gl_app_dispatch(const struct gl_route *routes, struct gl_req *req)
-{
-	struct gl_valid_fail fail;
-	const struct gl_route *r;
-	enum gl_err err;
-
-	err = gl_route_match(routes, req->method, req->path, &req->match);
-	if (err == GL_E_NOT_FOUND)
-		return gl_fail(req, err, NULL, "no such route");
-	if (err == GL_E_METHOD)
-		return gl_fail(req, err, NULL, "%s is not allowed here",
-		               req->method ? gl_method_name(req->method) : "this method");
-	if (err == GL_E_VALIDATION)
-		return gl_fail(req, err, "id", "the id in the path must be 24 hex digits");
-	if (err != GL_OK)
-		return err;
-	r = req->match.route;
-	gl_board_route(gl_method_name(req->method), r->pattern);
-	if (r->roles != GL_ROLE_PUBLIC && req->role == 0)
-		return gl_fail(req, GL_E_UNAUTHENTICATED, NULL,
-		               "sign in first: send Authorization: Bearer <token>");
-	if (r->roles != GL_ROLE_PUBLIC && !gl_req_has_role(req, r->roles))
-		return gl_fail(req, GL_E_FORBIDDEN, NULL, "your role may not do this");
-	err = gl_valid_query(r->query, gl_req_param(req, "QUERY_STRING"), &req->query, &fail);
-	if (err == GL_E_VALIDATION)
-		return gl_fail(req, err, fail.field, "%s %s",
-		               fail.field[0] ? fail.field : "the query", fail.message);
-	if (err != GL_OK)
-		return err;
-	if ((err = app_read_body(r, req)) != GL_OK)
-		return err;
-	return r->handler(req);
-}
-
 /* This worker's view of its pool's queue (admit.h). */
 static struct gl_admit app_admit;
 
@@ -297,13 +62,14 @@ static struct gl_admit app_admit;
  * "Overload: a bound on waiting"). nginx's bound on reads in flight still holds.
  */
 static enum gl_err
-app_serve(const struct gl_route *routes, struct gl_req *req)
+app_serve(const struct gl_route *routes, struct gl_req *req, bool came_free)
 {
-	bool timely = gl_admit_take(&app_admit, gl_req_param(req, "GALLEY_QUEUED_AT"),
-	                            gl_req_param(req, "GALLEY_EDGE_TIME"), gl_admit_now());
+	bool timely =
+	        gl_admit_take(&app_admit, gl_req_param(req, "GALLEY_QUEUED_AT"),
+	                      gl_req_param(req, "GALLEY_EDGE_TIME"), came_free, gl_admit_now());
 
 	if (timely || req->method == GL_GET)
-		return gl_app_dispatch(routes, req);
+		return gl_dispatch(routes, req);
 	if (gl_route_match(routes, req->method, req->path, &req->match) != GL_OK)
 		req->match.route = NULL; /* it is only the metrics' label */
 	return gl_fail(req, GL_E_UPSTREAM_DOWN, NULL,
@@ -312,45 +78,28 @@ app_serve(const struct gl_route *routes, struct gl_req *req)
 	               (long long)app_admit.waited_ms);
 }
 
-/* The service's routes behind the two every service has. */
-static struct gl_route *
-app_routes_new(const struct gl_service *svc)
+void
+gl_app_thread_end(void)
 {
-	static char healthz[96], readyz[96];
-	size_t n = 0;
-	struct gl_route *all;
-
-	while (svc->routes[n].pattern != NULL)
-		n++;
-	all = calloc(n + 4, sizeof(*all));
-	if (all == NULL)
-		return NULL;
-	snprintf(healthz, sizeof(healthz), "/api/%s/healthz", svc->name);
-	snprintf(readyz, sizeof(readyz), "/api/%s/readyz", svc->name);
-	all[0] = (struct gl_route){ .method = GL_GET, .pattern = healthz, .handler = app_healthz };
-	all[1] = (struct gl_route){ .method = GL_GET, .pattern = readyz, .handler = app_readyz };
-	/* Every service's totals (metrics.h); nginx sends it here from its internal listener. */
-	all[2] = (struct gl_route){ .method = GL_GET,
-		                    .pattern = "/metrics",
-		                    .handler = app_metrics };
-	memcpy(all + 3, svc->routes, n * sizeof(*all));
-	return all;
+	gl_http_close();
+	gl_redis_close();
 }
 
-int
-gl_app_main(const struct gl_service *svc)
+/* The stop signals: SIGTERM (galley-pool's stop), SIGINT, and SIGUSR1. */
+static void
+app_stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGUSR1);
+}
+
+static void
+app_catch_stops(void)
 {
 	struct sigaction sa;
-	FCGX_Request fcgi;
-	struct gl_route *routes;
-	struct gl_req req;
-	pthread_t ticker, consumer;
-	int rc = 0;
 
-	if (gl_conf_load(svc->name) < 0)
-		return 2;
-	gl_log_init();
-	srandom((unsigned)(time(NULL) ^ getpid()));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = app_on_term;
 	sigemptyset(&sa.sa_mask);
@@ -364,26 +113,34 @@ gl_app_main(const struct gl_service *svc)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-
 	app_null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
 
+/* Everything before the first request: MongoDB, Redis, libcurl, the routes, the service's
+ * own start-up and the threads. *routes is new (free() it). 0, or the exit status. */
+static int
+app_start(const struct gl_service *svc, struct gl_route **routes, FCGX_Request *fcgi)
+{
+	sigset_t stops;
+
+	if (gl_conf_load(svc->name) < 0)
+		return 2;
+	gl_log_init();
+	srandom((unsigned)(time(NULL) ^ getpid()));
+	app_catch_stops();
 	/*
 	 * mongoc starts monitor threads; a stop signal delivered to one of them
 	 * would never interrupt our accept().  Threads inherit the mask they are
 	 * created with, so block the stop signals while gl_db_open() starts them
 	 * and unblock them in this thread only.
 	 */
-	sigset_t stops;
-	sigemptyset(&stops);
-	sigaddset(&stops, SIGTERM);
-	sigaddset(&stops, SIGINT);
-	sigaddset(&stops, SIGUSR1);
+	app_stop_signals(&stops);
 	pthread_sigmask(SIG_BLOCK, &stops, NULL);
 	int opened = gl_db_open();
 	pthread_sigmask(SIG_UNBLOCK, &stops, NULL);
 
 	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || opened < 0 ||
-	    (routes = app_routes_new(svc)) == NULL || FCGX_Init() != 0) {
+	    (*routes = gl_dispatch_routes(svc)) == NULL || FCGX_Init() != 0) {
 		gl_log(GL_LOG_ERROR, NULL, "start-up failed");
 		return 1;
 	}
@@ -400,24 +157,16 @@ gl_app_main(const struct gl_service *svc)
 		gl_log(GL_LOG_ERROR, NULL, "the service's start-up failed");
 		return 1;
 	}
-	/* Every process has the tick thread: it also adds the metrics to Redis; and a consumer
-	 * thread when the service follows events. Started with the stop signals blocked, as
+	/* The tick and consumer threads (tick.h), started with the stop signals blocked, as
 	 * mongoc's threads are. */
-	tick_fn = svc->tick;
-	snprintf(tick_key, sizeof(tick_key), "galley:%s:tick", svc->name);
 	pthread_sigmask(SIG_BLOCK, &stops, NULL);
-	int started = pthread_create(&ticker, NULL, app_tick_loop, NULL);
-	if (started == 0 && svc->events != NULL &&
-	    pthread_create(&consumer, NULL, app_consume_loop, (void *)svc->events) != 0) {
-		app_tick_stop(ticker);
-		started = -1;
-	}
+	int started = gl_tick_start(svc);
 	pthread_sigmask(SIG_UNBLOCK, &stops, NULL);
 	if (started != 0) {
 		gl_log(GL_LOG_ERROR, NULL, "the tick or consumer thread could not start");
 		return 1;
 	}
-	if (FCGX_InitRequest(&fcgi, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+	if (FCGX_InitRequest(fcgi, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		gl_log(GL_LOG_ERROR, NULL, "FCGX_InitRequest failed");
 		return 1;
 	}
@@ -425,36 +174,66 @@ gl_app_main(const struct gl_service *svc)
 	if (gl_board_attach() < 0)
 		gl_log(GL_LOG_WARN, NULL,
 		       "GALLEY_BOARD_FD/GALLEY_BOARD_SLOT unusable: no scoreboard");
-	gl_log(GL_LOG_INFO, NULL, "serving");
 	app_admit.wait_ms = gl_conf.queue_wait_ms;
 	app_admit.burst_ms = gl_conf.queue_burst_ms;
+	return 0;
+}
+
+/* One request, from accept to the reply being out; came_free: see admit.h. */
+static void
+app_answer(const struct gl_route *routes, FCGX_Request *fcgi, bool came_free)
+{
+	struct gl_trace_span span;
+	struct gl_req req;
+
+	gl_req_begin(&req, fcgi);
+	gl_board_begin(req.request_id);
+	gl_trace_server_start(&span, &req);
+	enum gl_err err = app_serve(routes, &req, came_free);
+	gl_dispatch_drain(&req);
+	/* What the request wrote to Redis is on a replica before it is acknowledged
+	 * (redis.h; a no-op without Sentinels). */
+	if (gl_redis_sync() < 0 && err == GL_OK && req.status < 300)
+		err = gl_fail(&req, GL_E_UPSTREAM_DOWN, NULL,
+		              "Redis's replica did not confirm the write in time");
+	gl_req_finish(&req, err);
+	gl_trace_server_end(&span, &req);
+	FCGX_Finish_r(fcgi);
+	gl_board_end();
+}
+
+/*
+ * Whether no request waits on the pool's socket (fd 0) now: then the next one this worker
+ * takes comes while it waits for it (admit.h). One poll(2) with no wait.
+ */
+static bool
+app_queue_empty(void)
+{
+	struct pollfd p = { .fd = 0, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 0;
+}
+
+/* Answer requests until a stop, a failed accept or recycling; the exit status. */
+static int
+app_serve_loop(const struct gl_route *routes, FCGX_Request *fcgi)
+{
 	long served = 0;
+
 	while (!gl_stop_requested()) {
-		int got = FCGX_Accept_r(&fcgi);
+		bool empty = app_queue_empty();
+		long long asked = gl_now_us();
+		int got = FCGX_Accept_r(fcgi);
 		if (got < 0) {
 			/* Judge by the return value: errno may be stale from an earlier call. */
 			if (gl_stop_requested() || got == -EINTR)
 				continue;
 			gl_log(GL_LOG_ERROR, NULL, "accept failed (%d)", got);
-			rc = 1;
-			break;
+			return 1;
 		}
-		struct gl_trace_span span;
-		gl_req_begin(&req, &fcgi);
-		gl_board_begin(req.request_id);
-		gl_trace_server_start(&span, &req);
-		enum gl_err err = app_serve(routes, &req);
-		app_drain(&req);
-		/* What the request wrote to Redis is on a replica before it is acknowledged
-		 * (redis.h; a no-op without Sentinels). */
-		if (gl_redis_sync() < 0 && err == GL_OK && req.status < 300)
-			err = gl_fail(&req, GL_E_UPSTREAM_DOWN, NULL,
-			              "Redis's replica did not confirm the write in time");
-		gl_req_finish(&req, err);
-		gl_trace_server_end(&span, &req);
-		FCGX_Finish_r(&fcgi);
-		gl_admit_free(&app_admit, gl_admit_now());
-		gl_board_end();
+		/* It came to a free worker when none was queued a moment ago, or when accept
+		 * waited for it (another worker may have taken the one seen queued). */
+		app_answer(routes, fcgi, empty || gl_now_us() - asked >= 1000);
 		/* Recycling (GALLEY_MAX_REQUESTS): the reply is out; the pool starts a fresh
 		 * process in this one's place. */
 		if (gl_conf.max_requests > 0 && ++served >= gl_conf.max_requests) {
@@ -464,11 +243,23 @@ gl_app_main(const struct gl_service *svc)
 			break;
 		}
 	}
+	return 0;
+}
+
+int
+gl_app_main(const struct gl_service *svc)
+{
+	FCGX_Request fcgi;
+	struct gl_route *routes = NULL;
+	int rc;
+
+	if ((rc = app_start(svc, &routes, &fcgi)) != 0)
+		return rc;
+	gl_log(GL_LOG_INFO, NULL, "serving");
+	rc = app_serve_loop(routes, &fcgi);
 	gl_log(GL_LOG_INFO, NULL, "stopping");
 	gl_stop_request(); /* the loop may also end on a failed accept: the threads stop too */
-	app_tick_stop(ticker);
-	if (svc->events != NULL)
-		pthread_join(consumer, NULL);
+	gl_tick_stop();
 	if (svc->stop != NULL)
 		svc->stop();
 	gl_metrics_flush(); /* the last requests' counts */

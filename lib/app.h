@@ -3,15 +3,14 @@
  *
  * gl_app_main() loads the configuration, opens MongoDB, Redis and libcurl
  * in this process (after any fork), then answers FastCGI requests on fd 0
- * (the socket spawn-fcgi bound) one at a time: route, method, query,
- * Content-Type, Content-Length against the route's cap, JSON parse, field
- * table, and only then the handler.  Every service also answers
- * /api/<service>/healthz, /api/<service>/readyz and /metrics (metrics.h:
- * every service's totals).  Every process has a tick thread, which adds its
- * metrics to Redis about once a second, and a service that follows events
- * a consumer thread.  SIGTERM stops the process after the request in flight
- * and the item the tick or the consumer is on: they check stop.h between
- * items and leave the rest to the next process.
+ * (the socket galley-pool bound) one at a time: a write that waited too
+ * long for the worker is refused (admit.h), everything else dispatched
+ * (dispatch.h: route, method, query, body, and only then the handler).
+ * Every process has a tick thread, which adds its metrics to Redis about
+ * once a second, and a service that follows events a consumer thread
+ * (tick.h).  SIGTERM stops the process after the request in flight and the
+ * item the tick or the consumer is on: they check stop.h between items and
+ * leave the rest to the next process.
  */
 #ifndef GL_APP_H
 #define GL_APP_H
@@ -54,8 +53,5 @@ void gl_app_thread_end(void);
 
 /* Run the service; returns the process exit status. */
 int gl_app_main(const struct gl_service *svc);
-
-/* Dispatch one request (exposed for tests and fuzzing). */
-enum gl_err gl_app_dispatch(const struct gl_route *routes, struct gl_req *req);
 
 #endif

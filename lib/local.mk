@@ -8,6 +8,7 @@ lib_libgalley_a_SOURCES = \
 	lib/conf.c lib/conf.h \
 	lib/crud.c lib/crud.h \
 	lib/db.c lib/db.h \
+	lib/dispatch.c lib/dispatch.h \
 	lib/doc.c lib/doc.h \
 	lib/err.c lib/err.h \
 	lib/etag.c lib/etag.h \
@@ -23,5 +24,6 @@ lib_libgalley_a_SOURCES = \
 	lib/req.c lib/req.h \
 	lib/route.c lib/route.h \
 	lib/stop.c lib/stop.h \
+	lib/tick.c lib/tick.h \
 	lib/trace.c lib/trace.h \
 	lib/valid.c lib/valid.h

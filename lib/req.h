@@ -1,7 +1,7 @@
 /*
  * req: one FastCGI request, from the params nginx sent to the one writer.
  *
- * The dispatcher (app.c) fills a struct gl_req, checks everything the route
+ * The dispatcher (dispatch.c) fills a struct gl_req, checks everything the route
  * declares, and calls the handler with validated values only.  A handler
  * answers with gl_reply() (success) or returns an enum gl_err, usually via
  * gl_fail() for detail; gl_req_finish() alone writes the response, so every
@@ -104,7 +104,7 @@ enum gl_err gl_fail(struct gl_req *req, enum gl_err err, const char *field, cons
 /* Monotonic microseconds, for durations. */
 long long gl_now_us(void);
 
-/* Internal to the dispatcher (app.c): set up from FastCGI params, write and log. */
+/* Internal to the request loop (app.c): set up from FastCGI params, write and log. */
 void gl_req_begin(struct gl_req *req, FCGX_Request *fcgi);
 void gl_req_finish(struct gl_req *req, enum gl_err err);
 

@@ -5,7 +5,8 @@
 # waiting without bound. Made deterministic by stopping (SIGSTOP) every menu worker: the
 # requests let in wait in the pools' sockets, the rest must be refused while they wait;
 # then the workers go on (SIGCONT) and every request let in is answered, a read however long
-# it waited. A placement that waited longer than a burst may is refused by the worker
+# it waited. Then orders' workers are held with one placement more than they are queued: the
+# one that waited behind the others longer than a burst may is refused by the worker
 # (lib/admit.h) with 503 and Retry-After, does nothing, and its retry with the same
 # Idempotency-Key is placed.
 . "$(dirname "$0")/lib.sh"
@@ -76,35 +77,47 @@ req GET "/api/menu/items/$ITEM"
 expect_status 200 "afterwards a read is answered as usual"
 rm -rf "$dir"
 
-# A placement that waited too long is refused before it is looked at: no order, no unit held;
-# the client's retry with the same Idempotency-Key is placed.
-stocked_item "Overload pie" 300 3 || echo "Bail out! no item to order"
+# Placements that wait for orders' stopped workers: as many as there are workers came to a
+# free worker (each was waiting in accept) and are placed; the one more waited behind them,
+# longer than a burst may, and is refused before it is looked at: no order, no unit held; the
+# client's retry with the same Idempotency-Key is placed.
+n=$(($(svc_pools orders) * $(svc_workers orders)))
+stocked_item "Overload pie" 300 $((n + 1)) || echo "Bail out! no item to order"
 pie=$ITEM
 customer eater
 eater=$TOKEN
-key="overload-$RANDOM$RANDOM"
 order="{\"lines\":[{\"item_id\":\"$pie\",\"qty\":1}]}"
+place_dir=$(mktemp -d "$GALLEY_RUN/overload.XXXXXX")
 hold_workers orders
-curl -s -D "$_GL_TMP/place.h" -o "$_GL_TMP/place.b" -w '%{http_code}' --max-time 30 -X POST \
-	-H "Authorization: Bearer $eater" -H 'Content-Type: application/json' \
-	-H "Idempotency-Key: $key" --data-binary "$order" "$GALLEY_URL/api/orders" >"$_GL_TMP/place.s" &
-client=$!
-queued() { (($(pool_sum orders listen_queue) >= 1)); }
-check "the placement waits for orders' stopped workers" wait_until 10 queued
+for ((i = 0; i <= n; i++)); do
+	curl -s -D "$place_dir/h$i" -o "$place_dir/b$i" -w '%{http_code}' --max-time 60 -X POST \
+		-H "Authorization: Bearer $eater" -H 'Content-Type: application/json' \
+		-H "Idempotency-Key: overload-$i-$pie" --data-binary "$order" "$GALLEY_URL/api/orders" \
+		>"$place_dir/s$i" &
+done
+queued() { (($(pool_sum orders listen_queue) >= n + 1)); }
+check "$((n + 1)) placements wait for orders' $n stopped workers" wait_until 10 queued
 waited_past orders
 release_workers
-wait "$client" || true
-STATUS=$(cat "$_GL_TMP/place.s") BODY=$(cat "$_GL_TMP/place.b")
+wait
+placed=$(grep -lx 201 "$place_dir"/s* | wc -l)
+late=$(grep -lx 503 "$place_dir"/s* | head -n 1)
+other=$(for f in "$place_dir"/s*; do cat "$f" && echo; done | sort | uniq -c | awk '{printf "%s x%s ", $2, $1}')
+check "$n came to a free worker and are placed, however long they waited ($other)" test "$placed" -eq "$n"
+check "the one behind them is refused ($other)" test -n "$late" -a "$(grep -lx 503 "$place_dir"/s* | wc -l)" -eq 1
+i=${late##*/s}
+STATUS=503 BODY=$(cat "$place_dir/b${i:-x}" 2>/dev/null)
 expect_error 503 upstream_unavailable "a placement that waited too long for a worker is refused"
 expect_json '.error.message | test("waited [0-9]+ ms")' "it says how long it waited"
-check "with Retry-After: 1" grep -qi '^Retry-After: 1' "$_GL_TMP/place.h"
+check "with Retry-After: 1" grep -qi '^Retry-After: 1' "$place_dir/h${i:-x}"
 AUTH_TOKEN=$eater req GET /api/orders
-expect_json '.items == []' "no order was made"
+expect_json ".items | length == $n" "no order was made for it"
 req GET "/api/stock/$pie"
-expect_json '.reserved == 0 and .available == 3' "no unit is held"
-AUTH_TOKEN=$eater req POST /api/orders "$order" -H "Idempotency-Key: $key"
+expect_json ".reserved == $n and .available == 1" "no unit is held for it"
+AUTH_TOKEN=$eater req POST /api/orders "$order" -H "Idempotency-Key: overload-$i-$pie"
 expect_status 201 "the retry with the same Idempotency-Key is placed"
 AUTH_TOKEN=$eater req GET /api/orders
-expect_json '.items | length == 1' "one order"
+expect_json ".items | length == $((n + 1))" "one more order"
+rm -rf "$place_dir"
 
 done_testing

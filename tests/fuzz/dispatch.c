@@ -1,5 +1,5 @@
 /*
- * The request front line: gl_app_dispatch() over a small route table, fed a
+ * The request front line: gl_dispatch() over a small route table, fed a
  * whole request as nginx would pass it, then gl_req_finish() (the one writer).
  *
  * Input: an HTTP-like text (seeds in tests/data/fuzz/dispatch/):
@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "app.h"
+#include "dispatch.h"
 #include "doc.h"
 #include "err.h"
 #include "etag.h"
@@ -319,7 +320,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	gl_req_begin(&req, &f.req);
 	gl_trace_server_start(&span, &req);
-	err = gl_app_dispatch(routes, &req);
+	err = gl_dispatch(routes, &req);
 	FUZZ_CHECK(gl_err_info(err)->status < 500);
 	gl_req_finish(&req, err);
 	gl_trace_server_end(&span, &req);

@@ -10,7 +10,7 @@
  * through an FCGX_Request.  fuzz_fcgi_* builds one from memory (params as
  * an environ(7) array, the body as an input stream that ends where the
  * bytes do, the output as a growing buffer), so gl_req_begin(),
- * gl_app_dispatch() and gl_req_finish() run exactly as they do behind
+ * gl_dispatch() and gl_req_finish() run exactly as they do behind
  * nginx, with no socket and no change to lib/.  Test-only: it knows
  * libfcgi's public stream struct (fcgiapp.h) and nothing else of it.
  */

@@ -258,8 +258,8 @@ pool = read(D + "/galley-pool")
 probe = read(D + "/galley-probe")
 ok(re.search(r"^port=%s\b" % POOL_PORT, pool, re.M) is not None, "galley-pool binds the pool port %s" % POOL_PORT)
 ok("addr=${3:-127.0.0.1:%s}" % POOL_PORT in probe, "galley-probe asks the pool port %s" % POOL_PORT)
-ok("/api/$svc/$what" in probe and all('"/api/%s/' + w + '"' in read(TOP + "/lib/app.c") for w in ("healthz", "readyz")),
-   "galley-probe's paths /api/<svc>/healthz|readyz are routes of every service (lib/app.c)")
+ok("/api/$svc/$what" in probe and all('"/api/%s/' + w + '"' in read(TOP + "/lib/dispatch.c") for w in ("healthz", "readyz")),
+   "galley-probe's paths /api/<svc>/healthz|readyz are routes of every service (lib/dispatch.c)")
 
 # ---------------------------------------------------------------- nginx, rendered fresh
 

@@ -20,22 +20,19 @@ stamp(long long ms)
 	return b;
 }
 
-/* A worker with the defaults: 50 ms once a queue stands, 500 ms for a burst. */
+/* A worker with the defaults: 50 ms once a queue stands, 100 ms for a burst. */
 static struct gl_admit
 worker(void)
 {
-	return (struct gl_admit){ .wait_ms = 50, .burst_ms = 500 };
+	return (struct gl_admit){ .wait_ms = 50, .burst_ms = 100 };
 }
 
-/* take: the request handed to the pools at queued, taken up at now, served (busy for
- * service ms) unless refused (a refusal frees the worker at once). */
+/* take: the request handed to the pools at queued, taken up at now; came_free: it came while
+ * the worker waited for one. */
 static bool
-take(struct gl_admit *a, long long queued, long long now, long long service)
+take(struct gl_admit *a, long long queued, long long now, bool came_free)
 {
-	bool ok = gl_admit_take(a, stamp(queued), "0.000", T0 + now);
-
-	gl_admit_free(a, T0 + now + (ok ? service : 0));
-	return ok;
+	return gl_admit_take(a, stamp(queued), "0.000", came_free, T0 + now);
 }
 
 int
@@ -44,47 +41,55 @@ main(void)
 	struct gl_admit a = worker();
 
 	/* Not stamped (service-to-service calls, health checks): always served. */
-	ok(gl_admit_take(&a, NULL, NULL, T0 + 100000), "a request without a stamp is served");
+	ok(gl_admit_take(&a, NULL, NULL, false, T0 + 100000),
+	   "a request without a stamp is served");
 	for (const char *bad[] = { "", "x", "12.", ".5", "1796342400.1x", "17963424001234567.0",
 	                           "-1796342400.000", " 1796342400.000", NULL },
 	                *const *b = bad;
 	     *b != NULL; b++)
-		ok(gl_admit_take(&a, *b, "0.000", T0 + 100000) && a.waited_ms == 0,
+		ok(gl_admit_take(&a, *b, "0.000", false, T0 + 100000) && a.waited_ms == 0,
 		   "a malformed stamp '%s' counts as none", *b);
-	ok(gl_admit_take(&a, stamp(0), "x", T0 + 100000), "so does a malformed edge time");
+	ok(gl_admit_take(&a, stamp(0), "x", false, T0 + 100000), "so does a malformed edge time");
 
-	/* An idle worker: even a long wait is a burst's. */
+	/* A request that came to a free worker waited for nothing, whatever its stamp says
+	 * (the time went to a connect to a pool on a host that is down, then this one). */
 	a = worker();
-	ok(take(&a, 1000, 1400, 10) && a.waited_ms == 400,
-	   "an idle worker serves a request that waited 400 ms (waited %lld)",
+	ok(take(&a, 1000, 3000, true) && a.waited_ms == 0,
+	   "a request stamped 2 s ago that came to a free worker is served");
+
+	/* A queue that was just empty: even a long wait is a burst's. */
+	a = worker();
+	ok(take(&a, 1000, 1000, true) && take(&a, 1000, 1090, false) && a.waited_ms == 90,
+	   "90 ms after the queue was empty, a request that waited 90 ms is served (waited %lld)",
 	   (long long)a.waited_ms);
 	a = worker();
-	ok(!take(&a, 1000, 1501, 10) && a.waited_ms == 501,
-	   "but not one that waited longer than the burst's 500 ms");
+	ok(take(&a, 1000, 1000, true) && !take(&a, 1000, 1101, false) && a.waited_ms == 101,
+	   "but not one that waited longer than the burst's 100 ms");
 	a = worker();
-	ok(take(&a, 1000, 1030, 10) && take(&a, 5000, 5005, 10),
-	   "a worker long idle serves its next request (a quiet stack is not a standing queue)");
+	ok(take(&a, 1000, 1000, true) && !take(&a, 1090, 1150, false) && a.waited_ms == 60 &&
+	           take(&a, 1110, 1150, false),
+	   "150 ms after the queue was last empty the bound is 50 ms: 60 ms refused, 40 ms served");
 
 	/* nginx's own time counts: reading the request and the token check. */
 	a = worker();
-	ok(!gl_admit_take(&a, stamp(1000), "0.501", T0 + 1000) && a.waited_ms == 501,
+	take(&a, 1000, 1000, true);
+	ok(!gl_admit_take(&a, stamp(1000), "0.101", false, T0 + 1000) && a.waited_ms == 101,
 	   "the edge time is part of the wait (%lld ms)", (long long)a.waited_ms);
-	a = worker();
-	ok(gl_admit_take(&a, stamp(1000), "0.450", T0 + 1040) && a.waited_ms == 490,
-	   "edge 450 ms + 40 ms at the pool is 490 ms: a burst's");
+	ok(gl_admit_take(&a, stamp(1000), "0.050", false, T0 + 1040) && a.waited_ms == 90,
+	   "edge 50 ms + 40 ms at the pool is 90 ms: a burst's");
 
-	/* A burst of 10 at an idle worker, 40 ms each: the last waits 360 ms, within the
-	 * burst's bound. */
+	/* A burst of 6 at an idle worker, 25 ms each: the fourth waits 75 ms, within the
+	 * burst's bound; the fifth and sixth wait 100 ms when the window is over: refused. */
 	a = worker();
 	int served = 0, i;
 	long long now = 1000;
-	for (i = 0; i < 10; i++) {
-		if (take(&a, 1000, now, 40)) {
+	for (i = 0; i < 6; i++) {
+		if (take(&a, 1000, now, i == 0)) {
 			served++;
-			now += 40;
+			now += 25;
 		}
 	}
-	ok(served == 10, "10 requests at once, 40 ms each, the last after 360 ms: all served (%d)",
+	ok(served == 4, "6 requests at once, 25 ms each: 4 served, the last two refused (%d)",
 	   served);
 
 	/* A standing queue: twice the rate the worker serves (one every 20 ms, 40 ms each). */
@@ -93,12 +98,13 @@ main(void)
 	long long arrival = 0, worst = 0;
 	now = 0;
 	for (i = 0; i < 500; i++, arrival += 20) {
-		if (now < arrival)
-			now = arrival; /* idle until it comes */
-		if (take(&a, arrival, now, 40)) {
+		bool idle = now <= arrival;
+		if (idle)
+			now = arrival; /* it waited for this one */
+		if (take(&a, arrival, now, idle)) {
 			if (a.waited_ms > worst)
 				worst = a.waited_ms;
-			if (now > 500 + 50 && a.waited_ms > 50)
+			if (now > 100 + 50 && a.waited_ms > 50)
 				late++;
 			now += 40;
 		} else {
@@ -107,28 +113,30 @@ main(void)
 	}
 	ok(refused > 200 && refused < 300,
 	   "at twice its rate a worker refuses about half (%d of 500)", refused);
-	ok(late == 0, "once the queue has stood for 500 ms, no request waited more than 50 ms (%d)",
+	ok(late == 0, "once the queue has stood for 100 ms, no request waited more than 50 ms (%d)",
 	   late);
-	ok(worst <= 500, "and none ever more than the burst's 500 ms (worst %lld)", worst);
+	ok(worst <= 100, "and none ever more than the burst's 100 ms (worst %lld)", worst);
 
 	/* After it: the queue empties, a burst is a burst again. */
-	ok(take(&a, arrival + 1000, arrival + 1010, 40),
-	   "once the load is gone, the next request is served");
-	ok(take(&a, arrival + 1060, arrival + 1300, 40) && a.waited_ms == 240,
-	   "and so is one that waited 240 ms (the queue was empty 240 ms ago)");
+	ok(take(&a, arrival + 1000, arrival + 1000, true),
+	   "once the load is gone, the next request comes to a free worker and is served");
+	ok(take(&a, arrival + 1000, arrival + 1080, false) && a.waited_ms == 80,
+	   "and one that waited 80 ms behind it is too (the queue was empty 80 ms ago)");
 
 	/* Clocks. */
 	a = worker();
-	ok(take(&a, 2000, 1990, 10) && a.waited_ms == 0,
+	take(&a, 0, 0, true);
+	ok(take(&a, 20, 10, false) && a.waited_ms == 0,
 	   "a stamp 10 ms in the future (another host's clock) counts as no wait");
 
 	/* Off. */
-	a = (struct gl_admit){ .wait_ms = 0, .burst_ms = 500 };
-	ok(take(&a, 0, 100000, 10) && a.waited_ms == 0,
+	a = (struct gl_admit){ .wait_ms = 0, .burst_ms = 100 };
+	ok(take(&a, 0, 100000, false) && a.waited_ms == 0,
 	   "GALLEY_QUEUE_WAIT_MS=0: everything is served");
 
 	/* A burst window shorter than the standing bound never tightens it. */
 	a = (struct gl_admit){ .wait_ms = 50, .burst_ms = 10 };
-	ok(take(&a, 1000, 1045, 10), "a burst bound below the standing one: 45 ms is served");
+	take(&a, 0, 0, true);
+	ok(take(&a, 1000, 1045, false), "a burst bound below the standing one: 45 ms is served");
 	return done_testing();
 }
