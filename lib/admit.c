@@ -38,20 +38,20 @@ admit_ms(const char *s)
 }
 
 bool
-gl_admit_take(struct gl_admit *a, const char *queued_at, const char *edge_time, bool came_free,
+gl_admit_take(struct gl_admit *a, const char *queued_at, const char *edge_time, long idle_ms,
               int64_t now)
 {
 	int64_t queued = admit_ms(queued_at), edge = admit_ms(edge_time), limit;
 
 	a->waited_ms = 0;
-	if (came_free)
-		a->empty_at = now;
-	if (a->wait_ms <= 0 || queued < 0 || edge < 0 || came_free)
+	if (idle_ms >= GL_ADMIT_IDLE_MS)
+		a->idle_at = now;
+	if (a->wait_ms <= 0 || queued < 0 || edge < 0 || idle_ms >= 0)
 		return true;
 	a->waited_ms = now - queued + edge;
 	if (a->waited_ms < 0)
 		a->waited_ms = 0;
-	limit = now - a->empty_at < a->burst_ms ? a->burst_ms : a->wait_ms;
+	limit = now - a->idle_at < a->burst_ms ? a->burst_ms : a->wait_ms;
 	if (limit < a->wait_ms)
 		limit = a->wait_ms; /* a burst is never held to less than a standing queue */
 	return a->waited_ms <= limit;

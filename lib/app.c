@@ -62,11 +62,10 @@ static struct gl_admit app_admit;
  * "Overload: a bound on waiting"). nginx's bound on reads in flight still holds.
  */
 static enum gl_err
-app_serve(const struct gl_route *routes, struct gl_req *req, bool came_free)
+app_serve(const struct gl_route *routes, struct gl_req *req, long idle_ms)
 {
-	bool timely =
-	        gl_admit_take(&app_admit, gl_req_param(req, "GALLEY_QUEUED_AT"),
-	                      gl_req_param(req, "GALLEY_EDGE_TIME"), came_free, gl_admit_now());
+	bool timely = gl_admit_take(&app_admit, gl_req_param(req, "GALLEY_QUEUED_AT"),
+	                            gl_req_param(req, "GALLEY_EDGE_TIME"), idle_ms, gl_admit_now());
 
 	if (timely || req->method == GL_GET)
 		return gl_dispatch(routes, req);
@@ -179,9 +178,9 @@ app_start(const struct gl_service *svc, struct gl_route **routes, FCGX_Request *
 	return 0;
 }
 
-/* One request, from accept to the reply being out; came_free: see admit.h. */
+/* One request, from accept to the reply being out; idle_ms: see admit.h. */
 static void
-app_answer(const struct gl_route *routes, FCGX_Request *fcgi, bool came_free)
+app_answer(const struct gl_route *routes, FCGX_Request *fcgi, long idle_ms)
 {
 	struct gl_trace_span span;
 	struct gl_req req;
@@ -189,7 +188,7 @@ app_answer(const struct gl_route *routes, FCGX_Request *fcgi, bool came_free)
 	gl_req_begin(&req, fcgi);
 	gl_board_begin(req.request_id);
 	gl_trace_server_start(&span, &req);
-	enum gl_err err = app_serve(routes, &req, came_free);
+	enum gl_err err = app_serve(routes, &req, idle_ms);
 	gl_dispatch_drain(&req);
 	/* What the request wrote to Redis is on a replica before it is acknowledged
 	 * (redis.h; a no-op without Sentinels). */
@@ -233,7 +232,8 @@ app_serve_loop(const struct gl_route *routes, FCGX_Request *fcgi)
 		}
 		/* It came to a free worker when none was queued a moment ago, or when accept
 		 * waited for it (another worker may have taken the one seen queued). */
-		app_answer(routes, fcgi, empty || gl_now_us() - asked >= 1000);
+		long long idle_us = gl_now_us() - asked;
+		app_answer(routes, fcgi, empty || idle_us >= 1000 ? (long)(idle_us / 1000) : -1);
 		/* Recycling (GALLEY_MAX_REQUESTS): the reply is out; the pool starts a fresh
 		 * process in this one's place. */
 		if (gl_conf.max_requests > 0 && ++served >= gl_conf.max_requests) {
