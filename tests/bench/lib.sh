@@ -53,17 +53,12 @@ bench_pin_stack() {
 	bench_pinned=1
 }
 
-# bench_quota_stack PERCENT: the stack's processes (and what they start later: a cgroup is
-# inherited) share PERCENT of one core, cgroup v1's cpu.cfs_quota_us over a 10 ms period (a
-# short period: a throttled stack waits at most the rest of 10 ms, not of 100). Needs root;
-# bench_cleanup moves them back and removes the cgroup.
-bench_quota_stack() {
-	bench_quota_pids "$1" $(bench_stack_pids)
-}
-
-# bench_quota_service SVC PERCENT: as bench_quota_stack, for SVC's pools alone (their managers
-# and workers); the rest of the stack is not limited. One quota at a time: bench_unquota_stack
-# first to move it to another service.
+# bench_quota_service SVC PERCENT: SVC's pools (their managers and workers, and the workers
+# they start later: a cgroup is inherited) share PERCENT of one core, cgroup v1's
+# cpu.cfs_quota_us over a 10 ms period (a short period: a throttled pool waits at most the
+# rest of 10 ms, not of 100); the rest of the stack is not limited. Needs root; one quota at
+# a time (bench_unquota_stack first to move it); bench_cleanup moves them back and removes
+# the cgroup.
 bench_quota_service() {
 	local f pids=()
 	for f in "$GALLEY_RUN"/pids/"$1"-[0-9]*.pid; do
