@@ -133,16 +133,20 @@ due_import(const char *coll, const char *key)
 }
 
 enum gl_err
-gl_due_find(const char *coll, int max, json_t **out)
+gl_due_find(const char *coll, bson_oid_t *ids, size_t max, size_t *n)
 {
-	char key[GL_CACHE_KEY_MAX], now_s[24], count[16];
+	char key[GL_CACHE_KEY_MAX], now_s[24], count[24];
 	redisReply *r;
+
+	*n = 0;
+	if (max > GL_DUE_MAX)
+		max = GL_DUE_MAX;
 
 	if (due_key(key, sizeof(key), coll) < 0)
 		return GL_E_INTERNAL;
 	due_import(coll, key);
 	snprintf(now_s, sizeof(now_s), "%lld", (long long)time(NULL));
-	snprintf(count, sizeof(count), "%d", max);
+	snprintf(count, sizeof(count), "%zu", max);
 	const char *argv[] = { "ZRANGEBYSCORE", key, "-inf", now_s, "LIMIT", "0", count };
 	r = gl_redis_strv(GL_REDIS_STORE, 7, argv);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
@@ -150,32 +154,22 @@ gl_due_find(const char *coll, int max, json_t **out)
 			freeReplyObject(r);
 		return GL_E_UPSTREAM_DOWN; /* the store is away: the next tick asks again */
 	}
-	*out = json_array();
-	for (size_t i = 0; i < r->elements; i++) {
-		bson_oid_t oid;
+	for (size_t i = 0; i < r->elements && *n < max; i++)
 		if (r->element[i]->type == REDIS_REPLY_STRING &&
-		    gl_oid_parse(r->element[i]->str, &oid))
-			json_array_append_new(*out, json_pack("{s:s}", "id", r->element[i]->str));
-	}
+		    gl_oid_parse(r->element[i]->str, &ids[*n]))
+			(*n)++;
 	freeReplyObject(r);
 	return GL_OK;
 }
 
 void
-gl_due_each(const char *coll, int max, void (*settle)(const bson_oid_t *id))
+gl_due_each(const char *coll, size_t max, void (*settle)(const bson_oid_t *id))
 {
-	json_t *due, *e;
-	bson_oid_t oid;
-	size_t i;
+	bson_oid_t ids[GL_DUE_MAX];
+	size_t i, n;
 
-	if (gl_due_find(coll, max, &due) != GL_OK)
+	if (gl_due_find(coll, ids, max, &n) != GL_OK)
 		return;
-	json_array_foreach(due, i, e)
-	{
-		if (gl_stop_requested())
-			break;
-		if (gl_oid_parse(json_string_value(json_object_get(e, "id")), &oid))
-			settle(&oid);
-	}
-	json_decref(due);
+	for (i = 0; i < n && !gl_stop_requested(); i++)
+		settle(&ids[i]);
 }

@@ -16,13 +16,13 @@
  * one more once the process is asked to stop (stop.h), so a stop never
  * waits for a backlog; what is left comes up for the next process.
  *
- * Ownership: *out of gl_due_find() is new, an array of {"id": <24 hex>}.
+ * Entries are ids (bson_oid_t) both ways: what is not an id in the store is skipped.
  */
 #ifndef GL_DUE_H
 #define GL_DUE_H
 
 #include <bson/bson.h>
-#include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -34,11 +34,15 @@ enum gl_err gl_due_move(const char *coll, const bson_oid_t *id, int64_t expires)
         __attribute__((warn_unused_result));
 /* Logs a failure: the entry then comes up again and is dropped by the tick. */
 void gl_due_drop(const char *coll, const bson_oid_t *id);
-/* settle() each of up to max entries whose time has come, until a stop (stop.h).
- * settle() drops or moves the entry once it is settled; one it leaves comes up again. */
-void gl_due_each(const char *coll, int max, void (*settle)(const bson_oid_t *id));
-/* Up to max entries whose time has come. */
-enum gl_err gl_due_find(const char *coll, int max, json_t **out)
+/* The most entries one call reads: a tick takes a bounded bite of a backlog. */
+#define GL_DUE_MAX 64
+/* settle() each of up to max (<= GL_DUE_MAX) entries whose time has come, until a stop
+ * (stop.h). settle() drops or moves the entry once it is settled; one it leaves comes up
+ * again. */
+void gl_due_each(const char *coll, size_t max, void (*settle)(const bson_oid_t *id));
+/* Up to max (<= GL_DUE_MAX) entries whose time has come, earliest first, into ids[];
+ * *n says how many. */
+enum gl_err gl_due_find(const char *coll, bson_oid_t *ids, size_t max, size_t *n)
         __attribute__((warn_unused_result));
 
 #endif

@@ -232,23 +232,22 @@ cook_prepare(const char *cook, json_t *doc, long long n, int64_t until)
 
 /* Try the ticket of queue entry id: true when this cook prepared it (or tried to). */
 static bool
-cook_try(const char *cook, const char *id)
+cook_try(const char *cook, const bson_oid_t *oid)
 {
 	int64_t until, busy = 0;
-	bson_oid_t oid;
+	char id[25];
 	json_t *doc;
 	long long n;
 	enum gl_err err;
 
-	if (!gl_oid_parse(id, &oid))
-		return false;
-	if ((err = gl_db_get("tickets", &oid, &doc)) != GL_OK) {
+	bson_oid_to_string(oid, id);
+	if ((err = gl_db_get("tickets", oid, &doc)) != GL_OK) {
 		if (err == GL_E_NOT_FOUND)
-			queue_drop(&oid);
+			queue_drop(oid);
 		return false;
 	}
 	if (!ticket_status_is(doc, "paid") && !ticket_status_is(doc, "preparing")) {
-		queue_drop(&oid); /* ended: a stale entry */
+		queue_drop(oid); /* ended: a stale entry */
 		json_decref(doc);
 		return false;
 	}
@@ -256,7 +255,7 @@ cook_try(const char *cook, const char *id)
 	err = cook_claim(cook, id, doc, until, &n, &busy);
 	if (err != GL_OK) {
 		if (err == GL_E_CONFLICT && busy > 0)
-			queue_defer(&oid, busy);
+			queue_defer(oid, busy);
 		json_decref(doc);
 		return false;
 	}
@@ -275,11 +274,11 @@ cook_try(const char *cook, const char *id)
 bool
 cook_work(const char *cook)
 {
-	json_t *due, *e;
-	size_t i;
+	bson_oid_t due[COOK_DUE_MAX];
+	size_t i, n;
 	bool worked = false;
 
-	if (queue_due(COOK_DUE_MAX, &due) != GL_OK)
+	if (queue_due(due, COOK_DUE_MAX, &n) != GL_OK)
 		return false;
 	/*
 	 * Every cook of every process reads the same due entries: each starts at a
@@ -287,12 +286,9 @@ cook_work(const char *cook)
 	 * and the losers then for the second (measured: a burst of paid orders went
 	 * through at a few dozen a second).
 	 */
-	size_t n = json_array_size(due), start = n > 0 ? (size_t)random() % n : 0;
-	for (i = 0; i < n && !kitchen_stopping(); i++) {
-		e = json_array_get(due, (start + i) % n);
-		if ((worked = cook_try(cook, json_string_value(json_object_get(e, "id")))))
+	size_t start = n > 0 ? (size_t)random() % n : 0;
+	for (i = 0; i < n && !kitchen_stopping(); i++)
+		if ((worked = cook_try(cook, &due[(start + i) % n])))
 			break;
-	}
-	json_decref(due);
 	return worked;
 }

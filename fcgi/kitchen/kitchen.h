@@ -101,8 +101,8 @@ enum gl_err queue_add(const bson_oid_t *id, int64_t due) __attribute__((warn_unu
 void queue_defer(const bson_oid_t *id, int64_t due);
 /* Drop id's entry (preparing ended). */
 void queue_drop(const bson_oid_t *id);
-/* Up to max entries due now, earliest first, as a new array of {"id"}. */
-enum gl_err queue_due(int max, json_t **out) __attribute__((warn_unused_result));
+/* Up to max (<= GL_DUE_MAX) entries due now, earliest first, into ids[]; *n how many. */
+enum gl_err queue_due(bson_oid_t *ids, size_t max, size_t *n) __attribute__((warn_unused_result));
 
 /* cook.c: one cook's work */
 /* Take the first ticket due that this cook can claim and prepare it; false when none was. */

@@ -34,7 +34,7 @@ queue_drop(const bson_oid_t *id)
 }
 
 enum gl_err
-queue_due(int max, json_t **out)
+queue_due(bson_oid_t *ids, size_t max, size_t *n)
 {
-	return gl_due_find(QUEUE, max, out);
+	return gl_due_find(QUEUE, ids, max, n);
 }
