@@ -56,9 +56,10 @@ bench_pin_stack() {
 # bench_quota_service SVC PERCENT: SVC's pools (their managers and workers, and the workers
 # they start later: a cgroup is inherited) share PERCENT of one core, cgroup v1's
 # cpu.cfs_quota_us over a 10 ms period (a short period: a throttled pool waits at most the
-# rest of 10 ms, not of 100); the rest of the stack is not limited. Needs root; one quota at
-# a time (bench_unquota_stack first to move it); bench_cleanup moves them back and removes
-# the cgroup.
+# rest of 10 ms, not of 100), longer below 10 % (the kernel's least quota is 1 ms: 5 % is
+# 1 ms of every 20); the rest of the stack is not limited. Needs root; one quota at a time
+# (bench_unquota_stack first to move it); bench_cleanup moves them back and removes the
+# cgroup.
 bench_quota_service() {
 	local f pids=()
 	for f in "$GALLEY_RUN"/pids/"$1"-[0-9]*.pid; do
@@ -71,11 +72,13 @@ bench_quota_service() {
 }
 
 bench_quota_pids() {
-	local p quota=$1
+	local p quota=$1 period=10000
 	shift
+	[ "$quota" -ge 10 ] || period=$(((100000 + quota - 1) / quota))
 	bench_cg=/sys/fs/cgroup/cpu/galley-bench-$$
 	mkdir -p "$bench_cg" || return 1
-	echo 10000 >"$bench_cg/cpu.cfs_period_us" && echo $((quota * 100)) >"$bench_cg/cpu.cfs_quota_us" || return 1
+	echo "$period" >"$bench_cg/cpu.cfs_period_us" &&
+		echo $((quota * period / 100)) >"$bench_cg/cpu.cfs_quota_us" || return 1
 	for p in "$@"; do echo "$p" >"$bench_cg/cgroup.procs" 2>/dev/null || true; done
 }
 

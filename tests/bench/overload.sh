@@ -15,6 +15,8 @@
 # MongoDB, the other services) the rest of CPU 0, and the load tools CPU 1 (taskset). So the
 # door is not the part overloaded, as a deployment sizes it, and twice the peak stays within
 # what vegeta can send and time on its one core (about 4,000 requests a second).
+# GALLEY_OVERLOAD_KEEP=DIR keeps each phase's results there (vegeta's JSON lines: one per
+# request, its status, latency and when it was sent).
 # vegeta is installed once into ~/.local/share/galley/bin with `go install`.
 # usage: bin/galley up (a plain build); tests/bench/overload.sh [seconds] [connections]
 set -euo pipefail
@@ -44,7 +46,7 @@ place_quota=${GALLEY_OVERLOAD_PLACE_QUOTA:-15}
 # quota SVC PERCENT: SVC's pools alone get PERCENT of a core.
 quota() {
 	bench_unquota_stack
-	bench_quota_service "$1" "$2" || { echo "overload.sh: needs root for $1's CPU quota (cgroup v1 cpu)" >&2; exit 2; }
+	bench_quota_service "$1" "$2" || { echo "overload.sh: no CPU quota of $2 % for $1 (needs root, cgroup v1 cpu, 1-100 %)" >&2; exit 2; }
 }
 tool_cpu=$(($(nproc) > 1 ? 1 : 0))
 bench_tokens
@@ -57,6 +59,7 @@ attack() {
 	taskset -c "$tool_cpu" "$vegeta" attack -rate="$2/1s" -duration="$3s" -timeout=10s -max-workers=2000 \
 		-targets="$4" -format=http >"$tmp/$1.bin"
 	"$vegeta" encode -to=json "$tmp/$1.bin" >"$tmp/$1.json"
+	[ -z "${GALLEY_OVERLOAD_KEEP:-}" ] || cp "$tmp/$1.json" "$GALLEY_OVERLOAD_KEEP/"
 }
 # summary NAME SECS: goodput, p50/p99 of the 200s, counts by status, 503s without Retry-After.
 summary() {
