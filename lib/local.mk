@@ -6,6 +6,7 @@ lib_libgalley_a_SOURCES = \
 	lib/breaker.c lib/breaker.h \
 	lib/cache.c lib/cache.h \
 	lib/conf.c lib/conf.h \
+	lib/consumer.c lib/consumer.h \
 	lib/crud.c lib/crud.h \
 	lib/db.c lib/db.h \
 	lib/dispatch.c lib/dispatch.h \

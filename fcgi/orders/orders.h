@@ -19,7 +19,7 @@
 #ifndef ORDERS_H
 #define ORDERS_H
 
-#include "events.h"
+#include "consumer.h"
 #include "req.h"
 #include "valid.h"
 

@@ -140,7 +140,7 @@ count_event(const json_t *event, const char *to)
 	snprintf(hour, sizeof(hour), "galley:reports:hour:%lld", (long long)secs / 3600);
 	snprintf(at, sizeof(at), "%lld", (long long)secs * 1000);
 	snprintf(keep, sizeof(keep), "%ld", REPORTS_KEEP_S);
-	snprintf(keep_seen, sizeof(keep_seen), "%d", GL_EVENTS_HANDLED_KEEP_S);
+	snprintf(keep_seen, sizeof(keep_seen), "%d", GL_CONSUMER_HANDLED_KEEP_S);
 	keys[0] = seen;
 	keys[1] = rec;
 	keys[2] = placed;

@@ -1,5 +1,5 @@
 /*
- * Event entries as consumers read them (lib/events.h: gl_events_decode): the
+ * Event entries as consumers read them (lib/consumer.h: gl_consumer_decode): the
  * bytes Redis sends for XREADGROUP / XAUTOCLAIM (RESP), read by hiredis into
  * replies, every array in them decoded as a stream entry, and each event then
  * started as a CONSUMER span under the traceparent it carries.
@@ -14,7 +14,7 @@
  */
 #include <string.h>
 
-#include "events.h"
+#include "consumer.h"
 #include "fuzz.h"
 #include "redis.h"
 #include "trace.h"
@@ -26,7 +26,7 @@ decode(const redisReply *e)
 {
 	const char *sid, *text;
 	json_t *ev;
-	int got = gl_events_decode(e, &sid, &text, &ev);
+	int got = gl_consumer_decode(e, &sid, &text, &ev);
 	const char *id, *type;
 	struct gl_trace_span span;
 
@@ -44,7 +44,7 @@ decode(const redisReply *e)
 	id = json_string_value(json_object_get(ev, "id"));
 	type = json_string_value(json_object_get(ev, "type"));
 	FUZZ_CHECK(id != NULL && strlen(id) <= 64 && type != NULL);
-	/* What events_entry() does next: find the handler, start the span. */
+	/* What consumer_entry() does next: find the handler, start the span. */
 	for (int i = 0; types[i] != NULL && strcmp(types[i], type) != 0; i++)
 		;
 	gl_trace_consume_start(&span, ev, "galley:events:orders", "fuzz");
