@@ -23,9 +23,7 @@
 #include "req.h"
 #include "valid.h"
 
-#define ORDER_MAX_LINES 100
-#define ORDER_MAX_QTY   1000
-#define ORDER_NAME_MAX  120 /* a customer's name, as the customers service allows it */
+#define ORDER_NAME_MAX 120 /* a customer's name, as the customers service allows it */
 
 extern const struct gl_field order_fields[];
 extern const struct gl_field order_query[];
