@@ -179,12 +179,30 @@ consumer_handled(const char *id)
 	return seen;
 }
 
-/* Let h handle event ev. */
+enum gl_err
+gl_consumer_check(const struct gl_event_handler *h, const json_t *event, struct gl_valid_fail *fail)
+{
+	if (h->data == NULL) {
+		fail->field[0] = fail->message[0] = '\0';
+		return GL_OK;
+	}
+	return gl_valid_object(h->data, json_object_get(event, "data"), false, fail);
+}
+
+/* Check event's data against h's table, then let h handle it. */
 static enum gl_err
 consumer_handle(const struct gl_event_handler *h, const json_t *ev)
 {
-	enum gl_err err = h->handle(ev);
+	struct gl_valid_fail fail;
+	enum gl_err err;
 
+	if (gl_consumer_check(h, ev, &fail) != GL_OK) {
+		gl_log(GL_LOG_WARN, NULL, "events: %s %s: data%s%s %s", h->type,
+		       json_string_value(json_object_get(ev, "id")),
+		       fail.field[0] != '\0' ? "." : "", fail.field, fail.message);
+		return GL_E_VALIDATION; /* no such event can ever be handled */
+	}
+	err = h->handle(ev);
 	/* Another process changed the same document at the same moment (two events of one
 	 * order, followed in parallel): the handler reads it again, a few ms later, rather
 	 * than a second later as a counted failure. */

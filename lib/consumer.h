@@ -9,6 +9,12 @@
  * streams at once (XREADGROUP ... BLOCK on a connection of its own) and
  * handles an entry the moment it is added.
  *
+ * A handler declares the shape of its event's data as a field table
+ * (valid.h), as a route declares its body: the consumer checks the data
+ * against it before the handler runs, so a handler only sees the fields it
+ * declared, of their types and ranges.  Data that does not fit fails as a
+ * handler's GL_E_VALIDATION would (below); the field and why are logged.
+ *
  * An event is acknowledged after its handler succeeded.  A failed one is
  * tried again about a second later, and after GL_CONSUMER_TRIES failures it
  * moves to "galley:events:<family>:dead" with the error, and the consumer
@@ -29,6 +35,7 @@
 #include <stdbool.h>
 
 #include "err.h"
+#include "valid.h"
 
 #define GL_CONSUMER_TRIES         5
 #define GL_CONSUMER_CLAIM_IDLE_MS 10000
@@ -43,6 +50,10 @@ typedef enum gl_err (*gl_event_handle)(const json_t *event);
 struct gl_event_handler {
 	const char *type; /* "order.cancelled" */
 	gl_event_handle handle;
+	/* The fields of the event's data the handler reads (NULL: it reads none).  End the
+	 * table with { .flags = GL_OPEN }, and the tables of its objects too: the services
+	 * that publish may add fields, which the handler lets be. */
+	const struct gl_field *data;
 	/* Handling it twice does no harm (a push to live views, which keep the newest
 	 * version): no handled record is kept, and it is acknowledged with the entries
 	 * the service skips, so it costs the store no write of its own. */
@@ -71,5 +82,13 @@ void gl_consumer_run(const struct gl_event_source *sources);
 struct redisReply;
 int gl_consumer_decode(const struct redisReply *e, const char **sid, const char **text,
                        json_t **event) __attribute__((warn_unused_result));
+
+/*
+ * The second step (exposed for tests and fuzzing): check event's data
+ * (borrowed) against h's table.  GL_OK, or GL_E_VALIDATION with *fail
+ * saying where and why.
+ */
+enum gl_err gl_consumer_check(const struct gl_event_handler *h, const json_t *event,
+                              struct gl_valid_fail *fail) __attribute__((warn_unused_result));
 
 #endif

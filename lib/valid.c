@@ -299,6 +299,8 @@ check_object(const struct gl_field *fields, const json_t *obj, bool partial, con
 			continue;
 		if (f == NULL || f->name == NULL)
 			return fail_at(fail, sub, "is not a known field");
+		if ((f->flags & GL_NULLABLE) && json_is_null(v))
+			continue;
 		if (check_value(f, v, sub, fail) != GL_OK)
 			return GL_E_VALIDATION;
 	}

@@ -31,6 +31,9 @@ enum gl_type {
  * not refused.  For what another service sends, which may carry more than the reader
  * reads (consumer.h); never for a client's input. */
 #define GL_OPEN 0x100u
+/* On an optional field: null is let be, as another service may write "none" (a handler
+ * reads it as absent: json_string_value() gives NULL).  gl_doc_append_fields() refuses it. */
+#define GL_NULLABLE 0x200u
 
 struct gl_field {
 	const char *name;

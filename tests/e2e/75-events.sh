@@ -216,7 +216,8 @@ check "and the ghost holds it no more" ghost_free
 check "(handled once: $(handled_count "$e5"))" handled_once "$e5"
 scli XGROUP DELCONSUMER galley:events:orders stock ghost >/dev/null
 
-# An event its handler can never take: tried GL_CONSUMER_TRIES (5) times, then dead-lettered.
+# An event stock can never take (its data lacks the reservation_id stock's table requires):
+# tried GL_CONSUMER_TRIES (5) times, then dead-lettered.
 bad=$(newid)
 xadd "$(jq -cn --arg id "$bad" '{id: $id, type: "order.cancelled", occurred_at: "2026-11-23T12:00:00Z", request_id: "test", data: {}}')"
 dead() { scli --raw XRANGE galley:events:orders:dead - + | grep -qF "\"id\":\"$bad\""; }
