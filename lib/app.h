@@ -33,7 +33,7 @@ struct gl_service {
 	 * tick that walks a list stops between items once gl_stop_requested()
 	 * (stop.h); gl_due_each() does. */
 	void (*tick)(void);
-	/* The streams the service follows (events.h; may be NULL): every
+	/* The streams the service follows (consumer.h; may be NULL): every
 	 * process has a consumer thread that blocks on them and handles each
 	 * event as it is added, one consumer per process. */
 	const struct gl_event_source *events;

@@ -34,6 +34,9 @@
  * An event is {id, type, occurred_at, request_id, data}; its id is an
  * ObjectId string.  Ownership: gl_events_stage() steals data; the returned
  * event is owned by the caller until gl_events_send() or gl_events_drop().
+ *
+ * This is the writer's side (what a service announces); following other
+ * services' streams is the reader's, consumer.h.
  */
 #ifndef GL_EVENTS_H
 #define GL_EVENTS_H
@@ -48,8 +51,6 @@ struct gl_req;
 
 /* Staged events older than this are the relay's (their request has had time to send them). */
 #define GL_EVENTS_RELAY_AFTER_S 5
-/* A handled event's id is kept this long: redeliveries (claims, relays) come within minutes. */
-#define GL_EVENTS_HANDLED_KEEP_S 86400
 /* Each family's stream keeps about this many entries. */
 #define GL_EVENTS_MAXLEN "100000"
 
@@ -110,61 +111,5 @@ const char *gl_events_live(const struct gl_event *ev); /* its pub/sub channel */
 
 /* The tick's part: send or drop what requests left staged. */
 void gl_events_relay(void);
-
-/*
- * Consuming.  Each service reads a family's stream through its own consumer
- * group (named after the service), each process as its own consumer, so an
- * event waits for a service that is down and goes to one of its processes.
- * Events are pushed: a thread of each process (lib/app) blocks on all its
- * streams at once (XREADGROUP ... BLOCK on a connection of its own) and
- * handles an entry the moment it is added.  An event is acknowledged after
- * its handler succeeded.  A failed one is tried again about a second later,
- * and after GL_EVENTS_TRIES failures it moves to
- * "galley:events:<family>:dead" with the error, and the consumer goes on.
- * Entries left pending by a consumer that died are claimed by a live one
- * after GL_EVENTS_CLAIM_IDLE_MS.  Handlers see each event id once (the ids
- * a service handled are kept in the store, "galley:handled:<service>:<id>",
- * for GL_EVENTS_HANDLED_KEEP_S), and must still be idempotent: a process may
- * die between a handler's work and that record.
- */
-#define GL_EVENTS_TRIES         5
-#define GL_EVENTS_CLAIM_IDLE_MS 10000
-#define GL_EVENTS_BLOCK_MS      1000 /* so a stop is seen within about a second */
-#define GL_EVENTS_SOURCES_MAX   4
-
-/* Handle one event (borrowed, the whole {id, type, ..., data}); GL_OK acknowledges it. */
-typedef enum gl_err (*gl_event_handle)(const json_t *event);
-
-struct gl_event_handler {
-	const char *type; /* "order.cancelled" */
-	gl_event_handle handle;
-	/* Handling it twice does no harm (a push to live views, which keep the newest
-	 * version): no handled record is kept, and it is acknowledged with the entries
-	 * the service skips, so it costs the store no write of its own. */
-	bool unrecorded;
-};
-
-/* A stream a service follows: a table of these ends with a zero row. */
-struct gl_event_source {
-	const char *family;                      /* "orders": galley:events:orders */
-	const struct gl_event_handler *handlers; /* ends with a zero row */
-};
-
-/* The consumer thread's loop (lib/app runs it): handle what comes on every source's
- * stream until the process is asked to stop (stop.h). */
-void gl_events_run(const struct gl_event_source *sources);
-
-/*
- * The pure first step of consuming (exposed for tests and fuzzing): decode
- * one stream entry e (borrowed), [sid, [field, value, ...]] as XREADGROUP
- * and XAUTOCLAIM give it.  -1: e is no entry (one deleted while pending),
- * nothing set.  0: *sid set, *text the "event" field (or NULL), *event NULL:
- * the entry holds no event (no JSON with string "id", of 64 bytes at most,
- * and string "type").  1: *sid, *text set and *event new, such an event.
- * *sid and *text are borrowed from e.
- */
-struct redisReply;
-int gl_events_decode(const struct redisReply *e, const char **sid, const char **text,
-                     json_t **event) __attribute__((warn_unused_result));
 
 #endif

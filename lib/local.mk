@@ -6,6 +6,7 @@ lib_libgalley_a_SOURCES = \
 	lib/breaker.c lib/breaker.h \
 	lib/cache.c lib/cache.h \
 	lib/conf.c lib/conf.h \
+	lib/consumer.c lib/consumer.h \
 	lib/crud.c lib/crud.h \
 	lib/db.c lib/db.h \
 	lib/dispatch.c lib/dispatch.h \
@@ -16,6 +17,7 @@ lib_libgalley_a_SOURCES = \
 	lib/idem.c lib/idem.h lib/events.c lib/events.h lib/due.c lib/due.h \
 	lib/json.c lib/json.h \
 	lib/kept.c lib/kept.h \
+	lib/lines.c lib/lines.h \
 	lib/log.c lib/log.h \
 	lib/metrics.c lib/metrics_text.c lib/metrics.h \
 	lib/near.c lib/near.h \

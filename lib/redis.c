@@ -344,7 +344,7 @@ gl_redis_strv(enum gl_redis which, int argc, const char **argv)
 	size_t small[16], *lens = small;
 	redisReply *r;
 
-	/* More than 16 (events.c acknowledges up to 50 entries in one XACK) on the heap. */
+	/* More than 16 (consumer.c acknowledges up to 50 entries in one XACK) on the heap. */
 	if (argc < 1 || argc > GL_REDIS_ARGS_MAX)
 		return NULL;
 	if (argc > 16 && (lens = calloc((size_t)argc, sizeof(*lens))) == NULL)

@@ -1,8 +1,8 @@
 /*
  * redis: a thread's connections to galley's two Redis servers.  Services use
- * cache.h and events.h; only a service whose state lives in the store (stock's
- * levels and reservations, the kitchen's claims) runs its own commands and
- * scripts there.
+ * cache.h, events.h and consumer.h; only a service whose state lives in the
+ * store (stock's levels and reservations, the kitchen's claims) runs its own
+ * commands and scripts there.
  *
  *  - the cache (GALLEY_REDIS_URL) persists nothing and may restart empty:
  *    cached copies, near-copy tracking, rate counters, locks, metrics;

@@ -4,7 +4,7 @@
 #include <time.h>
 
 #include "app.h"
-#include "events.h"
+#include "consumer.h"
 #include "kept.h"
 #include "metrics.h"
 #include "redis.h"
@@ -74,7 +74,7 @@ tick_loop(void *arg)
 static void *
 tick_consume_loop(void *arg)
 {
-	gl_events_run(arg);
+	gl_consumer_run(arg);
 	gl_app_thread_end();
 	return NULL;
 }

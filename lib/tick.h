@@ -5,7 +5,7 @@
  * (metrics.h), writes the kept collections' batches to MongoDB (kept.h) and, in one process
  * of the service at a time (a Redis SET NX; every process when Redis is away), runs the
  * service's own tick. The consumer thread, for a service that follows events, blocks on its
- * streams and handles each event as it is added (events.h). A stop (stop.h) ends both
+ * streams and handles each event as it is added (consumer.h). A stop (stop.h) ends both
  * between items.
  */
 #ifndef GL_TICK_H

@@ -15,8 +15,8 @@
  *    event (a quiet span).
  *  - http.c makes each outbound call a CLIENT span and sends its id as
  *    traceparent; events.c makes each published event a PRODUCER span
- *    whose traceparent travels inside the event, and handles each consumed
- *    event in a CONSUMER span parented by it.
+ *    whose traceparent travels inside the event, and consumer.c handles each
+ *    consumed event in a CONSUMER span parented by it.
  *  - A service's own threads (the kitchen's cooks) start spans with
  *    gl_trace_remote() from a traceparent they kept.
  *

@@ -295,8 +295,12 @@ check_object(const struct gl_field *fields, const json_t *obj, bool partial, con
 			if (strcmp(f->name, key) == 0)
 				break;
 		path_join(sub, sizeof(sub), path, key);
+		if (f != NULL && f->name == NULL && (f->flags & GL_OPEN))
+			continue;
 		if (f == NULL || f->name == NULL)
 			return fail_at(fail, sub, "is not a known field");
+		if ((f->flags & GL_NULLABLE) && json_is_null(v))
+			continue;
 		if (check_value(f, v, sub, fail) != GL_OK)
 			return GL_E_VALIDATION;
 	}

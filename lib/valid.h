@@ -4,8 +4,9 @@
  * A route declares its body and query as tables of struct gl_field; the
  * dispatcher checks the whole input against them before the handler runs,
  * so a handler only ever sees values of the declared types and ranges.
- * Checked everywhere: unknown keys, keys that start with '$' or hold '.' at
- * any depth (they could steer a MongoDB query), types, ranges, lengths.
+ * Checked everywhere: unknown keys (unless the table is GL_OPEN), keys that
+ * start with '$' or hold '.' at any depth (they could steer a MongoDB query),
+ * types, ranges, lengths.
  */
 #ifndef GL_VALID_H
 #define GL_VALID_H
@@ -26,6 +27,13 @@ enum gl_type {
 };
 
 #define GL_REQUIRED 0x1u
+/* On a table's end row, { .flags = GL_OPEN }: keys the table does not declare are let be,
+ * not refused.  For what another service sends, which may carry more than the reader
+ * reads (consumer.h); never for a client's input. */
+#define GL_OPEN 0x100u
+/* On an optional field: null is let be, as another service may write "none" (a handler
+ * reads it as absent: json_string_value() gives NULL).  gl_doc_append_fields() refuses it. */
+#define GL_NULLABLE 0x200u
 
 struct gl_field {
 	const char *name;

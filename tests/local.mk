@@ -13,7 +13,9 @@ GL_UNIT_TESTS = \
 	tests/unit/lib/sentinel \
 	tests/unit/lib/log \
 	tests/unit/lib/trace \
-	tests/unit/lib/board
+	tests/unit/lib/board \
+	tests/unit/lib/consumer \
+	tests/unit/lib/lines
 check_PROGRAMS += $(GL_UNIT_TESTS) tests/unit/auth/secret
 TESTS += tests/unit/auth/secret tests/unit/format.sh
 # galley-pool on its own (fcgi/pool/): its refusals, its sockets, its status, its workers' lives.
@@ -43,6 +45,8 @@ tests_unit_lib_http_LDADD = $(GL_LIBS)
 tests_unit_lib_sentinel_LDADD = $(GL_LIBS) -lpthread
 tests_unit_lib_log_LDADD = $(GL_LIBS)
 tests_unit_lib_board_LDADD = $(GL_LIBS) -lpthread
+tests_unit_lib_consumer_LDADD = $(GL_LIBS)
+tests_unit_lib_lines_LDADD = $(GL_LIBS)
 EXTRA_DIST += tests/unit/tap.h tests/unit/format.sh .clang-format tests/e2e tests/bench
 
 # The payment provider's request shapes, run by tests/e2e/80-payments.sh against stripe-mock

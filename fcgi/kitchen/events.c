@@ -7,108 +7,49 @@
 #include "doc.h"
 #include "events.h"
 #include "kitchen.h"
+#include "lines.h"
 #include "log.h"
 #include "trace.h"
 
-#define TICKET_MAX_LINES 100  /* as an order (fcgi/orders/orders.h) */
-#define TICKET_MAX_QTY   1000 /* per line, as an order */
-#define TICKET_NAME_MAX  200  /* characters of a line's name */
+/* What the kitchen reads of order.paid: only these are kept, what else payments adds is not. */
+static const struct gl_field paid_data[] = {
+	{ "order_id", GL_T_OID, GL_REQUIRED },
+	{ "customer_id", GL_T_OID, GL_REQUIRED },
+	{ "user_id", GL_T_OID, GL_NULLABLE },
+	GL_LINES_FIELD,
+	{ .flags = GL_OPEN },
+};
 
-/* What is wrong with order.paid's lines (borrowed), or NULL (static). */
-static const char *
-ticket_lines_check(const json_t *lines)
-{
-	const json_t *l, *qty;
-	const char *name;
-	bson_oid_t oid;
-	size_t i, len;
-
-	if (!json_is_array(lines) || json_array_size(lines) < 1 ||
-	    json_array_size(lines) > TICKET_MAX_LINES)
-		return "lines must be an array of 1..100 lines";
-	json_array_foreach(lines, i, l)
-	{
-		name = json_string_value(json_object_get(l, "name"));
-		qty = json_object_get(l, "qty");
-		len = name != NULL ? gl_valid_utf8_len(name) : 0;
-		if (!gl_oid_parse(json_string_value(json_object_get(l, "item_id")), &oid))
-			return "a line's item_id must be 24 hex digits";
-		if (len < 1 || len > TICKET_NAME_MAX)
-			return "a line's name must be a string of 1..200 characters";
-		if (!json_is_integer(qty) || json_integer_value(qty) < 1 ||
-		    json_integer_value(qty) > TICKET_MAX_QTY)
-			return "a line's qty must be an integer 1..1000";
-	}
-	return NULL;
-}
-
-/*
- * Append order.paid's lines (borrowed, checked) to doc as the ticket's
- * lines, and their units as items.  Only what the kitchen uses is kept;
- * other keys the payments service may add are ignored.
- */
-static void
-ticket_append_lines(bson_t *doc, const json_t *lines)
-{
-	bson_t arr, el;
-	const json_t *l;
-	long long items = 0;
-	char key[24]; /* a decimal size_t */
-	size_t i;
-
-	BSON_APPEND_ARRAY_BEGIN(doc, "lines", &arr);
-	json_array_foreach(lines, i, l)
-	{
-		long long qty = json_integer_value(json_object_get(l, "qty"));
-
-		snprintf(key, sizeof(key), "%zu", i);
-		BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &el);
-		(void)gl_doc_append_oid(&el, "item_id",
-		                        json_string_value(json_object_get(l, "item_id")));
-		BSON_APPEND_UTF8(&el, "name", json_string_value(json_object_get(l, "name")));
-		BSON_APPEND_INT64(&el, "qty", qty);
-		bson_append_document_end(&arr, &el);
-		items += qty;
-	}
-	bson_append_array_end(doc, &arr);
-	BSON_APPEND_INT64(doc, "items", items);
-}
-
-/*
- * The ticket of order.paid's data (borrowed) into doc: NULL, or what is
- * wrong with the data (static).
- */
-static const char *
+/* The ticket of order.paid's data (borrowed, checked) into doc; false when doc could not
+ * take it. */
+static bool
 ticket_build(bson_t *doc, const json_t *data, const bson_oid_t *oid)
 {
-	const json_t *user = json_object_get(data, "user_id");
+	const json_t *lines = json_object_get(data, "lines"), *l;
+	const char *user = json_string_value(json_object_get(data, "user_id")); /* or null */
 	int64_t now = (int64_t)time(NULL) * 1000;
-	const char *why;
+	long long items = 0;
+	char tp[GL_TRACE_PARENT_SIZE] = "";
+	size_t i;
 
-	BSON_APPEND_OID(doc, "_id", oid);
-	BSON_APPEND_OID(doc, "order_id", oid);
-	if (!gl_doc_append_oid(doc, "customer_id",
-	                       json_string_value(json_object_get(data, "customer_id"))))
-		return "customer_id must be 24 hex digits";
-	if (user != NULL && !json_is_null(user) &&
-	    !gl_doc_append_oid(doc, "user_id", json_string_value(user)))
-		return "user_id must be 24 hex digits when given";
-	if ((why = ticket_lines_check(json_object_get(data, "lines"))) != NULL)
-		return why;
-	ticket_append_lines(doc, json_object_get(data, "lines"));
-	BSON_APPEND_UTF8(doc, "status", "paid");
-	if (gl_trace_current() != NULL) {
-		/* The cook's work joins this trace (cook.c): the order's, through order.paid. */
-		char tp[GL_TRACE_PARENT_SIZE];
-
-		gl_trace_header(gl_trace_current(), tp, sizeof(tp));
-		BSON_APPEND_UTF8(doc, "traceparent", tp);
+	json_array_foreach(lines, i, l)
+	{
+		items += json_integer_value(json_object_get(l, "qty"));
 	}
-	BSON_APPEND_INT64(doc, "attempt", 0);
-	BSON_APPEND_DATE_TIME(doc, "created_at", now);
-	BSON_APPEND_DATE_TIME(doc, "updated_at", now);
-	BSON_APPEND_INT64(doc, "version", 1);
-	return NULL;
+	/* The cook's work joins this trace (cook.c): the order's, through order.paid. */
+	if (gl_trace_current() != NULL)
+		gl_trace_header(gl_trace_current(), tp, sizeof(tp));
+	return BSON_APPEND_OID(doc, "_id", oid) && BSON_APPEND_OID(doc, "order_id", oid) &&
+	       gl_doc_append_oid(doc, "customer_id",
+	                         json_string_value(json_object_get(data, "customer_id"))) &&
+	       (user == NULL || gl_doc_append_oid(doc, "user_id", user)) &&
+	       gl_lines_append(doc, lines, false) && BSON_APPEND_INT64(doc, "items", items) &&
+	       BSON_APPEND_UTF8(doc, "status", "paid") &&
+	       (tp[0] == '\0' || BSON_APPEND_UTF8(doc, "traceparent", tp)) &&
+	       BSON_APPEND_INT64(doc, "attempt", 0) &&
+	       BSON_APPEND_DATE_TIME(doc, "created_at", now) &&
+	       BSON_APPEND_DATE_TIME(doc, "updated_at", now) &&
+	       BSON_APPEND_INT64(doc, "version", 1);
 }
 
 /*
@@ -125,16 +66,11 @@ on_order_paid(const json_t *event)
 	const char *id = json_string_value(json_object_get(data, "order_id"));
 	bson_t doc = BSON_INITIALIZER;
 	bson_oid_t oid;
-	const char *why;
 	enum gl_err err;
 
-	why = gl_oid_parse(id, &oid) ? ticket_build(&doc, data, &oid)
-	                             : "order_id must be 24 hex digits";
-	if (why != NULL) {
-		gl_log(GL_LOG_WARN, NULL, "order.paid %s: %s: no ticket",
-		       json_string_value(json_object_get(event, "id")), why);
+	if (!gl_oid_parse(id, &oid) || !ticket_build(&doc, data, &oid)) {
 		bson_destroy(&doc);
-		return GL_E_VALIDATION; /* no such event can ever be handled */
+		return GL_E_INTERNAL; /* paid_data checked it: out of memory */
 	}
 	err = gl_db_insert("tickets", &doc);
 	bson_destroy(&doc);
@@ -147,6 +83,13 @@ on_order_paid(const json_t *event)
 	kitchen_staff_wake();
 	return GL_OK;
 }
+
+/* What the kitchen reads of order.cancelled: the order, and its status before ("was"). */
+static const struct gl_field cancelled_data[] = {
+	{ "order_id", GL_T_OID, GL_REQUIRED },
+	{ "was", GL_T_STRING, 0, 0, 32 },
+	{ .flags = GL_OPEN },
+};
 
 /*
  * No ticket: never paid, or paid and the order.paid not handled yet (a retry
@@ -183,7 +126,7 @@ on_order_cancelled(const json_t *event)
 
 	if (!gl_oid_parse(id, &oid)) {
 		bson_destroy(&extra);
-		return GL_E_VALIDATION; /* no such event can ever be handled */
+		return GL_E_INTERNAL; /* cancelled_data checked it */
 	}
 	BSON_APPEND_DATE_TIME(&extra, "cancelled_at", (int64_t)time(NULL) * 1000);
 	for (int i = 0; i < 3 && err == GL_E_CONFLICT; i++) {
@@ -221,8 +164,8 @@ on_order_cancelled(const json_t *event)
 }
 
 static const struct gl_event_handler order_handlers[] = {
-	{ "order.paid", on_order_paid },
-	{ "order.cancelled", on_order_cancelled },
+	{ "order.paid", on_order_paid, paid_data },
+	{ "order.cancelled", on_order_cancelled, cancelled_data },
 	{ 0 },
 };
 

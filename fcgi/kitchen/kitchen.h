@@ -48,7 +48,7 @@
 #include <stdint.h>
 
 #include "err.h"
-#include "events.h"
+#include "consumer.h"
 #include "req.h"
 #include "valid.h"
 

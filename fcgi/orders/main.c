@@ -2,7 +2,7 @@
 #include "app.h"
 #include "orders.h"
 
-/* ORDER_MAX_LINES lines at their longest, every character escaped, are 21.9 KB
+/* GL_LINES_MAX lines at their longest, every character escaped, are 21.9 KB
  * (tests/unit/fcgi/routes.c checks every table this way). */
 #define ORDER_BODY_MAX 32768
 

@@ -249,21 +249,34 @@ orders_tick(void)
 	gl_events_relay();
 }
 
+/* What orders reads of the events of an order it follows: the order's id. */
+static const struct gl_field order_data[] = {
+	{ "order_id", GL_T_OID, GL_REQUIRED },
+	{ .flags = GL_OPEN },
+};
+
+/* The order event (borrowed) names, into *oid: false only for a bug (order_data checked it). */
+static bool
+order_of(const json_t *event, bson_oid_t *oid)
+{
+	return gl_oid_parse(
+	        json_string_value(json_object_get(json_object_get(event, "data"), "order_id")),
+	        oid);
+}
+
 /* Stock let an order's reservation expire: the order is cancelled, reason expired. */
 static enum gl_err
 on_reservation_expired(const json_t *event)
 {
 	bson_oid_t oid;
 
-	if (!gl_oid_parse(
-	            json_string_value(json_object_get(json_object_get(event, "data"), "order_id")),
-	            &oid))
-		return GL_E_VALIDATION; /* no such event can ever be handled */
+	if (!order_of(event, &oid))
+		return GL_E_INTERNAL;
 	return order_expire(&oid, "its reservation expired");
 }
 
 static const struct gl_event_handler stock_handlers[] = {
-	{ "reservation.expired", on_reservation_expired },
+	{ "reservation.expired", on_reservation_expired, order_data },
 	{ 0 },
 };
 
@@ -339,8 +352,8 @@ order_follow(const json_t *event, const char *to)
 	enum gl_err err;
 
 	st.id = json_string_value(json_object_get(json_object_get(event, "data"), "order_id"));
-	if (!gl_oid_parse(st.id, &oid))
-		return GL_E_VALIDATION; /* no such event can ever be handled */
+	if (!order_of(event, &oid))
+		return GL_E_INTERNAL;
 	/* Not stored (yet?): GL_E_NOT_FOUND, tried again, dead-lettered in the end. */
 	if ((err = gl_db_change("orders", &oid, order_step_decide, &st, &out)) != GL_OK)
 		return err; /* a concurrent change: the next try sees it */
@@ -380,6 +393,12 @@ on_order_completed(const json_t *event)
 	return order_follow(event, "completed");
 }
 
+static const struct gl_field cancelled_data[] = {
+	{ "order_id", GL_T_OID, GL_REQUIRED },
+	{ "reason", GL_T_STRING, 0, 0, 64 }, /* one it does not know is payment_failed */
+	{ .flags = GL_OPEN },
+};
+
 /*
  * An order.cancelled of another service (payments: payment_failed) cancels
  * an unpaid order and frees its stock.  Orders' own order.cancelled comes
@@ -394,8 +413,8 @@ on_order_cancelled(const json_t *event)
 	json_t *doc, *out;
 	enum gl_err err;
 
-	if (!gl_oid_parse(json_string_value(json_object_get(data, "order_id")), &oid))
-		return GL_E_VALIDATION; /* no such event can ever be handled */
+	if (!order_of(event, &oid))
+		return GL_E_INTERNAL;
 	if (reason == NULL ||
 	    (strcmp(reason, "payment_failed") != 0 && strcmp(reason, "expired") != 0 &&
 	     strcmp(reason, "customer") != 0 && strcmp(reason, "staff") != 0))
@@ -430,11 +449,11 @@ on_order_created(const json_t *event)
 
 static const struct gl_event_handler order_handlers[] = {
 	{ "order.created", on_order_created, .unrecorded = true },
-	{ "order.paid", on_order_paid },
-	{ "order.cancelled", on_order_cancelled },
-	{ "order.preparing", on_order_preparing },
-	{ "order.ready", on_order_ready },
-	{ "order.completed", on_order_completed },
+	{ "order.paid", on_order_paid, order_data },
+	{ "order.cancelled", on_order_cancelled, cancelled_data },
+	{ "order.preparing", on_order_preparing, order_data },
+	{ "order.ready", on_order_ready, order_data },
+	{ "order.completed", on_order_completed, order_data },
 	{ 0 },
 };
 

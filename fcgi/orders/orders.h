@@ -19,13 +19,11 @@
 #ifndef ORDERS_H
 #define ORDERS_H
 
-#include "events.h"
+#include "consumer.h"
 #include "req.h"
 #include "valid.h"
 
-#define ORDER_MAX_LINES 100
-#define ORDER_MAX_QTY   1000
-#define ORDER_NAME_MAX  120 /* a customer's name, as the customers service allows it */
+#define ORDER_NAME_MAX 120 /* a customer's name, as the customers service allows it */
 
 extern const struct gl_field order_fields[];
 extern const struct gl_field order_query[];

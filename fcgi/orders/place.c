@@ -9,18 +9,19 @@
 #include "events.h"
 #include "http.h"
 #include "idem.h"
+#include "lines.h"
 #include "log.h"
 #include "orders.h"
 
 static const struct gl_field line_fields[] = {
 	{ "item_id", GL_T_OID, GL_REQUIRED },
-	{ "qty", GL_T_INT, GL_REQUIRED, 1, ORDER_MAX_QTY },
+	{ "qty", GL_T_INT, GL_REQUIRED, 1, GL_LINES_QTY_MAX },
 	{ 0 },
 };
 
 const struct gl_field order_fields[] = {
 	{ "customer_id", GL_T_OID },
-	{ "lines", GL_T_OBJECTS, GL_REQUIRED, 1, ORDER_MAX_LINES, .fields = line_fields },
+	{ "lines", GL_T_OBJECTS, GL_REQUIRED, 1, GL_LINES_MAX, .fields = line_fields },
 	{ 0 },
 };
 
@@ -30,7 +31,7 @@ struct order_draft {
 	char ids[25];
 	char customer[25];
 	char owner[25]; /* the user linked to the customer, "" when none is */
-	json_t *lines;  /* new: [{item_id, name, qty, price_cents}] */
+	json_t *lines;  /* new: [{item_id, name, qty, price_cents, supplier_id}] (lines.h) */
 	long long total;
 	char currency[4];
 	char reservation[25];
@@ -103,7 +104,7 @@ order_item(struct gl_req *req, struct order_draft *d, size_t i, const json_t *li
 {
 	const char *item = json_string_value(json_object_get(line, "item_id"));
 	long long qty = json_integer_value(json_object_get(line, "qty"));
-	json_t *it = NULL, *name, *price, *currency, *available;
+	json_t *it = NULL, *name, *price, *currency, *available, *supplier;
 	char path[64], field[48];
 	long status;
 	enum gl_err err;
@@ -146,10 +147,11 @@ order_item(struct gl_req *req, struct order_draft *d, size_t i, const json_t *li
 		return err;
 	}
 	d->total += qty * json_integer_value(price);
+	supplier = json_object_get(it, "supplier_id");
 	json_array_append_new(d->lines,
-	                      json_pack("{s:s, s:O, s:I, s:O, s:O?}", "item_id", item, "name", name,
+	                      json_pack("{s:s, s:O, s:I, s:O, s:O*}", "item_id", item, "name", name,
 	                                "qty", qty, "price_cents", price, "supplier_id",
-	                                json_object_get(it, "supplier_id")));
+	                                json_is_string(supplier) ? supplier : NULL));
 	json_decref(it);
 	return GL_OK;
 }
@@ -217,34 +219,6 @@ order_reserve(struct gl_req *req, struct order_draft *d)
 	return GL_OK;
 }
 
-static bool
-append_lines(bson_t *doc, const json_t *lines)
-{
-	bson_t arr, el;
-	const char *key;
-	char buf[16];
-	json_t *l;
-	size_t i;
-	bool ok = BSON_APPEND_ARRAY_BEGIN(doc, "lines", &arr);
-
-	json_array_foreach(lines, i, l)
-	{
-		bson_uint32_to_string((uint32_t)i, &key, buf, sizeof(buf));
-		ok = ok && BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &el) &&
-		     gl_doc_append_oid(&el, "item_id",
-		                       json_string_value(json_object_get(l, "item_id"))) &&
-		     BSON_APPEND_UTF8(&el, "name", json_string_value(json_object_get(l, "name"))) &&
-		     BSON_APPEND_INT64(&el, "qty", json_integer_value(json_object_get(l, "qty"))) &&
-		     BSON_APPEND_INT64(&el, "price_cents",
-		                       json_integer_value(json_object_get(l, "price_cents"))) &&
-		     (!json_is_string(json_object_get(l, "supplier_id")) ||
-		      gl_doc_append_oid(&el, "supplier_id",
-		                        json_string_value(json_object_get(l, "supplier_id")))) &&
-		     bson_append_document_end(&arr, &el);
-	}
-	return ok && bson_append_array_end(doc, &arr);
-}
-
 static enum gl_err
 order_store(struct gl_req *req, const struct order_draft *d, json_t **out)
 {
@@ -258,7 +232,8 @@ order_store(struct gl_req *req, const struct order_draft *d, json_t **out)
 	     (d->owner[0] == '\0' || gl_doc_append_oid(&doc, "user_id", d->owner)) &&
 	     (d->customer_name[0] == '\0' ||
 	      BSON_APPEND_UTF8(&doc, "customer_name", d->customer_name)) &&
-	     gl_doc_append_oid(&doc, "placed_by", req->user_id) && append_lines(&doc, d->lines) &&
+	     gl_doc_append_oid(&doc, "placed_by", req->user_id) &&
+	     gl_lines_append(&doc, d->lines, true) &&
 	     BSON_APPEND_INT64(&doc, "total_cents", d->total) &&
 	     BSON_APPEND_UTF8(&doc, "currency", d->currency) &&
 	     BSON_APPEND_UTF8(&doc, "status", "pending_payment") &&

@@ -11,6 +11,7 @@
 #include "events.h"
 #include "http.h"
 #include "idem.h"
+#include "lines.h"
 #include "log.h"
 #include "payments.h"
 #include "provider.h"
@@ -306,19 +307,24 @@ pay_order(struct gl_req *req, const char *order_id, json_t **order)
 	return GL_OK;
 }
 
+/* The order's lines, as orders answers them: a payment keeps its copy (lines.h). */
+static const struct gl_field order_lines[] = {
+	GL_LINES_FIELD,
+	{ .flags = GL_OPEN },
+};
+
 /* The processing record of an unpaid order: what every later step needs to know. */
 static enum gl_err
 pay_record(struct gl_req *req, const bson_oid_t *oid, const json_t *order, json_t **pay)
 {
 	int64_t now = (int64_t)time(NULL) * 1000;
-	bson_t doc = BSON_INITIALIZER, lines, line;
-	const json_t *l;
-	size_t i;
-	char key[24];
+	bson_t doc = BSON_INITIALIZER;
+	struct gl_valid_fail fail;
 	bool ok;
 	enum gl_err err;
 
-	ok = BSON_APPEND_OID(&doc, "_id", oid) &&
+	ok = gl_valid_object(order_lines, order, false, &fail) == GL_OK &&
+	     BSON_APPEND_OID(&doc, "_id", oid) &&
 	     gl_doc_append_oid(&doc, "order_id", pay_str(order, "id")) &&
 	     gl_doc_append_oid(&doc, "customer_id", pay_str(order, "customer_id")) &&
 	     gl_doc_append_oid(&doc, "reservation_id", pay_str(order, "reservation_id")) &&
@@ -329,19 +335,7 @@ pay_record(struct gl_req *req, const bson_oid_t *oid, const json_t *order, json_
 	     BSON_APPEND_UTF8(&doc, "currency", pay_str(order, "currency")) &&
 	     BSON_APPEND_UTF8(&doc, "payment_method", pay_str(req->body, "payment_method")) &&
 	     BSON_APPEND_UTF8(&doc, "status", "processing") &&
-	     BSON_APPEND_ARRAY_BEGIN(&doc, "lines", &lines);
-	json_array_foreach(json_object_get(order, "lines"), i, l)
-	{
-		snprintf(key, sizeof(key), "%zu", i);
-		ok = ok && BSON_APPEND_DOCUMENT_BEGIN(&lines, key, &line) &&
-		     gl_doc_append_oid(&line, "item_id", pay_str(l, "item_id")) &&
-		     BSON_APPEND_UTF8(&line, "name",
-		                      pay_str(l, "name") ? pay_str(l, "name") : "") &&
-		     BSON_APPEND_INT64(&line, "qty",
-		                       json_integer_value(json_object_get(l, "qty"))) &&
-		     bson_append_document_end(&lines, &line);
-	}
-	ok = ok && bson_append_array_end(&doc, &lines) &&
+	     gl_lines_append(&doc, json_object_get(order, "lines"), false) &&
 	     BSON_APPEND_DATE_TIME(&doc, "created_at", now) &&
 	     BSON_APPEND_DATE_TIME(&doc, "updated_at", now) &&
 	     BSON_APPEND_INT64(&doc, "version", 1);

@@ -42,6 +42,12 @@ payments_tick(void)
 	gl_events_relay();
 }
 
+/* What payments reads of order.cancelled. */
+static const struct gl_field order_data[] = {
+	{ "order_id", GL_T_OID, GL_REQUIRED },
+	{ .flags = GL_OPEN },
+};
+
 /*
  * A paid order was cancelled (orders lets that happen before it is ready):
  * its money goes back.  The refund's Idempotency-Key makes a second
@@ -61,7 +67,7 @@ on_order_cancelled(const json_t *event)
 
 	if (!gl_oid_parse(order, &oid)) {
 		bson_destroy(&set);
-		return GL_E_VALIDATION; /* no such event can ever be handled */
+		return GL_E_INTERNAL; /* order_data checked it */
 	}
 	if ((err = gl_db_get("payments", &oid, &pay)) != GL_OK) {
 		bson_destroy(&set);
@@ -95,7 +101,7 @@ on_order_cancelled(const json_t *event)
 }
 
 static const struct gl_event_handler order_handlers[] = {
-	{ "order.cancelled", on_order_cancelled },
+	{ "order.cancelled", on_order_cancelled, order_data },
 	{ 0 },
 };
 

@@ -25,7 +25,7 @@
 #ifndef PAYMENTS_H
 #define PAYMENTS_H
 
-#include "events.h"
+#include "consumer.h"
 #include "req.h"
 #include "valid.h"
 

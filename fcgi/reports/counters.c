@@ -1,13 +1,13 @@
 /* Counting the order events into the store's hourly numbers (reports.h). */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "doc.h"
+#include "lines.h"
 #include "log.h"
 #include "redis.h"
 #include "reports.h"
-
-#define LINES_MAX 100 /* an order's lines, at most (fcgi/orders/orders.h) */
 
 /*
  * KEYS: the event's mark, the order's record, the hour it was placed in, the
@@ -75,40 +75,52 @@ count_reason(const char *reason)
 	return "other";
 }
 
-/* Add order.paid's total, currency and lines (borrowed) to args from *n; false if they are
- * not what orders and payments write. */
-static bool
+/* What reports reads of each order event: the order (order.created's data is the order). */
+static const struct gl_field created_data[] = {
+	{ "id", GL_T_OID, GL_REQUIRED },
+	{ .flags = GL_OPEN },
+};
+
+static const struct gl_field order_data[] = {
+	{ "order_id", GL_T_OID, GL_REQUIRED },
+	{ .flags = GL_OPEN },
+};
+
+static const struct gl_field paid_data[] = {
+	{ "order_id", GL_T_OID, GL_REQUIRED },
+	{ "total_cents", GL_T_INT, GL_REQUIRED, 0, LLONG_MAX },
+	{ "currency", GL_T_STRING, GL_REQUIRED, 3, 3, .check = gl_valid_currency },
+	GL_LINES_FIELD,
+	{ .flags = GL_OPEN },
+};
+
+static const struct gl_field cancelled_data[] = {
+	{ "order_id", GL_T_OID, GL_REQUIRED },
+	{ "reason", GL_T_STRING, 0, 0, 64 }, /* one it does not know is "other" */
+	{ .flags = GL_OPEN },
+};
+
+/* Add order.paid's total, currency and lines (borrowed, checked: paid_data) to args from
+ * *n. */
+static void
 count_paid_args(const json_t *data, const char **args, int *n, char (*qty)[24], char *total,
                 size_t total_size)
 {
-	const json_t *lines = json_object_get(data, "lines"), *l;
-	const char *currency = json_string_value(json_object_get(data, "currency"));
-	const json_t *t = json_object_get(data, "total_cents");
-	bson_oid_t oid;
+	const json_t *l;
 	size_t i;
 
-	if (!json_is_integer(t) || json_integer_value(t) < 0 || currency == NULL ||
-	    gl_valid_currency(currency) != NULL || !json_is_array(lines) ||
-	    json_array_size(lines) > LINES_MAX)
-		return false;
-	snprintf(total, total_size, "%lld", (long long)json_integer_value(t));
+	snprintf(total, total_size, "%lld",
+	         (long long)json_integer_value(json_object_get(data, "total_cents")));
 	args[(*n)++] = total;
-	args[(*n)++] = currency;
-	json_array_foreach(lines, i, l)
+	args[(*n)++] = json_string_value(json_object_get(data, "currency"));
+	json_array_foreach(json_object_get(data, "lines"), i, l)
 	{
-		const char *item = json_string_value(json_object_get(l, "item_id"));
-		const char *name = json_string_value(json_object_get(l, "name"));
-		const json_t *q = json_object_get(l, "qty");
-
-		if (!gl_oid_parse(item, &oid) || name == NULL || !json_is_integer(q) ||
-		    json_integer_value(q) < 1)
-			return false;
-		snprintf(qty[i], sizeof(qty[i]), "%lld", (long long)json_integer_value(q));
-		args[(*n)++] = item;
-		args[(*n)++] = name;
+		snprintf(qty[i], sizeof(qty[i]), "%lld",
+		         (long long)json_integer_value(json_object_get(l, "qty")));
+		args[(*n)++] = json_string_value(json_object_get(l, "item_id"));
+		args[(*n)++] = json_string_value(json_object_get(l, "name"));
 		args[(*n)++] = qty[i];
 	}
-	return true;
 }
 
 /* Count event (borrowed) as its order moving to status `to`. */
@@ -117,20 +129,19 @@ count_event(const json_t *event, const char *to)
 {
 	const json_t *data = json_object_get(event, "data");
 	const char *id = json_string_value(json_object_get(event, "id"));
-	const char *order = json_string_value(json_object_get(data, "order_id"));
-	char seen[96], rec[64], placed[48], hour[48], at[24], keep[24], keep_seen[24];
-	char total[24], qty[LINES_MAX][24];
-	const char *keys[5], *args[8 + 3 * LINES_MAX];
 	bool created = strcmp(to, "pending_payment") == 0;
+	/* order.created's data is the order itself */
+	const char *order = json_string_value(json_object_get(data, created ? "id" : "order_id"));
+	char seen[96], rec[64], placed[48], hour[48], at[24], keep[24], keep_seen[24];
+	char total[24], qty[GL_LINES_MAX][24];
+	const char *keys[5], *args[8 + 3 * GL_LINES_MAX];
 	bson_oid_t oid;
 	int64_t secs;
 	int n = 0;
 	redisReply *r;
 	enum gl_err err;
 
-	if (created && order == NULL)
-		order = json_string_value(json_object_get(data, "id")); /* the order itself */
-	if (id == NULL || strlen(id) > 64 || !gl_oid_parse(order, &oid) ||
+	if (!gl_oid_parse(order, &oid) ||
 	    !gl_doc_time_parse(json_string_value(json_object_get(event, "occurred_at")), &secs))
 		return GL_E_VALIDATION; /* no such event can ever be counted */
 	snprintf(seen, sizeof(seen), "galley:reports:seen:%s", id);
@@ -140,7 +151,7 @@ count_event(const json_t *event, const char *to)
 	snprintf(hour, sizeof(hour), "galley:reports:hour:%lld", (long long)secs / 3600);
 	snprintf(at, sizeof(at), "%lld", (long long)secs * 1000);
 	snprintf(keep, sizeof(keep), "%ld", REPORTS_KEEP_S);
-	snprintf(keep_seen, sizeof(keep_seen), "%d", GL_EVENTS_HANDLED_KEEP_S);
+	snprintf(keep_seen, sizeof(keep_seen), "%d", GL_CONSUMER_HANDLED_KEEP_S);
 	keys[0] = seen;
 	keys[1] = rec;
 	keys[2] = placed;
@@ -152,8 +163,8 @@ count_event(const json_t *event, const char *to)
 	args[n++] = keep;
 	args[n++] = created ? "1" : "0";
 	args[n++] = count_reason(json_string_value(json_object_get(data, "reason")));
-	if (strcmp(to, "paid") == 0 && !count_paid_args(data, args, &n, qty, total, sizeof(total)))
-		return GL_E_VALIDATION;
+	if (strcmp(to, "paid") == 0)
+		count_paid_args(data, args, &n, qty, total, sizeof(total));
 	if ((r = gl_redis_eval(GL_REDIS_STORE, count_script, 5, keys, n, args)) == NULL)
 		return GL_E_UPSTREAM_DOWN; /* tried again */
 	if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0)
@@ -207,12 +218,12 @@ on_cancelled(const json_t *event)
 
 /* The script marks each event counted itself: no handled record of lib's is needed. */
 static const struct gl_event_handler order_handlers[] = {
-	{ "order.created", on_created, .unrecorded = true },
-	{ "order.paid", on_paid, .unrecorded = true },
-	{ "order.preparing", on_preparing, .unrecorded = true },
-	{ "order.ready", on_ready, .unrecorded = true },
-	{ "order.completed", on_completed, .unrecorded = true },
-	{ "order.cancelled", on_cancelled, .unrecorded = true },
+	{ "order.created", on_created, created_data, .unrecorded = true },
+	{ "order.paid", on_paid, paid_data, .unrecorded = true },
+	{ "order.preparing", on_preparing, order_data, .unrecorded = true },
+	{ "order.ready", on_ready, order_data, .unrecorded = true },
+	{ "order.completed", on_completed, order_data, .unrecorded = true },
+	{ "order.cancelled", on_cancelled, cancelled_data, .unrecorded = true },
 	{ 0 },
 };
 

@@ -18,7 +18,7 @@
  *  - "galley:reports:seen:<event id>" marks an event counted, in the same
  *    script as the counting: a crash cannot count an event twice.
  * An hour's numbers and an order's record are kept REPORTS_KEEP_S, a mark
- * GL_EVENTS_HANDLED_KEEP_S (redeliveries come within minutes).  The answer
+ * GL_CONSUMER_HANDLED_KEEP_S (redeliveries come within minutes).  The answer
  * is computed from at most REPORTS_HOURS_MAX hours, and cached in Redis for
  * REPORTS_CACHE_S seconds.  Low stock is asked of the menu and stock services
  * (the items on the menu, at most REPORTS_STOCK_ITEMS_MAX, each one a read of
@@ -27,7 +27,7 @@
 #ifndef REPORTS_H
 #define REPORTS_H
 
-#include "events.h"
+#include "consumer.h"
 #include "req.h"
 #include "valid.h"
 

@@ -1,10 +1,15 @@
 /* What stock does on the events of other services (API.md, events). */
 #include <stddef.h>
 
-#include "doc.h"
-#include "events.h"
 #include "log.h"
 #include "stock.h"
+
+/* What stock reads of order.cancelled and order.paid. */
+static const struct gl_field order_data[] = {
+	{ "reservation_id", GL_T_OID, GL_REQUIRED },
+	{ "order_id", GL_T_OID },
+	{ .flags = GL_OPEN },
+};
 
 /* An order was cancelled: free what its reservation holds (done already when orders could). */
 static enum gl_err
@@ -12,12 +17,8 @@ on_order_cancelled(const json_t *event)
 {
 	const char *id = json_string_value(
 	        json_object_get(json_object_get(event, "data"), "reservation_id"));
-	bson_oid_t oid;
-	enum gl_err err;
+	enum gl_err err = reservation_free(id, "released");
 
-	if (!gl_oid_parse(id, &oid))
-		return GL_E_VALIDATION; /* no such event can ever be handled */
-	err = reservation_free(id, "released");
 	/* Not found: never completed; invalid state: sold (a paid order cancelled, refunded by
 	 * payments: the units stay sold). */
 	return err == GL_E_NOT_FOUND || err == GL_E_INVALID_STATE ? GL_OK : err;
@@ -29,12 +30,8 @@ on_order_paid(const json_t *event)
 {
 	const json_t *data = json_object_get(event, "data");
 	const char *id = json_string_value(json_object_get(data, "reservation_id"));
-	bson_oid_t oid;
-	enum gl_err err;
+	enum gl_err err = reservation_commit(id);
 
-	if (!gl_oid_parse(id, &oid))
-		return GL_E_VALIDATION; /* no such event can ever be handled */
-	err = reservation_commit(id);
 	if (err == GL_E_INVALID_STATE || err == GL_E_NOT_FOUND) {
 		/* Paid after the hold ended (expiry won the race): the order is cancelled, and
 		 * the payment is for the payments service to refund. */
@@ -47,8 +44,8 @@ on_order_paid(const json_t *event)
 }
 
 static const struct gl_event_handler order_handlers[] = {
-	{ "order.cancelled", on_order_cancelled },
-	{ "order.paid", on_order_paid },
+	{ "order.cancelled", on_order_cancelled, order_data },
+	{ "order.paid", on_order_paid, order_data },
 	{ 0 },
 };
 

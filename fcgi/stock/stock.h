@@ -25,6 +25,7 @@
 
 #include <stdbool.h>
 
+#include "consumer.h"
 #include "events.h"
 #include "req.h"
 #include "valid.h"

@@ -198,7 +198,7 @@ check "each event was handled once, the duplicate of the second not again ($(han
 	test "$(handled_count "$e1")$(handled_count "$e2")$(handled_count "$e3")" = 111
 
 # A consumer that took an event and died before acknowledging it: after
-# GL_EVENTS_CLAIM_IDLE_MS (10 s) a live one claims it (XAUTOCLAIM) and handles it.
+# GL_CONSUMER_CLAIM_IDLE_MS (10 s) a live one claims it (XAUTOCLAIM) and handles it.
 ghost_holds() { # STREAM-ID: is that entry pending with the ghost?
 	scli --json XPENDING galley:events:orders stock - + 100 ghost | jq -e --arg s "$1" 'any(.[]; .[0] == $s)' >/dev/null
 }
@@ -216,7 +216,8 @@ check "and the ghost holds it no more" ghost_free
 check "(handled once: $(handled_count "$e5"))" handled_once "$e5"
 scli XGROUP DELCONSUMER galley:events:orders stock ghost >/dev/null
 
-# An event its handler can never take: tried GL_EVENTS_TRIES (5) times, then dead-lettered.
+# An event stock can never take (its data lacks the reservation_id stock's table requires):
+# tried GL_CONSUMER_TRIES (5) times, then dead-lettered.
 bad=$(newid)
 xadd "$(jq -cn --arg id "$bad" '{id: $id, type: "order.cancelled", occurred_at: "2026-11-23T12:00:00Z", request_id: "test", data: {}}')"
 dead() { scli --raw XRANGE galley:events:orders:dead - + | grep -qF "\"id\":\"$bad\""; }

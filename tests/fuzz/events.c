@@ -1,8 +1,10 @@
 /*
- * Event entries as consumers read them (lib/events.h: gl_events_decode): the
- * bytes Redis sends for XREADGROUP / XAUTOCLAIM (RESP), read by hiredis into
- * replies, every array in them decoded as a stream entry, and each event then
- * started as a CONSUMER span under the traceparent it carries.
+ * Event entries as consumers read them (lib/consumer.h: gl_consumer_decode):
+ * the bytes Redis sends for XREADGROUP / XAUTOCLAIM (RESP), read by hiredis
+ * into replies, every array in them decoded as a stream entry, each event
+ * started as a CONSUMER span under the traceparent it carries, and its data
+ * checked against a handler's field table (gl_consumer_check), one with an
+ * order's lines (lines.h) as the kitchen's order.paid has.
  *
  * Input: RESP (seeds in tests/data/fuzz/events/, e.g. an XREADGROUP answer
  * *1 [stream, [[sid, [id, .., type, .., event, <JSON>]]]]).
@@ -10,25 +12,48 @@
  * Invariants: no crash, leak or undefined behaviour; decoding says "not an
  * entry" (-1), "no event" (0, with its stream id) or gives an event with a
  * string id of 64 bytes at most and a string type; a span for it is well
- * formed and ends.
+ * formed and ends; the check says GL_OK or GL_E_VALIDATION with a message.
  */
 #include <string.h>
 
-#include "events.h"
+#include "consumer.h"
 #include "fuzz.h"
+#include "lines.h"
 #include "redis.h"
 #include "trace.h"
 
-static const char *const types[] = { "order.paid", "order.cancelled", "reservation.expired", NULL };
+static const struct gl_field paid_data[] = {
+	{ "order_id", GL_T_OID, GL_REQUIRED },
+	{ "user_id", GL_T_OID, GL_NULLABLE },
+	GL_LINES_FIELD,
+	{ .flags = GL_OPEN },
+};
+
+static const struct gl_field cancelled_data[] = {
+	{ "order_id", GL_T_OID, GL_REQUIRED },
+	{ "reason", GL_T_STRING, 0, 0, 64 },
+	{ .flags = GL_OPEN },
+};
+
+/* Only checked, never handled here: no handle functions. */
+static const struct gl_event_handler handlers[] = {
+	{ "order.paid", NULL, paid_data },
+	{ "order.cancelled", NULL, cancelled_data },
+	{ "reservation.expired", NULL, NULL },
+	{ 0 },
+};
 
 static void
 decode(const redisReply *e)
 {
 	const char *sid, *text;
 	json_t *ev;
-	int got = gl_events_decode(e, &sid, &text, &ev);
+	int got = gl_consumer_decode(e, &sid, &text, &ev);
+	const struct gl_event_handler *h;
 	const char *id, *type;
 	struct gl_trace_span span;
+	struct gl_valid_fail fail;
+	enum gl_err err;
 
 	FUZZ_CHECK(got >= -1 && got <= 1);
 	if (got < 0) {
@@ -44,11 +69,15 @@ decode(const redisReply *e)
 	id = json_string_value(json_object_get(ev, "id"));
 	type = json_string_value(json_object_get(ev, "type"));
 	FUZZ_CHECK(id != NULL && strlen(id) <= 64 && type != NULL);
-	/* What events_entry() does next: find the handler, start the span. */
-	for (int i = 0; types[i] != NULL && strcmp(types[i], type) != 0; i++)
+	/* What consumer_entry() does next: find the handler, start the span, check the data. */
+	for (h = handlers; h->type != NULL && strcmp(h->type, type) != 0; h++)
 		;
 	gl_trace_consume_start(&span, ev, "galley:events:orders", "fuzz");
 	FUZZ_CHECK(gl_trace_current() == &span);
+	if (h->type != NULL) {
+		err = gl_consumer_check(h, ev, &fail);
+		FUZZ_CHECK(err == GL_OK || (err == GL_E_VALIDATION && fail.message[0] != '\0'));
+	}
 	gl_trace_end(&span, false);
 	json_decref(ev);
 }

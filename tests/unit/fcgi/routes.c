@@ -3,11 +3,14 @@
  * body cap admits the largest body its field table allows, written with the
  * worst escaping a client may choose, so a valid body is never refused with
  * 413; and the longest valid query string fits the query limit.  The tables
- * are the services' own: their main.c files are compiled in here.
+ * are the services' own: their main.c files are compiled in here.  And the
+ * tables of the events they follow let be, at every depth, what they do not
+ * declare (consumer.h): a field a publisher adds never fails an event.
  */
 #include <stdio.h>
 
 #include "../tap.h"
+#include "consumer.h"
 #include "route.h"
 
 /* Each service's main, renamed, is compiled in but never run. */
@@ -72,6 +75,26 @@ static const struct {
 	{ "suppliers", suppliers_routes },
 };
 
+static const struct {
+	const char *service;
+	const struct gl_event_source *sources;
+} followers[] = {
+	{ "kitchen", kitchen_events }, { "orders", orders_events }, { "payments", payments_events },
+	{ "reports", reports_events }, { "stock", stock_events },
+};
+
+/* Does fields end with GL_OPEN, and every table of its objects too? */
+static bool
+open_all(const struct gl_field *fields)
+{
+	const struct gl_field *f = fields;
+
+	for (; f->name != NULL; f++)
+		if (f->type == GL_T_OBJECTS && !open_all(f->fields))
+			return false;
+	return (f->flags & GL_OPEN) != 0;
+}
+
 /* The worst case of a small table, counted by hand: {"\u0061":"<12 per char>"}. */
 static const struct gl_field one_string[] = {
 	{ "a", GL_T_STRING, 0, 0, 10 },
@@ -111,5 +134,13 @@ main(void)
 				   worst, GL_VALID_QUERY_MAX);
 			}
 		}
+	for (size_t s = 0; s < sizeof(followers) / sizeof(followers[0]); s++)
+		for (const struct gl_event_source *src = followers[s].sources; src->family != NULL;
+		     src++)
+			for (const struct gl_event_handler *h = src->handlers; h->type != NULL; h++)
+				if (h->data != NULL)
+					ok(open_all(h->data),
+					   "%s, %s: the data table is GL_OPEN at every depth",
+					   followers[s].service, h->type);
 	return done_testing();
 }

@@ -1,0 +1,447 @@
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "consumer.h"
+#include "log.h"
+#include "metrics.h"
+#include "redis.h"
+#include "req.h"
+#include "stop.h"
+#include "trace.h"
+
+/* Entries of types a service does not handle are acknowledged together, at most this many
+ * at once and CONSUMER_SKIP_MS after the first (consumer_skip). */
+#define CONSUMER_SKIP_MAX 50
+#define CONSUMER_SKIP_MS  200
+
+struct consumer_reader {
+	const char *family;
+	const struct gl_event_handler *handlers;
+	char stream[48];
+	char group[48];
+	char consumer[64];
+	char skipped[CONSUMER_SKIP_MAX][48]; /* their entry ids, not yet acknowledged */
+	size_t nskipped;
+	long long skipped_at; /* when the first of them was read (gl_now_us) */
+};
+
+/* The group, from the start of the stream: a service added later reads what it missed. */
+static void
+consumer_group_create(const struct consumer_reader *rd)
+{
+	const char *argv[] = { "XGROUP", "CREATE", rd->stream, rd->group, "0", "MKSTREAM" };
+	redisReply *r = gl_redis_strv(GL_REDIS_STORE, 6, argv);
+
+	if (r != NULL)
+		freeReplyObject(r); /* BUSYGROUP (it exists) is fine */
+}
+
+/*
+ * Entry sid is done: for an event this service handled, its id is kept for
+ * GL_CONSUMER_HANDLED_KEEP_S (a redelivery is then seen as done), and the
+ * entry is acknowledged and its failures forgotten, in one step.
+ */
+static const char consumer_done_lua[] =
+        "if ARGV[3] ~= '' then redis.call('SET', KEYS[3], '1', 'EX', ARGV[4]) end "
+        "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) "
+        "redis.call('HDEL', KEYS[2], ARGV[2]) "
+        "return 1";
+
+static void
+consumer_handled_key(char *buf, size_t size, const char *id)
+{
+	snprintf(buf, size, "galley:handled:%s:%s", gl_conf.service, id != NULL ? id : "");
+}
+
+/* Acknowledge entry sid; handled (the event's id, or NULL) marks the event handled too. */
+static void
+consumer_ack(const struct consumer_reader *rd, const char *sid, const char *handled)
+{
+	char tries[112], key[160], keep[16];
+	redisReply *r;
+
+	snprintf(tries, sizeof(tries), "%s:%s:tries", rd->stream, rd->group);
+	consumer_handled_key(key, sizeof(key), handled);
+	snprintf(keep, sizeof(keep), "%d", GL_CONSUMER_HANDLED_KEEP_S);
+	const char *argv[] = { "EVAL",
+		               consumer_done_lua,
+		               "3",
+		               rd->stream,
+		               tries,
+		               key,
+		               rd->group,
+		               sid,
+		               handled != NULL ? handled : "",
+		               keep };
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 10, argv)) == NULL)
+		gl_log(GL_LOG_WARN, NULL, "events: %s stays pending (the store is away)", sid);
+	else
+		freeReplyObject(r);
+}
+
+/* One more failure of entry sid; past GL_CONSUMER_TRIES it goes to the dead letters. */
+static void
+consumer_failed(const struct consumer_reader *rd, const char *sid, const char *text,
+                const char *error)
+{
+	char tries[112], dead[64];
+	const char *incr[] = { "HINCRBY", tries, sid, "1" };
+	redisReply *r;
+	long long n;
+
+	snprintf(tries, sizeof(tries), "%s:%s:tries", rd->stream, rd->group);
+	snprintf(dead, sizeof(dead), "%s:dead", rd->stream);
+	r = gl_redis_strv(GL_REDIS_STORE, 4, incr);
+	n = r != NULL && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+	if (r != NULL)
+		freeReplyObject(r);
+	gl_log(GL_LOG_WARN, NULL, "events: %s failed in %s (try %lld): %s", sid, rd->group, n,
+	       error);
+	if (n < GL_CONSUMER_TRIES) {
+		gl_metrics_event(GL_METRICS_RETRIED, rd->family, NULL);
+		return;
+	}
+	const char *xadd[] = { "XADD",    dead,    "MAXLEN", "~",     "10000", "*",     "group",
+		               rd->group, "entry", sid,      "event", text,    "error", error };
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 14, xadd)) == NULL ||
+	    r->type != REDIS_REPLY_STRING) {
+		if (r != NULL)
+			freeReplyObject(r);
+		return; /* not moved: stays pending, tried again */
+	}
+	freeReplyObject(r);
+	gl_log(GL_LOG_ERROR, NULL, "events: %s moved to %s after %lld tries: %s", sid, dead, n,
+	       error);
+	gl_metrics_event(GL_METRICS_DEAD_LETTERED, rd->family, NULL);
+	consumer_ack(rd, sid, NULL);
+}
+
+/* Acknowledge the skipped entries in one command.  The store away: they stay pending, are
+ * claimed after GL_CONSUMER_CLAIM_IDLE_MS (by this consumer too) and skipped again. */
+static void
+consumer_skip_flush(struct consumer_reader *rd)
+{
+	const char *argv[3 + CONSUMER_SKIP_MAX] = { "XACK", rd->stream, rd->group };
+	redisReply *r;
+
+	if (rd->nskipped == 0)
+		return;
+	for (size_t i = 0; i < rd->nskipped; i++)
+		argv[3 + i] = rd->skipped[i];
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 3 + (int)rd->nskipped, argv)) == NULL)
+		gl_log(GL_LOG_WARN, NULL,
+		       "events: %zu entries of %s stay pending (the store is away)", rd->nskipped,
+		       rd->stream);
+	else
+		freeReplyObject(r);
+	rd->nskipped = 0;
+}
+
+/*
+ * Entry sid holds an event this service does not handle.  Every group reads
+ * every entry of its family's stream, so most entries are someone else's:
+ * one acknowledgement per entry, each a write the store makes durable, was
+ * about half the store's commands on an order's way.  Left pending a moment
+ * longer costs nothing: nothing is redone for them.
+ */
+static void
+consumer_skip(struct consumer_reader *rd, const char *sid)
+{
+	if (strlen(sid) >= sizeof(rd->skipped[0])) {
+		consumer_ack(rd, sid, NULL);
+		return;
+	}
+	if (rd->nskipped == 0)
+		rd->skipped_at = gl_now_us();
+	snprintf(rd->skipped[rd->nskipped++], sizeof(rd->skipped[0]), "%s", sid);
+	if (rd->nskipped == CONSUMER_SKIP_MAX)
+		consumer_skip_flush(rd);
+}
+
+/* Has this service handled event id?  1 yes, 0 no, -1 cannot tell. */
+static int
+consumer_handled(const char *id)
+{
+	char key[160];
+	redisReply *r;
+	int seen;
+
+	consumer_handled_key(key, sizeof(key), id);
+	const char *argv[] = { "EXISTS", key };
+	r = gl_redis_strv(GL_REDIS_STORE, 2, argv);
+	seen = r != NULL && r->type == REDIS_REPLY_INTEGER ? r->integer > 0 : -1;
+	if (r != NULL)
+		freeReplyObject(r);
+	return seen;
+}
+
+enum gl_err
+gl_consumer_check(const struct gl_event_handler *h, const json_t *event, struct gl_valid_fail *fail)
+{
+	if (h->data == NULL) {
+		fail->field[0] = fail->message[0] = '\0';
+		return GL_OK;
+	}
+	return gl_valid_object(h->data, json_object_get(event, "data"), false, fail);
+}
+
+/* Check event's data against h's table, then let h handle it. */
+static enum gl_err
+consumer_handle(const struct gl_event_handler *h, const json_t *ev)
+{
+	struct gl_valid_fail fail;
+	enum gl_err err;
+
+	if (gl_consumer_check(h, ev, &fail) != GL_OK) {
+		gl_log(GL_LOG_WARN, NULL, "events: %s %s: data%s%s %s", h->type,
+		       json_string_value(json_object_get(ev, "id")),
+		       fail.field[0] != '\0' ? "." : "", fail.field, fail.message);
+		return GL_E_VALIDATION; /* no such event can ever be handled */
+	}
+	err = h->handle(ev);
+	/* Another process changed the same document at the same moment (two events of one
+	 * order, followed in parallel): the handler reads it again, a few ms later, rather
+	 * than a second later as a counted failure. */
+	for (int i = 1; err == GL_E_CONFLICT && i <= 3 && !gl_stop_requested(); i++) {
+		const struct timespec wait = { 0, i * 10 * 1000 * 1000 };
+		nanosleep(&wait, NULL);
+		err = h->handle(ev);
+	}
+	return err;
+}
+
+/* One stream entry: [sid, [field, value, ...]]. */
+static void
+consumer_entry(struct consumer_reader *rd, const redisReply *e)
+{
+	const char *sid, *text, *id, *type;
+	const struct gl_event_handler *h;
+	json_t *ev;
+	enum gl_err err;
+	int seen, got = gl_consumer_decode(e, &sid, &text, &ev);
+
+	if (got < 0)
+		return; /* an entry deleted while pending: nothing to handle */
+	if (got == 0) {
+		consumer_failed(rd, sid, text != NULL ? text : "", "the entry holds no event");
+		return;
+	}
+	id = json_string_value(json_object_get(ev, "id"));
+	type = json_string_value(json_object_get(ev, "type"));
+	for (h = rd->handlers; h->type != NULL && strcmp(h->type, type) != 0; h++)
+		;
+	if (h->type == NULL) {
+		consumer_skip(rd, sid); /* not ours */
+		json_decref(ev);
+		return;
+	}
+	if (!h->unrecorded && (seen = consumer_handled(id)) == 1) {
+		consumer_ack(rd, sid, NULL); /* done before */
+		json_decref(ev);
+		return;
+	}
+	if (!h->unrecorded && seen < 0) {
+		json_decref(ev); /* cannot tell: leave it pending, try again */
+		return;
+	}
+	struct gl_trace_span span; /* a child of the publisher's span, in the event */
+	gl_trace_consume_start(&span, ev, rd->stream, rd->group);
+	err = consumer_handle(h, ev);
+	if (err == GL_OK && h->unrecorded)
+		consumer_skip(rd, sid);
+	if (err == GL_OK) {
+		if (!h->unrecorded)
+			consumer_ack(rd, sid, id);
+		gl_metrics_event(GL_METRICS_CONSUMED, rd->family, type);
+		gl_log(GL_LOG_INFO, NULL, "events: handled %s %s", type, id);
+	} else
+		consumer_failed(rd, sid, text, gl_err_info(err)->code);
+	gl_trace_end(&span, err != GL_OK);
+	json_decref(ev);
+}
+
+/* Handle the entries of a reply's entry list. */
+static void
+consumer_entries(struct consumer_reader *rd, const redisReply *list)
+{
+	if (list == NULL || list->type != REDIS_REPLY_ARRAY)
+		return;
+	/* Cut short by a stop: what is left stays pending, claimed by another consumer. */
+	for (size_t i = 0; i < list->elements && !gl_stop_requested(); i++)
+		consumer_entry(rd, list->element[i]);
+}
+
+/* XREADGROUP from id ("0": our own pending entries; ">": new ones); -1 when Redis said no. */
+static int
+consumer_read(struct consumer_reader *rd, const char *from)
+{
+	const char *argv[] = { "XREADGROUP", "GROUP",   rd->group,  rd->consumer, "COUNT",
+		               "50",         "STREAMS", rd->stream, from };
+	redisReply *r = gl_redis_strv(GL_REDIS_STORE, 9, argv);
+	int rc = 0;
+
+	if (r == NULL)
+		return 0;
+	if (r->type == REDIS_REPLY_ERROR)
+		rc = -1;
+	else if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+	         r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2)
+		consumer_entries(rd, r->element[0]->element[1]);
+	freeReplyObject(r);
+	return rc;
+}
+
+static void
+consumer_reader_init(struct consumer_reader *rd, const struct gl_event_source *src)
+{
+	char host[32] = "";
+
+	rd->family = src->family;
+	rd->handlers = src->handlers;
+	rd->nskipped = 0;
+	snprintf(rd->stream, sizeof(rd->stream), "galley:events:%s", src->family);
+	snprintf(rd->group, sizeof(rd->group), "%s", gl_conf.service);
+	gethostname(host, sizeof(host) - 1);
+	snprintf(rd->consumer, sizeof(rd->consumer), "%s:%d", host, (int)getpid());
+}
+
+/*
+ * About once a second: the group again (cheap, and a Redis that restarted
+ * empty gets it back at once), what a dead consumer left pending, then our
+ * own failures, tried again.
+ */
+static void
+consumer_upkeep(struct consumer_reader *rd)
+{
+	char idle[16];
+	redisReply *r;
+
+	consumer_group_create(rd);
+	snprintf(idle, sizeof(idle), "%d", GL_CONSUMER_CLAIM_IDLE_MS);
+	const char *claim[] = { "XAUTOCLAIM", rd->stream, rd->group, rd->consumer,
+		                idle,         "0-0",      "COUNT",   "20" };
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 8, claim)) != NULL) {
+		if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2)
+			consumer_entries(rd, r->element[1]);
+		freeReplyObject(r);
+	}
+	if (!gl_stop_requested())
+		(void)consumer_read(rd, "0");
+}
+
+/*
+ * Wait up to GL_CONSUMER_BLOCK_MS for new entries on every stream at once and
+ * handle what comes: 0, or -1 when Redis is away or said no (a stream whose
+ * group is gone after a restart: the upkeep makes it again).
+ */
+static int
+consumer_wait(struct consumer_reader *rd, size_t n)
+{
+	const char *argv[8 + 2 * GL_CONSUMER_SOURCES_MAX];
+	size_t lens[8 + 2 * GL_CONSUMER_SOURCES_MAX];
+	char block[16];
+	int argc = 0, rc = 0;
+	redisReply *r;
+
+	snprintf(block, sizeof(block), "%d", GL_CONSUMER_BLOCK_MS);
+	const char *head[] = { "XREADGROUP", "GROUP", rd[0].group, rd[0].consumer, "COUNT",
+		               "50",         "BLOCK", block,       "STREAMS" };
+	for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++)
+		argv[argc++] = head[i];
+	for (size_t i = 0; i < n; i++)
+		argv[argc++] = rd[i].stream;
+	for (size_t i = 0; i < n; i++)
+		argv[argc++] = ">";
+	for (int i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	if ((r = gl_redis_block(GL_REDIS_STORE, GL_CONSUMER_BLOCK_MS, argc, argv, lens)) == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_ERROR)
+		rc = -1;
+	else if (r->type == REDIS_REPLY_ARRAY) /* [[stream, entries], ...]; nil: nothing came */
+		for (size_t i = 0; i < r->elements; i++) {
+			const redisReply *s = r->element[i];
+			if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
+			    s->element[0]->type != REDIS_REPLY_STRING)
+				continue;
+			for (size_t j = 0; j < n; j++)
+				if (strcmp(s->element[0]->str, rd[j].stream) == 0)
+					consumer_entries(&rd[j], s->element[1]);
+		}
+	freeReplyObject(r);
+	return rc;
+}
+
+/* Redis is away: half a second before asking again, cut short by a stop. */
+static void
+consumer_nap(void)
+{
+	const struct timespec slice = { 0, 100 * 1000 * 1000 };
+
+	for (int i = 0; i < 5 && !gl_stop_requested(); i++)
+		nanosleep(&slice, NULL);
+}
+
+void
+gl_consumer_run(const struct gl_event_source *sources)
+{
+	struct consumer_reader rd[GL_CONSUMER_SOURCES_MAX];
+	long long upkeep_at = 0;
+	size_t n = 0;
+
+	for (; n < GL_CONSUMER_SOURCES_MAX && sources[n].family != NULL; n++)
+		consumer_reader_init(&rd[n], &sources[n]);
+	if (sources[n].family != NULL)
+		gl_log(GL_LOG_ERROR, NULL, "events: only %d streams are followed",
+		       GL_CONSUMER_SOURCES_MAX);
+	while (n > 0 && !gl_stop_requested()) {
+		if (gl_now_us() >= upkeep_at) {
+			for (size_t i = 0; i < n && !gl_stop_requested(); i++)
+				consumer_upkeep(&rd[i]);
+			upkeep_at = gl_now_us() + 1000000;
+		}
+		if (!gl_stop_requested() && consumer_wait(rd, n) < 0) {
+			upkeep_at = 0;
+			consumer_nap();
+		}
+		for (size_t i = 0; i < n; i++)
+			if (rd[i].nskipped > 0 &&
+			    gl_now_us() - rd[i].skipped_at >= CONSUMER_SKIP_MS * 1000LL)
+				consumer_skip_flush(&rd[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		consumer_skip_flush(&rd[i]);
+}
+
+/* ------------------------------------------------------------------ decoding (consumer.h) */
+
+int
+gl_consumer_decode(const redisReply *e, const char **sid, const char **text, json_t **event)
+{
+	const char *id, *type;
+
+	*sid = *text = NULL;
+	*event = NULL;
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+	    e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
+		return -1;
+	*sid = e->element[0]->str;
+	for (size_t i = 0; i + 1 < e->element[1]->elements; i += 2)
+		if (e->element[1]->element[i]->type == REDIS_REPLY_STRING &&
+		    e->element[1]->element[i + 1]->type == REDIS_REPLY_STRING &&
+		    strcmp(e->element[1]->element[i]->str, "event") == 0)
+			*text = e->element[1]->element[i + 1]->str;
+	*event = *text != NULL ? json_loads(*text, 0, NULL) : NULL;
+	id = json_string_value(json_object_get(*event, "id"));
+	type = json_string_value(json_object_get(*event, "type"));
+	if (id == NULL || type == NULL || strlen(id) > 64) {
+		json_decref(*event);
+		*event = NULL;
+		return 0;
+	}
+	return 1;
+}

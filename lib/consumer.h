@@ -1,0 +1,94 @@
+/*
+ * consumer: following other services' events (API.md, events), the
+ * reader's side of events.h.
+ *
+ * Each service reads a family's stream through its own consumer group
+ * (named after the service), each process as its own consumer, so an event
+ * waits for a service that is down and goes to one of its processes.
+ * Events are pushed: a thread of each process (lib/tick) blocks on all its
+ * streams at once (XREADGROUP ... BLOCK on a connection of its own) and
+ * handles an entry the moment it is added.
+ *
+ * A handler declares the shape of its event's data as a field table
+ * (valid.h), as a route declares its body: the consumer checks the data
+ * against it before the handler runs, so a handler only sees the fields it
+ * declared, of their types and ranges.  Data that does not fit fails as a
+ * handler's GL_E_VALIDATION would (below); the field and why are logged.
+ *
+ * An event is acknowledged after its handler succeeded.  A failed one is
+ * tried again about a second later, and after GL_CONSUMER_TRIES failures it
+ * moves to "galley:events:<family>:dead" with the error, and the consumer
+ * goes on.  Entries left pending by a consumer that died are claimed by a
+ * live one after GL_CONSUMER_CLAIM_IDLE_MS.  Handlers see each event id
+ * once (the ids a service handled are kept in the store,
+ * "galley:handled:<service>:<id>", for GL_CONSUMER_HANDLED_KEEP_S), and
+ * must still be idempotent: a process may die between a handler's work and
+ * that record.
+ *
+ * Ownership: the tables are the service's (static); a handler borrows the
+ * event it is given for the length of the call.
+ */
+#ifndef GL_CONSUMER_H
+#define GL_CONSUMER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "err.h"
+#include "valid.h"
+
+#define GL_CONSUMER_TRIES         5
+#define GL_CONSUMER_CLAIM_IDLE_MS 10000
+#define GL_CONSUMER_BLOCK_MS      1000 /* so a stop is seen within about a second */
+#define GL_CONSUMER_SOURCES_MAX   4
+/* A handled event's id is kept this long: redeliveries (claims, relays) come within minutes. */
+#define GL_CONSUMER_HANDLED_KEEP_S 86400
+
+/* Handle one event (borrowed, the whole {id, type, ..., data}); GL_OK acknowledges it. */
+typedef enum gl_err (*gl_event_handle)(const json_t *event);
+
+struct gl_event_handler {
+	const char *type; /* "order.cancelled" */
+	gl_event_handle handle;
+	/* The fields of the event's data the handler reads (NULL: it reads none).  End the
+	 * table with { .flags = GL_OPEN }, and the tables of its objects too: the services
+	 * that publish may add fields, which the handler lets be. */
+	const struct gl_field *data;
+	/* Handling it twice does no harm (a push to live views, which keep the newest
+	 * version): no handled record is kept, and it is acknowledged with the entries
+	 * the service skips, so it costs the store no write of its own. */
+	bool unrecorded;
+};
+
+/* A stream a service follows: a table of these ends with a zero row. */
+struct gl_event_source {
+	const char *family;                      /* "orders": galley:events:orders */
+	const struct gl_event_handler *handlers; /* ends with a zero row */
+};
+
+/* The consumer thread's loop (lib/tick runs it): handle what comes on every source's
+ * stream until the process is asked to stop (stop.h). */
+void gl_consumer_run(const struct gl_event_source *sources);
+
+/*
+ * The pure first step of consuming (exposed for tests and fuzzing): decode
+ * one stream entry e (borrowed), [sid, [field, value, ...]] as XREADGROUP
+ * and XAUTOCLAIM give it.  -1: e is no entry (one deleted while pending),
+ * nothing set.  0: *sid set, *text the "event" field (or NULL), *event NULL:
+ * the entry holds no event (no JSON with string "id", of 64 bytes at most,
+ * and string "type").  1: *sid, *text set and *event new, such an event.
+ * *sid and *text are borrowed from e.
+ */
+struct redisReply;
+int gl_consumer_decode(const struct redisReply *e, const char **sid, const char **text,
+                       json_t **event) __attribute__((warn_unused_result));
+
+/*
+ * The second step (exposed for tests and fuzzing): check event's data
+ * (borrowed) against h's table.  GL_OK, or GL_E_VALIDATION with *fail
+ * saying where and why.
+ */
+enum gl_err gl_consumer_check(const struct gl_event_handler *h, const json_t *event,
+                              struct gl_valid_fail *fail) __attribute__((warn_unused_result));
+
+#endif

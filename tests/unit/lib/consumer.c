@@ -1,0 +1,156 @@
+/* Unit tests for lib/consumer.c: decoding a stream entry, checking an event's data. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../tap.h"
+#include "consumer.h"
+#include "lines.h"
+#include "redis.h"
+
+#define OID  "5f1e2d3c4b5a69788796a5b4"
+#define LINE "{\"item_id\":\"" OID "\",\"name\":\"Soup\",\"qty\":2}"
+
+/* One entry as XREADGROUP gives it, [sid, [field, value, ...]], read from RESP: new. */
+static redisReply *
+entry_new(const char *sid, const char *field, const char *value)
+{
+	char resp[1024];
+	redisReader *rd = redisReaderCreate();
+	void *reply = NULL;
+
+	snprintf(resp, sizeof(resp), "*2\r\n$%zu\r\n%s\r\n*2\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n",
+	         strlen(sid), sid, strlen(field), field, strlen(value), value);
+	if (rd == NULL || redisReaderFeed(rd, resp, strlen(resp)) != REDIS_OK ||
+	    redisReaderGetReply(rd, &reply) != REDIS_OK)
+		reply = NULL;
+	redisReaderFree(rd);
+	return reply;
+}
+
+static void
+test_decode(void)
+{
+	static const struct {
+		const char *field, *value;
+		int want;
+	} cases[] = {
+		{ "event", "{\"id\":\"e1\",\"type\":\"order.paid\",\"data\":{}}", 1 },
+		{ "event", "{\"id\":\"e1\"}", 0 },                    /* no type */
+		{ "event", "{\"id\":1,\"type\":\"order.paid\"}", 0 }, /* id not a string */
+		{ "event", "not json", 0 },
+		{ "other", "{\"id\":\"e1\",\"type\":\"order.paid\"}", 0 }, /* no event field */
+		{ "event",
+		  "{\"id\":\"0123456789012345678901234567890123456789012345678901234567890123"
+		  "4\",\"type\":\"t.x\"}",
+		  0 }, /* an id of 65 bytes */
+	};
+	const char *sid, *text;
+	char one[] = "1-0";
+	json_t *ev;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		redisReply *e = entry_new("1-0", cases[i].field, cases[i].value);
+
+		ev = NULL;
+		int got = e != NULL ? gl_consumer_decode(e, &sid, &text, &ev) : -2;
+
+		ok(got == cases[i].want, "entry %zu (%s %s): %d, want %d", i, cases[i].field,
+		   cases[i].value, got, cases[i].want);
+		ok(got < 0 || strcmp(sid, "1-0") == 0, "entry %zu: its stream id", i);
+		ok((got == 1) == (ev != NULL), "entry %zu: an event only when it holds one", i);
+		json_decref(ev);
+		if (e != NULL)
+			freeReplyObject(e);
+	}
+	redisReply s = { .type = REDIS_REPLY_STRING, .str = one, .len = 3 };
+	ok(gl_consumer_decode(&s, &sid, &text, &ev) == -1 && sid == NULL && ev == NULL,
+	   "a reply that is no entry: -1, nothing set");
+}
+
+static const struct gl_field paid_data[] = {
+	{ "order_id", GL_T_OID, GL_REQUIRED },
+	{ "user_id", GL_T_OID, GL_NULLABLE },
+	{ "customer_id", GL_T_OID },
+	GL_LINES_FIELD,
+	{ .flags = GL_OPEN },
+};
+
+static const struct gl_field closed_data[] = {
+	{ "order_id", GL_T_OID, GL_REQUIRED },
+	{ 0 },
+};
+
+/* Only checked, never handled here: no handle functions. */
+static const struct gl_event_handler paid = { "order.paid", NULL, paid_data };
+static const struct gl_event_handler closed = { "order.paid", NULL, closed_data };
+static const struct gl_event_handler any = { "order.created", NULL, NULL };
+
+static void
+test_check(void)
+{
+	static const struct {
+		const struct gl_event_handler *h;
+		const char *data;
+		const char *field; /* NULL: GL_OK */
+	} cases[] = {
+		/* what payments sends, and more: fields and line fields nobody declared */
+		{ &paid, "{\"order_id\":\"" OID "\",\"lines\":[" LINE "]}", NULL },
+		{ &paid,
+		  "{\"order_id\":\"" OID "\",\"status\":\"paid\",\"total_cents\":5,\"lines\":["
+		  "{\"item_id\":\"" OID "\",\"name\":\"Soup\",\"qty\":2,\"note\":\"hot\"}]}",
+		  NULL },
+		{ &paid, "{\"order_id\":\"" OID "\",\"user_id\":\"" OID "\",\"lines\":[" LINE "]}",
+		  NULL },
+		/* what the handler reads must be there, of its type and range */
+		{ &paid, "{\"lines\":[" LINE "]}", "order_id" },
+		{ &paid, "{\"order_id\":\"12\",\"lines\":[" LINE "]}", "order_id" },
+		{ &paid, "{\"order_id\":\"" OID "\",\"user_id\":null,\"lines\":[" LINE "]}", NULL },
+		{ &paid, "{\"order_id\":\"" OID "\",\"customer_id\":null,\"lines\":[" LINE "]}",
+		  "customer_id" },
+		{ &paid, "{\"order_id\":\"" OID "\",\"user_id\":\"x\",\"lines\":[" LINE "]}",
+		  "user_id" },
+		{ &paid, "{\"order_id\":\"" OID "\",\"lines\":[]}", "lines" },
+		{ &paid,
+		  "{\"order_id\":\"" OID "\",\"lines\":[{\"item_id\":\"" OID
+		  "\",\"name\":\"Soup\",\"qty\":1001}]}",
+		  "lines[0].qty" },
+		{ &paid,
+		  "{\"order_id\":\"" OID "\",\"lines\":[{\"item_id\":\"" OID "\",\"qty\":1}]}",
+		  "lines[0].name" },
+		/* open or not, keys that could steer a query are not let be */
+		{ &paid, "{\"order_id\":\"" OID "\",\"$where\":1,\"lines\":[" LINE "]}", "$where" },
+		/* a table without GL_OPEN refuses what it does not declare */
+		{ &closed, "{\"order_id\":\"" OID "\"}", NULL },
+		{ &closed, "{\"order_id\":\"" OID "\",\"more\":1}", "more" },
+		/* no table: the handler reads no data */
+		{ &any, "[1,2]", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *ev = json_pack("{s:s, s:s, s:o}", "id", "e1", "type", cases[i].h->type,
+		                       "data", json_loads(cases[i].data, 0, NULL));
+		struct gl_valid_fail fail;
+		enum gl_err err = gl_consumer_check(cases[i].h, ev, &fail);
+
+		ok(err == (cases[i].field == NULL ? GL_OK : GL_E_VALIDATION), "data %zu: %s", i,
+		   cases[i].data);
+		if (cases[i].field != NULL)
+			is_str(fail.field, cases[i].field, "data %zu fails at %s (%s)", i,
+			       cases[i].field, fail.message);
+		json_decref(ev);
+	}
+	json_t *ev = json_pack("{s:s, s:s}", "id", "e1", "type", "order.paid");
+	struct gl_valid_fail fail;
+	ok(gl_consumer_check(&paid, ev, &fail) == GL_E_VALIDATION,
+	   "an event without data, for a handler that reads some: GL_E_VALIDATION");
+	json_decref(ev);
+}
+
+int
+main(void)
+{
+	test_decode();
+	test_check();
+	return done_testing();
+}
