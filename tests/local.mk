@@ -1,4 +1,5 @@
-# Unit tests: one TAP program per lib/ file (tests/unit/lib/<file>.c).
+# Unit tests: one TAP program per lib/ file (tests/unit/lib/<file>.c).  Those of dispatch
+# and req build requests in memory as the fuzzers do (tests/unit/fake.h, tests/fuzz/fuzz.c).
 GL_UNIT_TESTS = \
 	tests/unit/lib/admit \
 	tests/unit/lib/route \
@@ -13,7 +14,9 @@ GL_UNIT_TESTS = \
 	tests/unit/lib/sentinel \
 	tests/unit/lib/log \
 	tests/unit/lib/trace \
-	tests/unit/lib/board
+	tests/unit/lib/board \
+	tests/unit/lib/dispatch \
+	tests/unit/lib/req
 check_PROGRAMS += $(GL_UNIT_TESTS) tests/unit/auth/secret
 TESTS += tests/unit/auth/secret tests/unit/format.sh
 # galley-pool on its own (fcgi/pool/): its refusals, its sockets, its status, its workers' lives.
@@ -28,11 +31,13 @@ EXTRA_DIST += tests/unit/alerts.sh
 tests_unit_auth_secret_SOURCES = tests/unit/auth/secret.c fcgi/auth/secret.c
 tests_unit_auth_secret_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fcgi/auth
 TESTS += $(GL_UNIT_TESTS)
+tests_unit_lib_dispatch_SOURCES = tests/unit/lib/dispatch.c tests/fuzz/fuzz.c
+tests_unit_lib_req_SOURCES = tests/unit/lib/req.c tests/fuzz/fuzz.c
 # The one link of every test program (the programs in bin/ have their own LDADD); -lpthread
 # for the tests that start threads of their own (board's, sentinel's).
 LDADD = $(GL_LIBS) -lpthread
-EXTRA_DIST += tests/unit/tap.h tests/unit/capture.h tests/unit/format.sh .clang-format \
-	tests/e2e tests/bench
+EXTRA_DIST += tests/unit/tap.h tests/unit/capture.h tests/unit/fake.h tests/fuzz/fuzz.h \
+	tests/unit/format.sh .clang-format tests/e2e tests/bench
 
 # The payment provider's request shapes, run by tests/e2e/80-payments.sh against stripe-mock
 # (built here, not run by make check: it needs that server).
