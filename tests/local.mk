@@ -1,5 +1,6 @@
-# Unit tests: one TAP program per lib/ file (tests/unit/lib/<file>.c).  Those of dispatch
-# and req build requests in memory as the fuzzers do (tests/unit/fake.h, tests/fuzz/fuzz.c).
+# Unit tests: one TAP program per lib/ file (tests/unit/lib/<file>.c).  Those of idem, due
+# and metrics start a Redis of their own (tests/unit/redis_server.h); those of dispatch, req
+# and idem build requests in memory as the fuzzers do (tests/unit/fake.h, tests/fuzz/fuzz.c).
 GL_UNIT_TESTS = \
 	tests/unit/lib/admit \
 	tests/unit/lib/route \
@@ -16,7 +17,10 @@ GL_UNIT_TESTS = \
 	tests/unit/lib/trace \
 	tests/unit/lib/board \
 	tests/unit/lib/dispatch \
-	tests/unit/lib/req
+	tests/unit/lib/req \
+	tests/unit/lib/metrics \
+	tests/unit/lib/idem \
+	tests/unit/lib/due
 check_PROGRAMS += $(GL_UNIT_TESTS) tests/unit/auth/secret
 TESTS += tests/unit/auth/secret tests/unit/format.sh
 # galley-pool on its own (fcgi/pool/): its refusals, its sockets, its status, its workers' lives.
@@ -33,11 +37,12 @@ tests_unit_auth_secret_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fcgi/auth
 TESTS += $(GL_UNIT_TESTS)
 tests_unit_lib_dispatch_SOURCES = tests/unit/lib/dispatch.c tests/fuzz/fuzz.c
 tests_unit_lib_req_SOURCES = tests/unit/lib/req.c tests/fuzz/fuzz.c
+tests_unit_lib_idem_SOURCES = tests/unit/lib/idem.c tests/fuzz/fuzz.c
 # The one link of every test program (the programs in bin/ have their own LDADD); -lpthread
 # for the tests that start threads of their own (board's, sentinel's).
 LDADD = $(GL_LIBS) -lpthread
-EXTRA_DIST += tests/unit/tap.h tests/unit/capture.h tests/unit/fake.h tests/fuzz/fuzz.h \
-	tests/unit/format.sh .clang-format tests/e2e tests/bench
+EXTRA_DIST += tests/unit/tap.h tests/unit/capture.h tests/unit/fake.h tests/unit/redis_server.h \
+	tests/fuzz/fuzz.h tests/unit/format.sh .clang-format tests/e2e tests/bench
 
 # The payment provider's request shapes, run by tests/e2e/80-payments.sh against stripe-mock
 # (built here, not run by make check: it needs that server).
