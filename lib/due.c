@@ -154,10 +154,21 @@ gl_due_find(const char *coll, bson_oid_t *ids, size_t max, size_t *n)
 			freeReplyObject(r);
 		return GL_E_UPSTREAM_DOWN; /* the store is away: the next tick asks again */
 	}
-	for (size_t i = 0; i < r->elements && *n < max; i++)
-		if (r->element[i]->type == REDIS_REPLY_STRING &&
-		    gl_oid_parse(r->element[i]->str, &ids[*n]))
+	for (size_t i = 0; i < r->elements && *n < max; i++) {
+		const redisReply *e = r->element[i];
+		if (e->type != REDIS_REPLY_STRING)
+			continue;
+		if (gl_oid_parse(e->str, &ids[*n])) {
 			(*n)++;
+			continue;
+		}
+		/* Not an id (nothing galley adds): dropped, or once the oldest it would take a
+		 * place of every find for good. */
+		const char *zrem[] = { "ZREM", key, e->str };
+		if (due_run(3, zrem) == GL_OK)
+			gl_log(GL_LOG_WARN, NULL, "due: %s held a member that is no id; dropped",
+			       coll);
+	}
 	freeReplyObject(r);
 	return GL_OK;
 }

@@ -1,4 +1,6 @@
-# Unit tests: one TAP program per lib/ file (tests/unit/lib/<file>.c).
+# Unit tests: one TAP program per lib/ file (tests/unit/lib/<file>.c).  Those of idem, due
+# and metrics start a Redis of their own (tests/unit/redis_server.h); those of dispatch, req
+# and idem build requests in memory as the fuzzers do (tests/unit/fake.h, tests/fuzz/fuzz.c).
 GL_UNIT_TESTS = \
 	tests/unit/lib/admit \
 	tests/unit/lib/route \
@@ -15,7 +17,12 @@ GL_UNIT_TESTS = \
 	tests/unit/lib/trace \
 	tests/unit/lib/board \
 	tests/unit/lib/consumer \
-	tests/unit/lib/lines
+	tests/unit/lib/lines \
+	tests/unit/lib/dispatch \
+	tests/unit/lib/req \
+	tests/unit/lib/metrics \
+	tests/unit/lib/idem \
+	tests/unit/lib/due
 check_PROGRAMS += $(GL_UNIT_TESTS) tests/unit/auth/secret
 TESTS += tests/unit/auth/secret tests/unit/format.sh
 # galley-pool on its own (fcgi/pool/): its refusals, its sockets, its status, its workers' lives.
@@ -29,32 +36,21 @@ TESTS += tests/unit/alerts.sh
 EXTRA_DIST += tests/unit/alerts.sh
 tests_unit_auth_secret_SOURCES = tests/unit/auth/secret.c fcgi/auth/secret.c
 tests_unit_auth_secret_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fcgi/auth
-tests_unit_auth_secret_LDADD = $(GL_LIBS)
 TESTS += $(GL_UNIT_TESTS)
-tests_unit_lib_admit_LDADD = $(GL_LIBS)
-tests_unit_lib_route_LDADD = $(GL_LIBS)
-tests_unit_lib_valid_LDADD = $(GL_LIBS)
-tests_unit_lib_doc_LDADD = $(GL_LIBS)
-tests_unit_lib_json_LDADD = $(GL_LIBS)
-tests_unit_lib_err_LDADD = $(GL_LIBS)
-tests_unit_lib_etag_LDADD = $(GL_LIBS)
-tests_unit_lib_cache_LDADD = $(GL_LIBS)
-tests_unit_lib_breaker_LDADD = $(GL_LIBS)
-tests_unit_lib_trace_LDADD = $(GL_LIBS)
-tests_unit_lib_http_LDADD = $(GL_LIBS)
-tests_unit_lib_sentinel_LDADD = $(GL_LIBS) -lpthread
-tests_unit_lib_log_LDADD = $(GL_LIBS)
-tests_unit_lib_board_LDADD = $(GL_LIBS) -lpthread
-tests_unit_lib_consumer_LDADD = $(GL_LIBS)
-tests_unit_lib_lines_LDADD = $(GL_LIBS)
-EXTRA_DIST += tests/unit/tap.h tests/unit/format.sh .clang-format tests/e2e tests/bench
+tests_unit_lib_dispatch_SOURCES = tests/unit/lib/dispatch.c tests/fuzz/fuzz.c
+tests_unit_lib_req_SOURCES = tests/unit/lib/req.c tests/fuzz/fuzz.c
+tests_unit_lib_idem_SOURCES = tests/unit/lib/idem.c tests/fuzz/fuzz.c
+# The one link of every test program (the programs in bin/ have their own LDADD); -lpthread
+# for the tests that start threads of their own (board's, sentinel's).
+LDADD = $(GL_LIBS) -lpthread
+EXTRA_DIST += tests/unit/tap.h tests/unit/capture.h tests/unit/fake.h tests/unit/redis_server.h \
+	tests/fuzz/fuzz.h tests/unit/format.sh .clang-format tests/e2e tests/bench
 
 # The payment provider's request shapes, run by tests/e2e/80-payments.sh against stripe-mock
 # (built here, not run by make check: it needs that server).
 check_PROGRAMS += tests/unit/payments/provider
 tests_unit_payments_provider_SOURCES = tests/unit/payments/provider.c fcgi/payments/provider.c
 tests_unit_payments_provider_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fcgi/payments
-tests_unit_payments_provider_LDADD = $(GL_LIBS)
 
 # Every service's route table against its limits: the largest valid body fits the
 # route's cap, the longest valid query the query limit (the services' own tables: their
@@ -73,4 +69,3 @@ tests_unit_fcgi_routes_SOURCES = tests/unit/fcgi/routes.c \
 	fcgi/stock/levels.c fcgi/stock/reservations.c fcgi/stock/project.c fcgi/stock/events.c \
 	fcgi/suppliers/suppliers.c
 tests_unit_fcgi_routes_CPPFLAGS = $(AM_CPPFLAGS)
-tests_unit_fcgi_routes_LDADD = $(GL_LIBS)

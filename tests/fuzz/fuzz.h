@@ -13,6 +13,8 @@
  * gl_dispatch() and gl_req_finish() run exactly as they do behind
  * nginx, with no socket and no change to lib/.  Test-only: it knows
  * libfcgi's public stream struct (fcgiapp.h) and nothing else of it.
+ * The unit tests of the request layer build their requests with it too
+ * (tests/unit/fake.h): fuzz.c has nothing of libFuzzer's but its hook.
  */
 #ifndef GL_FUZZ_H
 #define GL_FUZZ_H

@@ -1,29 +1,8 @@
 /* Unit tests of lib/log.c: each call is one JSON line on stderr, whatever the message holds. */
-#include <stdlib.h>
-#include <unistd.h>
-
+#include "../capture.h"
 #include "../tap.h"
 #include "conf.h"
 #include "log.h"
-
-static char out[8192];
-
-/* Run one log call with stderr on a pipe; out holds what it wrote. */
-#define CAPTURE(call)                                                                              \
-	do {                                                                                       \
-		int fds_[2], saved_ = dup(STDERR_FILENO);                                          \
-		ssize_t n_;                                                                        \
-		if (pipe(fds_) != 0)                                                               \
-			abort();                                                                   \
-		dup2(fds_[1], STDERR_FILENO);                                                      \
-		call;                                                                              \
-		dup2(saved_, STDERR_FILENO);                                                       \
-		close(fds_[1]);                                                                    \
-		close(saved_);                                                                     \
-		n_ = read(fds_[0], out, sizeof(out) - 1);                                          \
-		out[n_ > 0 ? n_ : 0] = '\0';                                                       \
-		close(fds_[0]);                                                                    \
-	} while (0)
 
 static int
 lines(const char *s)
@@ -38,7 +17,7 @@ lines(const char *s)
 static json_t *
 parsed(void)
 {
-	return json_loads(out, JSON_DISABLE_EOF_CHECK, NULL);
+	return json_loads(captured, JSON_DISABLE_EOF_CHECK, NULL);
 }
 
 int
@@ -53,17 +32,17 @@ main(void)
 
 	CAPTURE(gl_log(GL_LOG_INFO, "rid-1", "plain %d", 7));
 	j = parsed();
-	ok(lines(out) == 1 && j != NULL, "one JSON line");
+	ok(lines(captured) == 1 && j != NULL, "one JSON line");
 	is_str(json_string_value(json_object_get(j, "msg")), "plain 7", "the message, formatted");
 	is_str(json_string_value(json_object_get(j, "level")), "info", "its level");
 	is_str(json_string_value(json_object_get(j, "service")), "unit", "the service");
 	is_str(json_string_value(json_object_get(j, "request_id")), "rid-1", "the request id");
-	ok(strncmp(out, "{\"ts\":", 6) == 0, "the time first, so lines read well with tail");
+	ok(strncmp(captured, "{\"ts\":", 6) == 0, "the time first, so lines read well with tail");
 	json_decref(j);
 
 	CAPTURE(gl_log(GL_LOG_WARN, NULL, "a\nforged\":\"line\r\t\x01 end"));
 	j = parsed();
-	ok(lines(out) == 1 && j != NULL,
+	ok(lines(captured) == 1 && j != NULL,
 	   "a newline or a quote in the message stays inside the line");
 	is_str(json_string_value(json_object_get(j, "msg")), "a\nforged\":\"line\r\t\x01 end",
 	       "and reads back as it was");
@@ -77,7 +56,7 @@ main(void)
 	json_decref(j);
 
 	CAPTURE(gl_log(GL_LOG_INFO, NULL, "caf\xc3\xa9 \xe2\x82\xac"));
-	ok(strstr(out, "caf\\u00E9 \\u20AC") != NULL,
+	ok(strstr(captured, "caf\\u00E9 \\u20AC") != NULL,
 	   "UTF-8 is written as \\u escapes (ASCII lines)");
 
 	memset(big, 'x', sizeof(big));
@@ -90,15 +69,24 @@ main(void)
 	json_decref(j);
 
 	CAPTURE(gl_log(GL_LOG_DEBUG, NULL, "hidden"));
-	ok(out[0] == '\0', "below the level: nothing");
+	ok(captured[0] == '\0', "below the level: nothing");
 
 	CAPTURE(gl_log_fields(GL_LOG_INFO, "r", json_pack("{s:s, s:i}", "event", "x", "n", 3)));
 	j = parsed();
 	ok(j != NULL && json_integer_value(json_object_get(j, "n")) == 3,
 	   "fields are written as given");
 	json_decref(j);
+	CAPTURE(gl_log_fields(GL_LOG_INFO, "r\"1\n", json_pack("{s:s}", "path", "/a\"\n\\b")));
+	j = parsed();
+	ok(lines(captured) == 1 && j != NULL,
+	   "a quote or a newline in a field or the request id stays inside the line");
+	is_str(json_string_value(json_object_get(j, "path")), "/a\"\n\\b",
+	       "the field reads back as it was");
+	is_str(json_string_value(json_object_get(j, "request_id")), "r\"1\n",
+	       "and so does the request id");
+	json_decref(j);
 	CAPTURE(gl_log_fields(GL_LOG_INFO, "r", NULL));
-	ok(out[0] == '\0', "a failed build of fields (NULL): nothing, no crash");
+	ok(captured[0] == '\0', "a failed build of fields (NULL): nothing, no crash");
 
 	printf("1..%d\n", tap_n);
 	return tap_failed != 0;
