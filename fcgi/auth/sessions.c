@@ -111,10 +111,9 @@ session_login(struct gl_req *req)
 
 	admin_ensure();
 	/* As long as the address is: a fixed buffer cut it (issue 15). */
-	if ((email = strdup(json_string_value(json_object_get(req->body, "email")))) == NULL)
+	if ((email = gl_valid_lower_dup(json_string_value(json_object_get(req->body, "email")))) ==
+	    NULL)
 		return GL_E_INTERNAL;
-	for (char *p = email; *p; p++)
-		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
 	fail_key(fkey, sizeof(fkey), email);
 	if (gl_cache_peek(fkey, &seen) == 1)
 		fails = atoll(seen);

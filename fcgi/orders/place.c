@@ -20,7 +20,8 @@ static const struct gl_field line_fields[] = {
 
 const struct gl_field order_fields[] = {
 	{ "customer_id", GL_T_OID },
-	{ "lines", GL_T_OBJECTS, GL_REQUIRED, 1, ORDER_MAX_LINES, .fields = line_fields },
+	{ "lines", GL_T_OBJECTS, GL_REQUIRED, 1, ORDER_MAX_LINES, .fields = line_fields,
+	  .unique = "item_id" },
 	{ 0 },
 };
 
@@ -159,18 +160,15 @@ order_items(struct gl_req *req, struct order_draft *d)
 {
 	json_t *lines = json_object_get(req->body, "lines"), *line;
 	enum gl_err err;
-	size_t i, j;
+	size_t i;
 
-	/* All local checks before the first call to another service. */
-	json_array_foreach(lines, i, line) for (j = 0; j < i; j++) if (
-	        strcmp(json_string_value(json_object_get(line, "item_id")),
-	               json_string_value(json_object_get(json_array_get(lines, j), "item_id"))) ==
-	        0) return gl_fail(req, GL_E_VALIDATION, NULL,
-	                          "lines[%zu].item_id repeats lines[%zu]: one line per item", i, j);
 	if ((d->lines = json_array()) == NULL)
 		return GL_E_INTERNAL;
-	json_array_foreach(lines, i,
-	                   line) if ((err = order_item(req, d, i, line)) != GL_OK) return err;
+	json_array_foreach(lines, i, line)
+	{
+		if ((err = order_item(req, d, i, line)) != GL_OK)
+			return err;
+	}
 	if (json_array_size(d->lines) != json_array_size(lines))
 		return GL_E_INTERNAL; /* out of memory on the way */
 	return GL_OK;
