@@ -18,15 +18,6 @@ const struct gl_field gl_page_query[] = {
 	{ 0 },
 };
 
-long long
-gl_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 const char *
 gl_req_param(const struct gl_req *req, const char *name)
 {
