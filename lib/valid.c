@@ -478,15 +478,51 @@ query_value(const struct gl_field *f, const char *s, json_t **out)
 	return *out != NULL ? 0 : -2;
 }
 
+/* Add the parameter [p, amp) ("key=value", percent-encoded) to obj as its field's type. */
+static enum gl_err
+query_param(const struct gl_field *fields, const char *p, const char *amp, json_t *obj,
+            struct gl_valid_fail *fail)
+{
+	char key[KEY_PATH_MAX + 1], val[QUERY_MAX_BYTES + 1];
+	const char *eq = memchr(p, '=', (size_t)(amp - p));
+	const struct gl_field *f;
+	json_t *v;
+
+	if (eq == NULL)
+		eq = amp;
+	if ((size_t)(eq - p) > KEY_PATH_MAX || pct_decode(p, (size_t)(eq - p), key) < 0 ||
+	    pct_decode(eq + (eq < amp), (size_t)(amp - eq - (eq < amp)), val) < 0)
+		return fail_at(fail, "", "the query string is malformed");
+	for (f = fields; f != NULL && f->name != NULL; f++)
+		if (strcmp(f->name, key) == 0)
+			break;
+	if (f == NULL || f->name == NULL) {
+		char path[sizeof(fail->field)];
+		path_join(path, sizeof(path), "", key);
+		return fail_at(fail, path, "is not a known query parameter");
+	}
+	if (json_object_get(obj, f->name) != NULL)
+		return fail_at(fail, f->name, "is given more than once");
+	int got = query_value(f, val, &v);
+	if (got == -1)
+		return fail_at(fail, f->name,
+		               f->type == GL_T_INT    ? "must be an integer"
+		               : f->type == GL_T_BOOL ? "must be true or false"
+		                                      : "must be UTF-8 text");
+	/* Out of memory is our fault, never the client's: no 400 for it. */
+	if (got < 0 || json_object_set_new(obj, f->name, v) != 0)
+		return GL_E_INTERNAL;
+	return GL_OK;
+}
+
 enum gl_err
 gl_valid_query(const struct gl_field *fields, const char *query, json_t **out,
                struct gl_valid_fail *fail)
 {
-	char key[KEY_PATH_MAX + 1], val[QUERY_MAX_BYTES + 1];
-	const struct gl_field *f;
-	const char *p, *amp, *eq;
-	json_t *obj, *v;
+	const char *p, *amp;
+	enum gl_err err = GL_OK;
 	int count = 0;
+	json_t *obj;
 
 	*out = NULL;
 	fail->field[0] = fail->message[0] = '\0';
@@ -495,55 +531,22 @@ gl_valid_query(const struct gl_field *fields, const char *query, json_t **out,
 	if (strlen(query) > QUERY_MAX_BYTES)
 		return fail_at(fail, "", "the query string is longer than %d bytes",
 		               QUERY_MAX_BYTES);
-	obj = json_object();
-	if (obj == NULL)
+	if ((obj = json_object()) == NULL)
 		return GL_E_INTERNAL;
-	for (p = query; *p != '\0'; p = *amp ? amp + 1 : amp) {
+	for (p = query; *p != '\0' && err == GL_OK; p = *amp ? amp + 1 : amp) {
 		amp = p + strcspn(p, "&");
 		if (amp == p)
 			continue;
-		if (++count > QUERY_MAX_PARAMS) {
-			json_decref(obj);
-			return fail_at(fail, "", "at most %d query parameters", QUERY_MAX_PARAMS);
-		}
-		eq = memchr(p, '=', (size_t)(amp - p));
-		if (eq == NULL)
-			eq = amp;
-		if ((size_t)(eq - p) > KEY_PATH_MAX || pct_decode(p, (size_t)(eq - p), key) < 0 ||
-		    pct_decode(eq + (eq < amp), (size_t)(amp - eq - (eq < amp)), val) < 0) {
-			json_decref(obj);
-			return fail_at(fail, "", "the query string is malformed");
-		}
-		for (f = fields; f != NULL && f->name != NULL; f++)
-			if (strcmp(f->name, key) == 0)
-				break;
-		if (f == NULL || f->name == NULL) {
-			char path[sizeof(fail->field)];
-			path_join(path, sizeof(path), "", key);
-			json_decref(obj);
-			return fail_at(fail, path, "is not a known query parameter");
-		}
-		if (json_object_get(obj, f->name) != NULL) {
-			json_decref(obj);
-			return fail_at(fail, f->name, "is given more than once");
-		}
-		int got = query_value(f, val, &v);
-		if (got == -1) {
-			json_decref(obj);
-			return fail_at(fail, f->name,
-			               f->type == GL_T_INT    ? "must be an integer"
-			               : f->type == GL_T_BOOL ? "must be true or false"
-			                                      : "must be UTF-8 text");
-		}
-		/* Out of memory is our fault, never the client's: no 400 for it. */
-		if (got < 0 || json_object_set_new(obj, f->name, v) != 0) {
-			json_decref(obj);
-			return GL_E_INTERNAL;
-		}
+		if (++count > QUERY_MAX_PARAMS)
+			err = fail_at(fail, "", "at most %d query parameters", QUERY_MAX_PARAMS);
+		else
+			err = query_param(fields, p, amp, obj, fail);
 	}
-	if (check_object(fields, obj, false, "", fail) != GL_OK) {
+	if (err == GL_OK)
+		err = check_object(fields, obj, false, "", fail);
+	if (err != GL_OK) {
 		json_decref(obj);
-		return GL_E_VALIDATION;
+		return err;
 	}
 	*out = obj;
 	return GL_OK;
