@@ -21,7 +21,7 @@
 #include <stdbool.h>
 
 #include "err.h"
-#include "req.h"
+#include "page.h"
 
 /* Open the pool for gl_conf.mongo_uri; 0 or -1 (logged). */
 int gl_db_open(void);

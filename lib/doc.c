@@ -133,6 +133,7 @@ append_value(bson_t *out, const char *key, const struct gl_field *f, const json_
 
 	switch (f->type) {
 	case GL_T_STRING:
+	case GL_T_ENUM:
 		return BSON_APPEND_UTF8(out, key, json_string_value(v));
 	case GL_T_OID:
 		if (!gl_oid_parse(json_string_value(v), &oid))

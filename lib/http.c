@@ -96,28 +96,12 @@ http_header(struct curl_slist *hdrs, const char *name, const char *value)
 	return curl_slist_append(hdrs, hdr);
 }
 
-static enum gl_err
-http_once(const struct http_out *o, const struct gl_req *req, long *status, struct http_buf *buf)
+/* The request headers of o (new: curl_slist_free_all), on behalf of req (may be NULL). */
+static struct curl_slist *
+http_headers(const struct http_out *o, const struct gl_req *req, const char *traceparent)
 {
-	struct curl_slist *hdrs = NULL;
-	struct gl_trace_span span;
-	char traceparent[GL_TRACE_PARENT_SIZE];
-	long answered = 0;
-	CURLcode rc;
-	CURL *c = http_handle();
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: application/json");
 
-	if (c == NULL)
-		return GL_E_INTERNAL;
-	/* Each attempt is a span of the caller's trace; the callee's parent is this span. */
-	gl_trace_client_start(&span, o->body != NULL ? "POST" : "GET", o->url);
-	gl_trace_header(&span, traceparent, sizeof(traceparent));
-	curl_easy_setopt(c, CURLOPT_URL, o->url);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, buf);
-	if (o->timeout_ms > 0) {
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, o->timeout_ms);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-	}
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	hdrs = http_header(hdrs, "traceparent", traceparent);
 	if (req != NULL)
 		hdrs = http_header(hdrs, "X-Request-Id", req->request_id);
@@ -136,17 +120,15 @@ http_once(const struct http_out *o, const struct gl_req *req, long *status, stru
 	}
 	if (o->idem != NULL)
 		hdrs = http_header(hdrs, "Idempotency-Key", o->idem);
-	if (o->body != NULL) {
+	if (o->body != NULL)
 		hdrs = http_header(hdrs, "Content-Type", o->type);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, o->body);
-	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	rc = curl_easy_perform(c);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(hdrs);
-	if (rc == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &answered);
-	gl_trace_client_end(&span, answered, rc != CURLE_OK);
+	return hdrs;
+}
+
+/* Whose fault a transfer's end is: curl's rc, else the answer's status. */
+static enum gl_err
+http_blame(CURLcode rc, long status, const struct gl_req *req)
+{
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		return GL_E_UPSTREAM_TIMEOUT;
 	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
@@ -157,14 +139,49 @@ http_once(const struct http_out *o, const struct gl_req *req, long *status, stru
 		       curl_easy_strerror(rc));
 		return GL_E_UPSTREAM_BAD;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	if (*status == 503 || *status == 502)
+	if (status == 503 || status == 502)
 		return GL_E_UPSTREAM_DOWN;
-	if (*status == 504)
+	if (status == 504)
 		return GL_E_UPSTREAM_TIMEOUT;
-	if (*status >= 500 || *status < 200)
+	if (status >= 500 || status < 200)
 		return GL_E_UPSTREAM_BAD;
 	return GL_OK;
+}
+
+static enum gl_err
+http_once(const struct http_out *o, const struct gl_req *req, long *status, struct http_buf *buf)
+{
+	struct curl_slist *hdrs;
+	struct gl_trace_span span;
+	char traceparent[GL_TRACE_PARENT_SIZE];
+	long answered = 0;
+	CURLcode rc;
+	CURL *c = http_handle();
+
+	if (c == NULL)
+		return GL_E_INTERNAL;
+	/* Each attempt is a span of the caller's trace; the callee's parent is this span. */
+	gl_trace_client_start(&span, o->body != NULL ? "POST" : "GET", o->url);
+	gl_trace_header(&span, traceparent, sizeof(traceparent));
+	curl_easy_setopt(c, CURLOPT_URL, o->url);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, buf);
+	if (o->timeout_ms > 0) {
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, o->timeout_ms);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+	}
+	if (o->body != NULL)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, o->body);
+	hdrs = http_headers(o, req, traceparent);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	rc = curl_easy_perform(c);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdrs);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &answered);
+	gl_trace_client_end(&span, answered, rc != CURLE_OK);
+	if (rc == CURLE_OK)
+		*status = answered;
+	return http_blame(rc, answered, req);
 }
 
 /* One breaker per target service, named by the path's second segment (per thread). */

@@ -462,18 +462,68 @@ gl_kept_delete(const char *coll, const bson_oid_t *id)
 	return err;
 }
 
+/* One batch read from the store: its documents (those MongoDB never had first), and the clean
+ * script's ARGV (prefix, how long to keep, then each document's key and version). */
+struct kept_batch {
+	const bson_t **docs;
+	bson_t *owned; /* what docs point to: views of the reply's strings */
+	const char **clean;
+	size_t n, nnew, nclean;
+};
+
+/* Take the batch's rows ({key, version, BSON or '', '' if new}, four strings each) from r. */
+static void
+kept_batch_rows(struct kept_batch *b, const redisReply *r, size_t rows)
+{
+	/* The documents MongoDB never had first (inserted), then the others (replaced). */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < rows; i++) {
+			redisReply **row = r->element + 4 * i;
+			if (row[0]->type != REDIS_REPLY_STRING ||
+			    row[1]->type != REDIS_REPLY_STRING ||
+			    row[2]->type != REDIS_REPLY_STRING ||
+			    row[3]->type != REDIS_REPLY_STRING || (row[3]->len > 0) != (pass == 1))
+				continue;
+			if (row[2]->len > 0 &&
+			    bson_init_static(&b->owned[b->n], (const uint8_t *)row[2]->str,
+			                     row[2]->len)) {
+				b->docs[b->n] = &b->owned[b->n];
+				b->n++;
+			}
+			b->clean[b->nclean++] = row[0]->str;
+			b->clean[b->nclean++] =
+			        row[1]->str; /* the version written ('' when gone) */
+		}
+		if (pass == 0)
+			b->nnew = b->n;
+	}
+}
+
+/* Write b's documents to coll in MongoDB. */
+static enum gl_err
+kept_batch_write(const char *coll, const struct kept_batch *b)
+{
+	size_t nnew = b->nnew;
+	enum gl_err err = GL_OK;
+
+	/* An insert is a third of a replacement's price on FerretDB; one that finds the id taken
+	 * (written by a tick that died before it could say so) makes the batch replace. */
+	if (nnew > 0 && (err = gl_db_insert_docs(coll, b->docs, nnew)) == GL_E_CONFLICT)
+		nnew = 0;
+	if ((err == GL_OK || err == GL_E_CONFLICT) && b->n > nnew)
+		err = gl_db_put_docs(coll, b->docs + nnew, b->n - nnew);
+	return err;
+}
+
 /* Write one batch of coll's documents dirty for settle_ms or more; *left says whether there
  * were any. */
 static enum gl_err
 kept_project_batch(const char *coll, const char *settle_ms, bool *left)
 {
 	char dirty[160], prefix[160], keep[24];
-	const bson_t **docs;
-	bson_t *owned;
-	const char **clean;
-	redisReply *r;
-	size_t n = 0, nnew = 0, nclean = 0;
-	enum gl_err err = GL_OK;
+	struct kept_batch b = { 0 };
+	redisReply *r, *c;
+	enum gl_err err = GL_E_INTERNAL;
 
 	*left = false;
 	kept_key(dirty, sizeof(dirty), coll, "dirty");
@@ -489,54 +539,26 @@ kept_project_batch(const char *coll, const char *settle_ms, bool *left)
 		return GL_OK;
 	}
 	*left = true;
-	docs = calloc(rows, sizeof(*docs));
-	owned = calloc(rows, sizeof(*owned));
-	clean = calloc(2 + 2 * rows, sizeof(*clean));
-	if (docs == NULL || owned == NULL || clean == NULL) {
-		err = GL_E_INTERNAL;
-		goto done;
-	}
+	b.docs = calloc(rows, sizeof(*b.docs));
+	b.owned = calloc(rows, sizeof(*b.owned));
+	b.clean = calloc(2 + 2 * rows, sizeof(*b.clean));
+	if (b.docs == NULL || b.owned == NULL || b.clean == NULL)
+		goto out;
 	snprintf(keep, sizeof(keep), "%d", GL_KEPT_KEEP_S);
-	clean[nclean++] = prefix;
-	clean[nclean++] = keep;
-	/* The documents MongoDB never had first (inserted), then the others (replaced). */
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < rows; i++) {
-			redisReply **row = r->element + 4 * i;
-			if (row[0]->type != REDIS_REPLY_STRING ||
-			    row[1]->type != REDIS_REPLY_STRING ||
-			    row[2]->type != REDIS_REPLY_STRING ||
-			    row[3]->type != REDIS_REPLY_STRING || (row[3]->len > 0) != (pass == 1))
-				continue;
-			if (row[2]->len > 0 &&
-			    bson_init_static(&owned[n], (const uint8_t *)row[2]->str,
-			                     row[2]->len)) {
-				docs[n] = &owned[n];
-				n++;
-			}
-			clean[nclean++] = row[0]->str;
-			clean[nclean++] = row[1]->str; /* the version written ('' when gone) */
-		}
-		if (pass == 0)
-			nnew = n;
-	}
-	/* An insert is a third of a replacement's price on FerretDB; one that finds the id taken
-	 * (written by a tick that died before it could say so) makes the batch replace. */
-	if (nnew > 0 && (err = gl_db_insert_docs(coll, docs, nnew)) == GL_E_CONFLICT)
-		nnew = 0;
-	if ((err == GL_OK || err == GL_E_CONFLICT) && n > nnew)
-		err = gl_db_put_docs(coll, docs + nnew, n - nnew);
-	if (err != GL_OK)
-		goto done; /* MongoDB away: the marks stay for the next try */
-	redisReply *c = gl_redis_eval(GL_REDIS_STORE, clean_lua, 1, keys, (int)nclean, clean);
+	b.clean[b.nclean++] = prefix;
+	b.clean[b.nclean++] = keep;
+	kept_batch_rows(&b, r, rows);
+	if ((err = kept_batch_write(coll, &b)) != GL_OK)
+		goto out; /* MongoDB away: the marks stay for the next try */
+	c = gl_redis_eval(GL_REDIS_STORE, clean_lua, 1, keys, (int)b.nclean, b.clean);
 	if (c == NULL)
 		err = GL_E_UPSTREAM_DOWN;
 	else
 		freeReplyObject(c);
-done:
-	free(docs);
-	free(owned);
-	free(clean);
+out:
+	free(b.docs);
+	free(b.owned);
+	free(b.clean);
 	freeReplyObject(r);
 	return err;
 }

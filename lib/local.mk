@@ -21,6 +21,8 @@ lib_libgalley_a_SOURCES = \
 	lib/log.c lib/log.h \
 	lib/metrics.c lib/metrics_text.c lib/metrics.h \
 	lib/near.c lib/near.h \
+	lib/now.c lib/now.h \
+	lib/page.h \
 	lib/redis.c lib/redis.h \
 	lib/sentinel.c lib/sentinel.h \
 	lib/req.c lib/req.h \

@@ -322,6 +322,67 @@ metrics_send(const struct metrics_args *a, int ncounters)
 	return ok ? 0 : -1;
 }
 
+/* Copy the series into snap and zero the counts (a gauge stays); the series' number. */
+static int
+metrics_take(struct metrics_series *snap, long long *dropped)
+{
+	int used;
+
+	pthread_mutex_lock(&metrics_lock);
+	used = metrics_used;
+	memcpy(snap, metrics_table, (size_t)used * sizeof(snap[0]));
+	for (int i = 0; i < used; i++)
+		if (metrics_table[i].kind != METRICS_GAUGE) {
+			metrics_table[i].n = metrics_table[i].sum_us = 0;
+			memset(metrics_table[i].bucket, 0, sizeof(metrics_table[i].bucket));
+		}
+	*dropped = metrics_dropped;
+	metrics_dropped = 0;
+	pthread_mutex_unlock(&metrics_lock);
+	return used;
+}
+
+/* Add what metrics_take took back to the counts: Redis was not told. */
+static void
+metrics_give_back(const struct metrics_series *snap, int used, long long dropped)
+{
+	pthread_mutex_lock(&metrics_lock);
+	for (int i = 0; i < used; i++) {
+		struct metrics_series *t = &metrics_table[i];
+		if (t->kind == METRICS_GAUGE)
+			continue;
+		t->n += snap[i].n;
+		t->sum_us += snap[i].sum_us;
+		for (int b = 0; b < GL_METRICS_BUCKETS; b++)
+			t->bucket[b] += snap[i].bucket[b];
+	}
+	metrics_dropped += dropped;
+	pthread_mutex_unlock(&metrics_lock);
+}
+
+/* A histogram's pairs: each bucket that counted, +Inf, count and sum; how many. */
+static int
+metrics_args_histogram(struct metrics_args *a, const struct metrics_series *s)
+{
+	int pairs = 0;
+
+	for (int b = 0; b < GL_METRICS_BUCKETS; b++) {
+		if (s->bucket[b] == 0)
+			continue;
+		metrics_arg(a, "%s_bucket{%s,le=\"%s\"}", s->family, s->labels, metrics_le[b]);
+		metrics_arg(a, "%lld", s->bucket[b]);
+		pairs++;
+	}
+	metrics_arg(a, "%s_bucket{%s,le=\"+Inf\"}", s->family, s->labels);
+	metrics_arg(a, "%lld", s->n);
+	metrics_arg(a, "%s_count{%s}", s->family, s->labels);
+	metrics_arg(a, "%lld", s->n);
+	/* Microseconds: whole numbers for HINCRBY; shown as seconds. */
+	metrics_arg(a, "%s_sum{%s}", s->family, s->labels);
+	metrics_arg(a, "%lld", s->sum_us);
+	return pairs + 3;
+}
+
 void
 gl_metrics_flush(void)
 {
@@ -333,18 +394,7 @@ gl_metrics_flush(void)
 	if (a.text == NULL)
 		return;
 	metrics_round_trips();
-	pthread_mutex_lock(&metrics_lock);
-	used = metrics_used;
-	memcpy(snap, metrics_table, (size_t)used * sizeof(snap[0]));
-	for (int i = 0; i < used; i++)
-		if (metrics_table[i].kind != METRICS_GAUGE) {
-			metrics_table[i].n = metrics_table[i].sum_us = 0;
-			memset(metrics_table[i].bucket, 0, sizeof(metrics_table[i].bucket));
-		}
-	dropped = metrics_dropped;
-	metrics_dropped = 0;
-	pthread_mutex_unlock(&metrics_lock);
-
+	used = metrics_take(snap, &dropped);
 	/* Counters first (pairs of them), then the gauges. */
 	for (int i = 0; i < used; i++) {
 		const struct metrics_series *s = &snap[i];
@@ -353,22 +403,7 @@ gl_metrics_flush(void)
 			metrics_arg(&a, "%lld", s->n);
 			pairs++;
 		} else if (s->kind == METRICS_HISTOGRAM && s->n != 0) {
-			for (int b = 0; b < GL_METRICS_BUCKETS; b++) {
-				if (s->bucket[b] == 0)
-					continue;
-				metrics_arg(&a, "%s_bucket{%s,le=\"%s\"}", s->family, s->labels,
-				            metrics_le[b]);
-				metrics_arg(&a, "%lld", s->bucket[b]);
-				pairs++;
-			}
-			metrics_arg(&a, "%s_bucket{%s,le=\"+Inf\"}", s->family, s->labels);
-			metrics_arg(&a, "%lld", s->n);
-			metrics_arg(&a, "%s_count{%s}", s->family, s->labels);
-			metrics_arg(&a, "%lld", s->n);
-			/* Microseconds: whole numbers for HINCRBY; shown as seconds. */
-			metrics_arg(&a, "%s_sum{%s}", s->family, s->labels);
-			metrics_arg(&a, "%lld", s->sum_us);
-			pairs += 3;
+			pairs += metrics_args_histogram(&a, s);
 		}
 	}
 	if (dropped > 0) {
@@ -381,20 +416,7 @@ gl_metrics_flush(void)
 			metrics_arg(&a, "%s{%s}", snap[i].family, snap[i].labels);
 			metrics_arg(&a, "%lld", snap[i].n);
 		}
-	if (a.short_of_memory || metrics_send(&a, pairs) != 0) {
-		/* Not told: keep the counts for the next flush. */
-		pthread_mutex_lock(&metrics_lock);
-		for (int i = 0; i < used; i++) {
-			struct metrics_series *t = &metrics_table[i];
-			if (t->kind == METRICS_GAUGE)
-				continue;
-			t->n += snap[i].n;
-			t->sum_us += snap[i].sum_us;
-			for (int b = 0; b < GL_METRICS_BUCKETS; b++)
-				t->bucket[b] += snap[i].bucket[b];
-		}
-		metrics_dropped += dropped;
-		pthread_mutex_unlock(&metrics_lock);
-	}
+	if (a.short_of_memory || metrics_send(&a, pairs) != 0)
+		metrics_give_back(snap, used, dropped); /* kept for the next flush */
 	free(a.text);
 }

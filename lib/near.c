@@ -8,8 +8,8 @@
 #include "conf.h"
 #include "log.h"
 #include "near.h"
+#include "now.h"
 #include "redis.h"
-#include "req.h"
 
 struct near_entry {
 	char *key; /* NULL: free slot */

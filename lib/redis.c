@@ -11,8 +11,8 @@
 #include "log.h"
 #include "metrics.h"
 #include "near.h"
+#include "now.h"
 #include "redis.h"
-#include "req.h"
 #include "sentinel.h"
 
 /* Per thread and per Redis: hiredis contexts may not be shared (see the tick thread in app.h). */

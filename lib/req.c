@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "etag.h"
 #include "json.h"
@@ -17,15 +16,6 @@ const struct gl_field gl_page_query[] = {
 	{ .name = "after", .type = GL_T_OID },
 	{ 0 },
 };
-
-long long
-gl_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 const char *
 gl_req_param(const struct gl_req *req, const char *name)
@@ -255,45 +245,55 @@ req_tag(struct gl_req *req, enum gl_err err, char etag[GL_ETAG_SIZE])
 	return true;
 }
 
-void
-gl_req_finish(struct gl_req *req, enum gl_err err)
+/* Replace whatever answer req had by err's, in the API's error shape. */
+static void
+req_error_reply(struct gl_req *req, enum gl_err err)
 {
-	FCGX_Stream *out = req->fcgi->out;
-	const struct gl_err_info *info;
-	char path[256], etag[GL_ETAG_SIZE];
-	bool tagged, bodyless;
+	const struct gl_err_info *info = gl_err_info(err);
 	json_t *ebody;
 
-	if (err == GL_OK && req->status == 0)
-		err = gl_fail(req, GL_E_INTERNAL, NULL, "the handler gave no answer");
-	if (err != GL_OK) {
-		info = gl_err_info(err);
-		req->status = info->status;
-		json_decref(req->reply);
-		free(req->raw);
-		req->raw = NULL;
-		req->cache = NULL;
-		req->content_type = NULL;
-		ebody = json_pack("{s:s, s:s}", "code", info->code, "message",
-		                  req->err_message[0] && req->err != GL_OK && req->err == err
-		                          ? req->err_message
-		                          : info->message);
-		if (ebody == NULL) /* a message that is not UTF-8: the code's own, never no error */
-			ebody = json_pack("{s:s, s:s}", "code", info->code, "message",
-			                  info->message);
-		if (ebody != NULL && req->err == err && req->err_field[0] != '\0')
-			json_object_set_new(ebody, "field", json_string(req->err_field));
-		req->reply = json_pack("{s:o*}", "error", ebody);
-		if (info->status >= 500)
-			gl_log(GL_LOG_ERROR, req->request_id, "%s: %s", info->code,
-			       req->err_message[0] ? req->err_message : info->message);
-	}
+	req->status = info->status;
+	json_decref(req->reply);
+	free(req->raw);
+	req->raw = NULL;
+	req->cache = NULL;
+	req->content_type = NULL;
+	ebody = json_pack("{s:s, s:s}", "code", info->code, "message",
+	                  req->err_message[0] && req->err != GL_OK && req->err == err
+	                          ? req->err_message
+	                          : info->message);
+	if (ebody == NULL) /* a message that is not UTF-8: the code's own, never no error */
+		ebody = json_pack("{s:s, s:s}", "code", info->code, "message", info->message);
+	if (ebody != NULL && req->err == err && req->err_field[0] != '\0')
+		json_object_set_new(ebody, "field", json_string(req->err_field));
+	req->reply = json_pack("{s:o*}", "error", ebody);
+	if (info->status >= 500)
+		gl_log(GL_LOG_ERROR, req->request_id, "%s: %s", info->code,
+		       req->err_message[0] ? req->err_message : info->message);
+}
 
-	/* nginx passes every request header as HTTP_* (fastcgi_pass_request_headers is on). */
-	tagged = req_tag(req, err, etag);
-	if (tagged && gl_etag_none_match(gl_req_param(req, "HTTP_IF_NONE_MATCH"), etag))
-		req->status = 304; /* what the client holds is what we would send */
-	bodyless = req->status == 204 || req->status == 304;
+/* The Allow header of a 405: the route's methods, HEAD with GET. */
+static void
+req_write_allow(struct gl_req *req)
+{
+	char allow[64] = "";
+
+	for (int m = GL_GET; m < GL_METHOD__MAX; m++)
+		if (req->match.allow & (1u << m)) {
+			if (allow[0] != '\0')
+				strcat(allow, ", ");
+			strcat(allow, gl_method_name((enum gl_method)m));
+			if (m == GL_GET)
+				strcat(allow, ", HEAD");
+		}
+	FCGX_FPrintF(req->fcgi->out, "Allow: %s\r\n", allow);
+}
+
+/* The status line and headers; etag is the answer's tag when tagged. */
+static void
+req_write_head(struct gl_req *req, enum gl_err err, bool tagged, const char *etag, bool bodyless)
+{
+	FCGX_Stream *out = req->fcgi->out;
 
 	FCGX_FPrintF(out, "Status: %d\r\n", req->status);
 	if (!bodyless)
@@ -319,19 +319,44 @@ gl_req_finish(struct gl_req *req, enum gl_err err)
 		FCGX_PutS("Retry-After: 1\r\n", out);
 	if (req->headers[0] != '\0')
 		FCGX_PutS(req->headers, out);
-	if (err == GL_E_METHOD && req->match.allow != 0) {
-		char allow[64] = "";
-		for (int m = GL_GET; m < GL_METHOD__MAX; m++)
-			if (req->match.allow & (1u << m)) {
-				if (allow[0] != '\0')
-					strcat(allow, ", ");
-				strcat(allow, gl_method_name((enum gl_method)m));
-				if (m == GL_GET)
-					strcat(allow, ", HEAD");
-			}
-		FCGX_FPrintF(out, "Allow: %s\r\n", allow);
-	}
+	if (err == GL_E_METHOD && req->match.allow != 0)
+		req_write_allow(req);
 	FCGX_PutS("\r\n", out);
+}
+
+/* Count the request for metrics and log its one line. */
+static void
+req_log(const struct gl_req *req)
+{
+	const char *method = req->method ? gl_method_name(req->method) : "?";
+	long long us = gl_now_us() - req->started_us;
+	char path[256];
+
+	gl_metrics_request(req->match.route != NULL ? req->match.route->pattern : "unmatched",
+	                   method, req->status, us);
+	log_path(path, sizeof(path), req->path);
+	gl_log_fields(GL_LOG_INFO, req->request_id,
+	              json_pack("{s:s, s:s, s:i, s:I, s:s*}", "method", method, "path", path,
+	                        "status", req->status, "us", us, "cache", req->cache));
+}
+
+void
+gl_req_finish(struct gl_req *req, enum gl_err err)
+{
+	FCGX_Stream *out = req->fcgi->out;
+	char etag[GL_ETAG_SIZE];
+	bool tagged, bodyless;
+
+	if (err == GL_OK && req->status == 0)
+		err = gl_fail(req, GL_E_INTERNAL, NULL, "the handler gave no answer");
+	if (err != GL_OK)
+		req_error_reply(req, err);
+	/* nginx passes every request header as HTTP_* (fastcgi_pass_request_headers is on). */
+	tagged = req_tag(req, err, etag);
+	if (tagged && gl_etag_none_match(gl_req_param(req, "HTTP_IF_NONE_MATCH"), etag))
+		req->status = 304; /* what the client holds is what we would send */
+	bodyless = req->status == 204 || req->status == 304;
+	req_write_head(req, err, tagged, etag, bodyless);
 	if (!bodyless) {
 		if (req->raw != NULL)
 			FCGX_PutStr(req->raw, (int)req->raw_len, out);
@@ -340,15 +365,7 @@ gl_req_finish(struct gl_req *req, enum gl_err err)
 			                   JSON_COMPACT | JSON_PRESERVE_ORDER);
 		FCGX_PutS("\n", out);
 	}
-
-	const char *method = req->method ? gl_method_name(req->method) : "?";
-	long long us = gl_now_us() - req->started_us;
-	gl_metrics_request(req->match.route != NULL ? req->match.route->pattern : "unmatched",
-	                   method, req->status, us);
-	log_path(path, sizeof(path), req->path);
-	gl_log_fields(GL_LOG_INFO, req->request_id,
-	              json_pack("{s:s, s:s, s:i, s:I, s:s*}", "method", method, "path", path,
-	                        "status", req->status, "us", us, "cache", req->cache));
+	req_log(req);
 
 	json_decref(req->body);
 	json_decref(req->query);

@@ -26,6 +26,8 @@
 #include <stdbool.h>
 
 #include "err.h"
+#include "now.h"
+#include "page.h"
 #include "route.h"
 
 struct gl_req {
@@ -55,13 +57,7 @@ struct gl_req {
 	long long started_us;
 };
 
-/* Pagination of lists: ?limit=1..200 (default 50) &after=<id>. */
-struct gl_page {
-	int limit;
-	const char *after; /* NULL or a validated 24-hex id, borrowed */
-};
-
-/* The standard query table of a list route. */
+/* The standard query table of a list route (page.h). */
 extern const struct gl_field gl_page_query[];
 
 /* The value of capture name ("id"), or NULL; borrowed. */
@@ -100,9 +96,6 @@ enum gl_err gl_reply_text(struct gl_req *req, int status, const char *type, char
 /* Record why the request failed; returns err so handlers can `return gl_fail(…)`. */
 enum gl_err gl_fail(struct gl_req *req, enum gl_err err, const char *field, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
-
-/* Monotonic microseconds, for durations. */
-long long gl_now_us(void);
 
 /* Internal to the request loop (app.c): set up from FastCGI params, write and log. */
 void gl_req_begin(struct gl_req *req, FCGX_Request *fcgi);

@@ -83,6 +83,18 @@ int_len(long long v)
 	return (size_t)snprintf(buf, sizeof(buf), "%lld", v);
 }
 
+/* The longest of an enum's values, in bytes. */
+static size_t
+enum_longest(const struct gl_field *f)
+{
+	size_t n = 0;
+
+	for (const char *const *v = f->values; v != NULL && *v != NULL; v++)
+		if (strlen(*v) > n)
+			n = strlen(*v);
+	return n;
+}
+
 static size_t
 value_max(const struct gl_field *f)
 {
@@ -104,6 +116,9 @@ value_max(const struct gl_field *f)
 		return 2 + (size_t)f->max * (n + 1);
 	case GL_T_OBJECTS:
 		return 2 + (size_t)f->max * (gl_valid_json_max(f->fields) + 1);
+	case GL_T_ENUM:
+		n = enum_longest(f);
+		return json_string_max((long long)n, (long long)n);
 	}
 	return 0;
 }
@@ -131,6 +146,9 @@ gl_valid_query_max(const struct gl_field *fields)
 			break;
 		case GL_T_OID:
 			v = 24;
+			break;
+		case GL_T_ENUM:
+			v = enum_longest(f);
 			break;
 		default:
 			v = value_max(f);
@@ -231,6 +249,41 @@ check_string(const struct gl_field *f, const json_t *v, const char *path,
 	return GL_OK;
 }
 
+/* Is v one of f's values?  If not, the message names them all (as many as fit). */
+static enum gl_err
+check_enum(const struct gl_field *f, const json_t *v, const char *path, struct gl_valid_fail *fail)
+{
+	char list[sizeof(fail->message) - 16];
+	size_t n = 0;
+
+	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+		return fail_at(fail, path, "must be a string");
+	for (const char *const *e = f->values; e != NULL && *e != NULL; e++)
+		if (strcmp(json_string_value(v), *e) == 0)
+			return GL_OK;
+	list[0] = '\0';
+	for (const char *const *e = f->values; e != NULL && *e != NULL && n < sizeof(list); e++)
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n > 0 ? ", " : "", *e);
+	return fail_at(fail, path, "must be one of: %s", list);
+}
+
+/* Does the i-th object of array a (at path) repeat an earlier one's f->unique value? */
+static enum gl_err
+check_unique(const struct gl_field *f, const json_t *a, size_t i, const char *path,
+             struct gl_valid_fail *fail)
+{
+	const json_t *mine = json_object_get(json_array_get(a, i), f->unique);
+	char sub[sizeof(fail->field) + 32];
+
+	for (size_t j = 0; mine != NULL && j < i; j++)
+		if (json_equal(mine, json_object_get(json_array_get(a, j), f->unique))) {
+			snprintf(sub, sizeof(sub), "%s[%zu].%s", path, i, f->unique);
+			return fail_at(fail, sub, "repeats %s[%zu]: one per %s", path, j,
+			               f->unique);
+		}
+	return GL_OK;
+}
+
 static enum gl_err
 check_value(const struct gl_field *f, const json_t *v, const char *path, struct gl_valid_fail *fail)
 {
@@ -255,6 +308,8 @@ check_value(const struct gl_field *f, const json_t *v, const char *path, struct 
 		if (!json_is_boolean(v))
 			return fail_at(fail, path, "must be true or false");
 		return GL_OK;
+	case GL_T_ENUM:
+		return check_enum(f, v, path, fail);
 	case GL_T_STRINGS:
 	case GL_T_OBJECTS:
 		if (!json_is_array(v))
@@ -272,6 +327,9 @@ check_value(const struct gl_field *f, const json_t *v, const char *path, struct 
 			} else if (!json_is_object(item)) {
 				return fail_at(fail, sub, "must be an object");
 			} else if (check_object(f->fields, item, false, sub, fail) != GL_OK) {
+				return GL_E_VALIDATION;
+			} else if (f->unique != NULL &&
+			           check_unique(f, v, i, path, fail) != GL_OK) {
 				return GL_E_VALIDATION;
 			}
 		}
@@ -424,15 +482,51 @@ query_value(const struct gl_field *f, const char *s, json_t **out)
 	return *out != NULL ? 0 : -2;
 }
 
+/* Add the parameter [p, amp) ("key=value", percent-encoded) to obj as its field's type. */
+static enum gl_err
+query_param(const struct gl_field *fields, const char *p, const char *amp, json_t *obj,
+            struct gl_valid_fail *fail)
+{
+	char key[KEY_PATH_MAX + 1], val[QUERY_MAX_BYTES + 1];
+	const char *eq = memchr(p, '=', (size_t)(amp - p));
+	const struct gl_field *f;
+	json_t *v;
+
+	if (eq == NULL)
+		eq = amp;
+	if ((size_t)(eq - p) > KEY_PATH_MAX || pct_decode(p, (size_t)(eq - p), key) < 0 ||
+	    pct_decode(eq + (eq < amp), (size_t)(amp - eq - (eq < amp)), val) < 0)
+		return fail_at(fail, "", "the query string is malformed");
+	for (f = fields; f != NULL && f->name != NULL; f++)
+		if (strcmp(f->name, key) == 0)
+			break;
+	if (f == NULL || f->name == NULL) {
+		char path[sizeof(fail->field)];
+		path_join(path, sizeof(path), "", key);
+		return fail_at(fail, path, "is not a known query parameter");
+	}
+	if (json_object_get(obj, f->name) != NULL)
+		return fail_at(fail, f->name, "is given more than once");
+	int got = query_value(f, val, &v);
+	if (got == -1)
+		return fail_at(fail, f->name,
+		               f->type == GL_T_INT    ? "must be an integer"
+		               : f->type == GL_T_BOOL ? "must be true or false"
+		                                      : "must be UTF-8 text");
+	/* Out of memory is our fault, never the client's: no 400 for it. */
+	if (got < 0 || json_object_set_new(obj, f->name, v) != 0)
+		return GL_E_INTERNAL;
+	return GL_OK;
+}
+
 enum gl_err
 gl_valid_query(const struct gl_field *fields, const char *query, json_t **out,
                struct gl_valid_fail *fail)
 {
-	char key[KEY_PATH_MAX + 1], val[QUERY_MAX_BYTES + 1];
-	const struct gl_field *f;
-	const char *p, *amp, *eq;
-	json_t *obj, *v;
+	const char *p, *amp;
+	enum gl_err err = GL_OK;
 	int count = 0;
+	json_t *obj;
 
 	*out = NULL;
 	fail->field[0] = fail->message[0] = '\0';
@@ -441,55 +535,22 @@ gl_valid_query(const struct gl_field *fields, const char *query, json_t **out,
 	if (strlen(query) > QUERY_MAX_BYTES)
 		return fail_at(fail, "", "the query string is longer than %d bytes",
 		               QUERY_MAX_BYTES);
-	obj = json_object();
-	if (obj == NULL)
+	if ((obj = json_object()) == NULL)
 		return GL_E_INTERNAL;
-	for (p = query; *p != '\0'; p = *amp ? amp + 1 : amp) {
+	for (p = query; *p != '\0' && err == GL_OK; p = *amp ? amp + 1 : amp) {
 		amp = p + strcspn(p, "&");
 		if (amp == p)
 			continue;
-		if (++count > QUERY_MAX_PARAMS) {
-			json_decref(obj);
-			return fail_at(fail, "", "at most %d query parameters", QUERY_MAX_PARAMS);
-		}
-		eq = memchr(p, '=', (size_t)(amp - p));
-		if (eq == NULL)
-			eq = amp;
-		if ((size_t)(eq - p) > KEY_PATH_MAX || pct_decode(p, (size_t)(eq - p), key) < 0 ||
-		    pct_decode(eq + (eq < amp), (size_t)(amp - eq - (eq < amp)), val) < 0) {
-			json_decref(obj);
-			return fail_at(fail, "", "the query string is malformed");
-		}
-		for (f = fields; f != NULL && f->name != NULL; f++)
-			if (strcmp(f->name, key) == 0)
-				break;
-		if (f == NULL || f->name == NULL) {
-			char path[sizeof(fail->field)];
-			path_join(path, sizeof(path), "", key);
-			json_decref(obj);
-			return fail_at(fail, path, "is not a known query parameter");
-		}
-		if (json_object_get(obj, f->name) != NULL) {
-			json_decref(obj);
-			return fail_at(fail, f->name, "is given more than once");
-		}
-		int got = query_value(f, val, &v);
-		if (got == -1) {
-			json_decref(obj);
-			return fail_at(fail, f->name,
-			               f->type == GL_T_INT    ? "must be an integer"
-			               : f->type == GL_T_BOOL ? "must be true or false"
-			                                      : "must be UTF-8 text");
-		}
-		/* Out of memory is our fault, never the client's: no 400 for it. */
-		if (got < 0 || json_object_set_new(obj, f->name, v) != 0) {
-			json_decref(obj);
-			return GL_E_INTERNAL;
-		}
+		if (++count > QUERY_MAX_PARAMS)
+			err = fail_at(fail, "", "at most %d query parameters", QUERY_MAX_PARAMS);
+		else
+			err = query_param(fields, p, amp, obj, fail);
 	}
-	if (check_object(fields, obj, false, "", fail) != GL_OK) {
+	if (err == GL_OK)
+		err = check_object(fields, obj, false, "", fail);
+	if (err != GL_OK) {
 		json_decref(obj);
-		return GL_E_VALIDATION;
+		return err;
 	}
 	*out = obj;
 	return GL_OK;
@@ -525,20 +586,25 @@ gl_valid_phone(const char *s)
 	return NULL;
 }
 
+char *
+gl_valid_lower_dup(const char *s)
+{
+	char *buf = strdup(s);
+
+	for (char *p = buf; p != NULL && *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return buf;
+}
+
 void
 gl_valid_lower(json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);
 	char *buf;
-	size_t n;
 
-	/* As long as the value is: a fixed buffer would leave a long one as it came. */
-	if (!json_is_string(v) || (buf = strdup(json_string_value(v))) == NULL)
+	if (!json_is_string(v) || (buf = gl_valid_lower_dup(json_string_value(v))) == NULL)
 		return;
-	n = strlen(buf);
-	for (size_t i = 0; i < n; i++)
-		if (buf[i] >= 'A' && buf[i] <= 'Z')
-			buf[i] = (char)(buf[i] + 32);
 	json_object_set_new(obj, key, json_string(buf));
 	free(buf);
 }

@@ -23,7 +23,9 @@ enum gl_type {
 	GL_T_OID,     /* a 24-hex ObjectId string */
 	GL_T_STRINGS, /* array of min..max strings, each 1..item_max characters (and
 	               * max_bytes bytes) */
-	GL_T_OBJECTS, /* array of min..max objects, each checked against .fields */
+	GL_T_OBJECTS, /* array of min..max objects, each checked against .fields, and
+	               * no two with the same .unique (if set) */
+	GL_T_ENUM,    /* a string, one of .values */
 };
 
 #define GL_REQUIRED 0x1u
@@ -48,6 +50,12 @@ struct gl_field {
 	 * characters', at most 4 bytes each).  Set it where the value must fit a
 	 * byte-sized place: an email (254 octets, RFC 5321), a key, a header. */
 	long long max_bytes;
+	/* GL_T_ENUM: the allowed values, NULL-terminated; a wrong value's message
+	 * names them all. */
+	const char *const *values;
+	/* GL_T_OBJECTS: a key of .fields no two objects may share ("item_id": one line
+	 * per item); the second one fails, naming the first. */
+	const char *unique;
 };
 
 /* Where validation failed: the JSON path of the field and a sentence. */
@@ -96,7 +104,15 @@ const char *gl_valid_email(const char *s);
 const char *gl_valid_currency(const char *s);
 const char *gl_valid_phone(const char *s);
 
-/* Replace obj's string key (if any) by its ASCII lower-case form (emails compare without case). */
+/*
+ * Emails are one account each and compare without case: every service lowers
+ * them with these.  ASCII letters only, on purpose: tolower() follows the
+ * process's locale (a Turkish one lowers 'I' to a dotless i), and what a
+ * non-ASCII letter folds to is the mail host's business, not ours.
+ */
+/* A copy of s with A-Z lowered (new: free() it), or NULL when out of memory. */
+char *gl_valid_lower_dup(const char *s) __attribute__((warn_unused_result));
+/* Replace obj's string key (if any) by its lowered form (as long as it is). */
 void gl_valid_lower(json_t *obj, const char *key);
 
 #endif

@@ -17,7 +17,11 @@ static const struct gl_route routes[] = {
 int
 main(void)
 {
-	static const struct gl_service svc = { "auth", routes, auth_init };
+	static const struct gl_service svc = {
+		.name = "auth",
+		.routes = routes,
+		.init = auth_init,
+	};
 
 	return gl_app_main(&svc);
 }

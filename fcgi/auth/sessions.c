@@ -93,28 +93,27 @@ edge_forget(const char *rid, const char *edge_key)
 	}
 }
 
-enum gl_err
-session_login(struct gl_req *req)
+/*
+ * The user whose email and password the body holds: GL_OK with *user (new),
+ * else the answer (401 for a wrong pair, 429 after too many of them; failures
+ * are counted per email).
+ */
+static enum gl_err
+login_user(struct gl_req *req, json_t **user)
 {
-	char *email, fkey[GL_CACHE_KEY_MAX], skey[GL_CACHE_KEY_MAX];
-	char token[SECRET_TOKEN_HEX], hash[SECRET_TOKEN_HEX], edge[SECRET_TOKEN_HEX], expires[32];
 	const char *password = json_string_value(json_object_get(req->body, "password"));
-	const char *stored;
-	bson_t filter = BSON_INITIALIZER, doc = BSON_INITIALIZER;
-	bson_oid_t uid;
+	char *email, *seen = NULL, fkey[GL_CACHE_KEY_MAX];
+	bson_t filter = BSON_INITIALIZER;
 	long long fails = 0;
-	json_t *user = NULL, *out;
+	const char *stored;
 	enum gl_err err;
-	char *seen = NULL;
-	int64_t exp;
 	bool ok;
 
-	admin_ensure();
+	*user = NULL;
 	/* As long as the address is: a fixed buffer cut it (issue 15). */
-	if ((email = strdup(json_string_value(json_object_get(req->body, "email")))) == NULL)
+	if ((email = gl_valid_lower_dup(json_string_value(json_object_get(req->body, "email")))) ==
+	    NULL)
 		return GL_E_INTERNAL;
-	for (char *p = email; *p; p++)
-		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
 	fail_key(fkey, sizeof(fkey), email);
 	if (gl_cache_peek(fkey, &seen) == 1)
 		fails = atoll(seen);
@@ -124,14 +123,13 @@ session_login(struct gl_req *req)
 		return gl_fail(req, GL_E_RATE_LIMITED, NULL,
 		               "too many failed sign-ins for this email: try again in 15 minutes");
 	}
-
 	BSON_APPEND_UTF8(&filter, "email", email);
-	err = gl_db_find_one("users", &filter, &user);
+	err = gl_db_find_one("users", &filter, user);
 	bson_destroy(&filter);
 	free(email);
 	if (err != GL_OK && err != GL_E_NOT_FOUND)
 		return err;
-	stored = json_string_value(json_object_get(user, "password_hash"));
+	stored = json_string_value(json_object_get(*user, "password_hash"));
 	if (stored != NULL) {
 		ok = secret_password_verify(stored, password);
 	} else {
@@ -139,20 +137,31 @@ session_login(struct gl_req *req)
 		ok = false;
 	}
 	if (!ok) {
-		json_decref(user);
+		json_decref(*user);
+		*user = NULL;
 		/* Counted in Redis; with Redis away nginx's per-address limit still holds. */
 		(void)gl_cache_count(fkey, AUTH_FAIL_WINDOW, &fails);
 		return gl_fail(req, GL_E_UNAUTHENTICATED, NULL,
 		               "the email or the password is wrong");
 	}
-	{
-		const char *keys[] = { fkey };
-		(void)gl_cache_del(keys, 1);
-	}
+	const char *keys[] = { fkey };
+	(void)gl_cache_del(keys, 1);
+	return GL_OK;
+}
+
+/* Store a new session of user: token gets its secret (the client's alone: only its hash is
+ * stored), expires when it ends (RFC 3339). */
+static enum gl_err
+session_new(const json_t *user, char token[SECRET_TOKEN_HEX], char *expires, size_t size)
+{
+	char hash[SECRET_TOKEN_HEX], edge[SECRET_TOKEN_HEX];
+	int64_t exp = (int64_t)time(NULL) + gl_conf.token_ttl;
+	bson_t doc = BSON_INITIALIZER;
+	bson_oid_t uid;
+	enum gl_err err;
 
 	secret_token_new(token, hash);
-	exp = (int64_t)time(NULL) + gl_conf.token_ttl;
-	gl_doc_time(expires, sizeof(expires), exp * 1000);
+	gl_doc_time(expires, size, exp * 1000);
 	gl_oid_parse(json_string_value(json_object_get(user, "id")), &uid);
 	BSON_APPEND_UTF8(&doc, "_id", hash);
 	BSON_APPEND_OID(&doc, "user_id", &uid);
@@ -164,12 +173,25 @@ session_login(struct gl_req *req)
 		BSON_APPEND_UTF8(&doc, "edge_key", edge);
 	err = gl_db_insert("sessions", &doc);
 	bson_destroy(&doc);
-	if (err != GL_OK) {
+	return err;
+}
+
+enum gl_err
+session_login(struct gl_req *req)
+{
+	char token[SECRET_TOKEN_HEX], expires[32];
+	json_t *user, *pub, *out;
+	enum gl_err err;
+
+	admin_ensure();
+	if ((err = login_user(req, &user)) != GL_OK)
+		return err;
+	if ((err = session_new(user, token, expires, sizeof(expires))) != GL_OK) {
+		sodium_memzero(token, sizeof(token));
 		json_decref(user);
 		return err;
 	}
-	session_key(skey, sizeof(skey), hash);
-	json_t *pub = user_public_new(user);
+	pub = user_public_new(user);
 	if (pub != NULL)
 		(void)user_link_customer(req, pub, NULL); /* if registering could not */
 	out = json_pack("{s:s, s:s, s:o*}", "token", token, "expires_at", expires, "user", pub);

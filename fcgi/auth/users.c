@@ -12,13 +12,7 @@
 #include "log.h"
 #include "secret.h"
 
-static const char *
-role_check(const char *s)
-{
-	if (strcmp(s, "customer") != 0 && strcmp(s, "staff") != 0 && strcmp(s, "admin") != 0)
-		return "must be customer, staff or admin";
-	return NULL;
-}
+static const char *const roles[] = { "customer", "staff", "admin", NULL };
 
 /* An invitation code from staff (customers service): 40 lower-case hex digits. */
 static const char *
@@ -38,7 +32,7 @@ const struct gl_field register_fields[] = {
 };
 
 const struct gl_field role_fields[] = {
-	{ "role", GL_T_STRING, GL_REQUIRED, 1, 16, .check = role_check },
+	{ "role", GL_T_ENUM, GL_REQUIRED, .values = roles },
 	{ 0 },
 };
 
@@ -54,16 +48,6 @@ user_public_new(const json_t *doc)
 	                 cid != NULL ? cid : json_null());
 }
 
-/* Emails are one account each, compared without case: ASCII letters only, as the
- * customers service does (tolower would follow the locale). */
-static void
-lower(char *s)
-{
-	for (; *s != '\0'; s++)
-		if (*s >= 'A' && *s <= 'Z')
-			*s = (char)(*s + 32);
-}
-
 /* Insert a user; *out (new) is its public form.  Nothing stays when it fails. */
 static enum gl_err
 user_insert(const char *email, const char *name, const char *password, const char *role,
@@ -77,9 +61,8 @@ user_insert(const char *email, const char *name, const char *password, const cha
 
 	*out = NULL;
 	/* As long as the address is: a fixed buffer cut it (issue 15). */
-	if ((mail = strdup(email)) == NULL)
+	if ((mail = gl_valid_lower_dup(email)) == NULL)
 		return GL_E_INTERNAL;
-	lower(mail);
 	if (secret_password_hash(password, hash) != 0) {
 		free(mail);
 		return GL_E_INTERNAL;

@@ -13,9 +13,15 @@ int
 main(void)
 {
 	static const char *const kept[] = { "tickets", NULL };
-	static const struct gl_service svc = { "kitchen",    routes,         kitchen_staff_start,
-		                               kitchen_tick, kitchen_events, kitchen_staff_stop,
-		                               kept };
+	static const struct gl_service svc = {
+		.name = "kitchen",
+		.routes = routes,
+		.init = kitchen_staff_start,
+		.tick = kitchen_tick,
+		.events = kitchen_events,
+		.stop = kitchen_staff_stop,
+		.kept = kept,
+	};
 
 	return gl_app_main(&svc);
 }

@@ -7,22 +7,13 @@
 #include "kitchen.h"
 #include "log.h"
 
-static const char *
-ticket_status_check(const char *s)
-{
-	static const char *const statuses[] = { "paid",      "preparing", "ready",
-		                                "completed", "cancelled", NULL };
-
-	for (int i = 0; statuses[i] != NULL; i++)
-		if (strcmp(s, statuses[i]) == 0)
-			return NULL;
-	return "must be paid, preparing, ready, completed or cancelled";
-}
+static const char *const ticket_statuses[] = { "paid",      "preparing", "ready",
+	                                       "completed", "cancelled", NULL };
 
 const struct gl_field ticket_query[] = {
 	{ "limit", GL_T_INT, 0, 1, 200 },
 	{ "after", GL_T_OID },
-	{ "status", GL_T_STRING, 0, 1, 20, .check = ticket_status_check },
+	{ "status", GL_T_ENUM, .values = ticket_statuses },
 	{ 0 },
 };
 

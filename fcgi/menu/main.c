@@ -19,7 +19,7 @@ static const struct gl_route routes[] = {
 int
 main(void)
 {
-	static const struct gl_service svc = { "menu", routes };
+	static const struct gl_service svc = { .name = "menu", .routes = routes };
 
 	return gl_app_main(&svc);
 }

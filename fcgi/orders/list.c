@@ -5,18 +5,8 @@
 #include "doc.h"
 #include "orders.h"
 
-static const char *
-order_status_check(const char *s)
-{
-	static const char *const statuses[] = {
-		"pending_payment", "paid", "preparing", "ready", "completed", "cancelled", NULL
-	};
-
-	for (int i = 0; statuses[i] != NULL; i++)
-		if (strcmp(s, statuses[i]) == 0)
-			return NULL;
-	return "must be pending_payment, paid, preparing, ready, completed or cancelled";
-}
+static const char *const order_statuses[] = { "pending_payment", "paid",      "preparing", "ready",
+	                                      "completed",       "cancelled", NULL };
 
 static const char *
 order_prefix_check(const char *s)
@@ -30,7 +20,7 @@ order_prefix_check(const char *s)
 const struct gl_field order_query[] = {
 	{ "limit", GL_T_INT, 0, 1, 200 },
 	{ "after", GL_T_OID },
-	{ "status", GL_T_STRING, 0, 1, 20, .check = order_status_check },
+	{ "status", GL_T_ENUM, .values = order_statuses },
 	{ "customer_id", GL_T_OID },
 	{ "supplier_id", GL_T_OID },
 	{ "id_prefix", GL_T_STRING, 0, 1, 24, .check = order_prefix_check },

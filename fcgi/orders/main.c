@@ -20,8 +20,13 @@ int
 main(void)
 {
 	static const char *const kept[] = { "orders", NULL };
-	static const struct gl_service svc = { "orders",      routes, NULL, orders_tick,
-		                               orders_events, NULL,   kept };
+	static const struct gl_service svc = {
+		.name = "orders",
+		.routes = routes,
+		.tick = orders_tick,
+		.events = orders_events,
+		.kept = kept,
+	};
 
 	return gl_app_main(&svc);
 }

@@ -21,7 +21,8 @@ static const struct gl_field line_fields[] = {
 
 const struct gl_field order_fields[] = {
 	{ "customer_id", GL_T_OID },
-	{ "lines", GL_T_OBJECTS, GL_REQUIRED, 1, GL_LINES_MAX, .fields = line_fields },
+	{ "lines", GL_T_OBJECTS, GL_REQUIRED, 1, GL_LINES_MAX, .fields = line_fields,
+	  .unique = "item_id" },
 	{ 0 },
 };
 
@@ -70,32 +71,28 @@ order_customer(struct gl_req *req, struct order_draft *d)
 		snprintf(path, sizeof(path), "/api/customers?limit=1");
 	if ((err = gl_http_get(req, path, &status, &body)) != GL_OK)
 		return gl_fail(req, err, NULL, "the customers service could not be asked");
-	if (status == 404 && given != NULL) {
-		json_decref(body);
-		return gl_fail(req, GL_E_VALIDATION, "customer_id",
-		               "customer_id names no customer you may order for");
-	}
 	c = given != NULL ? body : json_array_get(json_object_get(body, "items"), 0);
-	if (status == 200 && c == NULL) {
-		json_decref(body);
-		return gl_fail(
-		        req, GL_E_INVALID_STATE, NULL,
-		        "your account has no customer record yet: sign in again to link one");
-	}
 	uid = json_object_get(c, "user_id");
-	if (status != 200 || !is_oid_string(json_object_get(c, "id")) ||
-	    (uid != NULL && !is_oid_string(uid))) {
-		json_decref(body);
-		return gl_fail(req, GL_E_UPSTREAM_BAD, NULL,
-		               "the customers service answered %ld without a customer", status);
+	if (status == 404 && given != NULL) {
+		err = gl_fail(req, GL_E_VALIDATION, "customer_id",
+		              "customer_id names no customer you may order for");
+	} else if (status == 200 && c == NULL) {
+		err = gl_fail(req, GL_E_INVALID_STATE, NULL,
+		              "your account has no customer record yet: sign in again to link one");
+	} else if (status != 200 || !is_oid_string(json_object_get(c, "id")) ||
+	           (uid != NULL && !is_oid_string(uid))) {
+		err = gl_fail(req, GL_E_UPSTREAM_BAD, NULL,
+		              "the customers service answered %ld without a customer", status);
+	} else {
+		snprintf(d->customer, sizeof(d->customer), "%s",
+		         json_string_value(json_object_get(c, "id")));
+		snprintf(d->owner, sizeof(d->owner), "%s",
+		         uid != NULL ? json_string_value(uid) : "");
+		snprintf(d->customer_name, sizeof(d->customer_name), "%s",
+		         json_string_value(json_object_get(c, "name")) ?: "");
 	}
-	snprintf(d->customer, sizeof(d->customer), "%s",
-	         json_string_value(json_object_get(c, "id")));
-	snprintf(d->owner, sizeof(d->owner), "%s", uid != NULL ? json_string_value(uid) : "");
-	snprintf(d->customer_name, sizeof(d->customer_name), "%s",
-	         json_string_value(json_object_get(c, "name")) ?: "");
 	json_decref(body);
-	return GL_OK;
+	return err;
 }
 
 /* Line i's item from the menu service, its price and name taken as they are now. */
@@ -114,27 +111,26 @@ order_item(struct gl_req *req, struct order_draft *d, size_t i, const json_t *li
 	if ((err = gl_http_get(req, path, &status, &it)) != GL_OK)
 		return gl_fail(req, err, NULL, "the menu service could not be asked about %s",
 		               field);
-	if (status == 404) {
-		json_decref(it);
-		return gl_fail(req, GL_E_VALIDATION, field, "%s names no menu item", field);
-	}
 	name = json_object_get(it, "name");
 	price = json_object_get(it, "price_cents");
 	currency = json_object_get(it, "currency");
 	available = json_object_get(it, "available");
+	if (status == 404) {
+		err = gl_fail(req, GL_E_VALIDATION, field, "%s names no menu item", field);
+		goto out;
+	}
 	if (status != 200 || !json_is_string(name) || !json_is_integer(price) ||
 	    json_integer_value(price) < 0 || json_string_length(currency) != 3 ||
 	    !json_is_boolean(available)) {
-		json_decref(it);
-		return gl_fail(req, GL_E_UPSTREAM_BAD, NULL,
-		               "the menu service answered %ld without a priced item for %s", status,
-		               field);
+		err = gl_fail(req, GL_E_UPSTREAM_BAD, NULL,
+		              "the menu service answered %ld without a priced item for %s", status,
+		              field);
+		goto out;
 	}
 	if (!json_is_true(available)) {
 		err = gl_fail(req, GL_E_INVALID_STATE, field, "lines[%zu]: %s is not available now",
 		              i, json_string_value(name));
-		json_decref(it);
-		return err;
+		goto out;
 	}
 	if (i == 0)
 		memcpy(d->currency, json_string_value(currency), 4);
@@ -143,8 +139,7 @@ order_item(struct gl_req *req, struct order_draft *d, size_t i, const json_t *li
 		        req, GL_E_VALIDATION, field,
 		        "lines[%zu] is priced in %s and lines[0] in %s: one currency per order", i,
 		        json_string_value(currency), d->currency);
-		json_decref(it);
-		return err;
+		goto out;
 	}
 	d->total += qty * json_integer_value(price);
 	supplier = json_object_get(it, "supplier_id");
@@ -152,8 +147,9 @@ order_item(struct gl_req *req, struct order_draft *d, size_t i, const json_t *li
 	                      json_pack("{s:s, s:O, s:I, s:O, s:O*}", "item_id", item, "name", name,
 	                                "qty", qty, "price_cents", price, "supplier_id",
 	                                json_is_string(supplier) ? supplier : NULL));
+out:
 	json_decref(it);
-	return GL_OK;
+	return err;
 }
 
 static enum gl_err
@@ -161,18 +157,15 @@ order_items(struct gl_req *req, struct order_draft *d)
 {
 	json_t *lines = json_object_get(req->body, "lines"), *line;
 	enum gl_err err;
-	size_t i, j;
+	size_t i;
 
-	/* All local checks before the first call to another service. */
-	json_array_foreach(lines, i, line) for (j = 0; j < i; j++) if (
-	        strcmp(json_string_value(json_object_get(line, "item_id")),
-	               json_string_value(json_object_get(json_array_get(lines, j), "item_id"))) ==
-	        0) return gl_fail(req, GL_E_VALIDATION, NULL,
-	                          "lines[%zu].item_id repeats lines[%zu]: one line per item", i, j);
 	if ((d->lines = json_array()) == NULL)
 		return GL_E_INTERNAL;
-	json_array_foreach(lines, i,
-	                   line) if ((err = order_item(req, d, i, line)) != GL_OK) return err;
+	json_array_foreach(lines, i, line)
+	{
+		if ((err = order_item(req, d, i, line)) != GL_OK)
+			return err;
+	}
 	if (json_array_size(d->lines) != json_array_size(lines))
 		return GL_E_INTERNAL; /* out of memory on the way */
 	return GL_OK;

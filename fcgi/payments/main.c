@@ -13,8 +13,13 @@ int
 main(void)
 {
 	static const char *const kept[] = { "payments", NULL };
-	static const struct gl_service svc = { "payments",      routes, NULL, payments_tick,
-		                               payments_events, NULL,   kept };
+	static const struct gl_service svc = {
+		.name = "payments",
+		.routes = routes,
+		.tick = payments_tick,
+		.events = payments_events,
+		.kept = kept,
+	};
 
 	return gl_app_main(&svc);
 }

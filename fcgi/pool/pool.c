@@ -124,45 +124,42 @@ env_long(const char *name, long def, long min, long max)
 	return v;
 }
 
-/* Bind ADDR (unix:/path or HOST:PORT), listening with backlog; exits 2 on a bad address.
- * path gets the socket file's path for a Unix address ("" otherwise). */
+/* Bind and listen on the Unix socket at path (absolute), a stale socket file removed. */
 static int
-bind_addr(const char *what, const char *addr, int backlog, bool *is_unix, char *path)
+bind_unix(const char *what, const char *addr, const char *path, int backlog)
 {
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
 	int fd;
 
-	path[0] = '\0';
-	if (strncmp(addr, "unix:", 5) == 0) {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-		const char *p = addr + 5;
-		struct stat st;
-
-		if (p[0] != '/' || strlen(p) >= sizeof(sa.sun_path))
-			die_usage("%s '%s': a Unix socket needs an absolute path shorter than %zu "
-			          "bytes",
-			          what, addr, sizeof(sa.sun_path));
-		strcpy(sa.sun_path, p);
-		/* A stale socket file (a pool that was killed) is ours to remove; anything else
-		 * is not. */
-		if (lstat(p, &st) == 0) {
-			if (!S_ISSOCK(st.st_mode))
-				die_usage("%s '%s': the path exists and is not a socket", what,
-				          addr);
-			unlink(p);
-		}
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-		    chmod(p, 0660) < 0 || listen(fd, backlog) < 0) {
-			fprintf(stderr, "galley-pool: %s %s: %s\n", what, addr, strerror(errno));
-			exit(1);
-		}
-		strcpy(path, p);
-		*is_unix = true;
-		return fd;
+	if (path[0] != '/' || strlen(path) >= sizeof(sa.sun_path))
+		die_usage("%s '%s': a Unix socket needs an absolute path shorter than %zu bytes",
+		          what, addr, sizeof(sa.sun_path));
+	strcpy(sa.sun_path, path);
+	/* A stale socket file (a pool that was killed) is ours to remove; anything else is not. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			die_usage("%s '%s': the path exists and is not a socket", what, addr);
+		unlink(path);
 	}
-	char host[256];
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0660) < 0 ||
+	    listen(fd, backlog) < 0) {
+		fprintf(stderr, "galley-pool: %s %s: %s\n", what, addr, strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+/* Bind and listen on HOST:PORT (IPv4). */
+static int
+bind_inet(const char *what, const char *addr, int backlog)
+{
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai;
 	const char *colon = strrchr(addr, ':');
-	char *end;
+	struct sockaddr_in sin;
+	char host[256], *end;
+	int fd, one = 1;
 	long port;
 
 	if (colon == NULL || colon == addr || (size_t)(colon - addr) >= sizeof(host))
@@ -173,22 +170,34 @@ bind_addr(const char *what, const char *addr, int backlog, bool *is_unix, char *
 		die_usage("%s '%s': the port must be 1..65535", what, addr);
 	memcpy(host, addr, (size_t)(colon - addr));
 	host[colon - addr] = '\0';
-
-	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai;
 	if (getaddrinfo(host, NULL, &hints, &ai) != 0 || ai == NULL)
 		die_usage("%s '%s': '%s' is not an IPv4 address or a name of one", what, addr,
 		          host);
-	struct sockaddr_in sin = *(struct sockaddr_in *)ai->ai_addr;
+	sin = *(struct sockaddr_in *)ai->ai_addr;
 	freeaddrinfo(ai);
 	sin.sin_port = htons((uint16_t)port);
-	int one = 1;
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, backlog) < 0) {
 		fprintf(stderr, "galley-pool: %s %s: %s\n", what, addr, strerror(errno));
 		exit(1);
 	}
-	*is_unix = false;
+	return fd;
+}
+
+/* Bind ADDR (unix:/path or HOST:PORT), listening with backlog; exits 2 on a bad address.
+ * path gets the socket file's path for a Unix address ("" otherwise). */
+static int
+bind_addr(const char *what, const char *addr, int backlog, bool *is_unix, char *path)
+{
+	int fd;
+
+	path[0] = '\0';
+	*is_unix = strncmp(addr, "unix:", 5) == 0;
+	if (!*is_unix)
+		return bind_inet(what, addr, backlog);
+	fd = bind_unix(what, addr, addr + 5, backlog);
+	strcpy(path, addr + 5);
 	return fd;
 }
 
@@ -482,32 +491,20 @@ cleanup(struct pool *p)
 		unlink(p->status_path);
 }
 
-int
-main(int argc, char **argv)
+/* Signals (through a signalfd, polled with the status socket), the sockets, the board; the
+ * signalfd, or -1 when the pool cannot start (said on stderr). */
+static int
+pool_start(struct pool *p)
 {
-	static struct pool pool;
-	struct pool *p = &pool;
-	struct pollfd fds[1 + POOL_STATUS_FDS];
 	sigset_t sigs;
-	bool stopping = false;
-	int64_t stop_deadline = 0, next_tick;
+	int sfd;
 
-	parse_args(p, argc, argv);
-	read_settings(p);
-	status_default(p);
-	p->pid = getpid();
-	p->started_ms = pool_wall_ms();
-	p->listen_queue = p->max_listen_queue = -1;
-	p->listen_queue_len = p->backlog;
-
-	/* The signals arrive through a signalfd, polled with the status socket. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
-	int sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
-
+	sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
 	p->listen_fd =
 	        bind_addr("--listen", p->listen, p->backlog, &p->listen_unix, p->listen_path);
 	p->status_fd = -1;
@@ -523,19 +520,94 @@ main(int argc, char **argv)
 	    (p->board = mmap(NULL, gl_board_size(p->workers), PROT_READ | PROT_WRITE, MAP_SHARED,
 	                     p->board_fd, 0)) == MAP_FAILED) {
 		fprintf(stderr, "galley-pool: the scoreboard: %s\n", strerror(errno));
+		return -1;
+	}
+	char msg[64];
+	snprintf(msg, sizeof(msg), "starting a pool of %d workers", p->workers);
+	pool_log(p, "info", NULL, msg,
+	         json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i}", "binary", p->binary, "listen",
+	                   p->listen, "status", p->status_addr[0] ? p->status_addr : "none",
+	                   "slow_ms", (int)p->slow_ms, "request_timeout_s", (int)p->timeout_s,
+	                   "max_requests", (int)p->max_requests, "listen_backlog", p->backlog));
+	return sfd;
+}
+
+/* Send every worker sig. */
+static void
+signal_workers(const struct pool *p, int sig)
+{
+	for (int i = 0; i < p->workers; i++)
+		if (p->w[i].pid > 0)
+			kill(p->w[i].pid, sig);
+}
+
+/* Whether the pool is stopping, and by when its workers must have finished. */
+struct pool_stop {
+	bool stopping;
+	int64_t deadline;
+};
+
+/* Read the signals sfd holds: SIGTERM or SIGINT begins the stop; reap the workers that
+ * ended. */
+static void
+pool_signals(struct pool *p, int sfd, struct pool_stop *st)
+{
+	struct signalfd_siginfo si;
+	pid_t pid;
+	int status;
+
+	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+		if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) && !st->stopping) {
+			st->stopping = true;
+			st->deadline = pool_mono_ms() + p->stop_timeout_s * 1000;
+			pool_log(p, "info", NULL, "stopping: the workers finish their requests",
+			         NULL);
+			signal_workers(p, SIGTERM);
+		}
+	}
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		reap(p, pid, status, st->stopping);
+}
+
+/* While stopping: true once no worker is left; past the deadline, kill the rest. */
+static bool
+pool_stopped(struct pool *p, struct pool_stop *st, int64_t now)
+{
+	int left = 0;
+
+	for (int i = 0; i < p->workers; i++)
+		left += p->w[i].pid > 0;
+	if (left == 0)
+		return true;
+	if (now >= st->deadline) {
+		pool_log(p, "error", NULL,
+		         "workers still running after GALLEY_STOP_TIMEOUT: SIGKILL", NULL);
+		signal_workers(p, SIGKILL);
+		st->deadline = now + 1000 * 3600;
+	}
+	return false;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct pool pool;
+	struct pool *p = &pool;
+	struct pollfd fds[1 + POOL_STATUS_FDS];
+	struct pool_stop st = { false, 0 };
+	int64_t next_tick;
+	int sfd;
+
+	parse_args(p, argc, argv);
+	read_settings(p);
+	status_default(p);
+	p->pid = getpid();
+	p->started_ms = pool_wall_ms();
+	p->listen_queue = p->max_listen_queue = -1;
+	p->listen_queue_len = p->backlog;
+	if ((sfd = pool_start(p)) < 0) {
 		cleanup(p);
 		return 1;
-	}
-	{
-		char msg[64];
-		snprintf(msg, sizeof(msg), "starting a pool of %d workers", p->workers);
-		pool_log(p, "info", NULL, msg,
-		         json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i}", "binary", p->binary,
-		                   "listen", p->listen, "status",
-		                   p->status_addr[0] ? p->status_addr : "none", "slow_ms",
-		                   (int)p->slow_ms, "request_timeout_s", (int)p->timeout_s,
-		                   "max_requests", (int)p->max_requests, "listen_backlog",
-		                   p->backlog));
 	}
 	for (int i = 0; i < p->workers; i++)
 		spawn_worker(p, i);
@@ -550,49 +622,16 @@ main(int argc, char **argv)
 		int wait = next_tick > now ? (int)(next_tick - now) : 0;
 		if (poll(fds, (nfds_t)n, wait) < 0 && errno != EINTR)
 			break;
-		if (fds[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) &&
-				    !stopping) {
-					stopping = true;
-					stop_deadline = pool_mono_ms() + p->stop_timeout_s * 1000;
-					pool_log(p, "info", NULL,
-					         "stopping: the workers finish their requests",
-					         NULL);
-					for (int i = 0; i < p->workers; i++)
-						if (p->w[i].pid > 0)
-							kill(p->w[i].pid, SIGTERM);
-				}
-			}
-			pid_t pid;
-			int status;
-			while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-				reap(p, pid, status, stopping);
-		}
+		if (fds[0].revents & POLLIN)
+			pool_signals(p, sfd, &st);
 		pool_status_ready(p, fds + 1, n - 1);
-
 		now = pool_mono_ms();
-		if (stopping) {
-			int left = 0;
-			for (int i = 0; i < p->workers; i++)
-				left += p->w[i].pid > 0;
-			if (left == 0)
-				break;
-			if (now >= stop_deadline) {
-				pool_log(p, "error", NULL,
-				         "workers still running after GALLEY_STOP_TIMEOUT: SIGKILL",
-				         NULL);
-				for (int i = 0; i < p->workers; i++)
-					if (p->w[i].pid > 0)
-						kill(p->w[i].pid, SIGKILL);
-				stop_deadline = now + 1000 * 3600;
-			}
-		}
+		if (st.stopping && pool_stopped(p, &st, now))
+			break;
 		if (now < next_tick)
 			continue;
 		next_tick = now + TICK_MS;
-		if (!stopping)
+		if (!st.stopping)
 			for (int i = 0; i < p->workers; i++)
 				if (p->w[i].pid == 0 && now >= p->w[i].start_at)
 					spawn_worker(p, i);

@@ -81,53 +81,62 @@ status_count(long n)
 	return n < 0 ? json_null() : json_integer(n);
 }
 
+/* What the workers are doing, counted over the board. */
+struct status_counts {
+	int active, idle, workers;
+	uint64_t accepted;
+};
+
+/* Worker i's entry in "processes" (new; NULL when it has none), counted into c. */
+static json_t *
+status_proc(const struct pool *p, int i, int64_t now_ns, struct status_counts *c)
+{
+	const struct pool_worker *w = &p->w[i];
+	struct gl_board_slot s;
+	const char *state = "starting";
+	json_t *request = json_null();
+	char at[32];
+
+	if (w->pid <= 0)
+		return NULL;
+	c->workers++;
+	if (!gl_board_read(p->board, i, &s))
+		memset(&s, 0, sizeof(s));
+	c->accepted += s.requests;
+	if (s.state == GL_BOARD_BUSY) {
+		state = "busy";
+		c->active++;
+		request = json_pack("{s:o, s:o, s:o, s:I, s:o}", "method", board_string(s.method),
+		                    "route", board_string(s.route), "request_id",
+		                    board_string(s.request_id), "running_ms",
+		                    (json_int_t)((now_ns - s.started_ns) / 1000000), "waiting_on",
+		                    s.waiting_on[0] ? board_string(s.waiting_on) : json_null());
+	} else if (s.state == GL_BOARD_IDLE) {
+		state = "idle";
+		c->idle++;
+	}
+	iso_time(at, sizeof(at), w->born_ms);
+	return json_pack("{s:i, s:s, s:I, s:s, s:o}", "pid", (int)w->pid, "state", state,
+	                 "requests", (json_int_t)s.requests, "started_at", at, "request",
+	                 request != NULL ? request : json_null());
+}
+
 static json_t *
 status_build(struct pool *p)
 {
 	int64_t now = pool_wall_ms();
 	struct timespec mono;
-	json_t *procs = json_array(), *st;
+	json_t *procs = json_array(), *st, *proc;
 	char at[32];
-	int active = 0, idle = 0, workers = 0;
-	uint64_t accepted = p->retired;
+	struct status_counts c = { .accepted = p->retired };
 
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	int64_t now_ns = (int64_t)mono.tv_sec * 1000000000 + mono.tv_nsec;
-	for (int i = 0; i < p->workers; i++) {
-		struct pool_worker *w = &p->w[i];
-		struct gl_board_slot s;
-		const char *state = "starting";
-		json_t *proc, *request = json_null();
-
-		if (w->pid <= 0)
-			continue;
-		workers++;
-		if (!gl_board_read(p->board, i, &s))
-			memset(&s, 0, sizeof(s));
-		accepted += s.requests;
-		if (s.state == GL_BOARD_BUSY) {
-			state = "busy";
-			active++;
-			json_decref(request);
-			request = json_pack(
-			        "{s:o, s:o, s:o, s:I, s:o}", "method", board_string(s.method),
-			        "route", board_string(s.route), "request_id",
-			        board_string(s.request_id), "running_ms",
-			        (json_int_t)((now_ns - s.started_ns) / 1000000), "waiting_on",
-			        s.waiting_on[0] ? board_string(s.waiting_on) : json_null());
-		} else if (s.state == GL_BOARD_IDLE) {
-			state = "idle";
-			idle++;
-		}
-		iso_time(at, sizeof(at), w->born_ms);
-		proc = json_pack("{s:i, s:s, s:I, s:s, s:o}", "pid", (int)w->pid, "state", state,
-		                 "requests", (json_int_t)s.requests, "started_at", at, "request",
-		                 request != NULL ? request : json_null());
-		if (proc != NULL)
+	for (int i = 0; i < p->workers; i++)
+		if ((proc = status_proc(p, i, now_ns, &c)) != NULL)
 			json_array_append_new(procs, proc);
-	}
-	if ((uint64_t)active > p->max_active)
-		p->max_active = (uint64_t)active;
+	if ((uint64_t)c.active > p->max_active)
+		p->max_active = (uint64_t)c.active;
 	iso_time(at, sizeof(at), p->started_ms);
 	st = json_pack("{s:s, s:i, s:s, s:i, s:s, s:I}", "service", p->service, "pool", p->number,
 	               "listen", p->listen, "pid", (int)p->pid, "started_at", at, "uptime_s",
@@ -136,10 +145,10 @@ status_build(struct pool *p)
 		json_decref(procs);
 		return NULL;
 	}
-	json_object_set_new(st, "workers", json_integer(workers));
-	json_object_set_new(st, "active", json_integer(active));
-	json_object_set_new(st, "idle", json_integer(idle));
-	json_object_set_new(st, "accepted", json_integer((json_int_t)accepted));
+	json_object_set_new(st, "workers", json_integer(c.workers));
+	json_object_set_new(st, "active", json_integer(c.active));
+	json_object_set_new(st, "idle", json_integer(c.idle));
+	json_object_set_new(st, "accepted", json_integer((json_int_t)c.accepted));
 	json_object_set_new(st, "max_active", json_integer((json_int_t)p->max_active));
 	json_object_set_new(st, "max_children_reached",
 	                    json_integer((json_int_t)p->max_children_reached));

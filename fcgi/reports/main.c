@@ -10,7 +10,11 @@ static const struct gl_route routes[] = {
 int
 main(void)
 {
-	static const struct gl_service svc = { "reports", routes, NULL, NULL, reports_events };
+	static const struct gl_service svc = {
+		.name = "reports",
+		.routes = routes,
+		.events = reports_events,
+	};
 
 	return gl_app_main(&svc);
 }

@@ -22,7 +22,12 @@ static const struct gl_route routes[] = {
 int
 main(void)
 {
-	static const struct gl_service svc = { "stock", routes, NULL, stock_tick, stock_events };
+	static const struct gl_service svc = {
+		.name = "stock",
+		.routes = routes,
+		.tick = stock_tick,
+		.events = stock_events,
+	};
 
 	return gl_app_main(&svc);
 }

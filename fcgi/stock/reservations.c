@@ -27,7 +27,8 @@ static const struct gl_field line_fields[] = {
 
 const struct gl_field reservation_fields[] = {
 	{ "order_id", GL_T_OID, GL_REQUIRED },
-	{ "lines", GL_T_OBJECTS, GL_REQUIRED, 1, STOCK_LINES_MAX, .fields = line_fields },
+	{ "lines", GL_T_OBJECTS, GL_REQUIRED, 1, STOCK_LINES_MAX, .fields = line_fields,
+	  .unique = "item_id" },
 	{ 0 },
 };
 
@@ -204,6 +205,18 @@ static const char reserve_lua[] =
         " 'type', 'stock.reserved', 'event', ARGV[6]) "
         "return {'ok'}";
 
+/* What a script answers: its first element, and how many strings follow it at least. */
+enum res_answer { RES_OK, RES_EXISTS, RES_MISSING, RES_SHORT, RES_ENDED, RES_ANSWER__MAX };
+
+static const struct {
+	const char *name;
+	size_t args;
+} res_answers[RES_ANSWER__MAX] = {
+	[RES_OK] = { "ok", 0 },           [RES_EXISTS] = { "exists", 1 },
+	[RES_MISSING] = { "missing", 0 }, [RES_SHORT] = { "short", 1 },
+	[RES_ENDED] = { "ended", 1 },
+};
+
 static const char *
 reply_str(const redisReply *r, size_t i)
 {
@@ -213,20 +226,63 @@ reply_str(const redisReply *r, size_t i)
 	return r->element[i]->str;
 }
 
+/* Which answer r is; RES_ANSWER__MAX for an error or a reply no script gives. */
+static enum res_answer
+res_answer(const redisReply *r)
+{
+	const char *what = reply_str(r, 0);
+
+	for (int a = 0; what != NULL && a < RES_ANSWER__MAX; a++)
+		if (strcmp(what, res_answers[a].name) == 0)
+			return reply_str(r, res_answers[a].args) != NULL ? (enum res_answer)a
+			                                                 : RES_ANSWER__MAX;
+	return RES_ANSWER__MAX;
+}
+
+/* A script's KEYS and ARGV: five and seven of its own, then one of each per line (the
+ * line's level, its qty). */
+struct res_call {
+	char levels[STOCK_LINES_MAX][64], qtys[STOCK_LINES_MAX][24];
+	const char *keys[5 + STOCK_LINES_MAX], *args[7 + STOCK_LINES_MAX];
+	int nkeys, nargs;
+};
+
+/* Fill c from the script's own keys and args and lines ([{item_id, qty}], at most
+ * STOCK_LINES_MAX, borrowed: so are keys and args, until the call). */
+static void
+res_call_init(struct res_call *c, const char *const keys[5], const char *const args[7],
+              const json_t *lines)
+{
+	size_t i, n = json_array_size(lines);
+	json_t *line;
+
+	memcpy(c->keys, keys, 5 * sizeof(*keys));
+	memcpy(c->args, args, 7 * sizeof(*args));
+	json_array_foreach(lines, i, line)
+	{
+		stock_level_key(c->levels[i], sizeof(c->levels[i]),
+		                json_string_value(json_object_get(line, "item_id")) ?: "");
+		snprintf(c->qtys[i], sizeof(c->qtys[i]), "%lld",
+		         json_integer_value(json_object_get(line, "qty")));
+		c->keys[5 + i] = c->levels[i];
+		c->args[7 + i] = c->qtys[i];
+	}
+	c->nkeys = 5 + (int)n;
+	c->nargs = 7 + (int)n;
+}
+
 /* Run the reserve script, loading levels it finds missing; the reply (new) or NULL. */
 static redisReply *
-reserve_run(const char **keys, int nkeys, const char **args, int nargs, const json_t *lines)
+reserve_run(const struct res_call *c, const json_t *lines)
 {
 	redisReply *r = NULL;
 
-	for (int tries = 0; tries <= nkeys; tries++) {
-		const char *what, *at;
-		if ((r = gl_redis_eval(GL_REDIS_STORE, reserve_lua, nkeys, keys, nargs, args)) ==
-		    NULL)
+	for (int tries = 0; tries <= c->nkeys; tries++) {
+		const char *at;
+		if ((r = gl_redis_eval(GL_REDIS_STORE, reserve_lua, c->nkeys, c->keys, c->nargs,
+		                       c->args)) == NULL)
 			return NULL;
-		what = reply_str(r, 0);
-		at = reply_str(r, 1);
-		if (what == NULL || strcmp(what, "missing") != 0 || at == NULL)
+		if (res_answer(r) != RES_MISSING || (at = reply_str(r, 1)) == NULL)
 			return r;
 		const char *item = json_string_value(
 		        json_object_get(json_array_get(lines, (size_t)atoi(at) - 1), "item_id"));
@@ -262,94 +318,121 @@ reservation_existing(struct gl_req *req, const char *id)
 	return view != NULL ? gl_reply(req, 201, view) : GL_E_INTERNAL;
 }
 
+/* A reservation being made: what the reserve script is given, and the event it adds. */
+struct reserve {
+	char id[25], expires_s[24];
+	const char *order; /* borrowed from the body */
+	int64_t expires;
+	json_t *lines; /* new: only what a reservation is, {item_id, qty} per line */
+	char *text;    /* new: lines as JSON text, as the store keeps them */
+	struct gl_event *ev;
+};
+
+/* Make rs from the request's body: GL_OK, or GL_E_INTERNAL (free it either way). */
+static enum gl_err
+reserve_new(struct gl_req *req, struct reserve *rs)
+{
+	const json_t *lines = json_object_get(req->body, "lines"), *line;
+	bson_oid_t id;
+	size_t i;
+
+	memset(rs, 0, sizeof(*rs));
+	rs->order = json_string_value(json_object_get(req->body, "order_id"));
+	rs->expires = (int64_t)time(NULL) + gl_conf.reservation_ttl;
+	snprintf(rs->expires_s, sizeof(rs->expires_s), "%lld", (long long)rs->expires);
+	bson_oid_init(&id, NULL);
+	bson_oid_to_string(&id, rs->id);
+	if ((rs->lines = json_array()) == NULL)
+		return GL_E_INTERNAL;
+	json_array_foreach(lines, i, line)
+	{
+		json_array_append_new(rs->lines, json_pack("{s:O, s:O}", "item_id",
+		                                           json_object_get(line, "item_id"), "qty",
+		                                           json_object_get(line, "qty")));
+	}
+	rs->ev = gl_events_new(req, "stock.reserved",
+	                       json_pack("{s:s, s:s, s:O}", "reservation_id", rs->id, "order_id",
+	                                 rs->order, "lines", rs->lines));
+	rs->text = gl_json_dump_new(rs->lines);
+	if (rs->ev == NULL || rs->text == NULL || json_array_size(rs->lines) != i)
+		return GL_E_INTERNAL;
+	return GL_OK;
+}
+
+static void
+reserve_free(struct reserve *rs)
+{
+	gl_events_added(rs->ev, false);
+	free(rs->text);
+	json_decref(rs->lines);
+}
+
+/* The answer to a reservation the script made, or did not (r is its reply). */
+static enum gl_err
+reserve_reply(struct gl_req *req, struct reserve *rs, const redisReply *r)
+{
+	json_t *view;
+	size_t at;
+
+	switch (res_answer(r)) {
+	case RES_OK:
+		gl_events_added(rs->ev, true);
+		rs->ev = NULL;
+		view = res_view(rs->id, rs->order, rs->text, rs->expires, "holding");
+		return view != NULL ? gl_reply(req, 201, view) : GL_E_INTERNAL;
+	case RES_EXISTS:
+		return reservation_existing(req, reply_str(r, 1));
+	case RES_SHORT:
+		at = (size_t)atoi(reply_str(r, 1)) - 1;
+		return gl_fail(req, GL_E_INSUFFICIENT_STOCK, NULL,
+		               "lines[%zu]: only %s of item %s are available", at,
+		               reply_str(r, 2) ?: "0",
+		               json_string_value(
+		                       json_object_get(json_array_get(rs->lines, at), "item_id")));
+	default:
+		gl_log(GL_LOG_ERROR, req->request_id, "stock: reserving: %s",
+		       r->type == REDIS_REPLY_ERROR ? r->str : "an unexpected reply");
+		return GL_E_INTERNAL;
+	}
+}
+
 enum gl_err
 reservation_create(struct gl_req *req)
 {
-	json_t *lines = json_object_get(req->body, "lines"), *line, *copy = NULL;
-	const char *order = json_string_value(json_object_get(req->body, "order_id"));
-	char ids[25], expires_s[24], *lines_text = NULL;
-	char levels[STOCK_LINES_MAX][64], qtys[STOCK_LINES_MAX][24];
-	const char *keys[5 + STOCK_LINES_MAX], *args[7 + STOCK_LINES_MAX];
+	size_t n = json_array_size(json_object_get(req->body, "lines"));
+	struct reserve rs;
 	struct res_keys k;
-	struct gl_event *ev;
-	bson_oid_t id;
+	struct res_call c;
 	redisReply *r;
-	const char *what;
-	enum gl_err err = GL_E_INTERNAL;
-	size_t i, j, n = json_array_size(lines);
-	int64_t expires = (int64_t)time(NULL) + gl_conf.reservation_ttl;
+	enum gl_err err;
 
-	json_array_foreach(lines, i, line) for (j = 0; j < i; j++) if (
-	        strcmp(json_string_value(json_object_get(line, "item_id")),
-	               json_string_value(json_object_get(json_array_get(lines, j), "item_id"))) ==
-	        0) return gl_fail(req, GL_E_VALIDATION, NULL,
-	                          "lines[%zu].item_id repeats lines[%zu]: one line per item", i, j);
 	if (n == 0 || n > STOCK_LINES_MAX)
 		return GL_E_INTERNAL; /* the route's validator bounds it */
-	bson_oid_init(&id, NULL);
-	bson_oid_to_string(&id, ids);
-	res_keys(&k, ids, order);
-	/* Only what a reservation is: {item_id, qty} per line. */
-	copy = json_array();
-	json_array_foreach(lines, i, line)
-	{
-		json_array_append_new(copy, json_pack("{s:O, s:O}", "item_id",
-		                                      json_object_get(line, "item_id"), "qty",
-		                                      json_object_get(line, "qty")));
-		stock_level_key(levels[i], sizeof(levels[i]),
-		                json_string_value(json_object_get(line, "item_id")));
-		snprintf(qtys[i], sizeof(qtys[i]), "%lld",
-		         json_integer_value(json_object_get(line, "qty")));
-	}
-	ev = gl_events_new(req, "stock.reserved",
-	                   json_pack("{s:s, s:s, s:O}", "reservation_id", ids, "order_id", order,
-	                             "lines", copy));
-	lines_text = gl_json_dump_new(copy);
-	if (ev == NULL || lines_text == NULL || json_array_size(copy) != n || k.holds[0] == '\0')
+	if ((err = reserve_new(req, &rs)) != GL_OK)
 		goto out;
-	snprintf(expires_s, sizeof(expires_s), "%lld", (long long)expires);
-	keys[0] = k.order;
-	keys[1] = k.res;
-	keys[2] = k.holds;
-	keys[3] = gl_events_stream(ev);
-	keys[4] = "galley:stock:dirty";
-	args[0] = ids;
-	args[1] = order;
-	args[2] = lines_text;
-	args[3] = expires_s;
-	args[4] = gl_events_id(ev);
-	args[5] = gl_events_text(ev);
-	args[6] = GL_EVENTS_MAXLEN;
-	for (i = 0; i < n; i++) {
-		keys[5 + i] = levels[i];
-		args[7 + i] = qtys[i];
+	res_keys(&k, rs.id, rs.order);
+	if (k.holds[0] == '\0') {
+		err = GL_E_INTERNAL;
+		goto out;
 	}
-	if ((r = reserve_run(keys, 5 + (int)n, args, 7 + (int)n, lines)) == NULL) {
+	const char *keys[] = { k.order, k.res, k.holds, gl_events_stream(rs.ev),
+		               "galley:stock:dirty" };
+	const char *args[] = { rs.id,
+		               rs.order,
+		               rs.text,
+		               rs.expires_s,
+		               gl_events_id(rs.ev),
+		               gl_events_text(rs.ev),
+		               GL_EVENTS_MAXLEN };
+	res_call_init(&c, keys, args, rs.lines);
+	if ((r = reserve_run(&c, rs.lines)) == NULL) {
 		err = GL_E_UPSTREAM_DOWN;
 		goto out;
 	}
-	what = reply_str(r, 0);
-	if (what != NULL && strcmp(what, "ok") == 0) {
-		gl_events_added(ev, true);
-		ev = NULL;
-		json_t *view = res_view(ids, order, lines_text, expires, "holding");
-		err = view != NULL ? gl_reply(req, 201, view) : GL_E_INTERNAL;
-	} else if (what != NULL && strcmp(what, "exists") == 0 && reply_str(r, 1) != NULL)
-		err = reservation_existing(req, reply_str(r, 1));
-	else if (what != NULL && strcmp(what, "short") == 0 && reply_str(r, 1) != NULL) {
-		size_t at = (size_t)atoi(reply_str(r, 1)) - 1;
-		err = gl_fail(
-		        req, GL_E_INSUFFICIENT_STOCK, NULL,
-		        "lines[%zu]: only %s of item %s are available", at, reply_str(r, 2) ?: "0",
-		        json_string_value(json_object_get(json_array_get(lines, at), "item_id")));
-	} else
-		gl_log(GL_LOG_ERROR, req->request_id, "stock: reserving: %s",
-		       r->type == REDIS_REPLY_ERROR ? r->str : "an unexpected reply");
+	err = reserve_reply(req, &rs, r);
 	freeReplyObject(r);
 out:
-	gl_events_added(ev, false);
-	free(lines_text);
-	json_decref(copy);
+	reserve_free(&rs);
 	return err;
 }
 
@@ -389,118 +472,132 @@ static const char end_lua[] =
         "end "
         "return {'ok'}";
 
+/* How each end is stored, the event it adds (NULL: none), and whether it sells the units. */
+static const struct {
+	const char *state, *event;
+	bool sells;
+} stock_ends[STOCK_END__MAX] = {
+	[STOCK_RELEASED] = { "released", "stock.released", false },
+	[STOCK_EXPIRED] = { "expired", "reservation.expired", false },
+	[STOCK_COMMITTED] = { "committed", NULL, true },
+};
+
+/* The end whose stored state is state; STOCK_END__MAX for any other. */
+static enum stock_end
+stock_end_named(const char *state)
+{
+	for (int e = 0; e < STOCK_END__MAX; e++)
+		if (strcmp(state, stock_ends[e].state) == 0)
+			return (enum stock_end)e;
+	return STOCK_END__MAX;
+}
+
 /*
- * End reservation id as state, with event type (NULL for none): GL_OK,
- * GL_E_NOT_FOUND, or GL_E_INVALID_STATE with *was its end already.
+ * End r, which the store holds, as how (one run of end_lua, with how's event):
+ * GL_OK, GL_E_NOT_FOUND, or GL_E_INVALID_STATE with *was its end already.
  */
 static enum gl_err
-res_end(const char *id, const char *state, const char *type, char *was, size_t was_size)
+res_end_held(const struct res *r, enum stock_end how, char *was, size_t was_size)
 {
-	char levels[STOCK_LINES_MAX][64], qtys[STOCK_LINES_MAX][24], keep[16];
-	const char *keys[5 + STOCK_LINES_MAX], *args[7 + STOCK_LINES_MAX];
+	const char *event = stock_ends[how].event;
+	char keep[16];
 	struct gl_event *ev = NULL;
 	struct res_keys k;
-	struct res r;
-	json_t *lines = NULL, *line;
+	struct res_call c;
+	json_t *lines = json_loads(r->lines, 0, NULL);
 	redisReply *rep = NULL;
-	const char *what;
-	bool in_store;
-	size_t i, n;
-	enum gl_err err;
+	enum gl_err err = GL_E_INTERNAL;
 
-	was[0] = '\0';
-	if ((err = res_read(id, &r, &in_store)) != GL_OK)
-		return err;
-	if (!in_store || strcmp(r.state, "holding") != 0) {
-		/* Ended (a record in MongoDB is always an ended one). */
-		snprintf(was, was_size, "%s", r.state);
-		free(r.lines);
-		return GL_E_INVALID_STATE;
-	}
-	res_keys(&k, id, r.order);
-	lines = json_loads(r.lines, 0, NULL);
-	n = json_array_size(lines);
-	err = GL_E_INTERNAL;
-	if (n > STOCK_LINES_MAX || k.holds[0] == '\0')
+	res_keys(&k, r->id, r->order);
+	if (lines == NULL || json_array_size(lines) > STOCK_LINES_MAX || k.holds[0] == '\0')
 		goto out;
-	json_array_foreach(lines, i, line)
-	{
-		stock_level_key(levels[i], sizeof(levels[i]),
-		                json_string_value(json_object_get(line, "item_id")) ?: "");
-		snprintf(qtys[i], sizeof(qtys[i]), "%lld",
-		         json_integer_value(json_object_get(line, "qty")));
-	}
-	if (type != NULL &&
-	    (ev = gl_events_new(NULL, type,
-	                        json_pack("{s:s, s:s, s:O}", "reservation_id", id, "order_id",
-	                                  r.order, "lines", lines))) == NULL)
+	if (event != NULL &&
+	    (ev = gl_events_new(NULL, event,
+	                        json_pack("{s:s, s:s, s:O}", "reservation_id", r->id, "order_id",
+	                                  r->order, "lines", lines))) == NULL)
 		goto out;
 	snprintf(keep, sizeof(keep), "%d", STOCK_ENDED_KEEP_S);
-	keys[0] = k.res;
-	keys[1] = k.holds;
-	keys[2] = ev != NULL ? gl_events_stream(ev) : "galley:events:stock";
-	keys[3] = "galley:stock:dirty";
-	keys[4] = k.order;
-	args[0] = state;
-	args[1] = id;
-	args[2] = keep;
-	args[3] = GL_EVENTS_MAXLEN;
-	args[4] = ev != NULL ? gl_events_id(ev) : "";
-	args[5] = type != NULL ? type : "";
-	args[6] = ev != NULL ? gl_events_text(ev) : "";
-	for (i = 0; i < n; i++) {
-		keys[5 + i] = levels[i];
-		args[7 + i] = qtys[i];
-	}
-	rep = gl_redis_eval(GL_REDIS_STORE, end_lua, 5 + (int)n, keys, 7 + (int)n, args);
-	if (rep == NULL) {
+	const char *keys[] = { k.res, k.holds,
+		               ev != NULL ? gl_events_stream(ev) : "galley:events:stock",
+		               "galley:stock:dirty", k.order };
+	const char *args[] = { stock_ends[how].state,
+		               r->id,
+		               keep,
+		               GL_EVENTS_MAXLEN,
+		               ev != NULL ? gl_events_id(ev) : "",
+		               event != NULL ? event : "",
+		               ev != NULL ? gl_events_text(ev) : "" };
+	res_call_init(&c, keys, args, lines);
+	if ((rep = gl_redis_eval(GL_REDIS_STORE, end_lua, c.nkeys, c.keys, c.nargs, c.args)) ==
+	    NULL) {
 		err = GL_E_UPSTREAM_DOWN;
 		goto out;
 	}
-	what = reply_str(rep, 0);
-	if (what != NULL && strcmp(what, "ok") == 0) {
+	switch (res_answer(rep)) {
+	case RES_OK:
 		err = GL_OK;
 		gl_events_added(ev, true);
 		ev = NULL;
-	} else if (what != NULL && strcmp(what, "missing") == 0)
+		break;
+	case RES_MISSING:
 		err = GL_E_NOT_FOUND;
-	else if (what != NULL && strcmp(what, "ended") == 0) {
-		snprintf(was, was_size, "%s", reply_str(rep, 1) ?: "");
+		break;
+	case RES_ENDED:
+		snprintf(was, was_size, "%s", reply_str(rep, 1));
 		err = GL_E_INVALID_STATE;
-	} else
-		gl_log(GL_LOG_ERROR, NULL, "stock: ending %s: %s", id,
+		break;
+	default:
+		gl_log(GL_LOG_ERROR, NULL, "stock: ending %s: %s", r->id,
 		       rep->type == REDIS_REPLY_ERROR ? rep->str : "an unexpected reply");
+	}
 out:
 	if (rep != NULL)
 		freeReplyObject(rep);
 	gl_events_added(ev, false);
 	json_decref(lines);
-	free(r.lines);
 	return err;
+}
+
+enum gl_err
+reservation_end(const char *id, enum stock_end how)
+{
+	char was[16] = "";
+	struct res r;
+	bool in_store;
+	enum gl_err err;
+
+	if ((int)how < 0 || how >= STOCK_END__MAX)
+		return GL_E_INTERNAL;
+	if ((err = res_read(id, &r, &in_store)) != GL_OK)
+		return err;
+	if (in_store && strcmp(r.state, "holding") == 0) {
+		err = res_end_held(&r, how, was, sizeof(was));
+	} else { /* ended (a record in MongoDB is always an ended one) */
+		snprintf(was, sizeof(was), "%s", r.state);
+		err = GL_E_INVALID_STATE;
+	}
+	free(r.lines);
+	if (err != GL_E_INVALID_STATE)
+		return err;
+	/* Ended already: done if it ended the same way (freed, or sold), else too late. */
+	enum stock_end then = stock_end_named(was);
+	bool sold = then != STOCK_END__MAX && stock_ends[then].sells;
+	return sold == stock_ends[how].sells ? GL_OK : GL_E_INVALID_STATE;
 }
 
 enum gl_err
 reservation_free(const char *id, const char *state)
 {
-	char was[16];
-	enum gl_err err = res_end(
-	        id, state, strcmp(state, "expired") == 0 ? "reservation.expired" : "stock.released",
-	        was, sizeof(was));
+	enum stock_end how = stock_end_named(state);
 
-	if (err == GL_E_INVALID_STATE)
-		return strcmp(was, "committed") == 0 ? GL_E_INVALID_STATE : GL_OK;
-	return err;
+	return how != STOCK_END__MAX && !stock_ends[how].sells ? reservation_end(id, how)
+	                                                       : GL_E_INTERNAL;
 }
 
 enum gl_err
 reservation_commit(const char *id)
 {
-	char was[16];
-	enum gl_err err = res_end(id, "committed", NULL, was, sizeof(was));
-
-	if (err == GL_E_INVALID_STATE)
-		return strcmp(was, "committed") == 0 ? GL_OK : GL_E_INVALID_STATE;
-	return err;
+	return reservation_end(id, STOCK_COMMITTED);
 }
 
 static void
@@ -510,7 +607,7 @@ reservation_reap(const bson_oid_t *oid)
 	enum gl_err err;
 
 	bson_oid_to_string(oid, id);
-	err = reservation_free(id, "expired");
+	err = reservation_end(id, STOCK_EXPIRED);
 	if (err == GL_OK)
 		gl_log(GL_LOG_INFO, NULL, "reservation %s expired: its units are free again", id);
 	else if (err == GL_E_NOT_FOUND || err == GL_E_INVALID_STATE)
@@ -527,7 +624,7 @@ enum gl_err
 reservation_release(struct gl_req *req)
 {
 	const char *id = gl_req_capture(req, "id");
-	enum gl_err err = reservation_free(id, "released");
+	enum gl_err err = reservation_end(id, STOCK_RELEASED);
 
 	if (err == GL_E_NOT_FOUND)
 		return gl_fail(req, err, NULL, "no reservation has this id");
@@ -542,7 +639,7 @@ enum gl_err
 reservation_commit_route(struct gl_req *req)
 {
 	const char *id = gl_req_capture(req, "id");
-	enum gl_err err = reservation_commit(id);
+	enum gl_err err = reservation_end(id, STOCK_COMMITTED);
 
 	if (err == GL_E_NOT_FOUND)
 		return gl_fail(req, err, NULL, "no reservation has this id");

@@ -59,12 +59,22 @@ enum gl_err stock_set(struct gl_req *req);
 enum gl_err reservation_create(struct gl_req *req);
 enum gl_err reservation_release(struct gl_req *req);
 enum gl_err reservation_commit_route(struct gl_req *req);
-/* Release what reservation id (24 hex) holds and mark it state ("released" or "expired");
- * GL_OK also when it had been released or expired, GL_E_INVALID_STATE when it is sold,
- * GL_E_NOT_FOUND when there is no such reservation. */
+/* How a reservation ends, once: each has its stored state and its event (reservations.c's
+ * table). */
+enum stock_end {
+	STOCK_RELEASED,  /* "released": freed, its order cancelled (stock.released) */
+	STOCK_EXPIRED,   /* "expired": freed, not paid in time (reservation.expired) */
+	STOCK_COMMITTED, /* "committed": sold, its order paid (no event: order.paid says it) */
+	STOCK_END__MAX
+};
+/* End reservation id (24 hex) as how: a freeing end releases its units, committing sells
+ * them.  GL_OK also when it had ended the same way (freed either way, or sold),
+ * GL_E_INVALID_STATE when it ended the other way, GL_E_NOT_FOUND when there is no such
+ * reservation. */
+enum gl_err reservation_end(const char *id, enum stock_end how);
+/* reservation_end by a state's name ("released" or "expired"), and as STOCK_COMMITTED:
+ * what events.c calls (a name it does not free by is GL_E_INTERNAL). */
 enum gl_err reservation_free(const char *id, const char *state);
-/* Sell what reservation id holds (its order is paid): GL_OK also when committed already,
- * GL_E_INVALID_STATE when it ended otherwise (released, expired), GL_E_NOT_FOUND. */
 enum gl_err reservation_commit(const char *id);
 /* Release every reservation past its expiry (reservation.expired tells its order). */
 void reservations_reap(void);

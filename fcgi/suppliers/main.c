@@ -15,7 +15,7 @@ static const struct gl_route routes[] = {
 int
 main(void)
 {
-	static const struct gl_service svc = { "suppliers", routes };
+	static const struct gl_service svc = { .name = "suppliers", .routes = routes };
 
 	return gl_app_main(&svc);
 }

@@ -84,6 +84,7 @@ req GET "/api/orders?status=cancelled"
 expect_json "[.items[].id] | index(\"$order\") == null" "and the status filter filters"
 req GET "/api/orders?status=lost"
 expect_error 400 validation_failed "an unknown status filter is refused"
+expect_json '.error.field == "status" and (.error.message | test("pending_payment, paid, preparing, ready, completed, cancelled"))' "naming the statuses there are"
 AUTH_TOKEN= req GET /api/orders
 expect_error 401 unauthenticated "anonymous callers see no orders"
 
@@ -116,6 +117,7 @@ for bad in 0 -1 1001 1.5 '"2"'; do
 done
 AUTH_TOKEN=$alice req POST /api/orders "$(order_body "$soup" 1 "$soup" 1)"
 expect_error 400 validation_failed "an item on two lines is refused"
+expect_json '.error.field == "lines[1].item_id" and (.error.message | test("lines\\[0\\]"))' "naming both lines"
 many=$(for i in $(seq 1 101); do printf '{"item_id":"%s","qty":1},' "$(newid)"; done)
 AUTH_TOKEN=$alice req POST /api/orders "{\"lines\":[${many%,}]}"
 expect_error 400 validation_failed "101 lines are refused"

@@ -19,6 +19,8 @@
 #include "json.h"
 #include "valid.h"
 
+static const char *const statuses[] = { "paid", "ready", "cancelled", NULL };
+
 static const struct gl_field choice_fields[] = {
 	{ .name = "label", .type = GL_T_STRING, .flags = GL_REQUIRED, .min = 1, .max = 16 },
 	{ .name = "contact", .type = GL_T_STRING, .min = 3, .max = 64, .check = gl_valid_email },
@@ -61,14 +63,20 @@ static const struct gl_field body_fields[] = {
 	  .max = 8,
 	  .item_max = 32,
 	  .max_bytes = 40 },
-	{ .name = "lines", .type = GL_T_OBJECTS, .min = 1, .max = 20, .fields = line_fields },
+	{ .name = "lines",
+	  .type = GL_T_OBJECTS,
+	  .min = 1,
+	  .max = 20,
+	  .fields = line_fields,
+	  .unique = "item_id" },
+	{ .name = "status", .type = GL_T_ENUM, .values = statuses },
 	{ 0 },
 };
 
 static const struct gl_field query_fields[] = {
 	{ .name = "limit", .type = GL_T_INT, .min = 1, .max = 200 },
 	{ .name = "after", .type = GL_T_OID },
-	{ .name = "status", .type = GL_T_STRING, .min = 1, .max = 20 },
+	{ .name = "status", .type = GL_T_ENUM, .values = statuses },
 	{ .name = "q", .type = GL_T_STRING, .min = 0, .max = 64 },
 	{ .name = "paid", .type = GL_T_BOOL },
 	{ .name = "email", .type = GL_T_STRING, .min = 3, .max = 254, .check = gl_valid_email },
@@ -116,6 +124,28 @@ check_string(const struct gl_field *f, const json_t *v, long long min, long long
 }
 
 /* Independently of lib/valid.c: obj has only declared keys, of their types and ranges. */
+/* A passed enum is exactly one of its values. */
+static void
+check_enum(const struct gl_field *f, const json_t *v)
+{
+	const char *const *e = f->values;
+
+	FUZZ_CHECK(json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v));
+	while (*e != NULL && strcmp(*e, json_string_value(v)) != 0)
+		e++;
+	FUZZ_CHECK(*e != NULL);
+}
+
+/* No two objects of a passed list share f->unique. */
+static void
+check_unique(const struct gl_field *f, const json_t *a)
+{
+	for (size_t i = 0; i < json_array_size(a); i++)
+		for (size_t j = 0; j < i; j++)
+			FUZZ_CHECK(!json_equal(json_object_get(json_array_get(a, i), f->unique),
+			                       json_object_get(json_array_get(a, j), f->unique)));
+}
+
 static void
 check_passed(const struct gl_field *fields, const json_t *obj, int depth)
 {
@@ -146,6 +176,9 @@ check_passed(const struct gl_field *fields, const json_t *obj, int depth)
 		case GL_T_BOOL:
 			FUZZ_CHECK(json_is_boolean(v));
 			break;
+		case GL_T_ENUM:
+			check_enum(f, v);
+			break;
 		case GL_T_STRINGS:
 		case GL_T_OBJECTS:
 			FUZZ_CHECK(json_is_array(v));
@@ -158,6 +191,8 @@ check_passed(const struct gl_field *fields, const json_t *obj, int depth)
 				else
 					check_passed(f->fields, item, depth + 1);
 			}
+			if (f->unique != NULL)
+				check_unique(f, v);
 			break;
 		}
 	}

@@ -14,6 +14,8 @@ static const struct gl_field line_fields[] = {
 	{ 0 },
 };
 
+static const char *const states[] = { "open", "shut", NULL };
+
 static const struct gl_field fields[] = {
 	{ "name", GL_T_STRING, GL_REQUIRED, 2, 5 },
 	{ "count", GL_T_INT, 0, -10, 1000 },
@@ -24,6 +26,8 @@ static const struct gl_field fields[] = {
 	{ "lines", GL_T_OBJECTS, 0, 0, 3, .fields = line_fields },
 	{ "email", GL_T_STRING, 0, 3, 254, .check = gl_valid_email },
 	{ "currency", GL_T_STRING, 0, 3, 3, .check = gl_valid_currency },
+	{ "state", GL_T_ENUM, .values = states },
+	{ "each", GL_T_OBJECTS, 0, 0, 3, .fields = line_fields, .unique = "item_id" },
 	{ 0 },
 };
 
@@ -34,7 +38,9 @@ struct obj_case {
 	const char *field; /* fail->field when want != GL_OK */
 };
 
-#define LINE "{\"item_id\":\"" OID "\",\"qty\":1}"
+#define LINE  "{\"item_id\":\"" OID "\",\"qty\":1}"
+#define LINE2 "{\"item_id\":\"" OID2 "\",\"qty\":2}"
+#define OID2  "5f1e2d3c4b5a69788796a5b5"
 
 static const struct obj_case obj_cases[] = {
 	/* the smallest valid body, and a full one */
@@ -164,6 +170,22 @@ static const struct obj_case obj_cases[] = {
 	{ "{\"name\":\"ab\",\"currency\":\"EU1\"}", false, GL_E_VALIDATION, "currency" },
 	{ "{\"name\":\"ab\",\"currency\":\"EURO\"}", false, GL_E_VALIDATION, "currency" },
 	{ "{\"name\":\"ab\",\"currency\":\"\xc3\x89UR\"}", false, GL_E_VALIDATION, "currency" },
+	/* GL_T_ENUM: one of the values, exactly */
+	{ "{\"name\":\"ab\",\"state\":\"open\"}", false, GL_OK, NULL },
+	{ "{\"name\":\"ab\",\"state\":\"shut\"}", false, GL_OK, NULL },
+	{ "{\"name\":\"ab\",\"state\":\"Open\"}", false, GL_E_VALIDATION, "state" },
+	{ "{\"name\":\"ab\",\"state\":\"ope\"}", false, GL_E_VALIDATION, "state" },
+	{ "{\"name\":\"ab\",\"state\":\"\"}", false, GL_E_VALIDATION, "state" },
+	{ "{\"name\":\"ab\",\"state\":1}", false, GL_E_VALIDATION, "state" },
+	{ "{\"name\":\"ab\",\"state\":[\"open\"]}", false, GL_E_VALIDATION, "state" },
+	/* .unique: no two objects share item_id */
+	{ "{\"name\":\"ab\",\"each\":[" LINE "," LINE2 "]}", false, GL_OK, NULL },
+	{ "{\"name\":\"ab\",\"each\":[" LINE "," LINE "]}", false, GL_E_VALIDATION,
+	  "each[1].item_id" },
+	{ "{\"name\":\"ab\",\"each\":[" LINE "," LINE2 "," LINE "]}", false, GL_E_VALIDATION,
+	  "each[2].item_id" },
+	{ "{\"name\":\"ab\",\"each\":[" LINE "," LINE2 ",{\"qty\":1}]}", false, GL_E_VALIDATION,
+	  "each[2].item_id" },
 };
 
 static void
@@ -344,6 +366,7 @@ static const struct gl_field page_fields[] = {
 
 static const struct gl_field search_fields[] = {
 	{ .name = "q", .type = GL_T_STRING, .min = 0, .max = 50 },
+	{ .name = "state", .type = GL_T_ENUM, .values = states },
 	{ .name = "open", .type = GL_T_BOOL },
 	{ .name = "limit", .type = GL_T_INT, .min = 1, .max = 200 },
 	{ 0 },
@@ -415,6 +438,10 @@ static const struct query_case query_cases[] = {
 	{ search_fields, "open=TRUE", GL_E_VALIDATION, "open", NULL },
 	{ search_fields, "q=123456789012345678901234567890123456789012345678901", GL_E_VALIDATION,
 	  "q", NULL },
+	{ search_fields, "state=shut", GL_OK, NULL, "{\"state\":\"shut\"}" },
+	{ search_fields, "state=sh%75t", GL_OK, NULL, "{\"state\":\"shut\"}" },
+	{ search_fields, "state=closed", GL_E_VALIDATION, "state", NULL },
+	{ search_fields, "state=", GL_E_VALIDATION, "state", NULL },
 	{ search_fields, "q=12345678901234567890123456789012345678901234567890", GL_OK, NULL,
 	  "{\"q\":\"12345678901234567890123456789012345678901234567890\"}" },
 };
@@ -611,10 +638,47 @@ test_query_alloc_failures(void)
 	}
 }
 
+static const struct gl_field one_state[] = {
+	{ "state", GL_T_ENUM, .values = states },
+	{ 0 },
+};
+
+/* What a wrong enum value and a repeated object are told; the email lowering. */
+static void
+test_enum_unique_lower(void)
+{
+	struct gl_valid_fail fail;
+	char *low;
+	json_t *j;
+
+	j = json_loads("{\"name\":\"ab\",\"state\":\"closed\"}", 0, NULL);
+	ok(gl_valid_object(fields, j, false, &fail) == GL_E_VALIDATION, "a wrong enum value");
+	is_str(fail.message, "must be one of: open, shut", "its message names the values");
+	json_decref(j);
+	j = json_loads("{\"name\":\"ab\",\"each\":[" LINE "," LINE2 "," LINE "]}", 0, NULL);
+	ok(gl_valid_object(fields, j, false, &fail) == GL_E_VALIDATION, "a repeated item_id");
+	is_str(fail.message, "repeats each[0]: one per item_id", "its message names the first");
+	json_decref(j);
+	/* {"\u0073\u0074...":"\u006f..."}: the key's 5 and the longest value's 4 characters */
+	ok(gl_valid_json_max(one_state) == 2 + (2 + 6 * 5) + 1 + (2 + 6 * 4) + 1,
+	   "an enum's worst case is its longest value escaped");
+	ok(gl_valid_query_max(one_state) == 3 * 5 + 1 + 3 * 4 + 1,
+	   "an enum's longest query is its longest value percent-encoded");
+
+	low = gl_valid_lower_dup("Ab.C@Ex\xc3\x89.COM");
+	is_str(low, "ab.c@ex\xc3\x89.com", "A-Z lowered, other bytes as they are");
+	free(low);
+	j = json_pack("{s:s}", "email", "X@Y.Z");
+	gl_valid_lower(j, "email");
+	is_str(json_string_value(json_object_get(j, "email")), "x@y.z", "lowered in an object");
+	json_decref(j);
+}
+
 int
 main(void)
 {
 	test_object_table();
+	test_enum_unique_lower();
 	test_object_misc();
 	test_checks();
 	test_query_table();
