@@ -277,7 +277,9 @@ check_unique(const struct gl_field *f, const json_t *a, size_t i, const char *pa
 
 	for (size_t j = 0; mine != NULL && j < i; j++)
 		if (json_equal(mine, json_object_get(json_array_get(a, j), f->unique))) {
-			snprintf(sub, sizeof(sub), "%s[%zu].%s", path, i, f->unique);
+			if (snprintf(sub, sizeof(sub), "%s[%zu].%s", path, i, f->unique) >=
+			    (int)sizeof(sub))
+				return fail_at(fail, path, "is nested too deeply");
 			return fail_at(fail, sub, "repeats %s[%zu]: one per %s", path, j,
 			               f->unique);
 		}

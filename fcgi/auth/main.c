@@ -2,7 +2,7 @@
 #include "app.h"
 #include "auth.h"
 
-static const struct gl_route routes[] = {
+static const struct gl_route auth_routes[] = {
 	{ GL_POST, "/api/auth/register", user_register, GL_ROLE_PUBLIC, register_fields },
 	{ GL_POST, "/api/auth/login", session_login, GL_ROLE_PUBLIC, login_fields },
 	{ GL_POST, "/api/auth/logout", session_logout, GL_ROLE_ANY },
@@ -19,7 +19,7 @@ main(void)
 {
 	static const struct gl_service svc = {
 		.name = "auth",
-		.routes = routes,
+		.routes = auth_routes,
 		.init = auth_init,
 	};
 

@@ -2,7 +2,7 @@
 #include "app.h"
 #include "customers.h"
 
-static const struct gl_route routes[] = {
+static const struct gl_route customers_routes[] = {
 	{ GL_POST, "/api/customers", customer_create, GL_ROLE_STAFF, customer_fields },
 	{ GL_GET, "/api/customers", customer_list, GL_ROLE_STAFF | GL_ROLE_CUSTOMER, NULL, 0,
 	  gl_page_query },
@@ -19,7 +19,7 @@ static const struct gl_route routes[] = {
 int
 main(void)
 {
-	static const struct gl_service svc = { .name = "customers", .routes = routes };
+	static const struct gl_service svc = { .name = "customers", .routes = customers_routes };
 
 	return gl_app_main(&svc);
 }

@@ -2,7 +2,7 @@
 #include "app.h"
 #include "kitchen.h"
 
-static const struct gl_route routes[] = {
+static const struct gl_route kitchen_routes[] = {
 	{ GL_GET, "/api/kitchen/tickets", ticket_list, GL_ROLE_STAFF, NULL, 0, ticket_query },
 	{ GL_GET, "/api/kitchen/tickets/{id}", ticket_get, GL_ROLE_STAFF },
 	{ GL_POST, "/api/kitchen/tickets/{id}/complete", ticket_complete, GL_ROLE_STAFF },
@@ -15,7 +15,7 @@ main(void)
 	static const char *const kept[] = { "tickets", NULL };
 	static const struct gl_service svc = {
 		.name = "kitchen",
-		.routes = routes,
+		.routes = kitchen_routes,
 		.init = kitchen_staff_start,
 		.tick = kitchen_tick,
 		.events = kitchen_events,

@@ -6,7 +6,7 @@
  * (tests/unit/fcgi/routes.c checks every table this way). */
 #define ITEM_BODY_MAX 32768
 
-static const struct gl_route routes[] = {
+static const struct gl_route menu_routes[] = {
 	{ GL_GET, "/api/menu", menu_list, GL_ROLE_ANY },
 	{ GL_GET, "/api/menu/items/{id}", item_get, GL_ROLE_ANY },
 	{ GL_POST, "/api/menu/items", item_create, GL_ROLE_STAFF, item_fields, ITEM_BODY_MAX },
@@ -19,7 +19,7 @@ static const struct gl_route routes[] = {
 int
 main(void)
 {
-	static const struct gl_service svc = { .name = "menu", .routes = routes };
+	static const struct gl_service svc = { .name = "menu", .routes = menu_routes };
 
 	return gl_app_main(&svc);
 }

@@ -6,7 +6,7 @@
  * (tests/unit/fcgi/routes.c checks every table this way). */
 #define ORDER_BODY_MAX 32768
 
-static const struct gl_route routes[] = {
+static const struct gl_route orders_routes[] = {
 	{ GL_POST, "/api/orders", order_place, GL_ROLE_CUSTOMER | GL_ROLE_STAFF, order_fields,
 	  ORDER_BODY_MAX },
 	{ GL_GET, "/api/orders", order_list, GL_ROLE_CUSTOMER | GL_ROLE_STAFF, NULL, 0,
@@ -22,7 +22,7 @@ main(void)
 	static const char *const kept[] = { "orders", NULL };
 	static const struct gl_service svc = {
 		.name = "orders",
-		.routes = routes,
+		.routes = orders_routes,
 		.tick = orders_tick,
 		.events = orders_events,
 		.kept = kept,

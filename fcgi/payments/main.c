@@ -2,7 +2,7 @@
 #include "app.h"
 #include "payments.h"
 
-static const struct gl_route routes[] = {
+static const struct gl_route payments_routes[] = {
 	{ GL_POST, "/api/payments", payment_create, GL_ROLE_CUSTOMER | GL_ROLE_STAFF,
 	  payment_fields },
 	{ GL_GET, "/api/payments/{id}", payment_get, GL_ROLE_CUSTOMER | GL_ROLE_STAFF },
@@ -15,7 +15,7 @@ main(void)
 	static const char *const kept[] = { "payments", NULL };
 	static const struct gl_service svc = {
 		.name = "payments",
-		.routes = routes,
+		.routes = payments_routes,
 		.tick = payments_tick,
 		.events = payments_events,
 		.kept = kept,

@@ -2,7 +2,7 @@
 #include "app.h"
 #include "reports.h"
 
-static const struct gl_route routes[] = {
+static const struct gl_route reports_routes[] = {
 	{ GL_GET, "/api/reports/summary", summary_get, GL_ROLE_STAFF, NULL, 0, summary_query },
 	{ 0 },
 };
@@ -12,7 +12,7 @@ main(void)
 {
 	static const struct gl_service svc = {
 		.name = "reports",
-		.routes = routes,
+		.routes = reports_routes,
 		.events = reports_events,
 	};
 

@@ -6,7 +6,7 @@
  * (tests/unit/fcgi/routes.c checks every table this way). */
 #define RESERVATION_BODY_MAX 32768
 
-static const struct gl_route routes[] = {
+static const struct gl_route stock_routes[] = {
 	{ GL_GET, "/api/stock/{item_id}", stock_get, GL_ROLE_STAFF },
 	{ GL_PUT, "/api/stock/{item_id}", stock_set, GL_ROLE_STAFF, stock_set_fields },
 	/* Other services only: nginx routes /internal/ on its loopback listener alone. */
@@ -24,7 +24,7 @@ main(void)
 {
 	static const struct gl_service svc = {
 		.name = "stock",
-		.routes = routes,
+		.routes = stock_routes,
 		.tick = stock_tick,
 		.events = stock_events,
 	};

@@ -2,7 +2,7 @@
 #include "app.h"
 #include "suppliers.h"
 
-static const struct gl_route routes[] = {
+static const struct gl_route suppliers_routes[] = {
 	{ GL_POST, "/api/suppliers", supplier_create, GL_ROLE_STAFF, supplier_fields },
 	{ GL_GET, "/api/suppliers", supplier_list, GL_ROLE_STAFF, NULL, 0, gl_page_query },
 	{ GL_GET, "/api/suppliers/{id}", supplier_get, GL_ROLE_STAFF },
@@ -15,7 +15,7 @@ static const struct gl_route routes[] = {
 int
 main(void)
 {
-	static const struct gl_service svc = { .name = "suppliers", .routes = routes };
+	static const struct gl_service svc = { .name = "suppliers", .routes = suppliers_routes };
 
 	return gl_app_main(&svc);
 }

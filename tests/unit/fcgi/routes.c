@@ -18,50 +18,32 @@ int auth_main(void), customers_main(void), kitchen_main(void), menu_main(void);
 int orders_main(void), payments_main(void), reports_main(void), stock_main(void);
 int suppliers_main(void);
 
-#define main   auth_main
-#define routes auth_routes
+#define main auth_main
 #include "../../../fcgi/auth/main.c"
-#undef routes
 #undef main
-#define main   customers_main
-#define routes customers_routes
+#define main customers_main
 #include "../../../fcgi/customers/main.c"
-#undef routes
 #undef main
-#define main   kitchen_main
-#define routes kitchen_routes
+#define main kitchen_main
 #include "../../../fcgi/kitchen/main.c"
-#undef routes
 #undef main
-#define main   menu_main
-#define routes menu_routes
+#define main menu_main
 #include "../../../fcgi/menu/main.c"
-#undef routes
 #undef main
-#define main   orders_main
-#define routes orders_routes
+#define main orders_main
 #include "../../../fcgi/orders/main.c"
-#undef routes
 #undef main
-#define main   payments_main
-#define routes payments_routes
+#define main payments_main
 #include "../../../fcgi/payments/main.c"
-#undef routes
 #undef main
-#define main   reports_main
-#define routes reports_routes
+#define main reports_main
 #include "../../../fcgi/reports/main.c"
-#undef routes
 #undef main
-#define main   stock_main
-#define routes stock_routes
+#define main stock_main
 #include "../../../fcgi/stock/main.c"
-#undef routes
 #undef main
-#define main   suppliers_main
-#define routes suppliers_routes
+#define main suppliers_main
 #include "../../../fcgi/suppliers/main.c"
-#undef routes
 #undef main
 
 static const struct {
