@@ -116,7 +116,7 @@ AUTH_TOKEN=$ctok req GET /api/suppliers
 expect_status 200 "the new role holds at once for the signed-in user"
 req PATCH "/api/auth/users/$cid" '{"role":"wizard"}'
 expect_error 400 validation_failed "an unknown role is refused"
-expect_json '.error.field == "role" and .error.message == "must be one of: customer, staff, admin"' "naming the roles there are"
+expect_json '.error.field == "role" and .error.message == "role must be one of: customer, staff, admin"' "naming the roles there are"
 req GET /api/auth/me
 admin_id=$(jq -r .id <<<"$BODY")
 req PATCH "/api/auth/users/$admin_id" '{"role":"customer"}'
