@@ -147,8 +147,7 @@ append_value(bson_t *out, const char *key, const struct gl_field *f, const json_
 	case GL_T_OBJECTS:
 		if (!BSON_APPEND_ARRAY_BEGIN(out, key, &child))
 			return false;
-		json_array_foreach(v, i, item)
-		{
+		json_array_foreach(v, i, item) {
 			snprintf(idx, sizeof(idx), "%zu", i);
 			if (f->type == GL_T_STRINGS) {
 				ok = ok && BSON_APPEND_UTF8(&child, idx, json_string_value(item));

@@ -105,8 +105,7 @@ due_import(const char *coll, const char *key)
 	if (have == 0) {
 		if (gl_db_find_all(coll, NULL, 100000, &all) != GL_OK)
 			return; /* MongoDB away: the next tick tries again */
-		json_array_foreach(all, i, e)
-		{
+		json_array_foreach(all, i, e) {
 			bson_oid_t oid;
 			if (gl_oid_parse(json_string_value(json_object_get(e, "id")), &oid) &&
 			    due_set(coll, &oid, json_integer_value(json_object_get(e, "expires")),

@@ -394,8 +394,7 @@ outbox_legacy(void)
 
 	if (done || gl_db_find_all("outbox", NULL, 1000, &due) != GL_OK)
 		return;
-	json_array_foreach(due, i, e)
-	{
+	json_array_foreach(due, i, e) {
 		const char *id = json_string_value(json_object_get(e, "id"));
 		if (gl_stop_requested() || id == NULL || !gl_oid_parse(id, &oid) ||
 		    outbox_settle(id, e) < 0) {

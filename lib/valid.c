@@ -188,8 +188,7 @@ check_keys(const json_t *j, const char *path, struct gl_valid_fail *fail, int de
 	if (depth > 16)
 		return fail_at(fail, path, "nested too deeply (16 levels at most)");
 	if (json_is_object(j)) {
-		json_object_foreach((json_t *)j, key, v)
-		{
+		json_object_foreach((json_t *)j, key, v) {
 			path_join(sub, sizeof(sub), path, key);
 			if (key[0] == '$' || strchr(key, '.') != NULL || key[0] == '\0')
 				return fail_at(fail, sub,
@@ -199,8 +198,7 @@ check_keys(const json_t *j, const char *path, struct gl_valid_fail *fail, int de
 				return GL_E_VALIDATION;
 		}
 	} else if (json_is_array(j)) {
-		json_array_foreach(j, i, v)
-		{
+		json_array_foreach(j, i, v) {
 			if (snprintf(sub, sizeof(sub), "%s[%zu]", path, i) >= (int)sizeof(sub))
 				return fail_at(fail, path, "is nested too deeply");
 			if (check_keys(v, sub, fail, depth + 1) != GL_OK)
@@ -319,8 +317,7 @@ check_value(const struct gl_field *f, const json_t *v, const char *path, struct 
 		if ((long long)json_array_size(v) < f->min ||
 		    (long long)json_array_size(v) > f->max)
 			return fail_at(fail, path, "must hold %lld..%lld items", f->min, f->max);
-		json_array_foreach(v, i, item)
-		{
+		json_array_foreach(v, i, item) {
 			if (snprintf(sub, sizeof(sub), "%s[%zu]", path, i) >= (int)sizeof(sub))
 				return fail_at(fail, path, "is nested too deeply");
 			if (f->type == GL_T_STRINGS) {
@@ -349,8 +346,7 @@ check_object(const struct gl_field *fields, const json_t *obj, bool partial, con
 	const char *key;
 	json_t *v;
 
-	json_object_foreach((json_t *)obj, key, v)
-	{
+	json_object_foreach((json_t *)obj, key, v) {
 		for (f = fields; f != NULL && f->name != NULL; f++)
 			if (strcmp(f->name, key) == 0)
 				break;

@@ -298,8 +298,7 @@ session_set_role(const char *user_id, const char *role)
 	bson_destroy(&update);
 	if (err != GL_OK)
 		return err;
-	json_array_foreach(list, i, s)
-	{
+	json_array_foreach(list, i, s) {
 		session_key(key, sizeof(key), json_string_value(json_object_get(s, "id")));
 		const char *keys[] = { key };
 		(void)gl_cache_del(keys, 1);

@@ -259,8 +259,7 @@ user_list(struct gl_req *req)
 	if ((err = gl_db_list("users", NULL, &page, &out)) != GL_OK)
 		return err;
 	items = json_object_get(out, "items");
-	json_array_foreach(items, i, doc)
-	{
+	json_array_foreach(items, i, doc) {
 		if ((pub = user_public_new(doc)) == NULL) {
 			json_decref(out);
 			return GL_E_INTERNAL;

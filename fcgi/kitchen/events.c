@@ -32,8 +32,7 @@ ticket_build(bson_t *doc, const json_t *data, const bson_oid_t *oid)
 	char tp[GL_TRACE_PARENT_SIZE] = "";
 	size_t i;
 
-	json_array_foreach(lines, i, l)
-	{
+	json_array_foreach(lines, i, l) {
 		items += json_integer_value(json_object_get(l, "qty"));
 	}
 	/* The cook's work joins this trace (cook.c): the order's, through order.paid. */

@@ -161,8 +161,7 @@ order_items(struct gl_req *req, struct order_draft *d)
 
 	if ((d->lines = json_array()) == NULL)
 		return GL_E_INTERNAL;
-	json_array_foreach(lines, i, line)
-	{
+	json_array_foreach(lines, i, line) {
 		if ((err = order_item(req, d, i, line)) != GL_OK)
 			return err;
 	}

@@ -113,8 +113,7 @@ count_paid_args(const json_t *data, const char **args, int *n, char (*qty)[24], 
 	         (long long)json_integer_value(json_object_get(data, "total_cents")));
 	args[(*n)++] = total;
 	args[(*n)++] = json_string_value(json_object_get(data, "currency"));
-	json_array_foreach(json_object_get(data, "lines"), i, l)
-	{
+	json_array_foreach(json_object_get(data, "lines"), i, l) {
 		snprintf(qty[i], sizeof(qty[i]), "%lld",
 		         (long long)json_integer_value(json_object_get(l, "qty")));
 		args[(*n)++] = json_string_value(json_object_get(l, "item_id"));

@@ -161,8 +161,7 @@ summary_top_items(json_t *all)
 	int argc = 0;
 	redisReply *r;
 
-	json_object_foreach(items, id, v)
-	{
+	json_object_foreach(items, id, v) {
 		if (sorted != NULL)
 			sorted[n++] = json_pack("{s:s, s:s, s:I}", "item_id", id, "name", "", "qty",
 			                        (json_int_t)json_integer_value(v));
@@ -177,13 +176,11 @@ summary_top_items(json_t *all)
 	free(sorted);
 	argv[argc++] = "HMGET";
 	argv[argc++] = "galley:reports:items";
-	json_array_foreach(top, i, e)
-	{
+	json_array_foreach(top, i, e) {
 		argv[argc++] = json_string_value(json_object_get(e, "item_id"));
 	}
 	if (argc > 2 && (r = gl_redis_strv(GL_REDIS_STORE, argc, argv)) != NULL) {
-		json_array_foreach(top, i, e)
-		{
+		json_array_foreach(top, i, e) {
 			if (r->type == REDIS_REPLY_ARRAY && i < r->elements &&
 			    r->element[i]->type == REDIS_REPLY_STRING)
 				json_object_set_new(e, "name", json_string(r->element[i]->str));
@@ -213,8 +210,7 @@ summary_low_stock_new(const struct gl_req *req)
 		json_decref(low);
 		return json_null();
 	}
-	json_array_foreach(items, i, it)
-	{
+	json_array_foreach(items, i, it) {
 		const char *id = json_string_value(json_object_get(it, "id"));
 		bson_oid_t oid;
 

@@ -258,8 +258,7 @@ res_call_init(struct res_call *c, const char *const keys[5], const char *const a
 
 	memcpy(c->keys, keys, 5 * sizeof(*keys));
 	memcpy(c->args, args, 7 * sizeof(*args));
-	json_array_foreach(lines, i, line)
-	{
+	json_array_foreach(lines, i, line) {
 		stock_level_key(c->levels[i], sizeof(c->levels[i]),
 		                json_string_value(json_object_get(line, "item_id")) ?: "");
 		snprintf(c->qtys[i], sizeof(c->qtys[i]), "%lld",
@@ -344,8 +343,7 @@ reserve_new(struct gl_req *req, struct reserve *rs)
 	bson_oid_to_string(&id, rs->id);
 	if ((rs->lines = json_array()) == NULL)
 		return GL_E_INTERNAL;
-	json_array_foreach(lines, i, line)
-	{
+	json_array_foreach(lines, i, line) {
 		json_array_append_new(rs->lines, json_pack("{s:O, s:O}", "item_id",
 		                                           json_object_get(line, "item_id"), "qty",
 		                                           json_object_get(line, "qty")));

@@ -67,8 +67,7 @@ normalised(const struct gl_field *fields, const json_t *obj)
 					*p = (char)(*p + 32);
 			json_object_set_new(out, f->name, json_string(buf));
 		} else if (f->type == GL_T_OBJECTS) {
-			json_array_foreach(v, i, item)
-			{
+			json_array_foreach(v, i, item) {
 				json_array_set_new(v, i, normalised(f->fields, item));
 			}
 		}

@@ -155,8 +155,7 @@ check_passed(const struct gl_field *fields, const json_t *obj, int depth)
 	size_t i;
 
 	FUZZ_CHECK(depth < 8 && json_is_object(obj));
-	json_object_foreach((json_t *)obj, key, v)
-	{
+	json_object_foreach((json_t *)obj, key, v) {
 		FUZZ_CHECK(key[0] != '$' && strchr(key, '.') == NULL);
 		for (f = fields; f->name != NULL && strcmp(f->name, key) != 0; f++)
 			;
@@ -184,8 +183,7 @@ check_passed(const struct gl_field *fields, const json_t *obj, int depth)
 			FUZZ_CHECK(json_is_array(v));
 			FUZZ_CHECK((long long)json_array_size(v) >= f->min &&
 			           (long long)json_array_size(v) <= f->max);
-			json_array_foreach(v, i, item)
-			{
+			json_array_foreach(v, i, item) {
 				if (f->type == GL_T_STRINGS)
 					check_string(f, item, 1, f->item_max);
 				else
