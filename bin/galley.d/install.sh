@@ -8,7 +8,7 @@ PACKAGES=(build-essential autoconf automake libtool pkg-config nginx libfcgi-dev
 	redis-server redis-tools jq curl clang-format wrk iproute2 libnginx-mod-http-js libnginx-mod-nchan
 	libnginx-mod-http-set-misc libnginx-mod-http-cache-purge # the auth check's cache (nginx.conf.in)
 	openssl # bin/galley test: the test stack's self-signed certificate (tests/e2e/43-tls.sh)
-	python3-yaml libfcgi-bin # these two: tests/unit/deploy.py (docker/'s files, its pool probe)
+	python3-yaml libfcgi-bin # tests/unit/deploy.py (docker/'s files, its pool probe); the YAML one: render-k8s too
 	prometheus # its promtool: tests/unit/alerts.sh (docker/prometheus/'s rules and their tests)
 	clang libclang-rt-14-dev llvm) # tests/fuzz/: clang, its libFuzzer and sanitizer runtimes, llvm-symbolizer
 GO_FALLBACK_DIR=/usr/local/go/bin
