@@ -243,7 +243,7 @@ cmd_restart_redis() {
 }
 
 cmd_restart_mongo() {
-	local port bin
+	local port
 	load_config
 	load_env
 	component_pid nginx >/dev/null || die "the stack in $RUN is not running"
@@ -253,13 +253,8 @@ cmd_restart_mongo() {
 		return 0
 	fi
 	port=${MONGO_URI##*:}
-	if command -v mongod >/dev/null; then
-		spawn mongo "$(command -v mongod)" --dbpath "$RUN/data/mongo" --bind_ip "127.0.0.1${PRIVATE:+,$PRIVATE}" \
-			--port "$port" --nounixsocket --quiet
-	else
-		bin=$(ferretdb_binary)
-		spawn mongo "$bin" -listen-addr "$(data_host):$port" -sqlite-dir "$RUN/data/mongo" -log-level error
-	fi
+	mongo_bin
+	spawn_mongo "$port"
 	wait_for 30 mongo_ready "$port" || die "the MongoDB-wire server did not listen on $port"
 	say "mongo started (pid $(component_pid mongo))"
 }

@@ -2,28 +2,38 @@
 # Redis, the store Redis (AOF on), with up --ha their replicas and three Sentinels, the
 # MongoDB-wire server (mongod or galley-ferretdb); then sql/ applied by galley-sql.
 
+# on_free_port NAME SECONDS NOT_READY FAILED SPAWN READY: server NAME on a free port, PORT_OF:
+# `SPAWN PORT NAME` starts it, `READY PORT NAME` says it answers, asked for up to SECONDS. A
+# random port can be taken between the check and the bind: then another, 5 tries in all. Exits
+# (fail_start) with "NOT_READY on PORT" when it runs but does not answer, FAILED when it never
+# starts.
+on_free_port() {
+	local name=$1 secs=$2 try port
+	for try in 1 2 3 4 5; do
+		pick_port
+		port=$FREE_PORT
+		"$5" "$port" "$name"
+		if wait_for "$secs" "$6" "$port" "$name"; then
+			PORT_OF=$port
+			return 0
+		fi
+		component_pid "$name" >/dev/null && fail_start "$name" "$3 on $port"
+		grep -qi 'address already in use' "$RUN/logs/$name.log" || break
+		say "port $port was taken, retrying"
+	done
+	fail_start "$name" "$4"
+}
+
 start_redis() {
 	if [[ -n ${GALLEY_REDIS_URL:-} ]]; then
 		REDIS_URL=$GALLEY_REDIS_URL
 		return 0
 	fi
-	local port try
 	mkdir -p "$RUN/data/redis"
 	# TCP on loopback rather than a unix socket: redis-cli -u and other tools take a
-	# redis:// URL only. A random port can be taken between the check and the bind: retry.
-	for try in 1 2 3 4 5; do
-		pick_port
-		port=$FREE_PORT
-		spawn_redis "$port"
-		if wait_for 20 redis_ready "$port"; then
-			REDIS_URL="redis://$(data_host):$port/0"
-			return 0
-		fi
-		component_pid redis >/dev/null && fail_start redis "Redis did not answer PING on $port"
-		grep -qi 'address already in use' "$RUN/logs/redis.log" || break
-		say "port $port was taken, retrying"
-	done
-	fail_start redis "redis-server failed to start"
+	# redis:// URL only.
+	on_free_port redis 20 "Redis did not answer PING" "redis-server failed to start" spawn_redis redis_ready
+	REDIS_URL="redis://$(data_host):$PORT_OF/0"
 }
 
 # spawn_redis PORT: the cache, a Redis that persists nothing, on loopback (and on the
@@ -62,22 +72,10 @@ start_store() {
 		STORE_URL=$GALLEY_STORE_URL
 		return 0
 	fi
-	local port try
 	mkdir -p "$RUN/data/store"
-	# A random port can be taken between the check and the bind: retry.
-	for try in 1 2 3 4 5; do
-		pick_port
-		port=$FREE_PORT
-		spawn_store "$port"
-		if wait_for 20 redis_ready "$port" store; then
-			STORE_URL="redis://$(data_host):$port/0"
-			return 0
-		fi
-		component_pid store >/dev/null && fail_start store "the store Redis did not answer PING on $port"
-		grep -qi 'address already in use' "$RUN/logs/store.log" || break
-		say "port $port was taken, retrying"
-	done
-	fail_start store "redis-server (the store) failed to start"
+	on_free_port store 20 "the store Redis did not answer PING" "redis-server (the store) failed to start" \
+		spawn_store redis_ready
+	STORE_URL="redis://$(data_host):$PORT_OF/0"
 }
 
 # ---------------------------------------------------------------- Redis with Sentinel (up --ha)
@@ -110,6 +108,18 @@ ha_spawn() {
 	esac
 }
 
+# ha_spawn_new PORT NAME: NAME of the HA set on PORT with no data yet (start_ha); a replica
+# of its primary as up started it.
+ha_spawn_new() {
+	local of=""
+	case $2 in
+	redis-replica) of=${REDIS_URL##*:} of=${of%%/*} ;;
+	store-replica) of=${STORE_URL##*:} of=${of%%/*} ;;
+	esac
+	rm -rf "$RUN/data/$2"
+	ha_spawn "$2" "$1" "$of"
+}
+
 # sentinel_conf PORT DIR: a Sentinel watching both primaries. down-after: how long a primary may
 # not answer before it is taken for dead (GALLEY_SENTINEL_DOWN_MS, 2 s by default: above the
 # pauses of a loaded machine, below a client's patience).
@@ -132,29 +142,13 @@ start_ha() {
 	((HA)) || return 0
 	[[ -z ${GALLEY_REDIS_URL:-}${GALLEY_STORE_URL:-}${GALLEY_REDIS_SENTINELS:-} ]] ||
 		die "--ha starts its own Redis: unset GALLEY_REDIS_URL, GALLEY_STORE_URL and GALLEY_REDIS_SENTINELS"
-	local name port list="" of try
+	local name list=""
 	for name in $HA_NAMES; do
+		on_free_port "$name" 20 "$name did not answer PING" "$name failed to start" ha_spawn_new redis_ready
 		case $name in
-		redis-replica) of=${REDIS_URL##*:} of=${of%%/*} ;;
-		store-replica) of=${STORE_URL##*:} of=${of%%/*} ;;
-		*) of="" ;;
-		esac
-		# A random port can be taken between the check and the bind: retry.
-		for try in 1 2 3 4 5; do
-			pick_port
-			port=$FREE_PORT
-			rm -rf "$RUN/data/$name"
-			ha_spawn "$name" "$port" "$of"
-			wait_for 20 redis_ready "$port" "$name" && break
-			component_pid "$name" >/dev/null && fail_start "$name" "$name did not answer PING on $port"
-			grep -qi 'address already in use' "$RUN/logs/$name.log" && ((try < 5)) ||
-				fail_start "$name" "$name failed to start"
-			say "port $port was taken, retrying"
-		done
-		case $name in
-		redis-replica) REDIS_REPLICA_PORT=$port ;;
-		store-replica) STORE_REPLICA_PORT=$port ;;
-		*) list+="${list:+,}$(data_host):$port" ;;
+		redis-replica) REDIS_REPLICA_PORT=$PORT_OF ;;
+		store-replica) STORE_REPLICA_PORT=$PORT_OF ;;
+		*) list+="${list:+,}$(data_host):$PORT_OF" ;;
 		esac
 	done
 	export GALLEY_REDIS_SENTINELS=$list GALLEY_REDIS_REPLICA_PORT=$REDIS_REPLICA_PORT \
@@ -204,30 +198,28 @@ start_mongo() {
 		MONGO_URI=$GALLEY_MONGO_URI
 		return 0
 	fi
-	local bin port try
-	if command -v mongod >/dev/null; then bin=$(command -v mongod); else bin=$(ferretdb_binary); fi
+	mongo_bin
 	mkdir -p "$RUN/data/mongo"
-	# A random port can be taken between the check and the bind: try another.
-	for try in 1 2 3 4 5; do
-		pick_port
-		port=$FREE_PORT
-		if [[ $bin == */mongod ]]; then
-			spawn mongo "$bin" --dbpath "$RUN/data/mongo" --bind_ip "127.0.0.1${PRIVATE:+,$PRIVATE}" \
-				--port "$port" --nounixsocket --quiet
-		else
-			# It takes one address: the private one when there is one, which every worker uses.
-			spawn mongo "$bin" -listen-addr "$(data_host):$port" -sqlite-dir "$RUN/data/mongo" \
-				-log-level error # warn logs every endSessions that mongoc sends
-		fi
-		if wait_for 30 mongo_ready "$port"; then
-			MONGO_URI="mongodb://$(data_host):$port"
-			return 0
-		fi
-		component_pid mongo >/dev/null && fail_start mongo "${bin##*/} did not listen on $port"
-		grep -qi 'address already in use' "$RUN/logs/mongo.log" || break
-		say "port $port was taken, retrying"
-	done
-	fail_start mongo "${bin##*/} failed to start"
+	on_free_port mongo 30 "${MONGO_BIN##*/} did not listen" "${MONGO_BIN##*/} failed to start" spawn_mongo mongo_ready
+	MONGO_URI="mongodb://$(data_host):$PORT_OF"
+}
+
+# mongo_bin: MONGO_BIN, the MongoDB-wire server to run: mongod when on PATH, else
+# galley-ferretdb (built once: ferretdb_binary).
+mongo_bin() {
+	if command -v mongod >/dev/null; then MONGO_BIN=$(command -v mongod); else MONGO_BIN=$(ferretdb_binary); fi
+}
+
+# spawn_mongo PORT: MONGO_BIN listening on PORT, on the data in data/mongo/.
+spawn_mongo() {
+	if [[ $MONGO_BIN == */mongod ]]; then
+		spawn mongo "$MONGO_BIN" --dbpath "$RUN/data/mongo" --bind_ip "127.0.0.1${PRIVATE:+,$PRIVATE}" \
+			--port "$1" --nounixsocket --quiet
+	else
+		# It takes one address: the private one when there is one, which every worker uses.
+		spawn mongo "$MONGO_BIN" -listen-addr "$(data_host):$1" -sqlite-dir "$RUN/data/mongo" \
+			-log-level error # warn logs every endSessions that mongoc sends
+	fi
 }
 
 mongo_ready() {
