@@ -23,8 +23,8 @@ EXTRA_DIST += tests/unit/pool.sh
 # with what bin/galley renders for them (bin/galley.d/).
 TESTS += tests/unit/deploy.py
 EXTRA_DIST += tests/unit/deploy.py docker bin
-# The test runner (bin/galley test).
-EXTRA_DIST += tests/run.sh
+# The test runner (bin/galley test) and what tests/e2e/lib.sh and tests/bench/lib.sh share.
+EXTRA_DIST += tests/run.sh tests/common.sh
 # docker/prometheus/: the config and alerting rules load, the rules' unit tests pass (promtool).
 TESTS += tests/unit/alerts.sh
 EXTRA_DIST += tests/unit/alerts.sh
