@@ -28,9 +28,12 @@ TESTS += tests/unit/auth/secret tests/unit/format.sh
 # galley-pool on its own (fcgi/pool/): its refusals, its sockets, its status, its workers' lives.
 TESTS += tests/unit/pool.sh
 EXTRA_DIST += tests/unit/pool.sh
-# docker/'s deployment files against the project (python3-yaml; nginx -t; the pools' probe).
+# docker/'s deployment files against the project (python3-yaml; nginx -t; the pools' probe),
+# with what bin/galley renders for them (bin/galley.d/).
 TESTS += tests/unit/deploy.py
-EXTRA_DIST += tests/unit/deploy.py docker
+EXTRA_DIST += tests/unit/deploy.py docker bin
+# The test runner (bin/galley test) and what tests/e2e/lib.sh and tests/bench/lib.sh share.
+EXTRA_DIST += tests/run.sh tests/common.sh
 # docker/prometheus/: the config and alerting rules load, the rules' unit tests pass (promtool).
 TESTS += tests/unit/alerts.sh
 EXTRA_DIST += tests/unit/alerts.sh

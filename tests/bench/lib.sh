@@ -1,17 +1,18 @@
 # tests/bench/lib.sh: what the benchmarks share, sourced after `set -euo pipefail`.
 # A temporary folder cleaned up on exit, a bare FastCGI "hello" pool (the baseline every
-# number is compared with), free ports, and an nginx of the benchmark's own.
+# number is compared with), and an nginx of the benchmark's own; with tests/common.sh's
+# helpers (free_port, now_ms, stocked_item, ...), which tests/e2e/lib.sh has too.
 #   bench_tmp                        the folder ($BENCH_TMP), removed on exit with all below
 #   bench_hello_start WORKERS        builds tests/bench/hello.c, starts 1 pool of it under
 #                                    galley-pool (the services' own pool manager): $HELLO_SOCK
-#   free_port                        prints a free TCP port on 127.0.0.1
 #   bench_nginx_start HTTP-BODY      starts nginx with this inside http { } (one worker,
 #                                    no access log); returns when it runs
 #   bench_baseline WORKERS           hello + nginx: $P_STATIC (`return 200`) and $P_HELLO
 #                                    (nginx -> FastCGI hello), answering when it returns
 #   api METHOD PATH TOKEN [BODY]     a call to the running stack ($GALLEY_URL)
 #   bench_tokens                     $ADMIN (the stack's admin) and $TOKEN (a new customer)
-#   bench_item NAME PRICE            a new menu item with a billion on hand; prints its id
+#   bench_item NAME PRICE            a new menu item with a billion on hand (stocked_item, as
+#                                    $ADMIN); prints its id
 #   bench_post_script TOKEN BODY     a wrk script that POSTs BODY as JSON with TOKEN; prints
 #                                    its path
 #   bench_row NAME CONNS SECS URL [wrk args...]   one wrk run, printed as a table row:
@@ -21,22 +22,17 @@
 #                                    the load tool with `taskset -c OTHER` so that the stack,
 #                                    not the tool, is what runs out of CPU
 bench_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../common.sh
+. "$bench_top/tests/common.sh"
 
 # bench_stack NAME: load the running stack's env ($GALLEY_RUN, else .run) into the
 # environment, or exit 2 naming NAME; warn when the kitchen's time per unit is not 0 (the
 # times then include it).
 bench_stack() {
-	local run=${GALLEY_RUN:-$bench_top/.run}
-	[ -f "$run/env" ] || { echo "$1: no stack in $run: run bin/galley up first" >&2; exit 2; }
-	set -a
-	. "$run/env"
-	set +a
+	stack_env || { echo "$1: no stack (no $STACK_ENV): run bin/galley up first" >&2; exit 2; }
 	[ "${GALLEY_KITCHEN_SECONDS_PER_ITEM:-30}" = 0 ] ||
 		echo "$1: note: the kitchen takes ${GALLEY_KITCHEN_SECONDS_PER_ITEM:-30} s per unit; the times include it" >&2
 }
-
-# now_ms: the wall clock in milliseconds.
-now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 
 bench_stack_pids() {
 	local f p
@@ -123,14 +119,6 @@ bench_hello_start() {
 	bench_hello_pid=$!
 }
 
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 40000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-	done
-}
-
 bench_nginx_start() {
 	local t=$BENCH_TMP user_line=""
 	[ "$(id -u)" = 0 ] && user_line="user root root;"
@@ -178,12 +166,9 @@ bench_tokens() {
 }
 
 bench_item() {
-	local id
-	[ -n "${bench_supplier:-}" ] ||
-		bench_supplier=$(api POST /api/suppliers "$ADMIN" '{"name":"Bench supplier","email":"bench'$RANDOM'@supplier.example"}' | jq -r .id)
-	id=$(api POST /api/menu/items "$ADMIN" "{\"name\":\"$1\",\"price_cents\":$2,\"supplier_id\":\"$bench_supplier\"}" | jq -r .id)
-	api PUT "/api/stock/$id" "$ADMIN" '{"on_hand":1000000000}' >/dev/null
-	echo "$id"
+	stocked_item "$1" "$2" 1000000000 "$ADMIN" ||
+		{ echo "bench: no item $1: $STATUS $BODY" >&2; return 1; }
+	echo "$ITEM"
 }
 
 bench_post_script() {

@@ -9,7 +9,6 @@ if ((${GALLEY_RESERVATION_TTL:-900} > 40)); then
 	exit 1
 fi
 
-newid() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 internal() { # METHOD PATH [BODY]: a call between services, on the internal listener
 	local out
 	out=$(curl -sS --max-time 20 -X "$1" -H 'Content-Type: application/json' ${3:+--data-binary "$3"} \
@@ -17,7 +16,6 @@ internal() { # METHOD PATH [BODY]: a call between services, on the internal list
 	STATUS=${out##*$'\n'}
 	BODY=${out%$'\n'*}
 }
-level() { req GET "/api/stock/$1"; }
 reserve() { internal POST /internal/stock/reservations "{\"order_id\":\"$1\",\"lines\":$2}"; }
 
 a=$(newid) b=$(newid)

@@ -12,12 +12,10 @@ if ((${GALLEY_RESERVATION_TTL:-900} > 40)); then
 	exit 1
 fi
 
-newid() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 item() { # NAME PRICE [AVAILABLE]: a new menu item; prints its id
 	req POST /api/menu/items "{\"name\":\"$1\",\"price_cents\":$2,\"supplier_id\":\"$supplier\",\"available\":${3:-true}}"
 	jq -r .id <<<"$BODY"
 }
-level() { req GET "/api/stock/$1"; }
 order_body() { # ITEM QTY [ITEM QTY]...: {"lines":[...]}
 	local lines=""
 	while (($# >= 2)); do

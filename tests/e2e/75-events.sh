@@ -166,7 +166,6 @@ AUTH_TOKEN=$eve req GET "/api/orders/$gone"
 expect_json '.status == "cancelled"' "the order stays cancelled"
 
 # Stock down while events arrive: they wait for it; back, it handles each once.
-newid() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 reserve() { # ITEM QTY: a reservation for a new order; prints its id
 	curl -sS -X POST -H 'Content-Type: application/json' "$GALLEY_INTERNAL_URL/internal/stock/reservations" \
 		--data-binary "{\"order_id\":\"$(newid)\",\"lines\":[{\"item_id\":\"$1\",\"qty\":$2}]}" | jq -r .id

@@ -7,7 +7,6 @@
 # it is back): 58-mongo-down.sh.
 . "$(dirname "$0")/lib.sh"
 
-newid() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 req POST /api/suppliers "{\"name\":\"Kept test supplier\",\"email\":\"kept$RANDOM$RANDOM@supplier.example\"}"
 supplier=$(jq -r .id <<<"$BODY")
 req POST /api/menu/items "{\"name\":\"Kept soup\",\"price_cents\":450,\"supplier_id\":\"$supplier\"}"

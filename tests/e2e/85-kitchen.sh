@@ -16,7 +16,6 @@ if [[ ${GALLEY_KITCHEN_SECONDS_PER_ITEM:-30} != 1 ]]; then
 	exit 1
 fi
 
-newid() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 # xadd EVENT-JSON...: add them to the orders stream as lib/events writes them, all at once
 # (one script: no consumer reads between them)
 xadd() {

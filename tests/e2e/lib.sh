@@ -18,7 +18,7 @@
 # `AUTH_TOKEN=$other req ...` another user) or for good (AUTH_TOKEN=$other). Raw curl calls
 # on protected routes must add -H "Authorization: Bearer $AUTH_TOKEN" themselves.
 #
-# API:
+# API (and tests/common.sh's: wait_until, stocked_item, newid, free_port, now_ms):
 #   req METHOD PATH [BODY|@FILE|@-|""] [curl args...]   sets STATUS, BODY, HEADERS (CR
 #                            stripped); a body gets Content-Type: application/json; "" = no
 #                            body, and so is a third argument that starts like a curl option
@@ -26,10 +26,7 @@
 #                            when it is non-empty
 #   login EMAIL PASSWORD                      POST /api/auth/login (anonymous): sets TOKEN to
 #                            the token, or "" and returns 1 on failure; STATUS, BODY as req
-#   stocked_item NAME PRICE ON_HAND           a new supplier and menu item with ON_HAND in
-#                            stock: ITEM is its id, SUPPLIER the supplier's; the item is asked
-#                            for until made (an earlier fault may leave menu's circuit to
-#                            suppliers open for seconds: 503); returns 1 if it never is
+#   level ITEM                                GET /api/stock/ITEM: STATUS, BODY as req
 #   customer NAME                             register a new customer (a fresh email) and
 #                            sign it in: TOKEN as login
 #   check "desc" CMD ARGS...                 ok/not ok on CMD's exit status
@@ -37,7 +34,6 @@
 #   expect_json 'JQ_BOOLEAN_EXPR' "desc"      jq -e on BODY
 #   expect_error CODE ERROR_CODE "desc"       STATUS, .error.code, non-empty .error.message
 #   expect_header 'Name' 'regex' "desc"       a Name: header (any case) whose value matches
-#   wait_until TIMEOUT_S CMD ARGS...          poll CMD every 0.1 s; non-zero on timeout
 #   fire N FILE PATH BODY                     N simultaneous POSTs of BODY to PATH (public,
 #                            with AUTH_TOKEN), in the background, each appending its status
 #                            code to FILE; `wait` for them
@@ -63,17 +59,11 @@
 #                            a steady load of placements and reads under a fault, and the
 #                            counts afterwards (see "load under faults" below)
 
-if [[ -z ${GALLEY_URL:-} ]]; then
-	_gl_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-	_gl_env="${GALLEY_RUN:-$_gl_top/.run}/env"
-	if [[ ! -f $_gl_env ]]; then
-		echo "Bail out! no GALLEY_URL and no $_gl_env: run bin/galley up (or bin/galley test)"
-		exit 1
-	fi
-	set -a
-	# shellcheck disable=SC1090
-	source "$_gl_env"
-	set +a
+# shellcheck source=../common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
+if [[ -z ${GALLEY_URL:-} ]] && ! stack_env; then
+	echo "Bail out! no GALLEY_URL and no $STACK_ENV: run bin/galley up (or bin/galley test)"
+	exit 1
 fi
 : "${GALLEY_TOP:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 
@@ -124,19 +114,7 @@ login() {
 	return 0
 }
 
-stocked_item() {
-	req POST /api/suppliers "{\"name\":\"$1 supplier\",\"email\":\"s$RANDOM$RANDOM@supplier.example\"}"
-	SUPPLIER=$(jq -r .id <<<"$BODY")
-	_gl_make_item() {
-		req POST /api/menu/items "{\"name\":\"$1\",\"price_cents\":$2,\"supplier_id\":\"$SUPPLIER\"}"
-		[[ $STATUS == 201 ]]
-	}
-	ITEM=""
-	wait_until 15 _gl_make_item "$1" "$2" || return 1
-	ITEM=$(jq -r .id <<<"$BODY")
-	req PUT "/api/stock/$ITEM" "{\"on_hand\":$3}"
-	[[ $STATUS == 200 ]]
-}
+level() { req GET "/api/stock/$1"; }
 
 customer() {
 	local email="$1$RANDOM$RANDOM@e2e.example"
@@ -195,18 +173,6 @@ _gl_has_header() {
 		[[ $value =~ $2 ]] && return 0
 	done <<<"$HEADERS"
 	return 1
-}
-
-wait_until() {
-	local ms end
-	ms=$(awk -v t="$1" 'BEGIN { printf "%d", t * 1000 }')
-	shift
-	end=$((${EPOCHREALTIME/./} / 1000 + ms))
-	until "$@"; do
-		((${EPOCHREALTIME/./} / 1000 < end)) || return 1
-		sleep 0.1
-	done
-	return 0
 }
 
 fire() {

@@ -68,7 +68,8 @@ def rel(path):
 SERVICES = sorted(os.path.basename(os.path.dirname(p)) for p in glob.glob(TOP + "/fcgi/*/main.c"))
 ok(len(SERVICES) > 0, "fcgi/*/main.c names the services: " + " ".join(SERVICES))
 CONF_VARS = set(re.findall(r'"(GALLEY_[A-Z0-9_]+)"', read(TOP + "/lib/conf.c")))
-GALLEY = read(TOP + "/bin/galley")
+# bin/galley: its help (the front) and the parts it sources (bin/galley.d/), where the CT_* are.
+GALLEY = "".join(read(f) for f in [TOP + "/bin/galley"] + sorted(glob.glob(TOP + "/bin/galley.d/*.sh")))
 usage = GALLEY[GALLEY.index("usage() {") : GALLEY.index("\nEOF\n")]
 DOC_VARS = set(re.findall(r"GALLEY_[A-Z0-9_]+", usage))
 for pattern in set(re.findall(r"GALLEY_<SVC>_[A-Z]+", usage)):
