@@ -50,7 +50,7 @@ static const struct conf_var conf_vars[] = {
 	{ "GALLEY_REQUEST_TIMEOUT_S", CONF_LONG, "30", 0, 86400, &gl_conf.request_timeout_s },
 	{ "GALLEY_MAX_REQUESTS", CONF_LONG, "0", 0, 1000000000, &gl_conf.max_requests },
 	/* Read by each worker (admit.h); per service too, as galley-pool's are. */
-	{ "GALLEY_QUEUE_WAIT_MS", CONF_LONG, "50", 0, 60000, &gl_conf.queue_wait_ms },
+	{ "GALLEY_QUEUE_WAIT_MS", CONF_LONG, "25", 0, 60000, &gl_conf.queue_wait_ms },
 	{ "GALLEY_QUEUE_BURST_MS", CONF_LONG, "100", 1, 60000, &gl_conf.queue_burst_ms },
 	{ "OTEL_EXPORTER_OTLP_ENDPOINT", CONF_STR, "", 0, 0, &gl_conf.otlp_endpoint },
 	{ "OTEL_SERVICE_NAME", CONF_STR, "", 0, 0, &gl_conf.otel_service_name },

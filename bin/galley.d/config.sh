@@ -38,7 +38,7 @@ svc_setting() {
 }
 
 # svc_inflight TARGET SVC: the requests nginx lets in flight at once to SVC's pools (its
-# bounded queue, nginx.conf.in): pools x workers x GALLEY_INFLIGHT_PER_WORKER [16]. In the
+# bounded queue, nginx.conf.in): pools x workers x GALLEY_INFLIGHT_PER_WORKER [8]. In the
 # containers the pools are replicas nginx cannot count: GALLEY_INFLIGHT [256] per service.
 svc_inflight() {
 	local per
@@ -55,14 +55,14 @@ svc_inflight() {
 }
 
 # svc_inflight_per_worker SVC: GALLEY_<SVC>_INFLIGHT_PER_WORKER, else
-# GALLEY_INFLIGHT_PER_WORKER [16]. What waits in front of a worker waits for the requests
-# ahead of it: 16 reads (~0.2 ms each) are 3 ms, 16 placements (several ms each, and their
-# calls to other services) can be hundreds under overload: a shop that would rather refuse
-# than queue its placements sets GALLEY_ORDERS_INFLIGHT_PER_WORKER lower (docs/performance.md,
-# "Overload, measured again").
+# GALLEY_INFLIGHT_PER_WORKER [8]. What waits in front of a worker waits for the requests
+# ahead of it: the count over the service's rate (Little's law). 8 reads at full speed
+# (~0.2 ms each) are under 2 ms, but at twice the peak of a service held to a tenth of a core
+# 16 a worker kept reads 80-180 ms, 8 under 70 (docs/performance.md, "Overload: shorter
+# queues"); a shop that would rather refuse than queue sets it lower for a service.
 svc_inflight_per_worker() {
 	local per="GALLEY_${1^^}_INFLIGHT_PER_WORKER"
-	echo "${!per:-${GALLEY_INFLIGHT_PER_WORKER:-16}}"
+	echo "${!per:-${GALLEY_INFLIGHT_PER_WORKER:-8}}"
 }
 
 svc_binary() { echo "$BUILD/fcgi/$1/galley-$1"; }
@@ -80,7 +80,7 @@ svc_pool_setting() {
 
 # The settings galley-pool reads (and its workers: the QUEUE_ ones, lib/admit.h), per service
 # as GALLEY_<SVC>_<NAME> too (svc_pool_setting).
-POOL_SETTINGS=(SLOW_MS:1000 REQUEST_TIMEOUT_S:30 MAX_REQUESTS:0 QUEUE_WAIT_MS:50 QUEUE_BURST_MS:100)
+POOL_SETTINGS=(SLOW_MS:1000 REQUEST_TIMEOUT_S:30 MAX_REQUESTS:0 QUEUE_WAIT_MS:25 QUEUE_BURST_MS:100)
 
 # ---------------------------------------------------------------- pools on other hosts
 

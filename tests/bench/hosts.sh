@@ -15,7 +15,7 @@
 #
 # usage (as root): tests/bench/hosts.sh [seconds-per-run] [connections] [quota-us]
 # (defaults 8, 96, 25000). The stack lets 64 requests per worker in flight
-# (GALLEY_INFLIGHT_PER_WORKER, else 16: at 1 host 32, and more connections get 503s): a host
+# (GALLEY_INFLIGHT_PER_WORKER, else 8: at 1 host 16, and more connections get 503s): a host
 # under a quota runs a slice of each 100 ms period, and with few requests queued at it that
 # slice is spent on waking up for each, not on requests (measured: 32 connections gave 2.8x
 # at 4 hosts where 96 gave 3.8x, the hosts at their quota either way).

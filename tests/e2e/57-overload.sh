@@ -26,7 +26,7 @@ stocked_item "Overload soup" 450 5 || echo "Bail out! no item to read"
 limit=$(grep -A3 'location ^~ /api/menu/ {' "$GALLEY_RUN/nginx/locations-public.conf" |
 	sed -n 's/.*limit_conn galley_inflight \([0-9]*\);.*/\1/p')
 check "menu's public routes have a budget ($limit)" test -n "$limit"
-expected=$(($(svc_pools menu) * $(svc_workers menu) * ${GALLEY_INFLIGHT_PER_WORKER:-16}))
+expected=$(($(svc_pools menu) * $(svc_workers menu) * ${GALLEY_INFLIGHT_PER_WORKER:-8}))
 check "the budget is pools x workers x per-worker ($expected)" test "${limit:-0}" -eq "$expected"
 extra=20
 total=$((limit + extra))
