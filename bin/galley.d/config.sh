@@ -58,8 +58,8 @@ svc_inflight() {
 # GALLEY_INFLIGHT_PER_WORKER [8]. What waits in front of a worker waits for the requests
 # ahead of it: the count over the service's rate (Little's law). 8 reads at full speed
 # (~0.2 ms each) are under 2 ms, but at twice the peak of a service held to a tenth of a core
-# 16 a worker kept reads 80-180 ms, 8 under 70 (docs/performance.md, "Overload: shorter
-# queues"); a shop that would rather refuse than queue sets it lower for a service.
+# p99 of the reads let in was 81-178 ms with 16 a worker, 40-96 ms with 8 (docs/performance.md,
+# "Overload: shorter queues"); a shop that would rather refuse than queue sets it lower.
 svc_inflight_per_worker() {
 	local per="GALLEY_${1^^}_INFLIGHT_PER_WORKER"
 	echo "${!per:-${GALLEY_INFLIGHT_PER_WORKER:-8}}"
