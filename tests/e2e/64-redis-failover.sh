@@ -131,7 +131,10 @@ check "the old store primary is a replica of the new one now" wait_until 20 repl
 # counts no replica and acknowledges alone, README: Redis with failover).
 replica_online() { redis-cli -p "$GALLEY_STORE_REPLICA_PORT" INFO replication | grep -qE "^slave0:.*port=$store_port,state=online"; }
 check "and has caught up with it" wait_until 30 replica_online
-check "the old cache primary too" wait_until 20 replica_now "$cache_port"
+# Once (CI, 2026-12-04) the old cache primary was not yet a replica after 20 s, the store's
+# was; the cause is not found yet (restart-redis starts it as a replica of the primary the
+# Sentinels name, else the Sentinels convert it), hence 45 s for now.
+check "the old cache primary too" wait_until 45 replica_now "$cache_port"
 cache_online() { redis-cli -p "$GALLEY_REDIS_REPLICA_PORT" INFO replication | grep -qE "^slave0:.*port=$cache_port,state=online"; }
 check "and has caught up" wait_until 30 cache_online
 mark=$(load_mark)
