@@ -9,7 +9,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "redis.h"
-#include "req.h"
+#include "now.h"
 #include "stop.h"
 #include "trace.h"
 
@@ -83,10 +83,12 @@ consumer_ack(const struct consumer_reader *rd, const char *sid, const char *hand
 		freeReplyObject(r);
 }
 
-/* One more failure of entry sid; past GL_CONSUMER_TRIES it goes to the dead letters. */
+/* One more failure of entry sid; past GL_CONSUMER_TRIES it goes to the dead letters, at
+ * once when hopeless (no try can succeed: the entry holds no event, or its data does not
+ * fit the handler's table). */
 static void
 consumer_failed(const struct consumer_reader *rd, const char *sid, const char *text,
-                const char *error)
+                const char *error, bool hopeless)
 {
 	char tries[112], dead[64];
 	const char *incr[] = { "HINCRBY", tries, sid, "1" };
@@ -101,7 +103,7 @@ consumer_failed(const struct consumer_reader *rd, const char *sid, const char *t
 		freeReplyObject(r);
 	gl_log(GL_LOG_WARN, NULL, "events: %s failed in %s (try %lld): %s", sid, rd->group, n,
 	       error);
-	if (n < GL_CONSUMER_TRIES) {
+	if (!hopeless && n < GL_CONSUMER_TRIES) {
 		gl_metrics_event(GL_METRICS_RETRIED, rd->family, NULL);
 		return;
 	}
@@ -189,18 +191,21 @@ gl_consumer_check(const struct gl_event_handler *h, const json_t *event, struct 
 	return gl_valid_object(h->data, json_object_get(event, "data"), false, fail);
 }
 
-/* Check event's data against h's table, then let h handle it. */
+/* Check event's data against h's table (*hopeless when it does not fit: no try can
+ * succeed), then let h handle it. */
 static enum gl_err
-consumer_handle(const struct gl_event_handler *h, const json_t *ev)
+consumer_handle(const struct gl_event_handler *h, const json_t *ev, bool *hopeless)
 {
 	struct gl_valid_fail fail;
 	enum gl_err err;
 
+	*hopeless = false;
 	if (gl_consumer_check(h, ev, &fail) != GL_OK) {
 		gl_log(GL_LOG_WARN, NULL, "events: %s %s: data%s%s %s", h->type,
 		       json_string_value(json_object_get(ev, "id")),
 		       fail.field[0] != '\0' ? "." : "", fail.field, fail.message);
-		return GL_E_VALIDATION; /* no such event can ever be handled */
+		*hopeless = true;
+		return GL_E_VALIDATION;
 	}
 	err = h->handle(ev);
 	/* Another process changed the same document at the same moment (two events of one
@@ -222,12 +227,14 @@ consumer_entry(struct consumer_reader *rd, const redisReply *e)
 	const struct gl_event_handler *h;
 	json_t *ev;
 	enum gl_err err;
+	bool hopeless;
 	int seen, got = gl_consumer_decode(e, &sid, &text, &ev);
 
 	if (got < 0)
 		return; /* an entry deleted while pending: nothing to handle */
 	if (got == 0) {
-		consumer_failed(rd, sid, text != NULL ? text : "", "the entry holds no event");
+		consumer_failed(rd, sid, text != NULL ? text : "", "the entry holds no event",
+		                true);
 		return;
 	}
 	id = json_string_value(json_object_get(ev, "id"));
@@ -250,7 +257,7 @@ consumer_entry(struct consumer_reader *rd, const redisReply *e)
 	}
 	struct gl_trace_span span; /* a child of the publisher's span, in the event */
 	gl_trace_consume_start(&span, ev, rd->stream, rd->group);
-	err = consumer_handle(h, ev);
+	err = consumer_handle(h, ev, &hopeless);
 	if (err == GL_OK && h->unrecorded)
 		consumer_skip(rd, sid);
 	if (err == GL_OK) {
@@ -259,7 +266,7 @@ consumer_entry(struct consumer_reader *rd, const redisReply *e)
 		gl_metrics_event(GL_METRICS_CONSUMED, rd->family, type);
 		gl_log(GL_LOG_INFO, NULL, "events: handled %s %s", type, id);
 	} else
-		consumer_failed(rd, sid, text, gl_err_info(err)->code);
+		consumer_failed(rd, sid, text, gl_err_info(err)->code, hopeless);
 	gl_trace_end(&span, err != GL_OK);
 	json_decref(ev);
 }

@@ -12,8 +12,9 @@
  * A handler declares the shape of its event's data as a field table
  * (valid.h), as a route declares its body: the consumer checks the data
  * against it before the handler runs, so a handler only sees the fields it
- * declared, of their types and ranges.  Data that does not fit fails as a
- * handler's GL_E_VALIDATION would (below); the field and why are logged.
+ * declared, of their types and ranges.  Data that does not fit can never be
+ * handled: it moves to the dead letters (below) at once, with the error
+ * validation_failed; the field and why are logged.
  *
  * An event is acknowledged after its handler succeeded.  A failed one is
  * tried again about a second later, and after GL_CONSUMER_TRIES failures it

@@ -183,12 +183,18 @@ ha_role() {
 	esac
 }
 
-# ha_primary MASTER: host:port of the primary the Sentinels name now (the first that answers).
+# ha_primary MASTER: host:port of MASTER's primary now: the first address a Sentinel names
+# that answers ROLE as a primary. A Sentinel that did not lead a failover names the old, dead
+# primary until the leader's hello reaches it (every 2 s); a Redis restarted as that one's
+# replica, or alone, waits for the Sentinels to convert it (their INFO every 10 s, then 8 s
+# more): 20 s and longer, seen once in CI.
 ha_primary() {
 	local s out
 	for s in ${GALLEY_REDIS_SENTINELS//,/ }; do
 		out=$(redis-cli -h "${s%:*}" -p "${s##*:}" --raw SENTINEL get-master-addr-by-name "$1" 2>/dev/null | paste -sd:) || continue
-		[[ $out == *:* ]] && { echo "$out"; return 0; }
+		[[ $out == *:* ]] || continue
+		[[ $(redis-cli -h "${out%:*}" -p "${out##*:}" ROLE 2>/dev/null | head -n1) == master ]] &&
+			{ echo "$out"; return 0; }
 	done
 	return 1
 }

@@ -17,7 +17,7 @@ on_order_cancelled(const json_t *event)
 {
 	const char *id = json_string_value(
 	        json_object_get(json_object_get(event, "data"), "reservation_id"));
-	enum gl_err err = reservation_free(id, "released");
+	enum gl_err err = reservation_end(id, STOCK_RELEASED);
 
 	/* Not found: never completed; invalid state: sold (a paid order cancelled, refunded by
 	 * payments: the units stay sold). */
@@ -30,7 +30,7 @@ on_order_paid(const json_t *event)
 {
 	const json_t *data = json_object_get(event, "data");
 	const char *id = json_string_value(json_object_get(data, "reservation_id"));
-	enum gl_err err = reservation_commit(id);
+	enum gl_err err = reservation_end(id, STOCK_COMMITTED);
 
 	if (err == GL_E_INVALID_STATE || err == GL_E_NOT_FOUND) {
 		/* Paid after the hold ended (expiry won the race): the order is cancelled, and

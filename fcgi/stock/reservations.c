@@ -583,21 +583,6 @@ reservation_end(const char *id, enum stock_end how)
 	return sold == stock_ends[how].sells ? GL_OK : GL_E_INVALID_STATE;
 }
 
-enum gl_err
-reservation_free(const char *id, const char *state)
-{
-	enum stock_end how = stock_end_named(state);
-
-	return how != STOCK_END__MAX && !stock_ends[how].sells ? reservation_end(id, how)
-	                                                       : GL_E_INTERNAL;
-}
-
-enum gl_err
-reservation_commit(const char *id)
-{
-	return reservation_end(id, STOCK_COMMITTED);
-}
-
 static void
 reservation_reap(const bson_oid_t *oid)
 {

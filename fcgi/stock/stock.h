@@ -72,10 +72,6 @@ enum stock_end {
  * GL_E_INVALID_STATE when it ended the other way, GL_E_NOT_FOUND when there is no such
  * reservation. */
 enum gl_err reservation_end(const char *id, enum stock_end how);
-/* reservation_end by a state's name ("released" or "expired"), and as STOCK_COMMITTED:
- * what events.c calls (a name it does not free by is GL_E_INTERNAL). */
-enum gl_err reservation_free(const char *id, const char *state);
-enum gl_err reservation_commit(const char *id);
 /* Release every reservation past its expiry (reservation.expired tells its order). */
 void reservations_reap(void);
 

@@ -216,12 +216,14 @@ check "(handled once: $(handled_count "$e5"))" handled_once "$e5"
 scli XGROUP DELCONSUMER galley:events:orders stock ghost >/dev/null
 
 # An event stock can never take (its data lacks the reservation_id stock's table requires):
-# tried GL_CONSUMER_TRIES (5) times, then dead-lettered.
+# dead-lettered at its first try, not tried GL_CONSUMER_TRIES (5) times.
 bad=$(newid)
 xadd "$(jq -cn --arg id "$bad" '{id: $id, type: "order.cancelled", occurred_at: "2026-11-23T12:00:00Z", request_id: "test", data: {}}')"
 dead() { scli --raw XRANGE galley:events:orders:dead - + | grep -qF "\"id\":\"$bad\""; }
 check "an event that always fails ends in galley:events:orders:dead" wait_until 30 dead
 check "with its error" bash -c "redis-cli -u '$GALLEY_STORE_URL' --no-auth-warning --raw XRANGE galley:events:orders:dead - + | grep -qx validation_failed"
+tries_of() { cat "$GALLEY_RUN"/logs/stock-*.log | grep -cF "order.cancelled $bad: data" || true; }
+check "after one try ($(tries_of))" test "$(tries_of)" = 1
 r4=$(reserve "$bread" 4)
 e4=$(newid)
 xadd "$(cancelled_event "$e4" "$r4")"

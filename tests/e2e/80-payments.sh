@@ -15,15 +15,13 @@ sim_calls() { sim_log | jq -r --arg u "$1" --arg k "$2" 'select((.uri | test($u)
 
 # ---------------------------------------------------------------- the requests' shape
 if [[ -x ${GALLEY_STRIPE_MOCK:-} ]]; then
-	port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && ! (exec 3<>"/dev/tcp/127.0.0.1/$(($1 + 1))") 2>/dev/null; }
 	mock_up() { curl -s -o /dev/null "http://127.0.0.1:$port/v1/charges" -u sk_test_x:; }
 	# mock_up, or stripe-mock gone: a free-looking port can still be taken when it binds
 	# (an outbound connection's local port, say): then another port.
 	mock_up_or_gone() { mock_up || ! kill -0 "$mock" 2>/dev/null; }
 	for _ in 1 2 3 4 5; do
-		port=$((20000 + RANDOM % 30000))
-		while ! port_free "$port"; do port=$((20000 + RANDOM % 30000)); done
-		"$GALLEY_STRIPE_MOCK" -http-port "$port" -https-port $((port + 1)) >>"$GALLEY_RUN/logs/e2e-stripe-mock.out" 2>&1 &
+		port=$(free_port)
+		"$GALLEY_STRIPE_MOCK" -http-port "$port" -https-port "$(free_port)" >>"$GALLEY_RUN/logs/e2e-stripe-mock.out" 2>&1 &
 		mock=$!
 		wait_until 20 mock_up_or_gone && kill -0 "$mock" 2>/dev/null && break
 	done

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Scaling by pools under load: bin/galley scale adds and removes pools of a
 # running service, and changes its workers per pool, while clients keep
-# reading items and placing orders: no request fails, and the stack ends with
-# the pools asked for. Last of the scripts: it leaves the stack's shape changed.
+# reading items and placing orders: no request fails (a placement refused with
+# Retry-After is placed when sent again, as README's clients do), and the stack ends
+# with the pools asked for. Last of the scripts: it leaves the stack's shape changed.
 . "$(dirname "$0")/lib.sh"
 
 # pools_of SVC: its pools whose galley-pool is alive; workers_of SVC N: pool N's live workers.
@@ -25,11 +26,25 @@ crashes_before=$(grep -c 'exited on signal' "$GALLEY_RUN/logs/nginx-error.log" |
 curl -sN --max-time 60 -H 'Accept: text/event-stream' -H "Authorization: Bearer $ida" \
 	"$GALLEY_URL/live/orders" >"$tmp/live" 2>/dev/null &
 live_pid=$!
+# A client as README's "Overload" asks: a placement refused with 503 and Retry-After (its
+# pool's one worker busy past the bound on waiting, lib/admit.h: while a pool of one worker
+# restarts, the other serves every placement and every orders list alone) is sent again
+# after that many seconds with the same Idempotency-Key, at most 5 times. Its last answer is
+# what counts; each refusal is counted and printed.
 place_loop() {
+	local key code tries
 	while [[ ! -e $tmp/stop ]]; do
-		curl -s -o /dev/null -w '%{http_code}\n' --max-time 10 -X POST "$GALLEY_URL/api/orders" \
-			-H "Authorization: Bearer $ida" -H 'Content-Type: application/json' \
-			-d "{\"lines\":[{\"item_id\":\"$tart\",\"qty\":1}]}" >>"$tmp/placed"
+		key=$(newid)
+		for ((tries = 0; tries < 6; tries++)); do
+			code=$(curl -s -D "$tmp/head" -o "$tmp/body" -w '%{http_code}' --max-time 10 -X POST \
+				"$GALLEY_URL/api/orders" -H "Authorization: Bearer $ida" -H "Idempotency-Key: $key" \
+				-H 'Content-Type: application/json' -d "{\"lines\":[{\"item_id\":\"$tart\",\"qty\":1}]}")
+			[[ $code == 503 ]] && grep -qi '^Retry-After: ' "$tmp/head" || break
+			echo "# 503 $(date +%T.%N | cut -c1-12) $(head -c 200 "$tmp/body")" >>"$tmp/refused"
+			sleep "$(tr -d '\r' <"$tmp/head" | awk -F': ' 'tolower($1) == "retry-after" { print $2 }')"
+		done
+		echo "$code" >>"$tmp/placed"
+		[[ $code == 201 ]] || echo "# $code $(date +%T.%N | cut -c1-12) $(head -c 300 "$tmp/body")" >>"$tmp/unplaced"
 	done
 }
 read_loop() { # PATH FILE
@@ -45,7 +60,7 @@ read_loop "/api/orders?limit=5" orders &
 flowing() { [[ -s $tmp/placed && -s $tmp/items && -s $tmp/orders ]]; }
 check "the load runs" wait_until 10 flowing
 
-scale() { local t=$SECONDS rc=0; "$GALLEY_TOP/bin/galley" scale "$@" >>"$tmp/scale.log" 2>&1 || rc=$?; echo "scale $*: $((SECONDS - t)) s" >>"$tmp/times"; return $rc; }
+scale() { local t=$SECONDS s rc=0; s=$(date +%T); "$GALLEY_TOP/bin/galley" scale "$@" >>"$tmp/scale.log" 2>&1 || rc=$?; echo "scale $*: from $s, $((SECONDS - t)) s" >>"$tmp/times"; return $rc; }
 check "orders: 2 → 3 pools" scale orders 3
 check "3 pools run" test "$(pools_of orders)" = 3
 check "orders: 3 → 2 pools of 1 worker (each pool restarted in turn)" scale orders 2 1
@@ -58,6 +73,9 @@ kill "$live_pid" 2>/dev/null || true
 wait
 echo "# answers: placed $(sort "$tmp/placed" | uniq -c | tr '\n' ' '); items $(sort "$tmp/items" | uniq -c | tr '\n' ' '); menu $(sort "$tmp/menu" | uniq -c | tr '\n' ' '); orders $(sort "$tmp/orders" | uniq -c | tr '\n' ' ')"
 check "every placement succeeded ($(wc -l <"$tmp/placed"))" bash -c "! grep -qvx 201 '$tmp/placed'"
+[[ ! -s $tmp/unplaced ]] || cat "$tmp/unplaced"
+echo "# refused and placed when sent again: $(cat "$tmp/refused" 2>/dev/null | wc -l)"
+[[ ! -s $tmp/refused ]] || head -n 5 "$tmp/refused"
 check "every item read succeeded ($(wc -l <"$tmp/items"))" bash -c "! grep -qvx 200 '$tmp/items'"
 check "every menu read succeeded ($(wc -l <"$tmp/menu"))" bash -c "! grep -qvx 200 '$tmp/menu'"
 check "every orders list succeeded ($(wc -l <"$tmp/orders"))" bash -c "! grep -qvx 200 '$tmp/orders'"
