@@ -81,8 +81,8 @@ near_fail(const char *why)
 	near_inval = NULL;
 	if (was_on) {
 		gl_log(GL_LOG_WARN, NULL, "near cache off until Redis is reconnected: %s", why);
-		gl_redis_drop(GL_REDIS_CACHE); /* the next command reconnects and turns tracking on
-		                                  again */
+		/* The next command reconnects and turns tracking on again. */
+		gl_redis_drop(GL_REDIS_CACHE);
 	}
 }
 

@@ -21,6 +21,8 @@ static _Thread_local long long redis_retry_at[GL_REDIS__MAX]; /* monotonic us be
 /* With Sentinels, the request thread's writes not yet known to be on a replica (gl_redis_sync). */
 static _Thread_local bool redis_unsynced[GL_REDIS__MAX]; /* a write since the last sync */
 static _Thread_local bool redis_lost[GL_REDIS__MAX];     /* and its connection closed since */
+/* The wait beyond the usual that the connection's timeout has now (gl_redis_block's). */
+static _Thread_local long redis_extra_ms[GL_REDIS__MAX];
 
 static const char *
 redis_url(enum gl_redis which)
@@ -178,10 +180,28 @@ redis_connect(enum gl_redis which)
 		return NULL;
 	redis_retry_at[which] =
 	        now + 100000; /* a connect refused costs little; a Redis back is used at once */
+	redis_extra_ms[which] = 0; /* gl_redis_open sets the usual timeout */
 	if ((redis_ctx[which] = gl_redis_open(which)) != NULL && which == GL_REDIS_CACHE)
 		gl_near_connected(
 		        redis_ctx[which]); /* tracking, when this thread keeps near copies */
 	return redis_ctx[which];
+}
+
+/*
+ * This thread's connection to which, its timeout the usual one plus extra_ms.  Set only
+ * when it changes: two setsockopt calls each time, and a consumer that blocks on its
+ * streams and wakes for each entry would pay four a wake.
+ */
+static redisContext *
+redis_connect_wait(enum gl_redis which, long extra_ms)
+{
+	redisContext *c = redis_connect(which);
+
+	if (c != NULL && redis_extra_ms[which] != extra_ms) {
+		redisSetTimeout(c, redis_tv(gl_conf.redis_timeout_ms + extra_ms));
+		redis_extra_ms[which] = extra_ms;
+	}
+	return c;
 }
 
 void
@@ -192,6 +212,7 @@ gl_redis_drop(enum gl_redis which)
 	if (redis_ctx[which] != NULL)
 		redisFree(redis_ctx[which]);
 	redis_ctx[which] = NULL;
+	redis_extra_ms[which] = 0;
 	if (which == GL_REDIS_CACHE)
 		gl_near_disconnected();
 }
@@ -259,8 +280,8 @@ redis_sync(enum gl_redis which)
 	freeReplyObject(r);
 	/* With no replica attached there is nothing a failover could promote: the primary
 	 * (and, for the store, its AOF) keeps the write, acknowledged alone. */
-	if (kept || (redis_ctx[which] != NULL && redis_role(redis_ctx[which], &replicas) == 0 &&
-	             replicas == 0))
+	if (kept || (redis_ctx[which] != NULL &&
+	             redis_role(redis_connect_wait(which, 0), &replicas) == 0 && replicas == 0))
 		return 0;
 	gl_log(GL_LOG_WARN, NULL,
 	       "%s: no replica took a write within %ld ms (GALLEY_STORE_WAIT_MS)",
@@ -284,10 +305,11 @@ redis_demoted(const redisReply *r)
 	       (strncmp(r->str, "READONLY", 8) == 0 || strncmp(r->str, "MASTERDOWN", 10) == 0);
 }
 
-redisReply *
-gl_redis_argv(enum gl_redis which, int argc, const char **argv, const size_t *lens)
+/* gl_redis_argv with the reply awaited for the usual timeout plus extra_ms. */
+static redisReply *
+redis_argv(enum gl_redis which, long extra_ms, int argc, const char **argv, const size_t *lens)
 {
-	redisContext *c = redis_connect(which);
+	redisContext *c = redis_connect_wait(which, extra_ms);
 	redisReply *r;
 
 	if (c == NULL)
@@ -306,7 +328,7 @@ gl_redis_argv(enum gl_redis which, int argc, const char **argv, const size_t *le
 		 * timeout, when the command may be running still. */
 		gl_redis_drop(which);
 		redis_retry_at[which] = 0;
-		if ((c = redis_connect(which)) == NULL) {
+		if ((c = redis_connect_wait(which, extra_ms)) == NULL) {
 			gl_board_wait(NULL, NULL);
 			return NULL;
 		}
@@ -336,6 +358,12 @@ gl_redis_argv(enum gl_redis which, int argc, const char **argv, const size_t *le
 		redis_retry_at[which] = 0;
 	}
 	return r;
+}
+
+redisReply *
+gl_redis_argv(enum gl_redis which, int argc, const char **argv, const size_t *lens)
+{
+	return redis_argv(which, 0, argc, argv, lens);
 }
 
 redisReply *
@@ -379,16 +407,9 @@ gl_redis_ping(enum gl_redis which)
 redisReply *
 gl_redis_block(enum gl_redis which, long block_ms, int argc, const char **argv, const size_t *lens)
 {
-	redisContext *c = redis_connect(which);
-	redisReply *r;
-
-	if (c == NULL)
-		return NULL;
-	redisSetTimeout(c, redis_tv(block_ms + gl_conf.redis_timeout_ms));
-	r = gl_redis_argv(which, argc, argv, lens);
-	if (redis_ctx[which] != NULL) /* still open (a failure drops it): back to the usual wait */
-		redisSetTimeout(redis_ctx[which], redis_tv(gl_conf.redis_timeout_ms));
-	return r;
+	/* The timeout stays until a command that waits otherwise: a consumer's next read
+	 * blocks as long, and its acknowledgements set the usual one back. */
+	return redis_argv(which, block_ms, argc, argv, lens);
 }
 
 redisReply *

@@ -65,7 +65,7 @@ enum gl_err ticket_list(struct gl_req *req);
 enum gl_err ticket_get(struct gl_req *req);
 enum gl_err ticket_complete(struct gl_req *req);
 
-/* ticket.c: the ticket's state, shared by routes, events and cooks */
+/* move.c: a ticket moved to a status, with its event; shared by routes, events and cooks */
 bool ticket_status_is(const json_t *doc, const char *status);
 /*
  * Move the ticket doc (borrowed, as read) to status, with the fields of

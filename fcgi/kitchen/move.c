@@ -1,4 +1,4 @@
-/* A ticket's changes and the events that announce them. */
+/* A ticket moved from status to status, and the event that announces each move. */
 #include <string.h>
 #include <time.h>
 
