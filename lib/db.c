@@ -202,17 +202,19 @@ gl_db_insert(const char *coll, const bson_t *doc)
 	return err;
 }
 
+/* Call step with each document matching filter with opts, up to max (< 0: all), in one
+ * cursor; a kept collection's dirty documents written to MongoDB first. Stops at step's
+ * first error. */
 static enum gl_err
-db_find(const char *coll, const bson_t *filter, const bson_t *opts, int max, json_t *items,
-        bson_oid_t *last)
+db_each(const char *coll, const bson_t *filter, const bson_t *opts, long max, gl_db_each_fn step,
+        void *ctx)
 {
 	struct db_conn c;
 	bson_error_t error;
 	mongoc_cursor_t *cur;
 	const bson_t *doc;
 	enum gl_err err;
-	bson_iter_t it;
-	int n = 0;
+	long n = 0;
 
 	/* A query by filter reads MongoDB: what the store holds for it goes there first. */
 	if (gl_kept_is(coll) && (err = gl_kept_flush(coll)) != GL_OK)
@@ -220,18 +222,8 @@ db_find(const char *coll, const bson_t *filter, const bson_t *opts, int max, jso
 	if ((err = db_take(&c, coll)) != GL_OK)
 		return err;
 	cur = mongoc_collection_find_with_opts(c.coll, filter, opts, NULL);
-	while (n < max && mongoc_cursor_next(cur, &doc)) {
-		json_t *j = gl_doc_to_json_new(doc);
-		if (j == NULL) {
-			err = GL_E_INTERNAL;
-			gl_log(GL_LOG_ERROR, NULL,
-			       "a document in %s has a type galley cannot render", coll);
-			break;
-		}
-		json_array_append_new(items, j);
-		if (last != NULL && bson_iter_init_find(&it, doc, "_id") &&
-		    BSON_ITER_HOLDS_OID(&it))
-			bson_oid_copy(bson_iter_oid(&it), last);
+	while (err == GL_OK && (max < 0 || n < max) && mongoc_cursor_next(cur, &doc)) {
+		err = step(doc, ctx);
 		n++;
 	}
 	if (err == GL_OK && mongoc_cursor_error(cur, &error))
@@ -239,6 +231,40 @@ db_find(const char *coll, const bson_t *filter, const bson_t *opts, int max, jso
 	mongoc_cursor_destroy(cur);
 	db_give(&c);
 	return err;
+}
+
+/* db_find's step: the document as JSON onto the list, its _id as the last seen. */
+struct db_found {
+	const char *coll;
+	json_t *items;
+	bson_oid_t *last;
+};
+
+static enum gl_err
+db_found_one(const bson_t *doc, void *ctx)
+{
+	struct db_found *f = ctx;
+	json_t *j = gl_doc_to_json_new(doc);
+	bson_iter_t it;
+
+	if (j == NULL) {
+		gl_log(GL_LOG_ERROR, NULL, "a document in %s has a type galley cannot render",
+		       f->coll);
+		return GL_E_INTERNAL;
+	}
+	json_array_append_new(f->items, j);
+	if (f->last != NULL && bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_OID(&it))
+		bson_oid_copy(bson_iter_oid(&it), f->last);
+	return GL_OK;
+}
+
+static enum gl_err
+db_find(const char *coll, const bson_t *filter, const bson_t *opts, int max, json_t *items,
+        bson_oid_t *last)
+{
+	struct db_found f = { coll, items, last };
+
+	return db_each(coll, filter, opts, max, db_found_one, &f);
 }
 
 enum gl_err
@@ -319,6 +345,15 @@ gl_db_list(const char *coll, const bson_t *filter, const struct gl_page *page, j
 	}
 	(void)last;
 	return *out != NULL ? GL_OK : GL_E_INTERNAL;
+}
+
+enum gl_err
+gl_db_each(const char *coll, const bson_t *filter, const bson_t *opts, gl_db_each_fn each,
+           void *ctx)
+{
+	bson_t all = BSON_INITIALIZER;
+
+	return db_each(coll, filter != NULL ? filter : &all, opts, -1, each, ctx);
 }
 
 enum gl_err

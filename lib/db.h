@@ -45,6 +45,17 @@ enum gl_err gl_db_list(const char *coll, const bson_t *filter, const struct gl_p
                        json_t **out) __attribute__((warn_unused_result));
 
 /*
+ * Call each with every document matching filter (borrowed; NULL for all), with find
+ * options opts (borrowed; NULL for none: a projection, say), in one cursor: one scan
+ * however many there are, where paging by _id ranges scans once a page (FerretDB pushes
+ * down only an exact _id).  The document is borrowed for the call.  A kept collection's
+ * dirty documents are written to MongoDB first.  Stops at each's first error.
+ */
+typedef enum gl_err (*gl_db_each_fn)(const bson_t *doc, void *ctx);
+enum gl_err gl_db_each(const char *coll, const bson_t *filter, const bson_t *opts,
+                       gl_db_each_fn each, void *ctx) __attribute__((warn_unused_result));
+
+/*
  * Every document matching filter, up to max, by ascending _id, as a JSON
  * array in *out (new).
  */

@@ -66,7 +66,7 @@ tests_unit_fcgi_routes_SOURCES = tests/unit/fcgi/routes.c \
 	fcgi/kitchen/tickets.c fcgi/kitchen/move.c fcgi/kitchen/claims.c fcgi/kitchen/queue.c \
 	fcgi/kitchen/cook.c fcgi/kitchen/staff.c fcgi/kitchen/events.c \
 	fcgi/menu/items.c \
-	fcgi/orders/place.c fcgi/orders/orders.c fcgi/orders/list.c fcgi/orders/live.c \
+	fcgi/orders/place.c fcgi/orders/orders.c fcgi/orders/list.c fcgi/orders/live.c fcgi/orders/by_user.c \
 	fcgi/payments/pay.c fcgi/payments/payments.c fcgi/payments/provider.c \
 	fcgi/reports/counters.c fcgi/reports/summary.c \
 	fcgi/stock/levels.c fcgi/stock/reservations.c fcgi/stock/project.c fcgi/stock/events.c \

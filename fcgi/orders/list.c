@@ -129,6 +129,21 @@ order_filter(struct gl_req *req, bson_t *filter, struct gl_page *page)
 	return ok ? GL_OK : GL_E_INTERNAL;
 }
 
+/* A customer's own list with no filter: from its user's set (by_user.c), once built. */
+static bool
+order_by_user_serves(const struct gl_req *req)
+{
+	static const char *const filters[] = { "status",    "customer_id",   "supplier_id",
+		                               "id_prefix", "customer_name", NULL };
+
+	if (gl_req_has_role(req, GL_ROLE_STAFF))
+		return false;
+	for (int i = 0; filters[i] != NULL; i++)
+		if (json_object_get(req->query, filters[i]) != NULL)
+			return false;
+	return order_by_user_built();
+}
+
 enum gl_err
 order_list(struct gl_req *req)
 {
@@ -137,6 +152,12 @@ order_list(struct gl_req *req)
 	json_t *out;
 	enum gl_err err;
 
+	if (order_by_user_serves(req)) {
+		gl_req_page(req, &page);
+		if ((err = order_by_user_list(req->user_id, &page, &out)) != GL_OK)
+			return err;
+		return gl_reply(req, 200, out);
+	}
 	if ((err = order_filter(req, &filter, &page)) == GL_OK)
 		err = gl_db_list("orders", &filter, &page, &out);
 	bson_destroy(&filter);

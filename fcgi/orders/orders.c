@@ -247,6 +247,7 @@ orders_tick(void)
 {
 	gl_due_each("pending", 50, order_expire_unpaid);
 	gl_events_relay();
+	orders_by_user_build();
 }
 
 /* What orders reads of the events of an order it follows: the order's id. */

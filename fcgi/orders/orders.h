@@ -34,10 +34,21 @@ enum gl_err order_place(struct gl_req *req);
 /* list.c */
 enum gl_err order_list(struct gl_req *req);
 
+/* by_user.c: each user's order ids in the store, for a customer's list (see there) */
+/* Add order (24 hex) to user's (24 hex) set; before the order is inserted. */
+enum gl_err order_by_user_add(const char *user, const char *order);
+/* Does the set hold every stored order yet (built from MongoDB once)? */
+bool order_by_user_built(void);
+/* A page of user's orders, as gl_db_list answers ({items, next}, *out new). */
+enum gl_err order_by_user_list(const char *user, const struct gl_page *page, json_t **out);
+/* The tick's part: build the sets from MongoDB when the store has none (one process). */
+void orders_by_user_build(void);
+
 /* orders.c */
 enum gl_err order_get(struct gl_req *req);
 enum gl_err order_cancel(struct gl_req *req);
-/* The service's tick: cancel every pending order past its expiry, relay staged events. */
+/* The service's tick: cancel every pending order past its expiry, relay staged events,
+ * build the per-user sets when the store has none. */
 void orders_tick(void);
 /* The events orders follows (the service's gl_service.events): reservation.expired
  * (cancelled), order.paid, order.preparing, order.ready, order.completed (the status), and

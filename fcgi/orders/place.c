@@ -238,13 +238,15 @@ order_store(struct gl_req *req, const struct order_draft *d, json_t **out)
 		bson_destroy(&doc);
 		return GL_E_INTERNAL;
 	}
-	/* The event, then the pending entry, then the order: a stored order is always
-	 * announced and always found by the expiry tick (which, like the event relay,
-	 * lets go of what was never stored). */
+	/* The event, then the pending entry and its user's list (by_user.c), then the order:
+	 * a stored order is always announced, always found by the expiry tick (which, like
+	 * the event relay, lets go of what was never stored) and always in its user's list
+	 * (which skips an id with no order). */
 	struct gl_event_proof proof = { "orders", d->ids, 1 };
 	struct gl_event *ev =
 	        gl_events_stage(req, "order.created", json_deep_copy(*out), &proof, &err);
-	if (ev != NULL && (err = gl_due_add("pending", &d->id, d->expires)) == GL_OK)
+	if (ev != NULL && (err = gl_due_add("pending", &d->id, d->expires)) == GL_OK &&
+	    (d->owner[0] == '\0' || (err = order_by_user_add(d->owner, d->ids)) == GL_OK))
 		err = gl_db_insert("orders", &doc);
 	bson_destroy(&doc);
 	if (err == GL_OK)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Kept collections (lib/kept.h): an order lives in the store first and reaches MongoDB in
-# batches.  Placed, it is read back at once; a list sees it (and writes it to MongoDB
-# first); a change reaches MongoDB within seconds and the store's copy then expires in a
+# batches.  Placed, it is read back at once; its customer's list sees it (fcgi/orders/
+# by_user.c), and so does a query (which writes it to MongoDB first); a change reaches MongoDB within seconds and the store's copy then expires in a
 # day; a copy lost from the store is loaded from MongoDB again; changes racing on one
 # order make one change.  MongoDB away (orders placed into the store, reaching MongoDB once
 # it is back): 58-mongo-down.sh.
@@ -27,8 +27,11 @@ check "it is in the store at once, at version 1" test "$(scli HGET "$(key "$id")
 AUTH_TOKEN=$alice req GET "/api/orders/$id"
 expect_json '.status == "pending_payment" and .version == 1' "and read back at once"
 AUTH_TOKEN=$alice req GET /api/orders
-expect_json "[.items[].id] | index(\"$id\") != null" "a list right after sees it"
-check "MongoDB has it as placed (the list wrote what was dirty first)" \
+expect_json "[.items[].id] | index(\"$id\") != null" "its customer's list right after sees it (the store's set)"
+AUTH_TOKEN=$alice req GET /api/auth/me
+req GET "/api/orders?customer_id=$(jq -r .customer_id <<<"$BODY")"
+expect_json "[.items[].id] | index(\"$id\") != null" "so does a query of MongoDB (staff's, by customer)"
+check "MongoDB has it as placed (the query wrote what was dirty first)" \
 	in_mongo "$id" '.status == "pending_payment" and .version == 1'
 
 AUTH_TOKEN=$alice req POST "/api/orders/$id/cancel"
