@@ -193,13 +193,32 @@ gl_db_insert(const char *coll, const bson_t *doc)
 	enum gl_err err;
 
 	if (gl_kept_is(coll))
-		return gl_kept_insert(coll, doc);
+		return gl_kept_insert(coll, doc, NULL, 0);
 	if ((err = db_take(&c, coll)) != GL_OK)
 		return err;
 	if (!mongoc_collection_insert_one(c.coll, doc, NULL, NULL, &error))
 		err = db_error("insert", &error);
 	db_give(&c);
 	return err;
+}
+
+enum gl_err
+gl_db_insert_indexed(const char *coll, const bson_t *doc, const struct gl_kept_index *idx, size_t n)
+{
+	if (gl_kept_is(coll))
+		return gl_kept_insert(coll, doc, idx, n);
+	for (size_t i = 0; i < n; i++) {
+		const char *argv[] = { "ZADD", idx[i].key, idx[i].score, idx[i].member };
+		redisReply *r = gl_redis_strv(GL_REDIS_STORE, 4, argv);
+		enum gl_err err = r == NULL                        ? GL_E_UPSTREAM_DOWN
+		                  : r->type == REDIS_REPLY_INTEGER ? GL_OK
+		                                                   : GL_E_INTERNAL;
+		if (r != NULL)
+			freeReplyObject(r);
+		if (err != GL_OK)
+			return err;
+	}
+	return gl_db_insert(coll, doc);
 }
 
 /* Call step with each document matching filter with opts, up to max (< 0: all), in one

@@ -33,6 +33,17 @@ enum gl_err gl_db_ping(void) __attribute__((warn_unused_result));
 /* Insert doc; GL_E_CONFLICT when a unique key is taken. */
 enum gl_err gl_db_insert(const char *coll, const bson_t *doc) __attribute__((warn_unused_result));
 
+/*
+ * Insert doc and its n (<= GL_KEPT_INDEX_MAX) entries in sorted sets of the store
+ * (kept.h: a due list's, an index's).  A kept collection writes them in the document's
+ * own script; another adds them first, so a stored document always has its entries (one
+ * may then name a document never stored: readers skip those).
+ */
+struct gl_kept_index;
+enum gl_err gl_db_insert_indexed(const char *coll, const bson_t *doc,
+                                 const struct gl_kept_index *idx, size_t n)
+        __attribute__((warn_unused_result));
+
 /* The document with _id id as API JSON in *out (new); GL_E_NOT_FOUND. */
 enum gl_err gl_db_get(const char *coll, const bson_oid_t *id, json_t **out)
         __attribute__((warn_unused_result));

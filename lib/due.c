@@ -6,6 +6,7 @@
 #include "db.h"
 #include "doc.h"
 #include "due.h"
+#include "kept.h"
 #include "log.h"
 #include "redis.h"
 #include "stop.h"
@@ -54,6 +55,16 @@ enum gl_err
 gl_due_add(const char *coll, const bson_oid_t *id, int64_t expires)
 {
 	return due_set(coll, id, expires, NULL);
+}
+
+int
+gl_due_index(struct gl_kept_index *e, const char *coll, const bson_oid_t *id, int64_t expires)
+{
+	if (due_key(e->key, sizeof(e->key), coll) < 0)
+		return -1;
+	snprintf(e->score, sizeof(e->score), "%lld", (long long)expires);
+	bson_oid_to_string(id, e->member);
+	return 0;
 }
 
 enum gl_err

@@ -39,10 +39,14 @@ static const char write_lua[] =
         "redis.call('PERSIST', KEYS[1]) "
         "local t = redis.call('TIME') "
         "redis.call('ZADD', KEYS[2], 'NX', t[1] * 1000 + math.floor(t[2] / 1000), ARGV[4]) "
-        "for j = 1, (#KEYS - 2) / 2 do "
-        " redis.call('XADD', KEYS[1 + 2 * j], 'MAXLEN', '~', ARGV[5], '*', 'id', ARGV[3 + 3 * j],"
-        "  'type', ARGV[4 + 3 * j], 'event', ARGV[5 + 3 * j]) "
-        " redis.call('PUBLISH', KEYS[2 + 2 * j], ARGV[5 + 3 * j]) end "
+        "local ne = tonumber(ARGV[6]) "
+        "for j = 1, ne do "
+        " redis.call('XADD', KEYS[1 + 2 * j], 'MAXLEN', '~', ARGV[5], '*', 'id', ARGV[4 + 3 * j],"
+        "  'type', ARGV[5 + 3 * j], 'event', ARGV[6 + 3 * j]) "
+        " redis.call('PUBLISH', KEYS[2 + 2 * j], ARGV[6 + 3 * j]) end "
+        "for j = 1, #KEYS - 2 - 2 * ne do "
+        " redis.call('ZADD', KEYS[2 + 2 * ne + j], ARGV[5 + 3 * ne + 2 * j],"
+        "  ARGV[6 + 3 * ne + 2 * j]) end "
         "return 1";
 
 /* What MongoDB holds, unless the store has a copy already (which is then newer or equal). */
@@ -249,45 +253,57 @@ kept_read(const char *coll, const bson_oid_t *id, bson_t **doc, long long *ver)
 	return found ? GL_OK : GL_E_INTERNAL;
 }
 
-/* Store doc at version ver if the store's version is still expect (NULL: no document).
- * 1 written, 0 someone else was first, or an error. */
+/* Store doc at version ver if the store's version is still expect (NULL: no document),
+ * with the events riding on it and the n index entries.  1 written, 0 someone else was
+ * first, or an error. */
 static enum gl_err
 kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long ver,
-           const bson_t *doc, bool *written)
+           const bson_t *doc, const struct gl_kept_index *idx, size_t n, bool *written)
 {
 	struct gl_event *ev[GL_EVENTS_RIDERS_MAX];
-	/* EVAL, script, numkeys, 2 keys + 2 an event, 5 args + 3 an event */
-	const char *argv[3 + 2 + 5 + 5 * GL_EVENTS_RIDERS_MAX];
+	/* EVAL, script, numkeys, 2 keys + 2 an event + 1 an entry, 6 args + 3 an event + 2 an
+	 * entry */
+	const char *argv[3 + 2 + 6 + 5 * GL_EVENTS_RIDERS_MAX + 3 * GL_KEPT_INDEX_MAX];
 	size_t lens[sizeof(argv) / sizeof(argv[0])];
-	char key[160], dirty[160], hex[25], v[24], nkeys[8];
+	char key[160], dirty[160], hex[25], v[24], nkeys[8], nev[8];
 	int argc = 0;
 	redisReply *r;
 
+	if (n > GL_KEPT_INDEX_MAX)
+		return GL_E_INTERNAL;
 	kept_doc_key(key, sizeof(key), coll, id);
 	kept_key(dirty, sizeof(dirty), coll, "dirty");
 	bson_oid_to_string(id, hex);
 	snprintf(v, sizeof(v), "%lld", ver);
-	size_t n = gl_events_riding(coll, hex, ver, ev, GL_EVENTS_RIDERS_MAX);
-	snprintf(nkeys, sizeof(nkeys), "%zu", 2 + 2 * n);
+	size_t ne = gl_events_riding(coll, hex, ver, ev, GL_EVENTS_RIDERS_MAX);
+	snprintf(nkeys, sizeof(nkeys), "%zu", 2 + 2 * ne + n);
+	snprintf(nev, sizeof(nev), "%zu", ne);
 	argv[argc++] = "EVAL";
 	argv[argc++] = write_lua;
 	argv[argc++] = nkeys;
 	argv[argc++] = key;
 	argv[argc++] = dirty;
-	for (size_t j = 0; j < n; j++) {
+	for (size_t j = 0; j < ne; j++) {
 		argv[argc++] = gl_events_stream(ev[j]);
 		argv[argc++] = gl_events_live(ev[j]);
 	}
+	for (size_t j = 0; j < n; j++)
+		argv[argc++] = idx[j].key;
 	argv[argc++] = expect != NULL ? expect : "";
 	argv[argc++] = v;
 	argv[argc] = (const char *)bson_get_data(doc);
 	lens[argc++] = doc->len;
 	argv[argc++] = hex;
 	argv[argc++] = GL_EVENTS_MAXLEN;
-	for (size_t j = 0; j < n; j++) {
+	argv[argc++] = nev;
+	for (size_t j = 0; j < ne; j++) {
 		argv[argc++] = gl_events_id(ev[j]);
 		argv[argc++] = gl_events_type(ev[j]);
 		argv[argc++] = gl_events_text(ev[j]);
+	}
+	for (size_t j = 0; j < n; j++) {
+		argv[argc++] = idx[j].score;
+		argv[argc++] = idx[j].member;
 	}
 	for (int i = 0; i < argc; i++)
 		if (argv[i] != (const char *)bson_get_data(doc))
@@ -297,13 +313,13 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 		return kept_store_error(r);
 	*written = r->integer == 1;
 	freeReplyObject(r);
-	for (size_t j = 0; *written && j < n; j++)
+	for (size_t j = 0; *written && j < ne; j++)
 		gl_events_rode(ev[j]);
 	return GL_OK;
 }
 
 enum gl_err
-gl_kept_insert(const char *coll, const bson_t *doc)
+gl_kept_insert(const char *coll, const bson_t *doc, const struct gl_kept_index *idx, size_t n)
 {
 	bson_iter_t it;
 	bson_oid_t id;
@@ -324,7 +340,7 @@ gl_kept_insert(const char *coll, const bson_t *doc)
 		if (err != GL_E_NOT_FOUND)
 			return err == GL_OK ? GL_E_CONFLICT : err;
 	}
-	if ((err = kept_write(coll, &id, NULL, kept_version(doc), doc, &written)) != GL_OK)
+	if ((err = kept_write(coll, &id, NULL, kept_version(doc), doc, idx, n, &written)) != GL_OK)
 		return err;
 	return written ? GL_OK : GL_E_CONFLICT;
 }
@@ -407,7 +423,8 @@ kept_change_once(const char *coll, const bson_oid_t *id, gl_db_decide decide, vo
 		snprintf(expect, sizeof(expect), "%lld", v);
 		if ((doc = kept_apply(old, set, v + 1)) == NULL)
 			err = GL_E_INTERNAL;
-		else if ((err = kept_write(coll, id, expect, v + 1, doc, &written)) == GL_OK &&
+		else if ((err = kept_write(coll, id, expect, v + 1, doc, NULL, 0, &written)) ==
+		                 GL_OK &&
 		         !written)
 			*raced = true;
 		else if (err == GL_OK && (*out = gl_doc_to_json_new(doc)) == NULL)

@@ -13,7 +13,9 @@
  *  - an insert or a change is one script that compares the version read with
  *    the one stored (so two writers cannot both win: the loser reads again),
  *    writes, and lists the id in the sorted set "...:<coll>:dirty" scored by
- *    when it first differed from MongoDB;
+ *    when it first differed from MongoDB; the same script adds the events
+ *    riding on the write (events.h) and an insert's index entries (below), so
+ *    a document, its events and its entries land together or not at all;
  *  - a miss loads the document from MongoDB, unless it is too new to be
  *    anywhere but the store (its ObjectId's time is after the collection was
  *    first kept and within the time a clean copy is kept);
@@ -37,6 +39,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "cache.h"
 #include "db.h"
 #include "err.h"
 
@@ -52,8 +55,24 @@ void gl_kept_open(const char *const *colls);
 /* Is coll kept in the store? */
 bool gl_kept_is(const char *coll);
 
-/* Insert doc (with an ObjectId _id); GL_E_CONFLICT when that _id is taken. */
-enum gl_err gl_kept_insert(const char *coll, const bson_t *doc) __attribute__((warn_unused_result));
+/*
+ * An entry of a sorted set in the store that points at a document: a due list's (due.h)
+ * or an index's (orders by user).  Inserted by the document's own script, it exists
+ * exactly when the document does: no entry naming a document never stored, no stored
+ * document missing its entry, one round trip fewer per entry.
+ */
+#define GL_KEPT_INDEX_MAX 4 /* entries per insert */
+
+struct gl_kept_index {
+	char key[GL_CACHE_KEY_MAX];
+	char score[24];
+	char member[25];
+};
+
+/* Insert doc (with an ObjectId _id) and its n index entries; GL_E_CONFLICT when that _id
+ * is taken (then no entry is added). */
+enum gl_err gl_kept_insert(const char *coll, const bson_t *doc, const struct gl_kept_index *idx,
+                           size_t n) __attribute__((warn_unused_result));
 
 /* The document id as API JSON in *out (new); GL_E_NOT_FOUND. */
 enum gl_err gl_kept_get(const char *coll, const bson_oid_t *id, json_t **out)

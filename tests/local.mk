@@ -1,4 +1,4 @@
-# Unit tests: one TAP program per lib/ file (tests/unit/lib/<file>.c).  Those of idem, due
+# Unit tests: one TAP program per lib/ file (tests/unit/lib/<file>.c).  Those of idem, due, kept
 # and metrics start a Redis of their own (tests/unit/redis_server.h); those of dispatch, req
 # and idem build requests in memory as the fuzzers do (tests/unit/fake.h, tests/fuzz/fuzz.c).
 GL_UNIT_TESTS = \
@@ -22,7 +22,8 @@ GL_UNIT_TESTS = \
 	tests/unit/lib/req \
 	tests/unit/lib/metrics \
 	tests/unit/lib/idem \
-	tests/unit/lib/due
+	tests/unit/lib/due \
+	tests/unit/lib/kept
 check_PROGRAMS += $(GL_UNIT_TESTS) tests/unit/auth/secret
 TESTS += tests/unit/auth/secret tests/unit/format.sh
 # galley-pool on its own (fcgi/pool/): its refusals, its sockets, its status, its workers' lives.

@@ -35,8 +35,9 @@ enum gl_err order_place(struct gl_req *req);
 enum gl_err order_list(struct gl_req *req);
 
 /* by_user.c: each user's order ids in the store, for a customer's list (see there) */
-/* Add order (24 hex) to user's (24 hex) set; before the order is inserted. */
-enum gl_err order_by_user_add(const char *user, const char *order);
+/* The entry of order (24 hex) in user's (24 hex) set, for the order's insert; 0 or -1. */
+struct gl_kept_index;
+int order_by_user_index(struct gl_kept_index *e, const char *user, const char *order);
 /* Does the set hold every stored order yet (built from MongoDB once)? */
 bool order_by_user_built(void);
 /* A page of user's orders, as gl_db_list answers ({items, next}, *out new). */

@@ -9,6 +9,7 @@
 #include "events.h"
 #include "http.h"
 #include "idem.h"
+#include "kept.h"
 #include "lines.h"
 #include "log.h"
 #include "orders.h"
@@ -238,16 +239,20 @@ order_store(struct gl_req *req, const struct order_draft *d, json_t **out)
 		bson_destroy(&doc);
 		return GL_E_INTERNAL;
 	}
-	/* The event, then the pending entry and its user's list (by_user.c), then the order:
-	 * a stored order is always announced, always found by the expiry tick (which, like
-	 * the event relay, lets go of what was never stored) and always in its user's list
-	 * (which skips an id with no order). */
+	/* The event staged, then the order with it, its pending entry (the expiry tick's) and
+	 * its entry in its user's list (by_user.c), all in the order's one script: a stored
+	 * order is always announced, found by the tick and listed, and nothing names an
+	 * order never stored. */
 	struct gl_event_proof proof = { "orders", d->ids, 1 };
+	struct gl_kept_index idx[2];
+	size_t n = 1;
 	struct gl_event *ev =
 	        gl_events_stage(req, "order.created", json_deep_copy(*out), &proof, &err);
-	if (ev != NULL && (err = gl_due_add("pending", &d->id, d->expires)) == GL_OK &&
-	    (d->owner[0] == '\0' || (err = order_by_user_add(d->owner, d->ids)) == GL_OK))
-		err = gl_db_insert("orders", &doc);
+	if (gl_due_index(&idx[0], "pending", &d->id, d->expires) < 0 ||
+	    (d->owner[0] != '\0' && order_by_user_index(&idx[n++], d->owner, d->ids) < 0))
+		err = GL_E_INTERNAL;
+	else if (ev != NULL)
+		err = gl_db_insert_indexed("orders", &doc, idx, n);
 	bson_destroy(&doc);
 	if (err == GL_OK)
 		gl_events_send(ev);

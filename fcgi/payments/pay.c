@@ -11,6 +11,7 @@
 #include "events.h"
 #include "http.h"
 #include "idem.h"
+#include "kept.h"
 #include "lines.h"
 #include "log.h"
 #include "payments.h"
@@ -343,9 +344,12 @@ pay_record(struct gl_req *req, const bson_oid_t *oid, const json_t *order, json_
 		bson_destroy(&doc);
 		return GL_E_UPSTREAM_BAD; /* orders answered an order without its fields */
 	}
-	/* Listed before it is stored: a payment nobody finishes is always found. */
-	if ((err = gl_due_add("processing", oid, now / 1000 + PAYMENT_RESUME_S)) == GL_OK)
-		err = gl_db_insert("payments", &doc);
+	/* Listed with it, by its insert: a payment nobody finishes is always found. */
+	struct gl_kept_index due;
+	if (gl_due_index(&due, "processing", oid, now / 1000 + PAYMENT_RESUME_S) < 0)
+		err = GL_E_INTERNAL;
+	else
+		err = gl_db_insert_indexed("payments", &doc, &due, 1);
 	/* What was stored, as a read of it would give it, without the read. */
 	if (err == GL_OK && (*pay = gl_doc_to_json_new(&doc)) == NULL)
 		err = GL_E_INTERNAL;
