@@ -25,12 +25,26 @@ find_services() {
 	((${#SERVICES[@]} > 0)) || die "no services in $TOP/fcgi/*/main.c"
 }
 
-# svc_setting SVC POOLS|WORKERS: GALLEY_<SVC>_<WHAT>, else GALLEY_<WHAT>, else 2.
+# svc_default_workers SVC: workers per pool when nothing says otherwise. payments 4: a
+# payment waits on the provider (two calls), orders and stock for most of its ~50 ms and
+# spends ~2 ms of CPU, so 8 paid at a time by 2 pools of 2 queued past the bound on waiting
+# (lib/admit.h) and a third of them were refused (docs/performance.md, "Fewer round trips
+# per order"); the others 2.
+svc_default_workers() {
+	case $1 in
+	payments) echo 4 ;;
+	*) echo 2 ;;
+	esac
+}
+
+# svc_setting SVC POOLS|WORKERS: GALLEY_<SVC>_<WHAT>, else GALLEY_<WHAT>, else 2 (workers:
+# svc_default_workers).
 svc_setting() {
-	local svc=${1^^} what=$2 v
+	local svc=${1^^} what=$2 v dflt=2
 	svc=${svc//-/_}
+	[[ $what != WORKERS ]] || dflt=$(svc_default_workers "$1")
 	local per="GALLEY_${svc}_${what}" all="GALLEY_${what}"
-	v=${!per:-${!all:-2}}
+	v=${!per:-${!all:-$dflt}}
 	# No local pool is fine for a service with pools on other hosts (the pools file).
 	[[ $what == POOLS && $v == 0 && -n ${REMOTE_POOLS[$1]:-} ]] && { echo 0; return 0; }
 	[[ $v =~ ^[1-9][0-9]?$ ]] || die "$per / $all must be 1..99, got '$v'"
