@@ -14,6 +14,9 @@
 #                             the last answer's. The item is asked for until made (an earlier
 #                             fault may leave menu's circuit to suppliers open for seconds:
 #                             503); fails if it never is (15 s), or a step fails
+#   vegeta_path               prints the path of vegeta (the open-loop load tool): $GALLEY_VEGETA
+#                             (bin/galley test sets it), else bin/galley's vegeta_binary, which
+#                             installs the pinned version once (bin/galley.d/install.sh)
 
 stack_env() {
 	STACK_ENV="${GALLEY_RUN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.run}/env"
@@ -75,4 +78,14 @@ _t_call() {
 		${4:+-H 'Content-Type: application/json' --data-binary "$4"} -w '\n%{http_code}' "$GALLEY_URL$2" 2>/dev/null) || true
 	STATUS=${out##*$'\n'} BODY=${out%$'\n'*}
 	[[ -n $STATUS ]] || STATUS=000
+}
+
+vegeta_path() {
+	if [[ -x ${GALLEY_VEGETA:-} ]]; then
+		echo "$GALLEY_VEGETA"
+		return 0
+	fi
+	# In a shell of its own: bin/galley's parts set their own globals and exit on failure.
+	bash -c 'set -euo pipefail; source "$1/bin/galley.d/base.sh"; vegeta_binary' _ \
+		"$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 }

@@ -199,6 +199,9 @@ run_tests() {
 	# tests/e2e/80-payments.sh checks the provider calls' shapes against stripe-mock.
 	GALLEY_STRIPE_MOCK=$(stripe_mock_binary) || exit 1
 	export GALLEY_STRIPE_MOCK
+	# tests/e2e/99-kill-audit.sh places orders at a fixed rate with vegeta.
+	GALLEY_VEGETA=$(vegeta_binary) || exit 1
+	export GALLEY_VEGETA
 	# The stack exports its spans to Jaeger; tests/e2e/96-tracing.sh reads them back.
 	local jaeger
 	jaeger=$(jaeger_binary) || exit 1

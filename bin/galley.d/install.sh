@@ -1,7 +1,7 @@
 # bin/galley.d/install.sh: what galley needs on the machine: Debian's packages (up, test),
 # the tools built once into ${XDG_DATA_HOME:-~/.local/share}/galley/bin/ (galley-ferretdb,
-# stripe-mock and Jaeger for the tests), the browser tests' Node.js and chromium; and building
-# a tree (autoreconf, configure once, make).
+# stripe-mock, vegeta and Jaeger for the tests), the browser tests' Node.js and chromium;
+# and building a tree (autoreconf, configure once, make).
 
 PACKAGES=(build-essential autoconf automake libtool pkg-config nginx libfcgi-dev libmongoc-dev
 	libbson-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev libsodium-dev
@@ -97,6 +97,26 @@ stripe_mock_binary() {
 		GOBIN=$dir go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION" >&2 ||
 			die "go install of stripe-mock failed"
 		echo "$STRIPE_MOCK_VERSION" >"$bin.version"
+	fi
+	echo "$bin"
+}
+
+# vegeta_binary: print the path of vegeta (an open-loop load tool: requests at a fixed rate,
+# each answer kept), installed once with go install; tests/bench/overload.sh and
+# tests/e2e/99-kill-audit.sh drive it (tests/common.sh, vegeta_path).
+VEGETA_VERSION=v12.13.0
+vegeta_binary() {
+	local home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+	local dir="${XDG_DATA_HOME:-$home/.local/share}/galley/bin"
+	local bin="$dir/vegeta"
+	if [[ ! -x $bin || $(cat "$bin.version" 2>/dev/null) != "$VEGETA_VERSION" ]]; then
+		ensure_go
+		mkdir -p "$dir"
+		say "installing vegeta $VEGETA_VERSION into $dir (once)" >&2
+		# From /: not inside a module of the repo's (sql/ferretdb has a go.mod).
+		(cd / && GOBIN=$dir go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION") >&2 ||
+			die "go install of vegeta failed"
+		echo "$VEGETA_VERSION" >"$bin.version"
 	fi
 	echo "$bin"
 }

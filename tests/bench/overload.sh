@@ -17,7 +17,8 @@
 # what vegeta can send and time on its one core (about 4,000 requests a second).
 # GALLEY_OVERLOAD_KEEP=DIR keeps each phase's results there (vegeta's JSON lines: one per
 # request, its status, latency and when it was sent).
-# vegeta is installed once into ~/.local/share/galley/bin with `go install`.
+# vegeta is installed once into ~/.local/share/galley/bin with `go install` (tests/common.sh,
+# vegeta_path).
 # usage: bin/galley up (a plain build); tests/bench/overload.sh [seconds] [connections]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,15 +29,7 @@ conns=${2:-16}
 set -a; . "$run/env"; set +a
 . "$top/tests/bench/lib.sh"
 
-VEGETA_VERSION=v12.13.0
-bindir=${XDG_DATA_HOME:-$HOME/.local/share}/galley/bin
-vegeta=$bindir/vegeta
-if [ ! -x "$vegeta" ] || [ "$(cat "$vegeta.version" 2>/dev/null)" != "$VEGETA_VERSION" ]; then
-	mkdir -p "$bindir"
-	echo "overload.sh: installing vegeta $VEGETA_VERSION into $bindir (once)" >&2
-	(cd / && GOBIN=$bindir go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION") >&2
-	echo "$VEGETA_VERSION" >"$vegeta.version"
-fi
+vegeta=$(vegeta_path)
 
 bench_tmp
 tmp=$BENCH_TMP
