@@ -83,43 +83,34 @@ ferretdb_binary() {
 	echo "$bin"
 }
 
-# stripe_mock_binary: print the path of stripe-mock (Stripe's own mock server, which checks
-# requests against Stripe's API description), installed once with go install.
-STRIPE_MOCK_VERSION=v0.203.0
-stripe_mock_binary() {
+# go_binary NAME MODULE VERSION: print the path of the Go tool NAME, installed once with
+# go install into galley's bin folder (a version file beside it says which it is).
+go_binary() {
+	local name=$1 module=$2 version=$3
 	local home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 	local dir="${XDG_DATA_HOME:-$home/.local/share}/galley/bin"
-	local bin="$dir/stripe-mock"
-	if [[ ! -x $bin || $(cat "$bin.version" 2>/dev/null) != "$STRIPE_MOCK_VERSION" ]]; then
+	local bin="$dir/$name"
+	if [[ ! -x $bin || $(cat "$bin.version" 2>/dev/null) != "$version" ]]; then
 		ensure_go
 		mkdir -p "$dir"
-		say "installing stripe-mock $STRIPE_MOCK_VERSION into $dir (once)" >&2
-		GOBIN=$dir go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION" >&2 ||
-			die "go install of stripe-mock failed"
-		echo "$STRIPE_MOCK_VERSION" >"$bin.version"
+		say "installing $name $version into $dir (once)" >&2
+		# From /: not inside a module of the repo's (sql/ferretdb has a go.mod).
+		(cd / && GOBIN=$dir go install "$module@$version") >&2 || die "go install of $name failed"
+		echo "$version" >"$bin.version"
 	fi
 	echo "$bin"
 }
 
+# stripe_mock_binary: print the path of stripe-mock (Stripe's own mock server, which checks
+# requests against Stripe's API description).
+STRIPE_MOCK_VERSION=v0.203.0
+stripe_mock_binary() { go_binary stripe-mock github.com/stripe/stripe-mock "$STRIPE_MOCK_VERSION"; }
+
 # vegeta_binary: print the path of vegeta (an open-loop load tool: requests at a fixed rate,
-# each answer kept), installed once with go install; tests/bench/overload.sh and
-# tests/e2e/99-kill-audit.sh drive it (tests/common.sh, vegeta_path).
+# each answer kept); tests/bench/overload.sh and tests/e2e/99-kill-audit.sh drive it
+# (tests/common.sh, vegeta_path).
 VEGETA_VERSION=v12.13.0
-vegeta_binary() {
-	local home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
-	local dir="${XDG_DATA_HOME:-$home/.local/share}/galley/bin"
-	local bin="$dir/vegeta"
-	if [[ ! -x $bin || $(cat "$bin.version" 2>/dev/null) != "$VEGETA_VERSION" ]]; then
-		ensure_go
-		mkdir -p "$dir"
-		say "installing vegeta $VEGETA_VERSION into $dir (once)" >&2
-		# From /: not inside a module of the repo's (sql/ferretdb has a go.mod).
-		(cd / && GOBIN=$dir go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION") >&2 ||
-			die "go install of vegeta failed"
-		echo "$VEGETA_VERSION" >"$bin.version"
-	fi
-	echo "$bin"
-}
+vegeta_binary() { go_binary vegeta github.com/tsenart/vegeta/v12 "$VEGETA_VERSION"; }
 
 # jaeger_binary: print the path of Jaeger's all-in-one (tests/e2e/96-tracing.sh reads the test
 # stack's spans back from it), built once from the Go module proxy. `go install` refuses it
