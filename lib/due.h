@@ -30,7 +30,7 @@
 enum gl_err gl_due_add(const char *coll, const bson_oid_t *id, int64_t expires)
         __attribute__((warn_unused_result));
 /* The same entry for the insert of the thing it names (db.h, gl_db_insert_indexed): one
- * round trip, and the entry exists exactly when the thing does.  0, or -1 (no key). */
+ * round trip, and the entry is added exactly when the thing is.  0, or -1 (no key). */
 struct gl_kept_index;
 int gl_due_index(struct gl_kept_index *e, const char *coll, const bson_oid_t *id, int64_t expires);
 /* Put an entry's time off to expires (it is tried again then). */

@@ -57,9 +57,9 @@ bool gl_kept_is(const char *coll);
 
 /*
  * An entry of a sorted set in the store that points at a document: a due list's (due.h)
- * or an index's (orders by user).  Inserted by the document's own script, it exists
- * exactly when the document does: no entry naming a document never stored, no stored
- * document missing its entry, one round trip fewer per entry.
+ * or an index's (orders by user).  Added by the document's own insert script, it is added
+ * exactly when the document is: no entry naming a document never stored, no stored
+ * document without its entry (until its owner drops it), one round trip fewer per entry.
  */
 #define GL_KEPT_INDEX_MAX 4 /* entries per insert */
 
