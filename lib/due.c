@@ -73,6 +73,46 @@ gl_due_move(const char *coll, const bson_oid_t *id, int64_t expires)
 	return due_set(coll, id, expires, "XX"); /* only an entry still there: a drop wins */
 }
 
+/* -1: no entry; 0: taken (put off to ARGV[3]); else the time it is held until. */
+static const char due_claim_lua[] = "local s = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
+                                    "if not s then return -1 end\n"
+                                    "s = tonumber(s)\n"
+                                    "if s > tonumber(ARGV[2]) then return math.max(s, 1) end\n"
+                                    "redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])\n"
+                                    "return 0\n";
+
+enum gl_err
+gl_due_claim(const char *coll, const bson_oid_t *id, int64_t until, enum gl_due_claim *got,
+             int64_t *held_until)
+{
+	char key[GL_CACHE_KEY_MAX], member[25], now_s[24], until_s[24];
+	redisReply *r;
+	enum gl_err err = GL_OK;
+
+	*got = GL_DUE_ABSENT;
+	if (due_key(key, sizeof(key), coll) < 0)
+		return GL_E_INTERNAL;
+	bson_oid_to_string(id, member);
+	snprintf(now_s, sizeof(now_s), "%lld", (long long)time(NULL));
+	snprintf(until_s, sizeof(until_s), "%lld", (long long)until);
+	const char *keys[] = { key }, *args[] = { member, now_s, until_s };
+	if ((r = gl_redis_eval(GL_REDIS_STORE, due_claim_lua, 1, keys, 3, args)) == NULL)
+		return GL_E_UPSTREAM_DOWN;
+	if (r->type != REDIS_REPLY_INTEGER) {
+		gl_log(GL_LOG_ERROR, NULL, "due: a claim in %s refused: %s", coll,
+		       r->type == REDIS_REPLY_ERROR ? r->str : "an unexpected reply");
+		err = GL_E_INTERNAL;
+	} else if (r->integer == 0) {
+		*got = GL_DUE_CLAIMED;
+	} else if (r->integer > 0) {
+		*got = GL_DUE_HELD;
+		if (held_until != NULL)
+			*held_until = r->integer;
+	}
+	freeReplyObject(r);
+	return err;
+}
+
 void
 gl_due_drop(const char *coll, const bson_oid_t *id)
 {

@@ -36,6 +36,18 @@ int gl_due_index(struct gl_kept_index *e, const char *coll, const bson_oid_t *id
 /* Put an entry's time off to expires (it is tried again then). */
 enum gl_err gl_due_move(const char *coll, const bson_oid_t *id, int64_t expires)
         __attribute__((warn_unused_result));
+/*
+ * Take an entry whose time has come until `until` (epoch seconds): its time is put off
+ * then, atomically, so of the ticks and requests that race for it exactly one gets
+ * GL_DUE_CLAIMED. What a thing with effects outside galley needs (a payment's calls to its
+ * provider): whoever holds the entry is alone at it until its time comes again. The others
+ * get GL_DUE_HELD (*held_until: when the holder's time runs out) or GL_DUE_ABSENT (no such
+ * entry: the thing was settled, or never listed). held_until may be NULL.
+ */
+enum gl_due_claim { GL_DUE_CLAIMED, GL_DUE_HELD, GL_DUE_ABSENT };
+enum gl_err gl_due_claim(const char *coll, const bson_oid_t *id, int64_t until,
+                         enum gl_due_claim *got, int64_t *held_until)
+        __attribute__((warn_unused_result));
 /* Logs a failure: the entry then comes up again and is dropped by the tick. */
 void gl_due_drop(const char *coll, const bson_oid_t *id);
 /* The most entries one call reads: a tick takes a bounded bite of a backlog. */

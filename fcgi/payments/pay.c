@@ -59,6 +59,14 @@ pay_str(const json_t *doc, const char *key)
 	return json_string_value(json_object_get(doc, key));
 }
 
+static bool
+pay_processing(const json_t *pay)
+{
+	const char *status = pay_str(pay, "status");
+
+	return status != NULL && strcmp(status, "processing") == 0;
+}
+
 /*
  * The payment's own event for its final status (API.md: payment.succeeded,
  * payment.failed), with fields of the write (borrowed), or NULL for a status
@@ -357,14 +365,19 @@ pay_record(struct gl_req *req, const bson_oid_t *oid, const json_t *order, json_
 	return err;
 }
 
-/* The order's payment as it stands: unpaid orders get one (processing), else the one it has. */
+/*
+ * The order's payment as it stands: unpaid orders get one (processing), else
+ * the one it has.  *mine: this request recorded it, and with it holds its
+ * entry in the "processing" list (due.h) for its steps.
+ */
 static enum gl_err
-pay_load_or_record(struct gl_req *req, const bson_oid_t *oid, json_t **pay)
+pay_load_or_record(struct gl_req *req, const bson_oid_t *oid, json_t **pay, bool *mine)
 {
 	json_t *order = NULL;
 	const char *status;
 	enum gl_err err;
 
+	*mine = false;
 	if ((err = pay_order(req, pay_str(req->body, "order_id"), &order)) != GL_OK)
 		return err;
 	/*
@@ -375,12 +388,46 @@ pay_load_or_record(struct gl_req *req, const bson_oid_t *oid, json_t **pay)
 	status = pay_str(order, "status");
 	if (status != NULL && strcmp(status, "pending_payment") == 0) {
 		err = pay_record(req, oid, order, pay);
+		*mine = err == GL_OK;
 		if (err == GL_E_CONFLICT)
 			err = gl_db_get("payments", oid, pay);
 	} else if ((err = gl_db_get("payments", oid, pay)) == GL_E_NOT_FOUND)
 		err = gl_fail(req, GL_E_INVALID_STATE, "order_id", "a %s order cannot be paid",
 		              status ? status : "broken");
 	json_decref(order);
+	return err;
+}
+
+/*
+ * A processing payment this request did not record: its steps are run by one
+ * request or tick at a time (gl_due_claim), so the provider is never asked
+ * the same thing twice at once; one already at it makes this request's
+ * answer a 409.  *pay is read again when it was settled meanwhile.
+ */
+static enum gl_err
+pay_claim(struct gl_req *req, const bson_oid_t *oid, json_t **pay)
+{
+	const char *id = pay_str(req->body, "order_id");
+	enum gl_due_claim got;
+	enum gl_err err;
+
+	err = gl_due_claim("processing", oid, time(NULL) + PAYMENT_RESUME_S, &got, NULL);
+	if (err != GL_OK)
+		return err;
+	if (got == GL_DUE_HELD)
+		return gl_fail(req, GL_E_CONFLICT, "order_id",
+		               "this order's payment is in progress (another request's, or galley "
+		               "retrying it by itself): see GET /api/payments/%s",
+		               id);
+	if (got == GL_DUE_CLAIMED)
+		return GL_OK;
+	/* Not listed: settled since it was read (its entry goes last), or an entry lost. */
+	json_decref(*pay);
+	*pay = NULL;
+	if ((err = gl_db_get("payments", oid, pay)) != GL_OK)
+		return err;
+	if (pay_processing(*pay))
+		err = gl_due_add("processing", oid, time(NULL) + PAYMENT_RESUME_S);
 	return err;
 }
 
@@ -392,8 +439,7 @@ payment_create(struct gl_req *req)
 	struct gl_idem idem;
 	bson_oid_t oid;
 	json_t *pay = NULL, *out = NULL;
-	const char *status;
-	bool replayed;
+	bool mine = false, replayed;
 	enum gl_err err;
 
 	if ((err = gl_idem_begin(req, "payments", &idem, &replayed)) != GL_OK || replayed)
@@ -401,15 +447,22 @@ payment_create(struct gl_req *req)
 	if (!gl_oid_parse(order_id, &oid))
 		err = GL_E_INTERNAL;
 	else
-		err = pay_load_or_record(req, &oid, &pay);
-	status = pay_str(pay, "status");
-	if (err == GL_OK && status != NULL && strcmp(status, "processing") != 0) {
+		err = pay_load_or_record(req, &oid, &pay, &mine);
+	if (err == GL_OK && !mine && pay_processing(pay))
+		err = pay_claim(req, &oid, &pay);
+	if (err == GL_OK && !pay_processing(pay)) {
 		/* Paid, declined or too late already: a second payment is not made. */
 		err = gl_fail(req, GL_E_CONFLICT, "order_id",
-		              "this order has a payment already (%s): GET /api/payments/%s", status,
-		              order_id);
+		              "this order has a payment already (%s): GET /api/payments/%s",
+		              pay_str(pay, "status") ? pay_str(pay, "status") : "broken", order_id);
 	} else if (err == GL_OK) {
 		err = pay_steps(req, pay, &out, &o);
+		/* Still processing: due again now, so the client's retry (or the tick) takes it
+		 * up at once rather than when this request's hold would have run out. */
+		if (err != GL_OK && out == NULL &&
+		    gl_due_move("processing", &oid, time(NULL)) != GL_OK)
+			gl_log(GL_LOG_WARN, req->request_id,
+			       "payment %s: retried when its hold runs out", order_id);
 		if (err != GL_OK)
 			err = gl_fail(req, err, NULL, "%s", o.why);
 	}
@@ -461,24 +514,32 @@ static void
 payment_resume(const bson_oid_t *oid)
 {
 	struct pay_outcome o;
+	enum gl_due_claim got;
 	json_t *pay = NULL, *out = NULL;
 	char id[25];
+	enum gl_err err;
 
-	if (gl_db_get("payments", oid, &pay) == GL_E_NOT_FOUND) {
+	/* Taken first: a request or another process's tick at it is left alone (a slow
+	 * provider takes seconds, and a tick runs every second). */
+	if (gl_due_claim("processing", oid, time(NULL) + PAYMENT_RESUME_S, &got, NULL) != GL_OK ||
+	    got != GL_DUE_CLAIMED)
+		return;
+	bson_oid_to_string(oid, id);
+	if ((err = gl_db_get("payments", oid, &pay)) == GL_E_NOT_FOUND) {
 		gl_due_drop("processing", oid); /* its record was never stored */
 		return;
 	}
-	if (pay == NULL)
-		return; /* the database is away: next time */
-	bson_oid_to_string(oid, id);
-	if (strcmp(pay_str(pay, "status") ? pay_str(pay, "status") : "", "processing") != 0)
+	if (err != GL_OK) { /* the database is away: next time */
+		if (gl_due_move("processing", oid, time(NULL) + 1) != GL_OK)
+			gl_log(GL_LOG_DEBUG, NULL, "payment %s: resumed when its hold runs out",
+			       id);
+		return;
+	}
+	if (!pay_processing(pay))
 		gl_due_drop("processing", oid);
 	else if (pay_expired(pay))
 		pay_give_up(pay);
-	/* Put off first: a tick in another process, a second from now, must not take
-	 * it up while this one is still at it (a slow provider takes seconds). */
-	else if (gl_due_move("processing", oid, time(NULL) + PAYMENT_RESUME_S) == GL_OK &&
-	         pay_steps(NULL, pay, &out, &o) != GL_OK && out == NULL)
+	else if (pay_steps(NULL, pay, &out, &o) != GL_OK && out == NULL)
 		gl_log(GL_LOG_WARN, NULL, "payment %s still processing: %s", id, o.why);
 	json_decref(out);
 	json_decref(pay);

@@ -11,6 +11,12 @@
  *     a payment and the order's expiry or cancel cannot both win
  *   → capture the money, then mark the payment succeeded and emit order.paid.
  *
+ * One request or tick at a time runs a payment's steps: a new record holds
+ * its entry in the "processing" list, anyone else claims it (gl_due_claim)
+ * and a request that finds it held answers 409; the provider is never asked
+ * the same step twice at once.  A request that fails leaves it due at once,
+ * for the client's retry or the tick.
+ *
  * A declined card marks it failed and emits order.cancelled (payment_failed),
  * which cancels the order and frees its stock.  If the reservation ended
  * first (the order expired or was cancelled), the hold is cancelled at the
@@ -29,8 +35,9 @@
 #include "req.h"
 #include "valid.h"
 
-/* A processing payment nobody finished within this (beyond the provider's timeout, three
- * calls) is taken up again by the tick. */
+/* How long a request or tick holds a processing payment whose steps it runs (its claim on
+ * the payment's "processing" entry, due.h; beyond the provider's timeout, three calls):
+ * nobody else runs them meanwhile, and once it has passed the tick takes the payment up. */
 #define PAYMENT_RESUME_S (3 * gl_conf.payment_timeout_ms / 1000 + 5)
 
 extern const struct gl_field payment_fields[];

@@ -122,7 +122,27 @@ req POST /api/menu/items "{\"name\":\"Pie\",\"price_cents\":500,\"supplier_id\":
 pie=$(jq -r .id <<<"$BODY")
 req PUT "/api/stock/$pie" '{"on_hand":5}'
 o4=$(order 1 "$carol" "$pie")
+# A second request for the same payment while the first waits on the provider: one request
+# (or tick) at a time makes a payment, so the provider is not asked the same thing twice at
+# once. The first is in flight from its record (processing) until its timeout (2 s here).
+first="$_GL_TMP/o4-first"
+curl -s -o "$first.body" -w '%{http_code}' --max-time 6 -X POST "$GALLEY_URL/api/payments" \
+	-H "Authorization: Bearer $carol" -H 'Content-Type: application/json' \
+	-d "{\"order_id\":\"$o4\",\"payment_method\":\"pm_sim_slow\"}" >"$first.status" &
+first_pid=$!
+recorded() { AUTH_TOKEN=$carol req GET "/api/payments/$o4" && [[ $STATUS == 200 ]]; }
+check "the first request records the payment (processing)" wait_until 5 recorded
 pay "$o4" pm_sim_slow --max-time 6
+if kill -0 "$first_pid" 2>/dev/null; then
+	expect_error 409 conflict "a second request while the first is at it: 409"
+	expect_json ".error.message | test(\"in progress\") and test(\"/api/payments/$o4\")" \
+		"saying it is in progress, and where to look"
+else # a machine so slow that the first had answered: the second made its own attempt
+	echo "# the first request had answered before the second did: $STATUS"
+	check "the second: 409, or its own attempt's 504" test "$STATUS" = 409 -o "$STATUS" = 504
+fi
+wait "$first_pid" || true
+STATUS=$(cat "$first.status") BODY=$(cat "$first.body")
 expect_error 504 upstream_timeout "a provider slower than GALLEY_PAYMENT_TIMEOUT_MS: 504 within the timeout"
 expect_json ".error.message | test(\"/api/payments/$o4\")" "telling where to look"
 AUTH_TOKEN=$carol req GET "/api/payments/$o4"

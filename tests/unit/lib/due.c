@@ -1,9 +1,11 @@
 /*
  * Unit tests of lib/due.c in a Redis of the test's own (../redis_server.h): the due list's
- * key and scores, what comes up and in which order, a move that loses to a drop, the walk
- * and its stop, and Redis away.  Not here: the one-time import of an old MongoDB due collection (it
- * needs MongoDB; without it the import waits, which is checked).
+ * key and scores, what comes up and in which order, a move that loses to a drop, a claim
+ * that only one of many racing gets, the walk and its stop, and Redis away.  Not here: the one-time
+ * import of an old MongoDB due collection (it needs MongoDB; without it the import waits, which is
+ * checked).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -134,6 +136,57 @@ test_each(void)
 	is_str(found(10), C, "the rest is left for the next process");
 }
 
+/* Racers: each claims A from its own thread (its own connection to Redis). */
+#define RACERS 8
+static int claimed_by[RACERS];
+
+static void *
+racer(void *arg)
+{
+	int *mine = arg;
+	enum gl_due_claim got;
+
+	if (gl_due_claim("things", &a, (int64_t)time(NULL) + 60, &got, NULL) == GL_OK)
+		*mine = got == GL_DUE_CLAIMED ? 1 : got == GL_DUE_HELD ? 2 : 3;
+	gl_redis_close();
+	return NULL;
+}
+
+static void
+test_claim(void)
+{
+	int64_t now = (int64_t)time(NULL), until = 0;
+	enum gl_due_claim got = GL_DUE_ABSENT;
+	pthread_t t[RACERS];
+	int i, won = 0, held = 0;
+
+	gl_due_drop("things", &c);
+	ok(gl_due_add("things", &a, now - 1) == GL_OK, "an entry due");
+	ok(gl_due_claim("things", &a, now + 30, &got, &until) == GL_OK && got == GL_DUE_CLAIMED,
+	   "claim: taken");
+	ok(score(A) == now + 30, "its time put off to the claim's end");
+	is_str(found(10), "", "so it is no longer due");
+	ok(gl_due_claim("things", &a, now + 90, &got, &until) == GL_OK && got == GL_DUE_HELD &&
+	           until == now + 30,
+	   "a second claim: held, until the first one's end");
+	ok(score(A) == now + 30, "and its time is left alone");
+	ok(gl_due_claim("things", &b, now + 30, &got, &until) == GL_OK && got == GL_DUE_ABSENT,
+	   "an entry not listed (settled): absent");
+	ok(score(B) == -1, "and not added");
+
+	ok(gl_due_move("things", &a, now) == GL_OK, "due again now (a holder lets it go)");
+	for (i = 0; i < RACERS; i++)
+		ok(pthread_create(&t[i], NULL, racer, &claimed_by[i]) == 0, "racer %d starts", i);
+	for (i = 0; i < RACERS; i++) {
+		pthread_join(t[i], NULL);
+		won += claimed_by[i] == 1;
+		held += claimed_by[i] == 2;
+	}
+	ok(won == 1 && held == RACERS - 1, "%d racing claims: one taken, the rest held (%d, %d)",
+	   RACERS, won, held);
+	gl_due_drop("things", &a);
+}
+
 static void
 test_away(void)
 {
@@ -143,6 +196,9 @@ test_away(void)
 	unit_redis_stop();
 	ok(gl_due_add("things", &a, 1) == GL_E_UPSTREAM_DOWN, "Redis away: add says so");
 	ok(gl_due_move("things", &a, 1) == GL_E_UPSTREAM_DOWN, "move too");
+	enum gl_due_claim got = GL_DUE_CLAIMED;
+	ok(gl_due_claim("things", &a, 1, &got, NULL) == GL_E_UPSTREAM_DOWN && got != GL_DUE_CLAIMED,
+	   "claim too, and takes nothing");
 	ok(gl_due_find("things", due, 4, &n) == GL_E_UPSTREAM_DOWN && n == 0,
 	   "find too, and gives nothing");
 	settled[0] = '\0';
@@ -161,6 +217,7 @@ main(void)
 	test_import_waits();
 	test_list();
 	test_each();
+	test_claim();
 	test_away();
 	gl_redis_close();
 	return done_testing();
