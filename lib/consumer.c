@@ -18,6 +18,23 @@
 #define CONSUMER_SKIP_MAX 50
 #define CONSUMER_SKIP_MS  200
 
+/* A batch's handled marks are asked for at most this many entries at once, and trusted
+ * this long (consumer_marks). */
+#define CONSUMER_MARKS_MAX 50
+#define CONSUMER_MARKS_MS  50
+
+/* What one MGET said of an entry: whether the event whose id was beside it was handled. */
+struct consumer_hint {
+	const char *id; /* borrowed from the entry; NULL: not asked (not ours, or met before) */
+	int seen;       /* 1 yes, 0 no, -1 not known */
+};
+
+struct consumer_marks {
+	struct consumer_hint hint[CONSUMER_MARKS_MAX];
+	size_t from, n;     /* the entries list->element[from .. from + n - 1] */
+	long long asked_at; /* gl_now_us() */
+};
+
 struct consumer_reader {
 	const char *family;
 	const struct gl_event_handler *handlers;
@@ -57,26 +74,61 @@ consumer_handled_key(char *buf, size_t size, const char *id)
 	snprintf(buf, size, "galley:handled:%s:%s", gl_conf.service, id != NULL ? id : "");
 }
 
+/* What marking entry sid done takes (consumer_done_lua's keys and arguments), with the
+ * strings it points to. */
+struct consumer_done {
+	struct gl_consumer_ack a;
+	char tries[112], handled[160], keep[16];
+};
+
+static void
+consumer_done_init(struct consumer_done *d, const struct consumer_reader *rd, const char *sid,
+                   const char *handled)
+{
+	snprintf(d->tries, sizeof(d->tries), "%s:%s:tries", rd->stream, rd->group);
+	consumer_handled_key(d->handled, sizeof(d->handled), handled);
+	snprintf(d->keep, sizeof(d->keep), "%d", GL_CONSUMER_HANDLED_KEEP_S);
+	d->a = (struct gl_consumer_ack){
+		rd->stream, d->tries, d->handled, rd->group, sid, d->keep
+	};
+}
+
+/* The acknowledgement riding on this thread's next kept write (consumer.h). */
+static __thread struct {
+	bool riding, rode;
+	struct consumer_done done;
+} consumer_rider;
+
+const struct gl_consumer_ack *
+gl_consumer_ack_riding(void)
+{
+	return consumer_rider.riding && !consumer_rider.rode ? &consumer_rider.done.a : NULL;
+}
+
+void
+gl_consumer_ack_rode(void)
+{
+	consumer_rider.rode = true;
+}
+
 /* Acknowledge entry sid; handled (the event's id, or NULL) marks the event handled too. */
 static void
 consumer_ack(const struct consumer_reader *rd, const char *sid, const char *handled)
 {
-	char tries[112], key[160], keep[16];
+	struct consumer_done d;
 	redisReply *r;
 
-	snprintf(tries, sizeof(tries), "%s:%s:tries", rd->stream, rd->group);
-	consumer_handled_key(key, sizeof(key), handled);
-	snprintf(keep, sizeof(keep), "%d", GL_CONSUMER_HANDLED_KEEP_S);
+	consumer_done_init(&d, rd, sid, handled);
 	const char *argv[] = { "EVAL",
 		               consumer_done_lua,
 		               "3",
 		               rd->stream,
-		               tries,
-		               key,
+		               d.tries,
+		               d.handled,
 		               rd->group,
 		               sid,
 		               handled != NULL ? handled : "",
-		               keep };
+		               d.keep };
 	if ((r = gl_redis_strv(GL_REDIS_STORE, 10, argv)) == NULL)
 		gl_log(GL_LOG_WARN, NULL, "events: %s stays pending (the store is away)", sid);
 	else
@@ -231,30 +283,40 @@ consumer_handler(const struct consumer_reader *rd, const char *type)
 }
 
 /*
- * Is entry e, [sid, [field, value, ...]], of a type the group does not handle, by the
- * "type" field its writer put beside the event?  Most entries a group reads are such (stock,
+ * The field name its writer put beside the event in entry e, [sid, [field, value, ...]]
+ * (events.c and kept.c put "id" and "type"), borrowed from e; NULL when there is none.
+ * Is e of a type the group does not handle?  Most entries a group reads are such (stock,
  * payments and kitchen skip every order.created): known without decoding the event's JSON.
  */
-static bool
-consumer_not_ours(const struct consumer_reader *rd, const redisReply *e)
+static const char *
+consumer_beside(const redisReply *e, const char *name)
 {
 	const redisReply *f;
 
 	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
 	    e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
-		return false;
+		return NULL;
 	f = e->element[1];
 	for (size_t i = 0; i + 1 < f->elements; i += 2)
 		if (f->element[i]->type == REDIS_REPLY_STRING &&
 		    f->element[i + 1]->type == REDIS_REPLY_STRING &&
-		    strcmp(f->element[i]->str, "type") == 0)
-			return consumer_handler(rd, f->element[i + 1]->str)->type == NULL;
-	return false; /* no type beside it: the event says */
+		    strcmp(f->element[i]->str, name) == 0)
+			return f->element[i + 1]->str;
+	return NULL;
 }
 
-/* One stream entry: [sid, [field, value, ...]]. */
+static bool
+consumer_not_ours(const struct consumer_reader *rd, const redisReply *e)
+{
+	const char *type = consumer_beside(e, "type");
+
+	return type != NULL && consumer_handler(rd, type)->type == NULL; /* none: the event says */
+}
+
+/* One stream entry: [sid, [field, value, ...]]; hint is what the batch's read of the handled
+ * marks said of the id beside it (struct consumer_marks), or NULL. */
 static void
-consumer_entry(struct consumer_reader *rd, const redisReply *e)
+consumer_entry(struct consumer_reader *rd, const redisReply *e, const struct consumer_hint *hint)
 {
 	const char *sid, *text, *id, *type;
 	const struct gl_event_handler *h;
@@ -282,22 +344,40 @@ consumer_entry(struct consumer_reader *rd, const redisReply *e)
 		json_decref(ev);
 		return;
 	}
-	if (!h->unrecorded && (seen = consumer_handled(id)) == 1) {
+	/* The batch's answer holds for the id it was asked about. */
+	seen = h->unrecorded                               ? 0
+	       : hint != NULL && strcmp(hint->id, id) == 0 ? hint->seen
+	                                                   : consumer_handled(id);
+	if (seen == 1) {
 		consumer_ack(rd, sid, NULL); /* done before */
 		json_decref(ev);
 		return;
 	}
-	if (!h->unrecorded && seen < 0) {
+	if (seen < 0) {
 		json_decref(ev); /* cannot tell: leave it pending, try again */
 		return;
 	}
 	struct gl_trace_span span; /* a child of the publisher's span, in the event */
 	gl_trace_consume_start(&span, ev, rd->stream, rd->group);
+	if (h->ack_rides) {
+		consumer_done_init(&consumer_rider.done, rd, sid, id);
+		consumer_rider.riding = true;
+		consumer_rider.rode = false;
+	}
 	err = consumer_handle(h, ev, &hopeless);
+	bool rode = consumer_rider.riding && consumer_rider.rode;
+	consumer_rider.riding = false;
+	if (rode && err != GL_OK) {
+		/* Its write, and with it the acknowledgement, was made: what failed after it
+		 * is let go (consumer.h, ack_rides). */
+		gl_log(GL_LOG_WARN, NULL, "events: %s %s handled, then: %s", type, id,
+		       gl_err_info(err)->code);
+		err = GL_OK;
+	}
 	if (err == GL_OK && h->unrecorded)
 		consumer_skip(rd, sid);
 	if (err == GL_OK) {
-		if (!h->unrecorded)
+		if (!h->unrecorded && !rode)
 			consumer_ack(rd, sid, id);
 		gl_metrics_event(GL_METRICS_CONSUMED, rd->family, type);
 		gl_log(GL_LOG_INFO, NULL, "events: handled %s %s", type, id);
@@ -307,15 +387,77 @@ consumer_entry(struct consumer_reader *rd, const redisReply *e)
 	json_decref(ev);
 }
 
+/*
+ * Whether this service handled each event of a batch, asked in one MGET rather than an EXISTS
+ * an event: in a burst a group reads up to 50 entries at once, and each round trip to the
+ * store costs more (wake-ups, system calls) than the command.  An answer is used for
+ * CONSUMER_MARKS_MS only, then asked again for the rest, so that a copy of an event handled
+ * meanwhile by another consumer is seen as before, within a few milliseconds; an id met
+ * twice in one batch is asked again when its turn comes (its first copy marks it).
+ */
+static void
+consumer_marks(struct consumer_marks *m, const struct consumer_reader *rd, const redisReply *list,
+               size_t from)
+{
+	const char *argv[1 + CONSUMER_MARKS_MAX];
+	char keys[CONSUMER_MARKS_MAX][160];
+	size_t at[CONSUMER_MARKS_MAX];
+	int argc = 1;
+	redisReply *r;
+
+	m->from = from;
+	m->n = 0;
+	m->asked_at = gl_now_us();
+	argv[0] = "MGET";
+	for (size_t i = from; i < list->elements && m->n < CONSUMER_MARKS_MAX; i++) {
+		const redisReply *e = list->element[i];
+		const char *id = consumer_beside(e, "id"), *type = consumer_beside(e, "type");
+		const struct gl_event_handler *h = type != NULL ? consumer_handler(rd, type) : NULL;
+
+		m->hint[m->n].id = NULL;
+		m->hint[m->n].seen = -1;
+		if (id != NULL && h != NULL && h->type != NULL && !h->unrecorded &&
+		    strlen(id) <= 64) {
+			bool again = false;
+			for (size_t j = 0; j < m->n && !again; j++)
+				again = m->hint[j].id != NULL && strcmp(m->hint[j].id, id) == 0;
+			if (!again) {
+				m->hint[m->n].id = id;
+				consumer_handled_key(keys[argc - 1], sizeof(keys[0]), id);
+				argv[argc] = keys[argc - 1];
+				at[argc - 1] = m->n;
+				argc++;
+			}
+		}
+		m->n++;
+	}
+	if (argc == 1)
+		return;
+	r = gl_redis_strv(GL_REDIS_STORE, argc, argv);
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == (size_t)(argc - 1))
+		for (int k = 0; k < argc - 1; k++)
+			m->hint[at[k]].seen = r->element[k]->type != REDIS_REPLY_NIL;
+	/* Else each is asked alone (-1), as it would be without the batch. */
+	if (r != NULL)
+		freeReplyObject(r);
+}
+
 /* Handle the entries of a reply's entry list. */
 static void
 consumer_entries(struct consumer_reader *rd, const redisReply *list)
 {
+	struct consumer_marks m = { .n = 0 };
+
 	if (list == NULL || list->type != REDIS_REPLY_ARRAY)
 		return;
 	/* Cut short by a stop: what is left stays pending, claimed by another consumer. */
-	for (size_t i = 0; i < list->elements && !gl_stop_requested(); i++)
-		consumer_entry(rd, list->element[i]);
+	for (size_t i = 0; i < list->elements && !gl_stop_requested(); i++) {
+		if (i >= m.from + m.n || gl_now_us() - m.asked_at > CONSUMER_MARKS_MS * 1000LL)
+			consumer_marks(&m, rd, list, i);
+		const struct consumer_hint *hint = &m.hint[i - m.from];
+		consumer_entry(rd, list->element[i],
+		               hint->id != NULL && hint->seen >= 0 ? hint : NULL);
+	}
 }
 
 /* XREADGROUP from id ("0": our own pending entries; ">": new ones); -1 when Redis said no. */

@@ -22,7 +22,8 @@
  * goes on.  Entries left pending by a consumer that died are claimed by a
  * live one after GL_CONSUMER_CLAIM_IDLE_MS.  Handlers see each event id
  * once (the ids a service handled are kept in the store,
- * "galley:handled:<service>:<id>", for GL_CONSUMER_HANDLED_KEEP_S), and
+ * "galley:handled:<service>:<id>", for GL_CONSUMER_HANDLED_KEEP_S, and asked
+ * for all the entries of a read at once), and
  * must still be idempotent: a process may die between a handler's work and
  * that record.
  *
@@ -59,6 +60,14 @@ struct gl_event_handler {
 	 * version): no handled record is kept, and it is acknowledged with the entries
 	 * the service skips, so it costs the store no write of its own. */
 	bool unrecorded;
+	/* The acknowledgement rides on the handler's write: its one write of a kept
+	 * document (kept.h) is the last of its steps that must happen, so the script that
+	 * writes the document also marks the event handled and acknowledges it, a round
+	 * trip and a flush of the store fewer per event.  What the handler does after that
+	 * write is let go when it fails (a push to live views, a due entry its tick drops
+	 * anyway).  A handler that writes nothing (the event changes nothing) is
+	 * acknowledged as usual. */
+	bool ack_rides;
 };
 
 /* A stream a service follows: a table of these ends with a zero row. */
@@ -70,6 +79,20 @@ struct gl_event_source {
 /* The consumer thread's loop (lib/tick runs it): handle what comes on every source's
  * stream until the process is asked to stop (stop.h). */
 void gl_consumer_run(const struct gl_event_source *sources);
+
+/*
+ * For kept.c: the acknowledgement of the event this thread handles, while its handler lets
+ * it ride (ack_rides) and no write has carried it yet: what the write's script does with it
+ * is SET handled 1 EX keep, XACK stream group sid, HDEL tries sid.  NULL otherwise.  All
+ * borrowed, valid while the handler runs.
+ */
+struct gl_consumer_ack {
+	const char *stream, *tries, *handled; /* keys */
+	const char *group, *sid, *keep;
+};
+const struct gl_consumer_ack *gl_consumer_ack_riding(void);
+/* The write that carried it was made: the event is handled and acknowledged. */
+void gl_consumer_ack_rode(void);
 
 /*
  * The pure first step of consuming (exposed for tests and fuzzing): decode

@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "consumer.h"
 #include "db.h"
 #include "doc.h"
 #include "events.h"
 #include "kept.h"
 #include "log.h"
+#include "now.h"
 #include "redis.h"
 #include "stop.h"
 
@@ -29,9 +31,12 @@ static int kept_n;
 
 /* The version read must still be the one stored ("" = no document), then write, list the
  * id as dirty since the first write MongoDB has not seen (ZADD NX keeps that time), and add
- * the events riding on the write (events.h): event j's stream and channel are KEYS[1 + 2j],
- * KEYS[2 + 2j]; its id, type and text ARGV[3 + 3j] to ARGV[5 + 3j]; ARGV[5] the streams'
- * MAXLEN. */
+ * what rides on the write: ARGV[6] events (events.h; event j's stream and channel are
+ * KEYS[1 + 2j], KEYS[2 + 2j], its id, type and text ARGV[6 + 3j] to ARGV[8 + 3j], ARGV[5]
+ * the streams' MAXLEN), ARGV[7] index entries (the next keys, a score and a member each),
+ * and when ARGV[8] is not '' the acknowledgement of the event being handled (consumer.h:
+ * the last three keys, stream, tries, handled; the last three arguments, group, entry id,
+ * how long the handled mark is kept). */
 static const char write_lua[] =
         "local v = redis.call('HGET', KEYS[1], 'v') "
         "if ARGV[1] == '' then if v then return 0 end elseif v ~= ARGV[1] then return 0 end "
@@ -39,14 +44,19 @@ static const char write_lua[] =
         "redis.call('PERSIST', KEYS[1]) "
         "local t = redis.call('TIME') "
         "redis.call('ZADD', KEYS[2], 'NX', t[1] * 1000 + math.floor(t[2] / 1000), ARGV[4]) "
-        "local ne = tonumber(ARGV[6]) "
+        "local ne, ni = tonumber(ARGV[6]), tonumber(ARGV[7]) "
         "for j = 1, ne do "
-        " redis.call('XADD', KEYS[1 + 2 * j], 'MAXLEN', '~', ARGV[5], '*', 'id', ARGV[4 + 3 * j],"
-        "  'type', ARGV[5 + 3 * j], 'event', ARGV[6 + 3 * j]) "
-        " redis.call('PUBLISH', KEYS[2 + 2 * j], ARGV[6 + 3 * j]) end "
-        "for j = 1, #KEYS - 2 - 2 * ne do "
-        " redis.call('ZADD', KEYS[2 + 2 * ne + j], ARGV[5 + 3 * ne + 2 * j],"
-        "  ARGV[6 + 3 * ne + 2 * j]) end "
+        " redis.call('XADD', KEYS[1 + 2 * j], 'MAXLEN', '~', ARGV[5], '*', 'id', ARGV[6 + 3 * j],"
+        "  'type', ARGV[7 + 3 * j], 'event', ARGV[8 + 3 * j]) "
+        " redis.call('PUBLISH', KEYS[2 + 2 * j], ARGV[8 + 3 * j]) end "
+        "for j = 1, ni do "
+        " redis.call('ZADD', KEYS[2 + 2 * ne + j], ARGV[7 + 3 * ne + 2 * j],"
+        "  ARGV[8 + 3 * ne + 2 * j]) end "
+        "if ARGV[8] ~= '' then "
+        " local k, a = 2 + 2 * ne + ni, 8 + 3 * ne + 2 * ni "
+        " redis.call('SET', KEYS[k + 3], '1', 'EX', ARGV[a + 3]) "
+        " redis.call('XACK', KEYS[k + 1], ARGV[a + 1], ARGV[a + 2]) "
+        " redis.call('HDEL', KEYS[k + 2], ARGV[a + 2]) end "
         "return 1";
 
 /* What MongoDB holds, unless the store has a copy already (which is then newer or equal). */
@@ -261,11 +271,12 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
            const bson_t *doc, const struct gl_kept_index *idx, size_t n, bool *written)
 {
 	struct gl_event *ev[GL_EVENTS_RIDERS_MAX];
-	/* EVAL, script, numkeys, 2 keys + 2 an event + 1 an entry, 6 args + 3 an event + 2 an
-	 * entry */
-	const char *argv[3 + 2 + 6 + 5 * GL_EVENTS_RIDERS_MAX + 3 * GL_KEPT_INDEX_MAX];
+	const struct gl_consumer_ack *ack = gl_consumer_ack_riding();
+	/* EVAL, script, numkeys, 2 keys + 2 an event + 1 an entry + 3 the ack, 8 args + 3 an
+	 * event + 2 an entry + 3 the ack */
+	const char *argv[3 + 2 + 8 + 5 * GL_EVENTS_RIDERS_MAX + 3 * GL_KEPT_INDEX_MAX + 6];
 	size_t lens[sizeof(argv) / sizeof(argv[0])];
-	char key[160], dirty[160], hex[25], v[24], nkeys[8], nev[8];
+	char key[160], dirty[160], hex[25], v[24], nkeys[8], nev[8], nidx[8];
 	int argc = 0;
 	redisReply *r;
 
@@ -276,8 +287,9 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 	bson_oid_to_string(id, hex);
 	snprintf(v, sizeof(v), "%lld", ver);
 	size_t ne = gl_events_riding(coll, hex, ver, ev, GL_EVENTS_RIDERS_MAX);
-	snprintf(nkeys, sizeof(nkeys), "%zu", 2 + 2 * ne + n);
+	snprintf(nkeys, sizeof(nkeys), "%zu", 2 + 2 * ne + n + (ack != NULL ? 3 : 0));
 	snprintf(nev, sizeof(nev), "%zu", ne);
+	snprintf(nidx, sizeof(nidx), "%zu", n);
 	argv[argc++] = "EVAL";
 	argv[argc++] = write_lua;
 	argv[argc++] = nkeys;
@@ -289,6 +301,11 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 	}
 	for (size_t j = 0; j < n; j++)
 		argv[argc++] = idx[j].key;
+	if (ack != NULL) {
+		argv[argc++] = ack->stream;
+		argv[argc++] = ack->tries;
+		argv[argc++] = ack->handled;
+	}
 	argv[argc++] = expect != NULL ? expect : "";
 	argv[argc++] = v;
 	argv[argc] = (const char *)bson_get_data(doc);
@@ -296,6 +313,8 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 	argv[argc++] = hex;
 	argv[argc++] = GL_EVENTS_MAXLEN;
 	argv[argc++] = nev;
+	argv[argc++] = nidx;
+	argv[argc++] = ack != NULL ? "1" : "";
 	for (size_t j = 0; j < ne; j++) {
 		argv[argc++] = gl_events_id(ev[j]);
 		argv[argc++] = gl_events_type(ev[j]);
@@ -305,6 +324,11 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 		argv[argc++] = idx[j].score;
 		argv[argc++] = idx[j].member;
 	}
+	if (ack != NULL) {
+		argv[argc++] = ack->group;
+		argv[argc++] = ack->sid;
+		argv[argc++] = ack->keep;
+	}
 	for (int i = 0; i < argc; i++)
 		if (argv[i] != (const char *)bson_get_data(doc))
 			lens[i] = strlen(argv[i]);
@@ -313,6 +337,8 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 		return kept_store_error(r);
 	*written = r->integer == 1;
 	freeReplyObject(r);
+	if (*written && ack != NULL)
+		gl_consumer_ack_rode();
 	for (size_t j = 0; *written && j < ne; j++)
 		gl_events_rode(ev[j]);
 	return GL_OK;
@@ -345,6 +371,54 @@ gl_kept_insert(const char *coll, const bson_t *doc, const struct gl_kept_index *
 	return written ? GL_OK : GL_E_CONFLICT;
 }
 
+/*
+ * A copy of the last document this thread read with gl_kept_get(), so that a change of it
+ * right after (read, decide, write: a cook's, a route's) need not read it again.  The write
+ * script compares versions, so a copy gone stale costs a refused write and a read, never a
+ * wrong write.  Used once, within KEPT_LAST_MS; a document larger than the buffer is not
+ * copied.  The buffer is the thread's own: nothing to free when the thread ends.
+ */
+#define KEPT_LAST_MS  1000
+#define KEPT_LAST_MAX 16384
+
+static __thread struct {
+	char coll[32];
+	bson_oid_t id;
+	long long ver, at;
+	uint32_t len; /* 0: none */
+	uint8_t data[KEPT_LAST_MAX];
+} kept_last;
+
+static void
+kept_last_keep(const char *coll, const bson_oid_t *id, const bson_t *doc, long long ver)
+{
+	kept_last.len = 0;
+	if (doc->len > sizeof(kept_last.data) || strlen(coll) >= sizeof(kept_last.coll))
+		return;
+	memcpy(kept_last.data, bson_get_data(doc), doc->len);
+	snprintf(kept_last.coll, sizeof(kept_last.coll), "%s", coll);
+	bson_oid_copy(id, &kept_last.id);
+	kept_last.ver = ver;
+	kept_last.at = gl_now_us();
+	kept_last.len = doc->len;
+}
+
+/* The copy of coll's document id (new) and its version when it is there and fresh, else
+ * NULL; either way it is used up. */
+static bson_t *
+kept_last_take(const char *coll, const bson_oid_t *id, long long *ver)
+{
+	bson_t *doc = NULL;
+
+	if (kept_last.len > 0 && strcmp(kept_last.coll, coll) == 0 &&
+	    bson_oid_equal(&kept_last.id, id) &&
+	    gl_now_us() - kept_last.at <= KEPT_LAST_MS * 1000LL &&
+	    (doc = bson_new_from_data(kept_last.data, kept_last.len)) != NULL)
+		*ver = kept_last.ver;
+	kept_last.len = 0;
+	return doc;
+}
+
 enum gl_err
 gl_kept_get(const char *coll, const bson_oid_t *id, json_t **out)
 {
@@ -355,6 +429,7 @@ gl_kept_get(const char *coll, const bson_oid_t *id, json_t **out)
 	*out = NULL;
 	if ((err = kept_read(coll, id, &doc, &v)) != GL_OK)
 		return err;
+	kept_last_keep(coll, id, doc, v);
 	*out = gl_doc_to_json_new(doc);
 	bson_destroy(doc);
 	return *out != NULL ? GL_OK : GL_E_INTERNAL;
@@ -406,10 +481,11 @@ kept_change_once(const char *coll, const bson_oid_t *id, gl_db_decide decide, vo
 	long long v;
 	bool skip = false, written = false;
 	char expect[24];
-	enum gl_err err;
+	enum gl_err err = GL_OK;
 
 	*raced = false;
-	if ((err = kept_read(coll, id, &old, &v)) != GL_OK) {
+	if ((old = kept_last_take(coll, id, &v)) == NULL &&
+	    (err = kept_read(coll, id, &old, &v)) != GL_OK) {
 		bson_destroy(&decided);
 		return err;
 	}

@@ -15,7 +15,13 @@
  *    writes, and lists the id in the sorted set "...:<coll>:dirty" scored by
  *    when it first differed from MongoDB; the same script adds the events
  *    riding on the write (events.h) and an insert's index entries (below), so
- *    a document, its events and its entries land together or not at all;
+ *    a document, its events and its entries land together or not at all
+ *    (and, when the handler of an event lets it, consumer.h's ack_rides, the
+ *    event's acknowledgement);
+ *  - a change right after the same thread read the document (a cook's read,
+ *    decide, write) starts from that read's copy, not a second read: the
+ *    script's version check refuses it if someone wrote in between, and the
+ *    change then reads again;
  *  - a miss loads the document from MongoDB, unless it is too new to be
  *    anywhere but the store (its ObjectId's time is after the collection was
  *    first kept and within the time a clean copy is kept);

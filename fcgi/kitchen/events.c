@@ -6,6 +6,7 @@
 #include "db.h"
 #include "doc.h"
 #include "events.h"
+#include "kept.h"
 #include "kitchen.h"
 #include "lines.h"
 #include "log.h"
@@ -63,21 +64,27 @@ on_order_paid(const json_t *event)
 {
 	const json_t *data = json_object_get(event, "data");
 	const char *id = json_string_value(json_object_get(data, "order_id"));
+	struct gl_kept_index entry;
 	bson_t doc = BSON_INITIALIZER;
 	bson_oid_t oid;
 	enum gl_err err;
 
-	if (!gl_oid_parse(id, &oid) || !ticket_build(&doc, data, &oid)) {
+	if (!gl_oid_parse(id, &oid) || !ticket_build(&doc, data, &oid) ||
+	    queue_index(&entry, &oid, (int64_t)time(NULL)) < 0) {
 		bson_destroy(&doc);
 		return GL_E_INTERNAL; /* paid_data checked it: out of memory */
 	}
-	err = gl_db_insert("tickets", &doc);
+	/* The ticket and its queue entry (due now) in one write, which also acknowledges the
+	 * event (ack_rides below). */
+	err = gl_db_insert_indexed("tickets", &doc, &entry, 1);
 	bson_destroy(&doc);
 	if (err != GL_OK && err != GL_E_CONFLICT)
 		return err;
 	if (err == GL_OK)
 		gl_log(GL_LOG_INFO, NULL, "ticket %s: paid, waits for a cook", id);
-	if ((err = queue_add(&oid, (int64_t)time(NULL))) != GL_OK)
+	/* There already (order.paid again): listed if it lost its entry, as the rules of the
+	 * queue allow (an entry is a hint). */
+	else if ((err = queue_add(&oid, (int64_t)time(NULL))) != GL_OK)
 		return err;
 	kitchen_staff_wake();
 	return GL_OK;
@@ -163,7 +170,7 @@ on_order_cancelled(const json_t *event)
 }
 
 static const struct gl_event_handler order_handlers[] = {
-	{ "order.paid", on_order_paid, paid_data },
+	{ "order.paid", on_order_paid, paid_data, .ack_rides = true },
 	{ "order.cancelled", on_order_cancelled, cancelled_data },
 	{ 0 },
 };

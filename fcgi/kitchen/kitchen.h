@@ -97,6 +97,9 @@ enum gl_err claim_end(const char *ticket, const char *how, bool *ready)
 /* queue.c: what needs a cook, when */
 /* List ticket id as due at due (epoch s); GL_OK also when it is listed already. */
 enum gl_err queue_add(const bson_oid_t *id, int64_t due) __attribute__((warn_unused_result));
+/* The same entry for the ticket's own insert (db.h, gl_db_insert_indexed); 0, or -1. */
+struct gl_kept_index;
+int queue_index(struct gl_kept_index *e, const bson_oid_t *id, int64_t due);
 /* Move id's entry to due (a lease's end). */
 void queue_defer(const bson_oid_t *id, int64_t due);
 /* Drop id's entry (preparing ended). */

@@ -20,6 +20,12 @@ queue_add(const bson_oid_t *id, int64_t due)
 	return err == GL_E_CONFLICT ? GL_OK : err;
 }
 
+int
+queue_index(struct gl_kept_index *e, const bson_oid_t *id, int64_t due)
+{
+	return gl_due_index(e, QUEUE, id, due);
+}
+
 void
 queue_defer(const bson_oid_t *id, int64_t due)
 {

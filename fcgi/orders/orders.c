@@ -450,11 +450,13 @@ on_order_created(const json_t *event)
 
 static const struct gl_event_handler order_handlers[] = {
 	{ "order.created", on_order_created, .unrecorded = true },
-	{ "order.paid", on_order_paid, order_data },
+	/* order_follow: its one write is the order's; the expiry entry's drop and the live
+	 * post after it may be let go (the tick skips an order no longer pending). */
+	{ "order.paid", on_order_paid, order_data, .ack_rides = true },
 	{ "order.cancelled", on_order_cancelled, cancelled_data },
-	{ "order.preparing", on_order_preparing, order_data },
-	{ "order.ready", on_order_ready, order_data },
-	{ "order.completed", on_order_completed, order_data },
+	{ "order.preparing", on_order_preparing, order_data, .ack_rides = true },
+	{ "order.ready", on_order_ready, order_data, .ack_rides = true },
+	{ "order.completed", on_order_completed, order_data, .ack_rides = true },
 	{ 0 },
 };
 

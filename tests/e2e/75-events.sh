@@ -196,6 +196,19 @@ check "and its group is idle again" wait_until 30 stock_idle
 check "each event was handled once, the duplicate of the second not again ($(handled_count "$e1") $(handled_count "$e2") $(handled_count "$e3"))" \
 	test "$(handled_count "$e1")$(handled_count "$e2")$(handled_count "$e3")" = 111
 
+# A consumer asks whether a batch's events were handled by the ids their writers put beside
+# them, all at once; the event's own id is the one that counts. An entry that names e6
+# beside an event that is e1 (handled above) is not handled again; one that names e1 beside
+# a new event e6 is handled. Added in one script so that one consumer reads both at once.
+r6=$(reserve "$bread" 1) e6=$(newid)
+scli EVAL "redis.call('XADD', KEYS[1], '*', 'id', ARGV[2], 'type', 'order.cancelled', 'event', ARGV[3])
+redis.call('XADD', KEYS[1], '*', 'id', ARGV[1], 'type', 'order.cancelled', 'event', ARGV[4])
+return 1" 1 galley:events:orders "$e1" "$e6" "$(cancelled_event "$e1" "$r1")" "$(cancelled_event "$e6" "$r6")" >/dev/null
+check "an event named by another event's id beside it is handled by its own (its unit freed)" wait_until 30 freed
+check "and the event handled before, under another's id beside it, not again ($(handled_count "$e1") $(handled_count "$e6"))" \
+	test "$(handled_count "$e1")$(handled_count "$e6")" = 11
+check "its group is idle again" wait_until 30 stock_idle
+
 # A consumer that took an event and died before acknowledging it: after
 # GL_CONSUMER_CLAIM_IDLE_MS (10 s) a live one claims it (XAUTOCLAIM) and handles it.
 ghost_holds() { # STREAM-ID: is that entry pending with the ghost?

@@ -65,6 +65,32 @@ expect_json '.status == "completed"' "the ticket is completed"
 check "the order follows: completed" wait_until 10 status_is completed
 check "and order.completed was the last event" \
 	test "$(types_of "$order")" = "order.created order.paid order.preparing order.ready order.completed"
+# Orders and the kitchen acknowledge these events with the write they make (the handled mark
+# and the acknowledgement ride on it): each one the service follows is marked handled, and
+# none is left pending or counted as failed.
+marked() { # SERVICE TYPE...: the order's events of those types are marked handled by SERVICE
+	local t id
+	for t in "${@:2}"; do
+		id=$(events_of "$order" | jq -r --arg t "$t" '.[] | select(.type == $t) | .id')
+		[[ -n $id && $(scli EXISTS "galley:handled:$1:$id") == 1 ]] || return 1
+	done
+}
+sids_of() { # the stream entries of the order's events, their ids one a line
+	scli --json XRANGE galley:events:orders - + |
+		jq -r --arg o "$order" '.[] | select(.[1][5] | contains($o)) | .[0]'
+}
+settled() { # GROUP: none of the order's entries pending with it, none with a failure counted
+	local sids
+	sids=$(sids_of)
+	[[ -n $sids ]] || return 1
+	! scli --json XPENDING galley:events:orders "$1" - + 1000 | jq -r '.[][0]' | grep -qxF "$sids" &&
+		[[ -z $(scli HMGET "galley:events:orders:$1:tries" $sids | grep -v '^$') ]]
+}
+check "orders marked the order's paid, preparing, ready and completed handled" \
+	marked orders order.paid order.preparing order.ready order.completed
+check "the kitchen marked its order.paid handled" marked kitchen order.paid
+check "none of its entries is pending with orders' group, nor counted as failed" wait_until 10 settled orders
+check "nor with the kitchen's" wait_until 10 settled kitchen
 req GET "/api/stock/$ramen"
 expect_json '.on_hand == 19 and .reserved == 0' "one ramen sold"
 

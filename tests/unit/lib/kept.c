@@ -1,11 +1,14 @@
 /*
  * Unit tests of lib/kept.c's insert in a Redis of the test's own (../redis_server.h): a
  * new document and its index entries land in the store together, a second insert of the
- * same _id is refused and adds none of its entries, and a store away says so.  Ids are
+ * same _id is refused and adds none of its entries, and a store away says so; a change right
+ * after a read uses that read's copy and never writes over a newer version.  Ids are
  * made now, after the collection was first kept, so nothing here asks MongoDB (the rest of
  * kept.c, the projection to MongoDB, is tested end to end: tests/e2e/76-kept.sh).
  */
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "../redis_server.h"
@@ -35,6 +38,116 @@ index_entry(struct gl_kept_index *e, const char *key, const char *score, const c
 	snprintf(e->key, sizeof(e->key), "%s", key);
 	snprintf(e->score, sizeof(e->score), "%s", score);
 	snprintf(e->member, sizeof(e->member), "%s", member);
+}
+
+/* Another thread (a writer of its own, with its own connection): n of thing id set to *n. */
+static bson_oid_t other_id;
+
+static void *
+other_writer(void *arg)
+{
+	bson_t set = BSON_INITIALIZER;
+	json_t *out = NULL;
+	enum gl_err *err = arg;
+
+	BSON_APPEND_INT64(&set, "n", 2);
+	*err = gl_db_update("things", &other_id, -1, &set, &out);
+	json_decref(out);
+	bson_destroy(&set);
+	gl_redis_close();
+	return NULL;
+}
+
+static enum gl_err
+other_writes(void)
+{
+	enum gl_err err = GL_E_INTERNAL;
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, other_writer, &err) != 0)
+		return GL_E_INTERNAL;
+	pthread_join(t, NULL);
+	return err;
+}
+
+/* n + 10, from the document as the change finds it. */
+static enum gl_err
+add_ten(const json_t *now, bson_t *set, bool *skip, void *ctx)
+{
+	(void)skip;
+	(void)ctx;
+	BSON_APPEND_INT64(set, "n", json_integer_value(json_object_get(now, "n")) + 10);
+	return GL_OK;
+}
+
+/* How many HMGETs (a document's read) the store has run. */
+static long long
+reads(void)
+{
+	const char *argv[] = { "INFO", "commandstats" };
+	char info[8192];
+	const char *at;
+
+	unit_redis(info, sizeof(info), 2, argv);
+	at = strstr(info, "cmdstat_hmget:calls=");
+	return at != NULL ? atoll(at + strlen("cmdstat_hmget:calls=")) : 0;
+}
+
+static long long
+field(const json_t *doc, const char *name)
+{
+	return json_integer_value(json_object_get(doc, name));
+}
+
+static void
+test_change_after_read(void)
+{
+	bson_t doc = BSON_INITIALIZER, set = BSON_INITIALIZER;
+	json_t *got = NULL, *out = NULL;
+
+	bson_oid_init(&other_id, NULL);
+	BSON_APPEND_OID(&doc, "_id", &other_id);
+	BSON_APPEND_INT64(&doc, "n", 1);
+	BSON_APPEND_INT64(&doc, "version", 1);
+	ok(gl_db_insert("things", &doc) == GL_OK, "a thing at version 1");
+
+	/* Read (this thread keeps a copy), then another writer changes it. */
+	ok(gl_db_get("things", &other_id, &got) == GL_OK && field(got, "version") == 1,
+	   "read at version 1");
+	json_decref(got);
+	ok(other_writes() == GL_OK, "another thread changes it: version 2");
+	BSON_APPEND_INT64(&set, "n", 3);
+	ok(gl_db_update("things", &other_id, 1, &set, &out) == GL_E_CONFLICT,
+	   "an update If-Match the version read: GL_E_CONFLICT, though the copy says 1");
+	json_decref(out);
+	out = NULL;
+
+	ok(gl_db_get("things", &other_id, &got) == GL_OK && field(got, "version") == 2,
+	   "read again: version 2");
+	json_decref(got);
+	long long before = reads();
+	ok(gl_db_update("things", &other_id, 2, &set, &out) == GL_OK && field(out, "n") == 3 &&
+	           field(out, "version") == 3,
+	   "an update of what was just read: written, version 3");
+	ok(reads() == before, "without reading it again (%lld reads)", reads() - before);
+	json_decref(out);
+	out = NULL;
+
+	/* A change that decides by the document: a stale copy is refused by the store and the
+	 * change reads again, so it decides on the other writer's n (2), not the copy's (3). */
+	ok(gl_db_get("things", &other_id, &got) == GL_OK && field(got, "n") == 3, "read: n 3");
+	json_decref(got);
+	ok(other_writes() == GL_OK, "another thread sets n 2: version 4");
+	ok(gl_db_change("things", &other_id, add_ten, NULL, &out) == GL_OK &&
+	           field(out, "n") == 12 && field(out, "version") == 5,
+	   "a change decided after it: n 12 (2 + 10), version 5");
+	json_decref(out);
+	ok(gl_db_get("things", &other_id, &got) == GL_OK && field(got, "n") == 12 &&
+	           field(got, "version") == 5,
+	   "and so it is stored");
+	json_decref(got);
+	bson_destroy(&set);
+	bson_destroy(&doc);
 }
 
 static void
@@ -87,6 +200,7 @@ main(void)
 {
 	unit_redis_start();
 	gl_kept_open(colls);
+	test_change_after_read();
 	test_insert();
 	gl_redis_close();
 	return done_testing();
