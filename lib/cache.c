@@ -22,15 +22,21 @@ static const char cache_store_lua[] = "if redis.call('get', KEYS[2]) == ARGV[1] 
                                       "redis.call('del', KEYS[2]) return 1 end return 0";
 
 int
-gl_cache_key(char *buf, size_t size, const char *what, const char *id)
+gl_cache_key_of(char *buf, size_t size, const char *service, const char *what, const char *id)
 {
 	int n;
 
 	if (id != NULL)
-		n = snprintf(buf, size, "galley:%s:%s:%s", gl_conf.service, what, id);
+		n = snprintf(buf, size, "galley:%s:%s:%s", service, what, id);
 	else
-		n = snprintf(buf, size, "galley:%s:%s", gl_conf.service, what);
+		n = snprintf(buf, size, "galley:%s:%s", service, what);
 	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+int
+gl_cache_key(char *buf, size_t size, const char *what, const char *id)
+{
+	return gl_cache_key_of(buf, size, gl_conf.service, what, id);
 }
 
 /* GET key: a new copy of the value in *val, 1 hit, 0 miss, -1 Redis away. */
@@ -180,6 +186,21 @@ gl_cache_peek(const char *key, char **val)
 	size_t len;
 
 	return cache_get(key, val, &len);
+}
+
+int
+gl_cache_peek_json(const char *key, json_t **out)
+{
+	char *val;
+	size_t len;
+	int hit;
+
+	*out = NULL;
+	if ((hit = cache_get(key, &val, &len)) != 1)
+		return hit;
+	*out = json_loadb(val, len, 0, NULL);
+	free(val);
+	return *out != NULL ? 1 : 0;
 }
 
 int

@@ -41,8 +41,19 @@ int gl_cache_del(const char *const *keys, int nkeys);
 /* Write "galley:<service>:<what>[:<id>]" into buf; -1 if it does not fit. */
 int gl_cache_key(char *buf, size_t size, const char *what, const char *id);
 
+/*
+ * The same for another service's key, to read what it caches (gl_cache_peek_json), never
+ * to write it: only the owner loads and drops its keys, so what a reader finds is the
+ * answer the owner would give now, or nothing.
+ */
+int gl_cache_key_of(char *buf, size_t size, const char *service, const char *what, const char *id);
+
 /* The value of key as a new string in *val (free() it): 1 found, 0 absent, -1 Redis away. */
 int gl_cache_peek(const char *key, char **val);
+
+/* The value of key parsed as JSON, new in *out: 1 found, 0 absent or not JSON (*out NULL),
+ * -1 Redis away.  A hot key is answered from this thread's near copy (near.h). */
+int gl_cache_peek_json(const char *key, json_t **out);
 
 /* Store val under key for ttl seconds; -1 when Redis could not be told. */
 int gl_cache_put(const char *key, const char *val, long ttl);

@@ -135,6 +135,29 @@ consumer_ack(const struct consumer_reader *rd, const char *sid, const char *hand
 		freeReplyObject(r);
 }
 
+/* Counts only a pending entry's failures: an entry acknowledged already (by a write that
+ * carried it, whose reply was lost) would otherwise keep a field nothing removes. */
+static const char consumer_failure_lua[] =
+        "if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1) == 0 then "
+        "redis.call('HDEL', KEYS[2], ARGV[2]) return 0 end "
+        "return redis.call('HINCRBY', KEYS[2], ARGV[2], 1)";
+
+long long
+gl_consumer_failure_count(const char *stream, const char *group, const char *sid)
+{
+	char tries[112];
+	const char *argv[] = { "EVAL", consumer_failure_lua, "2", stream, tries, group, sid };
+	redisReply *r;
+	long long n;
+
+	snprintf(tries, sizeof(tries), "%s:%s:tries", stream, group);
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 7, argv)) == NULL)
+		return -1;
+	n = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+	freeReplyObject(r);
+	return n;
+}
+
 /* One more failure of entry sid; past GL_CONSUMER_TRIES it goes to the dead letters, at
  * once when hopeless (no try can succeed: the entry holds no event, or its data does not
  * fit the handler's table). */
@@ -142,17 +165,17 @@ static void
 consumer_failed(const struct consumer_reader *rd, const char *sid, const char *text,
                 const char *error, bool hopeless)
 {
-	char tries[112], dead[64];
-	const char *incr[] = { "HINCRBY", tries, sid, "1" };
+	char dead[64];
+	long long n = gl_consumer_failure_count(rd->stream, rd->group, sid);
 	redisReply *r;
-	long long n;
 
-	snprintf(tries, sizeof(tries), "%s:%s:tries", rd->stream, rd->group);
+	if (n == 0) {
+		gl_log(GL_LOG_WARN, NULL,
+		       "events: %s failed in %s after its acknowledgement was made: %s", sid,
+		       rd->group, error);
+		return;
+	}
 	snprintf(dead, sizeof(dead), "%s:dead", rd->stream);
-	r = gl_redis_strv(GL_REDIS_STORE, 4, incr);
-	n = r != NULL && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
-	if (r != NULL)
-		freeReplyObject(r);
 	gl_log(GL_LOG_WARN, NULL, "events: %s failed in %s (try %lld): %s", sid, rd->group, n,
 	       error);
 	if (!hopeless && n < GL_CONSUMER_TRIES) {

@@ -115,4 +115,14 @@ int gl_consumer_decode(const struct redisReply *e, const char **sid, const char 
 enum gl_err gl_consumer_check(const struct gl_event_handler *h, const json_t *event,
                               struct gl_valid_fail *fail) __attribute__((warn_unused_result));
 
+/*
+ * A failure's count (exposed for tests): one more failure of entry sid of group on stream,
+ * counted in "<stream>:<group>:tries" only while the entry is still pending there.  The
+ * count after it; 0 when the entry is no longer pending (a handler's write carried its
+ * acknowledgement and only the reply was lost: nothing to try again, and no count is left
+ * behind); -1 when the store did not answer.
+ */
+long long gl_consumer_failure_count(const char *stream, const char *group, const char *sid)
+        __attribute__((warn_unused_result));
+
 #endif

@@ -1,7 +1,8 @@
 /*
  * Orders (API.md, orders): placing an order is a small saga over HTTP.
  *
- *   check the customer (customers) and every item (menu, prices snapshotted)
+ *   check the customer (customers) and every item (menu, prices snapshotted),
+ *   read where those services cache them when they do (place.c, order_cached)
  *   → reserve every line at once (stock, keyed by the new order's id)
  *   → store the order as pending_payment with the reservation's expiry.
  *

@@ -4,6 +4,7 @@
 #   static   nginx `return 200` (the ceiling)
 #   hello    nginx -> FastCGI hello (tests/bench/hello.c), 1 pool x W workers
 #   item     a cached menu item read, token checked by auth_request
+#   read     GET /api/orders/{id} as its customer: the order read from the store
 #   order    POST /api/orders as a customer, 1 and 3 lines: auth_request, the
 #            customer and item checks over HTTP, the stock reservation (a
 #            ledger append per line), the insert of the order
@@ -34,7 +35,8 @@ items=()
 for n in 1 2 3; do items+=("$(bench_item "Bench $n" $((n * 100)))"); done
 one="{\"lines\":[{\"item_id\":\"${items[0]}\",\"qty\":1}]}"
 three="{\"lines\":[{\"item_id\":\"${items[0]}\",\"qty\":1},{\"item_id\":\"${items[1]}\",\"qty\":2},{\"item_id\":\"${items[2]}\",\"qty\":1}]}"
-[ "$(api POST /api/orders "$token" "$three" | jq -r .status)" = pending_payment ] ||
+order=$(api POST /api/orders "$token" "$three")
+[ "$(jq -r .status <<<"$order")" = pending_payment ] ||
 	{ echo "orders.sh: a test order was not placed" >&2; exit 1; }
 before=$(api GET "/api/stock/${items[0]}" "$admin" | jq .reserved)
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1048576)" GiB"}' /proc/meminfo); nginx $(nginx -v 2>&1 | sed 's/.*\///'); ${secs}s per run, $conns connections; pools of $workers workers: hello 1, each service ${GALLEY_POOLS:-2}"
@@ -43,6 +45,7 @@ echo "|------------------------------------------|----------|-----------|-------
 bench_row "nginx return 200" "$conns" "$secs" "http://127.0.0.1:$p_static/"
 bench_row "hello (nginx -> FastCGI)" "$conns" "$secs" "http://127.0.0.1:$p_hello/"
 bench_row "cached item read, with token" "$conns" "$secs" "$GALLEY_URL/api/menu/items/${items[0]}" -H "Authorization: Bearer $token"
+bench_row "an order read, with token" "$conns" "$secs" "$GALLEY_URL/api/orders/$(jq -r .id <<<"$order")" -H "Authorization: Bearer $token"
 idle0=$(bench_trips)
 idle1=$(bench_trips)
 r0=$(api GET "/api/stock/${items[0]}" "$admin" | jq .reserved)

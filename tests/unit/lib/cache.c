@@ -22,6 +22,12 @@ test_key(void)
 	gl_conf.service = "suppliers";
 	ok(gl_cache_key(buf, sizeof(buf), "supplier", OID) == 0, "other service");
 	is_str(buf, "galley:suppliers:supplier:" OID, "key uses gl_conf.service");
+	gl_conf.service = "orders";
+	ok(gl_cache_key_of(buf, sizeof(buf), "menu", "item", OID) == 0,
+	   "another service's key fits");
+	is_str(buf, "galley:menu:item:" OID, "another service's key is the one it makes itself");
+	ok(gl_cache_key_of(buf, 18, "menu", "item", OID) == -1,
+	   "and does not fit where it does not");
 	gl_conf.service = "menu";
 }
 

@@ -1,8 +1,10 @@
-/* Unit tests for lib/consumer.c: decoding a stream entry, checking an event's data. */
+/* Unit tests for lib/consumer.c: decoding a stream entry, checking an event's data; a
+ * failure's count in a Redis of the test's own (../redis_server.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../redis_server.h"
 #include "../tap.h"
 #include "consumer.h"
 #include "lines.h"
@@ -147,10 +149,46 @@ test_check(void)
 	json_decref(ev);
 }
 
+/*
+ * A failure is counted while its entry is pending and never after its acknowledgement: a
+ * handler whose write carried the acknowledgement may see that write fail (its reply lost)
+ * after the entry was acknowledged, and a count made then would stay forever.
+ */
+static void
+test_failure_count(void)
+{
+	const char *add[] = { "XADD", "s", "*", "event", "{}" };
+	const char *group[] = { "XGROUP", "CREATE", "s", "g", "0" };
+	const char *read[] = { "XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "s", ">" };
+	const char *field[] = { "HEXISTS", "s:g:tries", NULL };
+	const char *ack[] = { "XACK", "s", "g", NULL };
+	char sid[64];
+	redisReply *r;
+
+	unit_redis_start();
+	unit_redis(sid, sizeof(sid), 5, add);
+	unit_redis(NULL, 0, 5, group);
+	r = gl_redis_strv(GL_REDIS_STORE, 9, read);
+	ok(r != NULL && r->type == REDIS_REPLY_ARRAY, "the entry is read, so pending");
+	freeReplyObject(r);
+	field[2] = ack[3] = sid;
+	ok(gl_consumer_failure_count("s", "g", sid) == 1, "a pending entry's first failure: 1");
+	ok(gl_consumer_failure_count("s", "g", sid) == 2, "its second: 2");
+	unit_redis(NULL, 0, 4, ack);
+	ok(gl_consumer_failure_count("s", "g", sid) == 0,
+	   "once acknowledged, a failure is not counted (0)");
+	ok(unit_redis(NULL, 0, 3, field) == 0, "and its count is gone");
+	ok(gl_consumer_failure_count("s", "nogroup", sid) == -1,
+	   "a group the store does not know: -1, as a store away");
+	unit_redis_stop();
+	ok(gl_consumer_failure_count("s", "g", sid) == -1, "the store away: -1");
+}
+
 int
 main(void)
 {
 	test_decode();
 	test_check();
+	test_failure_count();
 	return done_testing();
 }
