@@ -94,6 +94,19 @@ app_stop_signals(sigset_t *set)
 	sigaddset(set, SIGUSR1);
 }
 
+int
+gl_app_thread_start(pthread_t *thread, void *(*run)(void *), void *arg)
+{
+	sigset_t stops, old;
+	int rc;
+
+	app_stop_signals(&stops);
+	pthread_sigmask(SIG_BLOCK, &stops, &old);
+	rc = pthread_create(thread, NULL, run, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc == 0 ? 0 : -1;
+}
+
 static void
 app_catch_stops(void)
 {

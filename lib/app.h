@@ -15,6 +15,8 @@
 #ifndef GL_APP_H
 #define GL_APP_H
 
+#include <pthread.h>
+
 #include "route.h"
 
 struct gl_event_source;
@@ -46,6 +48,12 @@ struct gl_service {
 	 * every order. */
 	const char *const *kept;
 };
+
+/* Start a thread of the service's own (run(arg)) with the stop signals blocked, as lib/app
+ * starts its own: a stop signal taken by such a thread would not interrupt the request
+ * loop.  0, or -1 when it could not start. */
+int gl_app_thread_start(pthread_t *thread, void *(*run)(void *), void *arg)
+        __attribute__((warn_unused_result));
 
 /* A thread the service started itself, which used db, cache, http or redis,
  * ends: close its own connections (they are per thread).  Call it last. */

@@ -388,10 +388,17 @@ gl_http_post(const struct gl_req *req, const char *path, const json_t *in, long 
 
 	if (text == NULL)
 		return GL_E_INTERNAL;
-	/* One attempt: a POST that reached the other side may have done its work. */
-	err = http_internal(req, path, text, 1, status, body);
+	err = gl_http_post_text(req, path, text, status, body);
 	free(text);
 	return err;
+}
+
+enum gl_err
+gl_http_post_text(const struct gl_req *req, const char *path, const char *text, long *status,
+                  json_t **body)
+{
+	/* One attempt: a POST that reached the other side may have done its work. */
+	return http_internal(req, path, text, 1, status, body);
 }
 
 enum gl_err

@@ -40,6 +40,10 @@ enum gl_err gl_http_get(const struct gl_req *req, const char *path, long *status
 enum gl_err gl_http_post(const struct gl_req *req, const char *path, const json_t *in, long *status,
                          json_t **body) __attribute__((warn_unused_result));
 
+/* The same with the JSON already written out: text (borrowed, NUL-terminated). */
+enum gl_err gl_http_post_text(const struct gl_req *req, const char *path, const char *text,
+                              long *status, json_t **body) __attribute__((warn_unused_result));
+
 /*
  * A call to an outside API (the payment provider): a form POST to an
  * absolute URL with a secret key, no caller identity, its own timeout and

@@ -8,12 +8,10 @@
  * Stopping.  lib/app stops the process on SIGTERM/SIGUSR1 and then calls
  * the service's stop hook (kitchen_staff_stop) before it closes MongoDB's
  * pool, so the cooks are out of lib/ by then.
- * The cooks are started with the stop signals blocked, as lib/app starts its
- * own threads: a signal taken by a cook would not interrupt the request loop.
+ * The cooks are started with the stop signals blocked (gl_app_thread_start).
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -144,7 +142,6 @@ int
 kitchen_staff_start(void)
 {
 	pthread_condattr_t attr;
-	sigset_t stops, old;
 	char host[64] = "";
 	int rc = 0;
 
@@ -157,25 +154,19 @@ kitchen_staff_start(void)
 	}
 	pthread_condattr_destroy(&attr);
 	gethostname(host, sizeof(host) - 1);
-	sigemptyset(&stops);
-	sigaddset(&stops, SIGTERM);
-	sigaddset(&stops, SIGINT);
-	sigaddset(&stops, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &stops, &old);
 	pthread_mutex_lock(&staff_join_lock);
 	for (int i = 0; i < gl_conf.kitchen_staff && i < STAFF_MAX; i++) {
 		struct staff_cook *c = &staff_cooks[i];
 
 		c->n = i + 1;
 		snprintf(c->name, sizeof(c->name), "%s:%d:%d", host, (int)getpid(), c->n);
-		if (pthread_create(&c->thread, NULL, staff_cook_loop, c) != 0) {
+		if (gl_app_thread_start(&c->thread, staff_cook_loop, c) != 0) {
 			rc = -1;
 			break;
 		}
 		staff_started++;
 	}
 	pthread_mutex_unlock(&staff_join_lock);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc < 0) {
 		gl_log(GL_LOG_ERROR, NULL, "kitchen: cannot start a cook thread");
 		kitchen_staff_stop();

@@ -23,8 +23,10 @@ main(void)
 	static const struct gl_service svc = {
 		.name = "orders",
 		.routes = orders_routes,
+		.init = orders_live_start,
 		.tick = orders_tick,
 		.events = orders_events,
+		.stop = orders_live_stop,
 		.kept = kept,
 	};
 

@@ -58,8 +58,13 @@ void orders_tick(void);
 extern const struct gl_event_source orders_events[];
 
 /* live.c: hand an order event (borrowed) to the live views (/live/orders), with the order
- * as it now is (borrowed; NULL: the event's data is the order itself). */
+ * as it now is (borrowed; NULL: the event's data is the order itself).  Queued for the
+ * process's poster thread: it never waits for the live server. */
 void order_live(const json_t *event, const json_t *order);
+/* The service's init and stop: start the poster thread (0, or -1 logged); post what is
+ * queued and join it. */
+int orders_live_start(void);
+void orders_live_stop(void);
 
 /* Ask stock to release reservation id (24 hex); GL_OK also when it was released already. */
 enum gl_err order_release_stock(const struct gl_req *req, const char *reservation)
