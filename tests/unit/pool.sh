@@ -111,16 +111,32 @@ workers=$(kids "$mgr")
 # shellcheck disable=SC2086
 check "its workers end when it is SIGKILLed" wait_for 5 none_alive $workers
 
-# TCP, with the status on TCP too.
-port=$((20000 + RANDOM % 20000))
+# TCP, with the status on TCP too. Two ports nothing listens on, below the kernel's ephemeral
+# range (ip_local_port_range starts at 32768) so that no outgoing connection holds one.
+free_pair() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 12000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+		(exec 3<>"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null && continue
+		echo "$p"
+		return
+	done
+}
+port=$(free_pair)
 sport=$((port + 1))
 GALLEY_LISTEN_BACKLOG=77 setsid "$pool" --listen "127.0.0.1:$port" --status "127.0.0.1:$sport" --workers 1 -- "$sleeper" 600 2>>"$dir/log" &
 mgr=$!
 tstatus() { curl -sf --max-time 2 "http://127.0.0.1:$sport/" | jq -e "$1"; }
 check "a TCP pool answers its status on TCP" wait_for 5 tstatus '.listen == "127.0.0.1:'"$port"'" and .workers == 1'
 check "its backlog is GALLEY_LISTEN_BACKLOG (TCP_INFO)" wait_for 2 tstatus '.listen_queue_len == 77 and .listen_queue == 0'
-kill -TERM "$mgr"
+# Say why when the pool is gone before it is asked to stop (it should never be).
+alive_or_log() { kill -0 "$mgr" 2>/dev/null || { tail -n 4 "$dir/log"; return 1; }; }
+check "the TCP pool still runs" alive_or_log
+kill -TERM "$mgr" 2>/dev/null
 wait "$mgr"
-check "and stops with exit 0" test $? = 0
+rc=$?
+exited_0() { [[ $rc == 0 ]] || { echo "exit $rc"; tail -n 4 "$dir/log"; return 1; }; }
+check "and stops with exit 0" exited_0
 echo "1..$n"
 exit "$fail"
