@@ -6,7 +6,9 @@
 #   now_ms                    the wall clock in milliseconds
 #   wait_until TIMEOUT_S CMD ARGS...   poll CMD every 0.1 s; non-zero on timeout (TIMEOUT_S may
 #                             have a fraction)
-#   free_port                 prints a TCP port in 20000-59999 nothing listens on (127.0.0.1)
+#   free_port                 prints a TCP port in 20000-32767 nothing listens on (127.0.0.1):
+#                             below Linux's default ephemeral range (32768-60999), where an
+#                             outgoing connection could hold it between the check and the bind
 #   newid                     prints a new random id, 24 hex digits (an ObjectId's shape)
 #   stocked_item NAME PRICE ON_HAND [TOKEN]   as TOKEN (an admin's; default ADMIN_TOKEN) a new
 #                             supplier and a menu item of it, NAME at PRICE cents, ON_HAND in
@@ -44,7 +46,7 @@ wait_until() {
 free_port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12768))
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || {
 			echo "$p"
 			return

@@ -122,20 +122,22 @@ port_in_use() {
 	command -v ss >/dev/null && [[ -n $(ss -Htln "sport = :$1" 2>/dev/null) ]]
 }
 
-# pick_port: set FREE_PORT to a port in 20000-60000 nobody listens on and this run has not
-# picked yet (a global, not $(...): the subshell would forget what was picked).
+# pick_port: set FREE_PORT to a port in 20000-32767 nobody listens on and this run has not
+# picked yet (a global, not $(...): the subshell would forget what was picked). Below Linux's
+# default ephemeral range (32768-60999): there an outgoing connection could take the port
+# between the check and the server's bind.
 PICKED_PORTS=" "
 pick_port() {
 	local p i
 	for ((i = 0; i < 100; i++)); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		p=$((20000 + RANDOM % 12768))
 		[[ $PICKED_PORTS == *" $p "* ]] && continue
 		port_in_use "$p" && continue
 		PICKED_PORTS+="$p "
 		FREE_PORT=$p
 		return 0
 	done
-	die "no free port found in 20000-60000"
+	die "no free port found in 20000-32767"
 }
 
 live_children() {

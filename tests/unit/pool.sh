@@ -9,6 +9,8 @@ pool=${GALLEY_POOL_BIN:-./fcgi/pool/galley-pool}
 n=0
 fail=0
 dir=$(mktemp -d /tmp/galley-pool-test.XXXXXX)
+# shellcheck source=../common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh" # free_port
 trap 'rm -rf "$dir"' EXIT
 
 check() { # check DESCRIPTION COMMAND...
@@ -111,20 +113,10 @@ workers=$(kids "$mgr")
 # shellcheck disable=SC2086
 check "its workers end when it is SIGKILLed" wait_for 5 none_alive $workers
 
-# TCP, with the status on TCP too. Two ports nothing listens on, below the kernel's ephemeral
-# range (ip_local_port_range starts at 32768) so that no outgoing connection holds one.
-free_pair() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 12000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-		(exec 3<>"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null && continue
-		echo "$p"
-		return
-	done
-}
-port=$(free_pair)
-sport=$((port + 1))
+# TCP, with the status on TCP too, on two ports nothing listens on (free_port: below the
+# kernel's ephemeral range, so that no outgoing connection holds one).
+port=$(free_port)
+until sport=$(free_port) && [[ $sport != "$port" ]]; do :; done
 GALLEY_LISTEN_BACKLOG=77 setsid "$pool" --listen "127.0.0.1:$port" --status "127.0.0.1:$sport" --workers 1 -- "$sleeper" 600 2>>"$dir/log" &
 mgr=$!
 tstatus() { curl -sf --max-time 2 "http://127.0.0.1:$sport/" | jq -e "$1"; }
