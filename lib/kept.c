@@ -109,12 +109,18 @@ kept_key(char *buf, size_t size, const char *coll, const char *what)
 }
 
 static void
-kept_doc_key(char *buf, size_t size, const char *coll, const bson_oid_t *id)
+kept_doc_key_of(char *buf, size_t size, const char *service, const char *coll, const bson_oid_t *id)
 {
 	char hex[25];
 
 	bson_oid_to_string(id, hex);
-	kept_key(buf, size, coll, hex);
+	snprintf(buf, size, "galley:kept:%s:%s:%s", service, coll, hex);
+}
+
+static void
+kept_doc_key(char *buf, size_t size, const char *coll, const bson_oid_t *id)
+{
+	kept_doc_key_of(buf, size, gl_conf.service, coll, id);
 }
 
 /* A store reply that is not the answer asked for: the store is away or said no. */
@@ -220,25 +226,35 @@ kept_parse(const redisReply *v, const redisReply *b, bson_t **doc, long long *ve
 	return *doc != NULL;
 }
 
+/* The document at key in the store alone: GL_OK, GL_E_NOT_FOUND or the store's error. */
+static enum gl_err
+kept_fetch(const char *key, bson_t **doc, long long *ver)
+{
+	redisReply *r;
+	bool found;
+
+	*doc = NULL;
+	const char *argv[] = { "HMGET", key, "v", "b" };
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 4, argv)) == NULL || r->type != REDIS_REPLY_ARRAY ||
+	    r->elements != 2)
+		return kept_store_error(r);
+	found = kept_parse(r->element[0], r->element[1], doc, ver);
+	freeReplyObject(r);
+	return found ? GL_OK : GL_E_NOT_FOUND;
+}
+
 /* The document from the store, else from MongoDB (then copied to the store). */
 static enum gl_err
 kept_read(const char *coll, const bson_oid_t *id, bson_t **doc, long long *ver)
 {
 	char key[160];
 	redisReply *r;
-	bool maybe;
+	bool maybe, found;
 	enum gl_err err;
 
-	*doc = NULL;
 	kept_doc_key(key, sizeof(key), coll, id);
-	const char *argv[] = { "HMGET", key, "v", "b" };
-	if ((r = gl_redis_strv(GL_REDIS_STORE, 4, argv)) == NULL || r->type != REDIS_REPLY_ARRAY ||
-	    r->elements != 2)
-		return kept_store_error(r);
-	bool found = kept_parse(r->element[0], r->element[1], doc, ver);
-	freeReplyObject(r);
-	if (found)
-		return GL_OK;
+	if ((err = kept_fetch(key, doc, ver)) != GL_E_NOT_FOUND)
+		return err;
 	if ((err = kept_maybe_elsewhere(coll, id, &maybe)) != GL_OK)
 		return err;
 	if (!maybe)
@@ -430,6 +446,23 @@ gl_kept_get(const char *coll, const bson_oid_t *id, json_t **out)
 	if ((err = kept_read(coll, id, &doc, &v)) != GL_OK)
 		return err;
 	kept_last_keep(coll, id, doc, v);
+	*out = gl_doc_to_json_new(doc);
+	bson_destroy(doc);
+	return *out != NULL ? GL_OK : GL_E_INTERNAL;
+}
+
+enum gl_err
+gl_kept_peek(const char *service, const char *coll, const bson_oid_t *id, json_t **out)
+{
+	char key[160];
+	bson_t *doc;
+	long long v;
+	enum gl_err err;
+
+	*out = NULL;
+	kept_doc_key_of(key, sizeof(key), service, coll, id);
+	if ((err = kept_fetch(key, &doc, &v)) != GL_OK)
+		return err;
 	*out = gl_doc_to_json_new(doc);
 	bson_destroy(doc);
 	return *out != NULL ? GL_OK : GL_E_INTERNAL;

@@ -31,7 +31,10 @@
  *    takes an id off the list only if its version is still the one written;
  *    a clean copy expires GL_KEPT_KEEP_S after it was written to MongoDB;
  *  - a query by anything but _id (lists) first projects what is dirty, so it
- *    sees every write acknowledged before it (gl_kept_flush()).
+ *    sees every write acknowledged before it (gl_kept_flush());
+ *  - another service may read a document where its owner keeps it
+ *    (gl_kept_peek(): payments reads the order it is asked to pay), never
+ *    write it; what the store does not hold it asks the owner for.
  *
  * MongoDB stays the system of record for what is older than a tick; a store
  * lost with its disk loses what was not yet projected (at most a tick).
@@ -82,6 +85,15 @@ enum gl_err gl_kept_insert(const char *coll, const bson_t *doc, const struct gl_
 
 /* The document id as API JSON in *out (new); GL_E_NOT_FOUND. */
 enum gl_err gl_kept_get(const char *coll, const bson_oid_t *id, json_t **out)
+        __attribute__((warn_unused_result));
+
+/*
+ * Another service's kept document as the store holds it now, to read what that service
+ * would answer without asking it (its owner alone writes it): the document as API JSON in
+ * *out (new), or GL_E_NOT_FOUND when the store does not hold it (never stored, or only in
+ * MongoDB: ask the service then), or the store's error.  One round trip; never MongoDB.
+ */
+enum gl_err gl_kept_peek(const char *service, const char *coll, const bson_oid_t *id, json_t **out)
         __attribute__((warn_unused_result));
 
 /* gl_db_change() (decide not NULL) or an unguarded gl_db_update() of set (decide NULL). */

@@ -142,6 +142,17 @@ gl_req_has_role(const struct gl_req *req, unsigned roles)
 	return req->role != 0 && ((req->role & roles) != 0 || req->role == GL_ROLE_ADMIN);
 }
 
+bool
+gl_req_may_see(const struct gl_req *req, const json_t *doc)
+{
+	const char *owner = json_string_value(json_object_get(doc, "user_id"));
+
+	if (gl_req_has_role(req, GL_ROLE_STAFF))
+		return true;
+	return gl_req_has_role(req, GL_ROLE_ANY) && owner != NULL && req->user_id[0] != '\0' &&
+	       strcmp(owner, req->user_id) == 0;
+}
+
 void
 gl_req_header(struct gl_req *req, const char *name, const char *value)
 {

@@ -76,6 +76,10 @@ enum gl_err gl_req_if_match(struct gl_req *req, long long *version)
 /* Is the caller one of roles (a mask of GL_ROLE_*)?  An admin is every role. */
 bool gl_req_has_role(const struct gl_req *req, unsigned roles);
 
+/* May the caller see doc (borrowed)?  Staff see every one; a customer only its own, those
+ * whose "user_id" is the caller's (anyone else's is answered as if there were none). */
+bool gl_req_may_see(const struct gl_req *req, const json_t *doc);
+
 /*
  * Add a response header.  Name and value come from the service, never raw
  * from a client; a value with a control character, or one that does not

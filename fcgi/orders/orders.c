@@ -19,16 +19,6 @@ order_status_is(const json_t *doc, const char *status)
 	return s != NULL && strcmp(s, status) == 0;
 }
 
-/* A customer's own orders are those of the customer record linked to it. */
-static bool
-order_visible(const struct gl_req *req, const json_t *doc)
-{
-	const char *owner = json_string_value(json_object_get(doc, "user_id"));
-
-	return gl_req_has_role(req, GL_ROLE_STAFF) ||
-	       (owner != NULL && strcmp(owner, req->user_id) == 0);
-}
-
 /* The order named in the path, if the caller may see it (else 404, as if there were none). */
 static enum gl_err
 order_load(struct gl_req *req, bson_oid_t *oid, json_t **doc)
@@ -38,7 +28,7 @@ order_load(struct gl_req *req, bson_oid_t *oid, json_t **doc)
 	if (!gl_oid_parse(gl_req_capture(req, "id"), oid))
 		return GL_E_INTERNAL;
 	err = gl_db_get("orders", oid, doc);
-	if (err == GL_OK && !order_visible(req, *doc)) {
+	if (err == GL_OK && !gl_req_may_see(req, *doc)) { /* a customer's own orders */
 		json_decref(*doc);
 		err = GL_E_NOT_FOUND;
 	}

@@ -13,7 +13,6 @@
 enum gl_err
 payment_get(struct gl_req *req)
 {
-	const char *owner;
 	bson_oid_t oid;
 	json_t *doc;
 	enum gl_err err;
@@ -21,10 +20,7 @@ payment_get(struct gl_req *req)
 	if (!gl_oid_parse(gl_req_capture(req, "id"), &oid))
 		return GL_E_INTERNAL;
 	err = gl_db_get("payments", &oid, &doc);
-	owner = err == GL_OK ? json_string_value(json_object_get(doc, "user_id")) : NULL;
-	/* A customer sees only its own: anyone else's is as if there were none. */
-	if (err == GL_OK && !gl_req_has_role(req, GL_ROLE_STAFF) &&
-	    (owner == NULL || strcmp(owner, req->user_id) != 0)) {
+	if (err == GL_OK && !gl_req_may_see(req, doc)) {
 		json_decref(doc);
 		err = GL_E_NOT_FOUND;
 	}

@@ -25,8 +25,10 @@
  * afterwards (before it is ready, orders allows it) is refunded when
  * order.cancelled arrives.
  *
- * Who may pay: the order's owner or staff, found by asking orders as the
- * caller (a customer sees only its own orders there).
+ * Who may pay: the order's owner or staff (gl_req_may_see, the rule orders
+ * applies to its reads), judged on the order where orders keeps it (the
+ * store, gl_kept_peek), or on orders' answer to the caller for an order the
+ * store no longer holds.
  */
 #ifndef PAYMENTS_H
 #define PAYMENTS_H

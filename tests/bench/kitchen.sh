@@ -18,7 +18,6 @@ bench_tokens
 item=$(bench_item "Kitchen burst" 150)
 # The Redis with the event streams: the store (before it, the one Redis).
 streams_url=${GALLEY_STORE_URL:-$GALLEY_REDIS_URL}
-scli() { redis-cli -u "$streams_url" --no-auth-warning "$@"; }
 
 echo "placing $n orders..." >&2
 export GALLEY_URL TOKEN item
@@ -45,22 +44,14 @@ jq -r '.data.order_id' "$tmp/events" | sort >"$tmp/ids"
 ready=0
 ready_count() {
 	local out id
-	out=$(scli --raw XRANGE galley:events:orders "($last" + COUNT 10000)
+	out=$(bench_store --raw XRANGE galley:events:orders "($last" + COUNT 10000)
 	id=$(grep -E '^[0-9]+-[0-9]+$' <<<"$out" | tail -n 1 || true)
 	[ -z "$id" ] || last=$id
 	ready=$((ready + $(grep -cF '"type":"order.ready"' <<<"$out" || true)))
 }
 # The placements' own aftermath first: their events handled by every group and the orders
 # written to MongoDB (the kept projection), or the burst would be measured with it.
-settled() {
-	[ "$(scli ZCARD galley:kept:orders:orders:dirty)" = 0 ] || return 1
-	local s
-	for s in galley:events:orders galley:events:stock; do
-		scli --raw XINFO GROUPS "$s" | awk 'p == "pending" || p == "lag" { if ($0 != "0" && $0 != "") bad = 1 } { p = $0 } END { exit bad }' || return 1
-	done
-}
-for ((i = 0; i < 600; i++)); do settled && break; sleep 0.1; done
-settled || echo "kitchen.sh: the placements' events or projection still running after 60 s; measuring anyway" >&2
+bench_settle kitchen.sh 60
 bench_cpu >"$tmp/cpu0"
 t0=$(now_ms)
 last="$t0-0"

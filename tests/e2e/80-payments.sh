@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Payments: every call galley makes to the provider has the shape Stripe's API
 # expects (stripe-mock); paying an order authorizes, sells its units and
-# captures, and the order follows into paid; a declined card cancels the
+# captures, and the order follows into paid; the order is read where orders
+# keeps it (the store), so an order is paid while orders is down, and orders is
+# asked only for an order the store no longer holds; a declined card cancels the
 # order and gives its stock back; a slow or down provider answers 504/503
 # quickly, charges nothing and holds the stock; one payment per order; who
 # may pay and see; bad input; Idempotency-Key; a paid order cancelled is
@@ -61,6 +63,8 @@ paid_on() { case $(status_of "$1") in paid | preparing | ready | completed) ;; *
 level() { req GET "/api/stock/$tart"; jq -c '[.on_hand, .reserved]' <<<"$BODY"; }
 # payment_events ORDER: the payments stream's events about the order, a JSON array
 payment_events() { scli --raw XRANGE galley:events:payments - + | grep -F "\"order_id\":\"$1\"" | jq -sc '.'; }
+# order_gets ORDER: how many times the orders service was asked for ORDER (its access logs)
+order_gets() { cat "$GALLEY_RUN"/logs/orders-*.log | grep -cF "\"method\":\"GET\",\"path\":\"/api/orders/$1\"" || true; }
 
 # ---------------------------------------------------------------- paid
 before=$(level)
@@ -71,6 +75,8 @@ expect_json ".id == \"$o1\" and .order_id == \"$o1\" and .status == \"succeeded\
 	"succeeded, for the order's total (a payment's id is its order's)"
 expect_json '.provider_id | test("^pi_")' "with the provider's payment intent"
 expect_header Location "^/api/payments/$o1\$" "Location names the payment"
+check "orders was not asked for the order: payments read it where orders keeps it (the store)" \
+	test "$(order_gets "$o1")" = 0
 check "the order follows: paid (or on in the kitchen already)" wait_until 10 paid_on "$o1"
 check "its 2 units are sold: on_hand down 2, nothing reserved" \
 	test "$(level)" = "$(jq -c '[.[0] - 2, .[1]]' <<<"$before")"
@@ -91,6 +97,29 @@ check "still one authorization" test "$(sim_calls '^/v1/payment_intents$' "$o1")
 AUTH_TOKEN=$dave req POST /api/payments "{\"order_id\":\"$(order 1)\",\"payment_method\":\"pm_card_visa\"}"
 expect_error 400 validation_failed "another customer cannot pay carol's order (it does not exist for dave)"
 expect_json '.error.field == "order_id"' "the field is named"
+
+# An order whose copy the store no longer holds (a store that lost its data: the order in
+# MongoDB alone, and the time the store first kept orders after it) is asked of orders.
+o=$(order 1)
+projected() { [[ -z $(scli ZSCORE galley:kept:orders:orders:dirty "$1") ]]; }
+check "an order reaches MongoDB" wait_until 10 projected "$o"
+scli DEL "galley:kept:orders:orders:$o" >/dev/null
+scli SET galley:kept:orders:orders:since $((16#${o:0:8} + 1)) >/dev/null # after the id's time
+# Asked until paid: an orders thread may go on with the old time for up to a second
+# (lib/kept.c, kept_since), and answer that no such order exists; that try leaves nothing.
+paid_now() { pay "$o" pm_card_visa; [[ $STATUS == 201 ]]; }
+check "with the store's copy gone, it is paid" wait_until 5 paid_now
+check "orders was asked for it ($(order_gets "$o") times)" test "$(order_gets "$o")" -ge 1
+
+# So an order is paid while the orders service is down, and orders follows once it is back.
+o=$(order 1)
+for n in $(seq 1 "$(svc_pools orders)"); do kill_pool orders "$n"; done
+pay "$o" pm_card_visa
+expect_status 201 "with every orders pool down, an order is paid"
+for n in $(seq 1 "$(svc_pools orders)"); do
+	check "orders pool $n restarts" "$GALLEY_TOP/bin/galley" restart-pool orders "$n"
+done
+check "and the order follows into paid once orders is back" wait_until 20 paid_on "$o"
 
 # ---------------------------------------------------------------- declined
 before=$(level)

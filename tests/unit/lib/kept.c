@@ -3,7 +3,8 @@
  * new document and its index entries land in the store together, a second insert of the
  * same _id is refused and adds none of its entries, and a store away says so; a change right
  * after a read uses that read's copy and never writes over a newer version.  Ids are
- * made now, after the collection was first kept, so nothing here asks MongoDB (the rest of
+ * made now, after the collection was first kept, so nothing here asks MongoDB but one read
+ * that shows a peek at another service's copy never does (gl_kept_peek; the rest of
  * kept.c, the projection to MongoDB, is tested end to end: tests/e2e/76-kept.sh).
  */
 #include <pthread.h>
@@ -150,6 +151,37 @@ test_change_after_read(void)
 	bson_destroy(&doc);
 }
 
+/* Another service's kept document, read where it is kept: the store alone. */
+static void
+test_peek(void)
+{
+	bson_oid_t id, never;
+	bson_t doc = BSON_INITIALIZER;
+	json_t *got = NULL;
+
+	bson_oid_init(&id, NULL);
+	BSON_APPEND_OID(&doc, "_id", &id);
+	BSON_APPEND_INT64(&doc, "n", 7);
+	BSON_APPEND_INT64(&doc, "version", 1);
+	ok(gl_db_insert("things", &doc) == GL_OK, "unit keeps a thing");
+	ok(gl_kept_peek("unit", "things", &id, &got) == GL_OK && field(got, "n") == 7 &&
+	           field(got, "version") == 1,
+	   "peeked at as unit's: the document as stored, as API JSON");
+	json_decref(got);
+	ok(gl_kept_peek("menu", "things", &id, &got) == GL_E_NOT_FOUND && got == NULL,
+	   "as another service's: GL_E_NOT_FOUND (each service keeps its own)");
+	/* An old id: a read of unit's own would look in MongoDB (there is none here: not
+	 * GL_E_NOT_FOUND); a peek never does. */
+	bson_oid_init_from_string(&never, "0123456789abcdef01234567");
+	ok(gl_db_get("things", &never, &got) != GL_E_NOT_FOUND,
+	   "an old id not in the store: a read of one's own asks MongoDB");
+	json_decref(got);
+	got = NULL;
+	ok(gl_kept_peek("unit", "things", &never, &got) == GL_E_NOT_FOUND && got == NULL,
+	   "a peek answers GL_E_NOT_FOUND without it");
+	bson_destroy(&doc);
+}
+
 static void
 test_insert(void)
 {
@@ -192,6 +224,9 @@ test_insert(void)
 	BSON_APPEND_OID(&doc, "_id", &id);
 	ok(gl_db_insert_indexed("things", &doc, idx, 1) == GL_E_UPSTREAM_DOWN,
 	   "the store away: GL_E_UPSTREAM_DOWN");
+	json_t *got = NULL;
+	ok(gl_kept_peek("unit", "things", &id, &got) == GL_E_UPSTREAM_DOWN && got == NULL,
+	   "and a peek says so too");
 	bson_destroy(&doc);
 }
 
@@ -201,6 +236,7 @@ main(void)
 	unit_redis_start();
 	gl_kept_open(colls);
 	test_change_after_read();
+	test_peek();
 	test_insert();
 	gl_redis_close();
 	return done_testing();

@@ -109,6 +109,31 @@ test_caller(void)
 	req.role = GL_ROLE_ADMIN;
 	ok(gl_req_has_role(&req, GL_ROLE_CUSTOMER) && gl_req_has_role(&req, GL_ROLE_STAFF),
 	   "an admin is every role");
+
+	/* Who sees a document with an owner (an order, a payment). */
+	json_t *mine = json_pack("{s:s}", "user_id", USER);
+	json_t *theirs = json_pack("{s:s}", "user_id", "0123456789abcdef0123456f");
+	json_t *nobodys = json_object();
+	req.role = GL_ROLE_CUSTOMER;
+	snprintf(req.user_id, sizeof(req.user_id), "%s", USER);
+	ok(gl_req_may_see(&req, mine) && !gl_req_may_see(&req, theirs) &&
+	           !gl_req_may_see(&req, nobodys),
+	   "a customer sees its own only (not another's, not one without an owner)");
+	req.user_id[0] = '\0';
+	ok(!gl_req_may_see(&req, mine) && !gl_req_may_see(&req, nobodys),
+	   "a customer without an id sees none");
+	req.role = GL_ROLE_STAFF;
+	ok(gl_req_may_see(&req, mine) && gl_req_may_see(&req, theirs) &&
+	           gl_req_may_see(&req, nobodys),
+	   "staff see every one");
+	req.role = GL_ROLE_ADMIN;
+	ok(gl_req_may_see(&req, theirs), "so does an admin");
+	req.role = 0;
+	snprintf(req.user_id, sizeof(req.user_id), "%s", USER);
+	ok(!gl_req_may_see(&req, mine), "no role, none");
+	json_decref(mine);
+	json_decref(theirs);
+	json_decref(nobodys);
 }
 
 static void
