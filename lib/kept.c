@@ -360,6 +360,9 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 	return GL_OK;
 }
 
+static void kept_last_keep(const char *coll, const bson_oid_t *id, const bson_t *doc,
+                           long long ver);
+
 enum gl_err
 gl_kept_insert(const char *coll, const bson_t *doc, const struct gl_kept_index *idx, size_t n)
 {
@@ -384,12 +387,16 @@ gl_kept_insert(const char *coll, const bson_t *doc, const struct gl_kept_index *
 	}
 	if ((err = kept_write(coll, &id, NULL, kept_version(doc), doc, idx, n, &written)) != GL_OK)
 		return err;
-	return written ? GL_OK : GL_E_CONFLICT;
+	if (!written)
+		return GL_E_CONFLICT;
+	kept_last_keep(coll, &id, doc, kept_version(doc)); /* a payment's next step changes it */
+	return GL_OK;
 }
 
 /*
- * A copy of the last document this thread read with gl_kept_get(), so that a change of it
- * right after (read, decide, write: a cook's, a route's) need not read it again.  The write
+ * A copy of the last document this thread read with gl_kept_get() or inserted, so that a
+ * change of it right after (read, decide, write: a cook's, a route's; insert, then the next
+ * step: a payment's) need not read it again.  The write
  * script compares versions, so a copy gone stale costs a refused write and a read, never a
  * wrong write.  Used once, within KEPT_LAST_MS; a document larger than the buffer is not
  * copied.  The buffer is the thread's own: nothing to free when the thread ends.

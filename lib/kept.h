@@ -18,8 +18,9 @@
  *    a document, its events and its entries land together or not at all
  *    (and, when the handler of an event lets it, consumer.h's ack_rides, the
  *    event's acknowledgement);
- *  - a change right after the same thread read the document (a cook's read,
- *    decide, write) starts from that read's copy, not a second read: the
+ *  - a change right after the same thread read or inserted the document (a
+ *    cook's read, decide, write; a payment's insert, then its next step)
+ *    starts from that copy, not a second read: the
  *    script's version check refuses it if someone wrote in between, and the
  *    change then reads again;
  *  - a miss loads the document from MongoDB, unless it is too new to be

@@ -156,22 +156,6 @@ res_read(const char *id, struct res *r, bool *in_store)
 	return r->lines != NULL ? GL_OK : GL_E_INTERNAL;
 }
 
-/* 200 (or status) with reservation id as it is now. */
-static enum gl_err
-res_reply(struct gl_req *req, int status, const char *id)
-{
-	struct res r;
-	bool in_store;
-	json_t *view;
-	enum gl_err err;
-
-	if ((err = res_read(id, &r, &in_store)) != GL_OK)
-		return err;
-	view = res_view(r.id, r.order, r.lines, r.expires, r.state);
-	free(r.lines);
-	return view != NULL ? gl_reply(req, status, view) : GL_E_INTERNAL;
-}
-
 /* ------------------------------------------------------------------ reserving */
 
 /*
@@ -556,31 +540,50 @@ out:
 	return err;
 }
 
-enum gl_err
-reservation_end(const char *id, enum stock_end how)
+/*
+ * reservation_end(), and when view is not NULL and it ends (or had ended the same way), the
+ * reservation as it is then in *view (new): what a read of it would answer, without the read.
+ */
+static enum gl_err
+reservation_end_view(const char *id, enum stock_end how, json_t **view)
 {
 	char was[16] = "";
 	struct res r;
 	bool in_store;
 	enum gl_err err;
 
+	if (view != NULL)
+		*view = NULL;
 	if ((int)how < 0 || how >= STOCK_END__MAX)
 		return GL_E_INTERNAL;
 	if ((err = res_read(id, &r, &in_store)) != GL_OK)
 		return err;
 	if (in_store && strcmp(r.state, "holding") == 0) {
 		err = res_end_held(&r, how, was, sizeof(was));
+		if (err == GL_OK)
+			snprintf(r.state, sizeof(r.state), "%s", stock_ends[how].state);
 	} else { /* ended (a record in MongoDB is always an ended one) */
 		snprintf(was, sizeof(was), "%s", r.state);
 		err = GL_E_INVALID_STATE;
 	}
+	if (err == GL_E_INVALID_STATE) {
+		/* Ended already: done if it ended the same way (freed, or sold), else too late. */
+		enum stock_end then = stock_end_named(was);
+		bool sold = then != STOCK_END__MAX && stock_ends[then].sells;
+		err = sold == stock_ends[how].sells ? GL_OK : GL_E_INVALID_STATE;
+		snprintf(r.state, sizeof(r.state), "%s", was);
+	}
+	if (err == GL_OK && view != NULL &&
+	    (*view = res_view(r.id, r.order, r.lines, r.expires, r.state)) == NULL)
+		err = GL_E_INTERNAL;
 	free(r.lines);
-	if (err != GL_E_INVALID_STATE)
-		return err;
-	/* Ended already: done if it ended the same way (freed, or sold), else too late. */
-	enum stock_end then = stock_end_named(was);
-	bool sold = then != STOCK_END__MAX && stock_ends[then].sells;
-	return sold == stock_ends[how].sells ? GL_OK : GL_E_INVALID_STATE;
+	return err;
+}
+
+enum gl_err
+reservation_end(const char *id, enum stock_end how)
+{
+	return reservation_end_view(id, how, NULL);
 }
 
 static void
@@ -606,8 +609,8 @@ reservations_reap(void)
 enum gl_err
 reservation_release(struct gl_req *req)
 {
-	const char *id = gl_req_capture(req, "id");
-	enum gl_err err = reservation_end(id, STOCK_RELEASED);
+	json_t *view;
+	enum gl_err err = reservation_end_view(gl_req_capture(req, "id"), STOCK_RELEASED, &view);
 
 	if (err == GL_E_NOT_FOUND)
 		return gl_fail(req, err, NULL, "no reservation has this id");
@@ -615,14 +618,14 @@ reservation_release(struct gl_req *req)
 		return gl_fail(req, err, NULL, "the reservation is being sold: its order is paid");
 	if (err != GL_OK)
 		return err;
-	return res_reply(req, 200, id);
+	return gl_reply(req, 200, view);
 }
 
 enum gl_err
 reservation_commit_route(struct gl_req *req)
 {
-	const char *id = gl_req_capture(req, "id");
-	enum gl_err err = reservation_end(id, STOCK_COMMITTED);
+	json_t *view;
+	enum gl_err err = reservation_end_view(gl_req_capture(req, "id"), STOCK_COMMITTED, &view);
 
 	if (err == GL_E_NOT_FOUND)
 		return gl_fail(req, err, NULL, "no reservation has this id");
@@ -631,5 +634,5 @@ reservation_commit_route(struct gl_req *req)
 		               "the reservation was released: its units are no longer held");
 	if (err != GL_OK)
 		return err;
-	return res_reply(req, 200, id);
+	return gl_reply(req, 200, view);
 }

@@ -147,6 +147,22 @@ test_change_after_read(void)
 	           field(got, "version") == 5,
 	   "and so it is stored");
 	json_decref(got);
+
+	/* Insert, then the next step: the change starts from what was inserted. */
+	bson_oid_t id;
+	bson_oid_init(&id, NULL);
+	bson_reinit(&doc);
+	BSON_APPEND_OID(&doc, "_id", &id);
+	BSON_APPEND_INT64(&doc, "n", 1);
+	BSON_APPEND_INT64(&doc, "version", 1);
+	ok(gl_db_insert("things", &doc) == GL_OK, "a new thing inserted at version 1");
+	before = reads();
+	out = NULL;
+	ok(gl_db_update("things", &id, 1, &set, &out) == GL_OK && field(out, "n") == 3 &&
+	           field(out, "version") == 2,
+	   "an update of it right after: written, version 2");
+	ok(reads() == before, "without reading it first (%lld reads)", reads() - before);
+	json_decref(out);
 	bson_destroy(&set);
 	bson_destroy(&doc);
 }
