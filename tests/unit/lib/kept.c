@@ -2,7 +2,7 @@
  * Unit tests of lib/kept.c's insert in a Redis of the test's own (../redis_server.h): a
  * new document and its index entries land in the store together, a second insert of the
  * same _id is refused and adds none of its entries, and a store away says so; a change right
- * after a read uses that read's copy and never writes over a newer version.  Ids are
+ * after a read or an insert uses that copy and never writes over a newer version.  Ids are
  * made now, after the collection was first kept, so nothing here asks MongoDB but one read
  * that shows a peek at another service's copy never does (gl_kept_peek; the rest of
  * kept.c, the projection to MongoDB, is tested end to end: tests/e2e/76-kept.sh).
