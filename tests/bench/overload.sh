@@ -2,13 +2,23 @@
 # Overload at the edge (issue 14): what happens at twice the rate a service can serve.
 # For a cached read (GET /api/menu/items/{id}, a customer's token) and a one-line
 # placement (POST /api/orders), in one run:
-#   peak    closed loop, wrk with C connections: the rate the stack serves
+#   peak    closed loop, wrk with C connections: the rate the stack serves; measured again
+#           after the rest (peak2), and the burst judged against the mean of the two
 #   calm    open loop at half the peak (vegeta, a fixed rate): the normal latency
 #   burst   open loop at twice the peak: goodput (200s a second) against the peak, p99 of
 #           the accepted requests, the refusals (503 with Retry-After, from nginx's bounded
 #           queue or a worker's bound on waiting, lib/admit.h) and anything else
 #   after   open loop at half the peak again, right after the burst: the first second
 #           whose p99 is back within 1.5x the calm p99
+#   cost    the overloaded service's CPU per request served, at the peak and in the burst,
+#           and its share of a core then: with the quota spent in full in both, a burst
+#           whose requests cost more than the peak's did served fewer for that reason (a
+#           refusal costs a worker about 0.04 ms, docs/performance.md), which tells a machine
+#           that slowed between the phases from an overload that wastes work
+# Each phase but "after" starts on a settled stack (lib.sh, bench_settle): what the phase
+# before set off (the placements' events, their orders written to MongoDB) would otherwise
+# run beside it on the stack's one core, and the burst would be judged against a peak
+# measured without that load.
 # What is overloaded is the service (menu's pools for reads, orders' for placements): its
 # pools get a share of one core (a cgroup v1 quota, GALLEY_OVERLOAD_READ_QUOTA and
 # GALLEY_OVERLOAD_PLACE_QUOTA percent, needs root), the rest of the stack (nginx, Redis,
@@ -98,23 +108,55 @@ else:
 EOF
 }
 
-# one KIND URL WRK-ARGS...: the four phases for one kind of request, printed as rows.
+# svc_cpu BEFORE AFTER SVC N: SVC's CPU between two bench_cpu files (lib.sh), as "X ms a
+# request, Y%" (per one of N requests served; share of one core over the phase's seconds).
+svc_cpu() {
+	awk -v svc="$3" -v n="$4" -v secs="$secs" -v hz="$(getconf CLK_TCK)" \
+		'FNR == NR { if ($1 == svc) a += $2; next } $1 == svc { b += $2 }
+		END { ms = (b - a) * 1000 / hz; printf("%.2f ms, %d%%", (n > 0) ? ms / n : 0, ms / secs / 10) }' "$1" "$2"
+}
+
+# peak URL WRK-ARGS...: what the stack serves closed loop (wrk, $conns connections), a second:
+# wrk's rate less its non-2xx answers (the bounded queue's 503s, when the connections
+# outnumber the budget).
+peak() {
+	local url=$1
+	shift
+	taskset -c "$tool_cpu" wrk -t2 -c"$conns" -d"${secs}s" "$@" "$url" 2>&1 |
+		awk -v s="$secs" '/requests in/ {n = $1} /Non-2xx/ {bad = $NF} END {print int((n - bad) / s)}'
+}
+
+# one KIND SVC URL WRK-ARGS...: the phases for one kind of request, printed as a row; SVC is
+# the service overloaded, whose CPU a request served costs at the peak and in the burst.
 one() {
-	local kind=$1 url=$2 peak calm burst after calm_p99
-	shift 2
-	# The peak is what is served: wrk's rate less its non-2xx answers (the bounded queue's
-	# 503s, when the connections outnumber the budget).
-	peak=$(taskset -c "$tool_cpu" wrk -t2 -c"$conns" -d"${secs}s" "$@" "$url" 2>&1 |
-		awk -v s="$secs" '/requests in/ {n = $1} /Non-2xx/ {bad = $NF} END {print int((n - bad) / s)}')
+	local kind=$1 svc=$2 url=$3 peak peak2 calm burst after calm_p99
+	shift 3
+	bench_settle overload.sh 60
+	bench_cpu >"$tmp/$kind.cpu0"
+	peak=$(peak "$url" "$@")
+	bench_cpu >"$tmp/$kind.cpu1"
+	bench_settle overload.sh 60
 	attack "$kind-calm" $((peak / 2)) "$secs" "$tmp/$kind.targets"
 	read -r calm_rate calm_p50 calm_p99 calm_codes _ <<<"$(summary "$kind-calm" "$secs")"
+	bench_settle overload.sh 60
+	bench_cpu >"$tmp/$kind.cpu2"
 	attack "$kind-burst" $((peak * 2)) "$secs" "$tmp/$kind.targets"
+	bench_cpu >"$tmp/$kind.cpu3"
 	attack "$kind-after" $((peak / 2)) 5 "$tmp/$kind.targets"
 	read -r b_rate b_p50 b_p99 b_codes b_bad <<<"$(summary "$kind-burst" "$secs")"
 	after=$(recovery "$kind-after" "$(awk -v p="$calm_p99" 'BEGIN {print ((p * 1.5 > 5) ? p * 1.5 : 5)}')")
-	printf '| %-9s | %6s | %5s/s: p50 %s ms, p99 %s ms (%s) | %5s/s = %.2fx peak: p99 %s ms | %s | %s | %s s |\n' \
-		"$kind" "$peak" "$((peak / 2))" "$calm_p50" "$calm_p99" "$calm_codes" "$b_rate" \
-		"$(awk -v a="$b_rate" -v b="$peak" 'BEGIN {print a / b}')" "$b_p99" "$b_codes" "$b_bad" "$after"
+	# The peak again, once the burst's work is done: the burst is judged against the mean of
+	# the two, which brackets it (the machine's pace drifts between phases a minute apart).
+	bench_settle overload.sh 60
+	bench_cpu >"$tmp/$kind.cpu4"
+	peak2=$(peak "$url" "$@")
+	bench_cpu >"$tmp/$kind.cpu5"
+	printf '| %-9s | %6s, %6s | %5s/s: p50 %s ms, p99 %s ms (%s) | %5s/s = %.2fx peak: p99 %s ms | %s | %s | %s s | %s, %s; %s |\n' \
+		"$kind" "$peak" "$peak2" "$((peak / 2))" "$calm_p50" "$calm_p99" "$calm_codes" "$b_rate" \
+		"$(awk -v a="$b_rate" -v b="$peak" -v c="$peak2" 'BEGIN {print 2 * a / (b + c)}')" "$b_p99" "$b_codes" "$b_bad" "$after" \
+		"$(svc_cpu "$tmp/$kind.cpu0" "$tmp/$kind.cpu1" "$svc" $((peak * secs)))" \
+		"$(svc_cpu "$tmp/$kind.cpu4" "$tmp/$kind.cpu5" "$svc" $((peak2 * secs)))" \
+		"$(svc_cpu "$tmp/$kind.cpu2" "$tmp/$kind.cpu3" "$svc" $((b_rate * secs)))"
 }
 
 printf 'GET %s/api/menu/items/%s\nAuthorization: Bearer %s\n\n' "$GALLEY_URL" "$item" "$TOKEN" >"$tmp/read.targets"
@@ -124,16 +166,16 @@ post=$(bench_post_script "$TOKEN" "$one")
 
 echo "menu's pools at ${read_quota}% of a core for reads, orders' pools at ${place_quota}% for placements; nginx and the rest on the rest of CPU 0"
 echo
-echo "| request   | peak/s | calm (half the peak, open loop)        | burst (twice the peak, open loop) | statuses in the burst | 503s without Retry-After | back to calm p99 after |"
-echo "|-----------|--------|----------------------------------------|-----------------------------------|-----------------------|--------------------------|------------------------|"
+echo "| request   | peak/s, before and after | calm (half the peak, open loop)        | burst (twice the first peak, open loop): goodput against the peaks' mean | statuses in the burst | 503s without Retry-After | back to calm p99 after | the service's CPU a request served, and its share of a core: peaks; burst |"
+echo "|-----------|--------------------------|----------------------------------------|-----------------------------------|-----------------------|--------------------------|------------------------|------------------------------------------------------------|"
 quota menu "$read_quota"
-one read "$GALLEY_URL/api/menu/items/$item" -H "Authorization: Bearer $TOKEN"
+one read menu "$GALLEY_URL/api/menu/items/$item" -H "Authorization: Bearer $TOKEN"
 # The placements' peak with two connections per orders worker: each worker busy and one
 # request waiting for it, so the peak is what the workers serve. More would stand in a queue
 # longer than a placement, which the workers refuse (lib/admit.h) and the closed loop would
 # retry at once: it would measure that contention, not what the stack serves.
 workers=$((GALLEY_ORDERS_POOLS * GALLEY_ORDERS_WORKERS))
 quota orders "$place_quota"
-conns=$((2 * workers)) one place "$GALLEY_URL/api/orders" -s "$post"
+conns=$((2 * workers)) one place orders "$GALLEY_URL/api/orders" -s "$post"
 api POST /api/auth/logout "$TOKEN" >/dev/null || true
 api POST /api/auth/logout "$ADMIN" >/dev/null || true
