@@ -10,11 +10,11 @@
 #           queue or a worker's bound on waiting, lib/admit.h) and anything else
 #   after   open loop at half the peak again, right after the burst: the first second
 #           whose p99 is back within 1.5x the calm p99
-#   cost    the overloaded service's CPU per request served, at the peak and in the burst,
-#           and its share of a core then: with the quota spent in full in both, a burst
-#           whose requests cost more than the peak's did served fewer for that reason (a
-#           refusal costs a worker about 0.04 ms, docs/performance.md), which tells a machine
-#           that slowed between the phases from an overload that wastes work
+#   cost    the overloaded service's CPU per request served, at both peaks and in the
+#           burst, and its share of a core then: with the quota spent in full, the burst
+#           served fewer than the peak just as far as its requests cost more (a refusal
+#           itself costs a worker about 0.04 ms, docs/performance.md), and the two peaks
+#           show how far that cost moves on this machine with no overload at all
 # Each phase but "after" starts on a settled stack (lib.sh, bench_settle): what the phase
 # before set off (the placements' events, their orders written to MongoDB) would otherwise
 # run beside it on the stack's one core, and the burst would be judged against a peak
