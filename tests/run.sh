@@ -4,9 +4,11 @@
 # (tests/fuzz/run.sh, GALLEY_FUZZ_SECONDS in all), starts a fresh stack on free ports in a temp
 # folder (bin/galley up --no-build, with Jaeger, stripe-mock and TLS of its own), runs
 # tests/e2e/[0-9][0-9]-*.sh against it, stops it, and checks the logs for sanitizer reports
-# and processes that died. The last line is "N passed, M failed"; exits non-zero on any
-# failure. GALLEY_TEST_ONLY=fuzz runs the fuzz step alone. `bin/galley help` lists what else
-# it reads and what it ignores (GALLEY_RUN, GALLEY_PORT, external servers, TLS settings).
+# and processes that died. Before that stack, it runs every service's workers under valgrind
+# (tests/leaks.sh, a stack of its own). The last line is "N passed, M failed"; exits non-zero
+# on any failure. GALLEY_TEST_ONLY=fuzz or =leaks runs that step alone. `bin/galley help`
+# lists what else it reads and what it ignores (GALLEY_RUN, GALLEY_PORT, external servers,
+# TLS settings).
 #   usage: bin/galley test [--help]      (or tests/run.sh)
 set -euo pipefail
 # shellcheck source=../bin/galley.d/base.sh
@@ -60,6 +62,17 @@ test_fuzz() {
 	"$TOP/tests/fuzz/run.sh" --seconds "${GALLEY_FUZZ_SECONDS:-60}" </dev/null 2>&1 | tee "$out" ||
 		rc=${PIPESTATUS[0]}
 	count_tap "$out" "$rc" tests/fuzz/run.sh
+}
+
+# Every service's workers under valgrind (tests/leaks.sh, a stack of its own), counted as an
+# e2e script's results are.
+test_leaks() {
+	local out rc=0
+	out=$(mktemp "${TMPDIR:-/tmp}/galley-leaks-out.XXXXXX")
+	say "every service under valgrind (tests/leaks.sh)"
+	bash "$TOP/tests/leaks.sh" </dev/null 2>&1 | tee "$out" || rc=${PIPESTATUS[0]}
+	count_tap "$out" "$rc" tests/leaks.sh
+	rm -f "$out"
 }
 
 # count_tap OUT RC NAME: add the TAP results in OUT ("ok N", "not ok N" lines) of NAME, which
@@ -183,11 +196,13 @@ run_tests() {
 	unset GALLEY_MONGO_URI GALLEY_REDIS_URL GALLEY_STORE_URL
 	local started=$SECONDS
 	ensure_deps
-	if [[ ${GALLEY_TEST_ONLY:-} == fuzz ]]; then
-		test_fuzz
+	case ${GALLEY_TEST_ONLY:-} in
+	fuzz | leaks)
+		"test_$GALLEY_TEST_ONLY"
 		printf '%d passed, %d failed\n' "$T_PASSED" "$T_FAILED"
 		exit $((T_FAILED > 0))
-	fi
+		;;
+	esac
 	ensure_browser
 	UNIT_FAILED=0
 	if ! test_unit; then
@@ -205,6 +220,8 @@ run_tests() {
 	# The stack exports its spans to Jaeger; tests/e2e/96-tracing.sh reads them back.
 	local jaeger
 	jaeger=$(jaeger_binary) || exit 1
+	# Before the test stack's settings are exported: leaks.sh starts a stack of its own.
+	test_leaks
 	unset OTEL_EXPORTER_OTLP_ENDPOINT OTEL_SERVICE_NAME
 	TEST_RUN=$(mktemp -d "${TMPDIR:-/tmp}/galley-test.XXXXXX")
 	RUN=$TEST_RUN

@@ -217,7 +217,20 @@ pool_command() {
 	POOL_CMD+=("$BUILD/fcgi/pool/galley-pool" --listen "$addr" --workers "$workers" --name "$name")
 	# A pool on TCP answers its status on the next port (a Unix socket's: beside it).
 	[[ $addr == unix:* ]] || POOL_CMD+=(--status "$(pool_status_addr "$addr")")
-	POOL_CMD+=(-- "$bin")
+	POOL_CMD+=(--)
+	worker_wrap
+	POOL_CMD+=("${WORKER_WRAP[@]}" "$bin")
+}
+
+# worker_wrap: WORKER_WRAP, the words of GALLEY_WORKER_WRAP (a command each worker runs
+# under, e.g. valgrind: tests/leaks.sh), or none. galley-pool execs the first word, so it
+# must be an absolute path to a program; dies when it is not.
+worker_wrap() {
+	WORKER_WRAP=()
+	[[ -n ${GALLEY_WORKER_WRAP:-} ]] || return 0
+	read -r -a WORKER_WRAP <<<"$GALLEY_WORKER_WRAP"
+	[[ ${WORKER_WRAP[0]:-} == /* && -x ${WORKER_WRAP[0]} ]] ||
+		die "GALLEY_WORKER_WRAP must start with a program's absolute path, got '${WORKER_WRAP[0]:-}'"
 }
 
 # pool_status_addr HOST:PORT: where a TCP pool's manager answers its status, HOST:PORT+1.

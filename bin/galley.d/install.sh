@@ -10,6 +10,7 @@ PACKAGES=(build-essential autoconf automake libtool pkg-config nginx libfcgi-dev
 	openssl # bin/galley test: the test stack's self-signed certificate (tests/e2e/43-tls.sh)
 	python3-yaml libfcgi-bin # tests/unit/deploy.py (docker/'s files, its pool probe); the YAML one: render-k8s too
 	prometheus # its promtool: tests/unit/alerts.sh (docker/prometheus/'s rules and their tests)
+	valgrind # tests/leaks.sh: every service's workers under memcheck
 	clang libclang-rt-14-dev llvm) # tests/fuzz/: clang, its libFuzzer and sanitizer runtimes, llvm-symbolizer
 GO_FALLBACK_DIR=/usr/local/go/bin
 

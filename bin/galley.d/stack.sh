@@ -183,9 +183,11 @@ write_env() {
 			GALLEY_PAYMENT_KEY_FILE="$RUN/payment-key" GALLEY_PAYMENT_SIMULATED="$PAYMENT_SIMULATED"; do
 			printf '%s=%q\n' "${k%%=*}" "${k#*=}"
 		done
-		# How nginx was configured, so scale renders the same config (listen address too).
+		# How nginx was configured, so scale renders the same config (listen address too), and
+		# what the workers run under, so restart-pool and scale start them the same way.
 		for k in GALLEY_BIND GALLEY_NGINX_WORKERS GALLEY_AUTH_RATE GALLEY_LISTEN_BACKLOG GALLEY_PRIVATE_ADDR \
-			GALLEY_INFLIGHT_PER_WORKER GALLEY_REDIS_REPLICA_PORT GALLEY_STORE_REPLICA_PORT GALLEY_SENTINEL_DOWN_MS; do
+			GALLEY_INFLIGHT_PER_WORKER GALLEY_REDIS_REPLICA_PORT GALLEY_STORE_REPLICA_PORT GALLEY_SENTINEL_DOWN_MS \
+			GALLEY_WORKER_WRAP; do
 			[[ -n ${!k:-} ]] && printf '%s=%q\n' "$k" "${!k}"
 		done
 		if [[ -n ${TLS_PORT:-} ]]; then
