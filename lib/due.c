@@ -126,6 +126,73 @@ gl_due_drop(const char *coll, const bson_oid_t *id)
 		gl_log(GL_LOG_WARN, NULL, "an entry stays in %s until its tick drops it", coll);
 }
 
+/* This thread's riding change (due.h): an index entry for kept.c's write script. */
+static __thread struct {
+	bool on, rode;
+	const char *coll; /* borrowed until gl_due_riding_end() */
+	bson_oid_t id;
+	int64_t expires; /* -1: a drop */
+	struct gl_kept_index e;
+} due_rider;
+
+static void
+due_ride(const char *coll, const bson_oid_t *id, int64_t expires)
+{
+	due_rider.coll = coll;
+	bson_oid_copy(id, &due_rider.id);
+	due_rider.expires = expires;
+	due_rider.rode = false;
+	/* No key: nothing rides, and gl_due_riding_end() changes it the usual way. */
+	due_rider.on = due_key(due_rider.e.key, sizeof(due_rider.e.key), coll) >= 0;
+	if (expires < 0)
+		due_rider.e.score[0] = '\0';
+	else
+		snprintf(due_rider.e.score, sizeof(due_rider.e.score), "%lld", (long long)expires);
+	bson_oid_to_string(id, due_rider.e.member);
+}
+
+void
+gl_due_drop_riding(const char *coll, const bson_oid_t *id)
+{
+	due_ride(coll, id, -1);
+}
+
+void
+gl_due_move_riding(const char *coll, const bson_oid_t *id, int64_t expires)
+{
+	due_ride(coll, id, expires < 0 ? 0 : expires);
+}
+
+const struct gl_kept_index *
+gl_due_riding_for(const char *hex)
+{
+	return due_rider.on && !due_rider.rode && strcmp(due_rider.e.member, hex) == 0
+	               ? &due_rider.e
+	               : NULL;
+}
+
+void
+gl_due_rode(void)
+{
+	due_rider.rode = true;
+}
+
+void
+gl_due_riding_end(bool apply)
+{
+	bool rode = due_rider.on && due_rider.rode;
+	const char *coll = due_rider.coll;
+
+	due_rider.on = false;
+	due_rider.coll = NULL;
+	if (!apply || rode || coll == NULL)
+		return;
+	if (due_rider.expires < 0)
+		gl_due_drop(coll, &due_rider.id);
+	else if (gl_due_move(coll, &due_rider.id, due_rider.expires) != GL_OK)
+		gl_log(GL_LOG_WARN, NULL, "an entry of %s was not moved: it comes up early", coll);
+}
+
 /*
  * Before the store held them, due lists were MongoDB collections of {_id,
  * expires}.  Once per list, whatever such a collection still holds moves

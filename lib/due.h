@@ -22,6 +22,7 @@
 #define GL_DUE_H
 
 #include <bson/bson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,23 @@ enum gl_err gl_due_claim(const char *coll, const bson_oid_t *id, int64_t until,
         __attribute__((warn_unused_result));
 /* Logs a failure: the entry then comes up again and is dropped by the tick. */
 void gl_due_drop(const char *coll, const bson_oid_t *id);
+/*
+ * Drop coll's entry for id, or move it to expires, in the same script as this thread's next
+ * kept write (kept.h) that lands of a document whose id is id: stage it just before that
+ * write.  One round trip fewer, and the entry changes exactly when the write that settles
+ * its thing does (a move rides as an add: the write landed, so the entry belongs there).
+ * One change rides at a time (another replaces it; coll is borrowed until the end).  Each
+ * is ended by gl_due_riding_end(apply): the change had ridden, or when apply is true and it
+ * had not (no such write landed, or the collection is not kept), gl_due_drop() or
+ * gl_due_move() now; either way nothing rides any more.
+ */
+void gl_due_drop_riding(const char *coll, const bson_oid_t *id);
+void gl_due_move_riding(const char *coll, const bson_oid_t *id, int64_t expires);
+void gl_due_riding_end(bool apply);
+/* For kept.c: the change riding on the write of the document whose id is hex (a drop is an
+ * entry whose score is ""), or NULL; gl_due_rode() once the script that carried it wrote. */
+const struct gl_kept_index *gl_due_riding_for(const char *hex);
+void gl_due_rode(void);
 /* The most entries one call reads: a tick takes a bounded bite of a backlog. */
 #define GL_DUE_MAX 64
 /* settle() each of up to max (<= GL_DUE_MAX) entries whose time has come, until a stop

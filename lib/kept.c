@@ -11,6 +11,7 @@
 #include "consumer.h"
 #include "db.h"
 #include "doc.h"
+#include "due.h"
 #include "events.h"
 #include "kept.h"
 #include "log.h"
@@ -33,7 +34,8 @@ static int kept_n;
  * id as dirty since the first write MongoDB has not seen (ZADD NX keeps that time), and add
  * what rides on the write: ARGV[6] events (events.h; event j's stream and channel are
  * KEYS[1 + 2j], KEYS[2 + 2j], its id, type and text ARGV[6 + 3j] to ARGV[8 + 3j], ARGV[5]
- * the streams' MAXLEN), ARGV[7] index entries (the next keys, a score and a member each),
+ * the streams' MAXLEN), ARGV[7] index entries (the next keys, a score and a member each;
+ * a score '' removes the member: a drop riding on the write, due.h),
  * and when ARGV[8] is not '' the acknowledgement of the event being handled (consumer.h:
  * the last three keys, stream, tries, handled; the last three arguments, group, entry id,
  * how long the handled mark is kept). */
@@ -50,8 +52,9 @@ static const char write_lua[] =
         "  'type', ARGV[7 + 3 * j], 'event', ARGV[8 + 3 * j]) "
         " redis.call('PUBLISH', KEYS[2 + 2 * j], ARGV[8 + 3 * j]) end "
         "for j = 1, ni do "
-        " redis.call('ZADD', KEYS[2 + 2 * ne + j], ARGV[7 + 3 * ne + 2 * j],"
-        "  ARGV[8 + 3 * ne + 2 * j]) end "
+        " local s, m = ARGV[7 + 3 * ne + 2 * j], ARGV[8 + 3 * ne + 2 * j] "
+        " if s == '' then redis.call('ZREM', KEYS[2 + 2 * ne + j], m) "
+        " else redis.call('ZADD', KEYS[2 + 2 * ne + j], s, m) end end "
         "if ARGV[8] ~= '' then "
         " local k, a = 2 + 2 * ne + ni, 8 + 3 * ne + 2 * ni "
         " redis.call('SET', KEYS[k + 3], '1', 'EX', ARGV[a + 3]) "
@@ -280,17 +283,18 @@ kept_read(const char *coll, const bson_oid_t *id, bson_t **doc, long long *ver)
 }
 
 /* Store doc at version ver if the store's version is still expect (NULL: no document),
- * with the events riding on it and the n index entries.  1 written, 0 someone else was
- * first, or an error. */
+ * with the events and the due change riding on it and the n index entries.  1 written, 0
+ * someone else was first, or an error. */
 static enum gl_err
 kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long ver,
            const bson_t *doc, const struct gl_kept_index *idx, size_t n, bool *written)
 {
 	struct gl_event *ev[GL_EVENTS_RIDERS_MAX];
 	const struct gl_consumer_ack *ack = gl_consumer_ack_riding();
+	const struct gl_kept_index *due;
 	/* EVAL, script, numkeys, 2 keys + 2 an event + 1 an entry + 3 the ack, 8 args + 3 an
-	 * event + 2 an entry + 3 the ack */
-	const char *argv[3 + 2 + 8 + 5 * GL_EVENTS_RIDERS_MAX + 3 * GL_KEPT_INDEX_MAX + 6];
+	 * event + 2 an entry + 3 the ack; the n entries and the riding due change */
+	const char *argv[3 + 2 + 8 + 5 * GL_EVENTS_RIDERS_MAX + 3 * (GL_KEPT_INDEX_MAX + 1) + 6];
 	size_t lens[sizeof(argv) / sizeof(argv[0])];
 	char key[160], dirty[160], hex[25], v[24], nkeys[8], nev[8], nidx[8];
 	int argc = 0;
@@ -303,9 +307,10 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 	bson_oid_to_string(id, hex);
 	snprintf(v, sizeof(v), "%lld", ver);
 	size_t ne = gl_events_riding(coll, hex, ver, ev, GL_EVENTS_RIDERS_MAX);
-	snprintf(nkeys, sizeof(nkeys), "%zu", 2 + 2 * ne + n + (ack != NULL ? 3 : 0));
+	size_t ni = n + ((due = gl_due_riding_for(hex)) != NULL);
+	snprintf(nkeys, sizeof(nkeys), "%zu", 2 + 2 * ne + ni + (ack != NULL ? 3 : 0));
 	snprintf(nev, sizeof(nev), "%zu", ne);
-	snprintf(nidx, sizeof(nidx), "%zu", n);
+	snprintf(nidx, sizeof(nidx), "%zu", ni);
 	argv[argc++] = "EVAL";
 	argv[argc++] = write_lua;
 	argv[argc++] = nkeys;
@@ -315,8 +320,8 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 		argv[argc++] = gl_events_stream(ev[j]);
 		argv[argc++] = gl_events_live(ev[j]);
 	}
-	for (size_t j = 0; j < n; j++)
-		argv[argc++] = idx[j].key;
+	for (size_t j = 0; j < ni; j++)
+		argv[argc++] = j < n ? idx[j].key : due->key;
 	if (ack != NULL) {
 		argv[argc++] = ack->stream;
 		argv[argc++] = ack->tries;
@@ -336,9 +341,10 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 		argv[argc++] = gl_events_type(ev[j]);
 		argv[argc++] = gl_events_text(ev[j]);
 	}
-	for (size_t j = 0; j < n; j++) {
-		argv[argc++] = idx[j].score;
-		argv[argc++] = idx[j].member;
+	for (size_t j = 0; j < ni; j++) {
+		const struct gl_kept_index *e = j < n ? &idx[j] : due;
+		argv[argc++] = e->score;
+		argv[argc++] = e->member;
 	}
 	if (ack != NULL) {
 		argv[argc++] = ack->group;
@@ -355,6 +361,8 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 	freeReplyObject(r);
 	if (*written && ack != NULL)
 		gl_consumer_ack_rode();
+	if (*written && due != NULL)
+		gl_due_rode();
 	for (size_t j = 0; *written && j < ne; j++)
 		gl_events_rode(ev[j]);
 	return GL_OK;

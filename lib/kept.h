@@ -75,7 +75,7 @@ bool gl_kept_is(const char *coll);
 
 struct gl_kept_index {
 	char key[GL_CACHE_KEY_MAX];
-	char score[24];
+	char score[24]; /* "" only for due.h's riding drop: removes the member */
 	char member[25];
 };
 

@@ -134,11 +134,12 @@ cook_stamp(const char *status)
 /*
  * Preparing ends: ready (announced), unless the order was cancelled first;
  * claim_end() decides which, once for every attempt and the cancellation.
+ * doc (stolen) is the ticket as this attempt's start wrote it: the write
+ * is guarded by its version, so a ticket changed since is read again.
  */
 static void
-cook_finish(const char *ticket, const bson_oid_t *oid, long long n)
+cook_finish(const char *ticket, const bson_oid_t *oid, long long n, json_t *doc)
 {
-	json_t *doc = NULL;
 	bson_t *stamp;
 	bool ready;
 	enum gl_err err;
@@ -146,13 +147,18 @@ cook_finish(const char *ticket, const bson_oid_t *oid, long long n)
 	if ((err = claim_end(ticket, "ready", &ready)) != GL_OK) {
 		gl_log(GL_LOG_WARN, NULL, "ticket %s: cannot settle it now; its next cook will",
 		       ticket);
+		json_decref(doc);
 		return;
 	}
 	stamp = cook_stamp(ready ? "ready" : "cancelled");
-	for (int i = 0; i < COOK_WRITE_TRIES; i++) {
-		json_decref(doc);
-		if ((err = gl_db_get("tickets", oid, &doc)) != GL_OK)
-			break;
+	/* As many re-reads as ever, after the try with the start's copy. */
+	for (int i = 0, tries = COOK_WRITE_TRIES + (doc != NULL); i < tries; i++) {
+		if (i > 0 || doc == NULL) {
+			json_decref(doc);
+			doc = NULL;
+			if ((err = gl_db_get("tickets", oid, &doc)) != GL_OK)
+				break;
+		}
 		if (!ticket_status_is(doc, "paid") && !ticket_status_is(doc, "preparing")) {
 			queue_drop(oid); /* settled already (by the cancel, or another attempt) */
 			break;
@@ -163,10 +169,11 @@ cook_finish(const char *ticket, const bson_oid_t *oid, long long n)
 			break;
 		}
 		/* Cancelled first: its handler writes that too; this covers one that died. */
+		queue_drop_riding(oid); /* with the write that settles it */
 		err = ticket_move(NULL, doc, ready ? "ready" : "cancelled", stamp,
 		                  ready ? "order.ready" : NULL, NULL);
+		queue_riding_end(err == GL_OK);
 		if (err == GL_OK) {
-			queue_drop(oid);
 			gl_log(GL_LOG_INFO, NULL, "ticket %s: %s (attempt %lld)", ticket,
 			       ready ? "ready" : "cancelled while preparing", n);
 		}
@@ -195,9 +202,12 @@ cook_prepare(const char *cook, json_t *doc, long long n, int64_t until)
 		return;
 	}
 	bson_oid_to_string(&oid, id);
-	queue_defer(&oid, until); /* others pass it by until the lease ends */
 	steps = cook_seconds(doc) * 1000 / KITCHEN_STEP_MS;
-	if ((err = cook_start(cook, n, &doc)) != GL_OK) {
+	/* Others pass it by until the lease ends: moved with the start's write. */
+	queue_defer_riding(&oid, until);
+	err = cook_start(cook, n, &doc);
+	queue_riding_end(err == GL_OK);
+	if (err != GL_OK) {
 		json_decref(doc);
 		if (err == GL_E_INVALID_STATE) {
 			queue_drop(&oid); /* cancelled: nothing to prepare */
@@ -210,7 +220,6 @@ cook_prepare(const char *cook, json_t *doc, long long n, int64_t until)
 		queue_defer(&oid, (int64_t)time(NULL) + 1);
 		return;
 	}
-	json_decref(doc);
 	gl_log(GL_LOG_INFO, NULL, "ticket %s: preparing by %s (attempt %lld, %lld s)", id, cook, n,
 	       (long long)(steps * KITCHEN_STEP_MS / 1000));
 	for (int64_t s = 1; s <= steps; s++) {
@@ -219,15 +228,17 @@ cook_prepare(const char *cook, json_t *doc, long long n, int64_t until)
 			claim_release(id, n);
 			queue_defer(&oid, (int64_t)time(NULL));
 			gl_log(GL_LOG_INFO, NULL, "ticket %s: handed back (the process stops)", id);
+			json_decref(doc);
 			return;
 		}
 		if (s % KITCHEN_CHECK_STEPS == 0 && !cook_still_mine(&oid, n)) {
 			gl_log(GL_LOG_INFO, NULL, "ticket %s: attempt %lld stops (cancelled?)", id,
 			       n);
+			json_decref(doc);
 			return;
 		}
 	}
-	cook_finish(id, &oid, n);
+	cook_finish(id, &oid, n, doc);
 }
 
 /* Try the ticket of queue entry id: true when this cook prepared it (or tried to). */

@@ -104,6 +104,11 @@ int queue_index(struct gl_kept_index *e, const bson_oid_t *id, int64_t due);
 void queue_defer(const bson_oid_t *id, int64_t due);
 /* Drop id's entry (preparing ended). */
 void queue_drop(const bson_oid_t *id);
+/* A drop or a move with the ticket's next write that lands (due.h, gl_due_drop_riding),
+ * ended by queue_riding_end(apply). */
+void queue_drop_riding(const bson_oid_t *id);
+void queue_defer_riding(const bson_oid_t *id, int64_t due);
+void queue_riding_end(bool apply);
 /* Up to max (<= GL_DUE_MAX) entries due now, earliest first, into ids[]; *n how many. */
 enum gl_err queue_due(bson_oid_t *ids, size_t max, size_t *n) __attribute__((warn_unused_result));
 

@@ -39,6 +39,24 @@ queue_drop(const bson_oid_t *id)
 	gl_due_drop(QUEUE, id);
 }
 
+void
+queue_drop_riding(const bson_oid_t *id)
+{
+	gl_due_drop_riding(QUEUE, id);
+}
+
+void
+queue_defer_riding(const bson_oid_t *id, int64_t due)
+{
+	gl_due_move_riding(QUEUE, id, due);
+}
+
+void
+queue_riding_end(bool apply)
+{
+	gl_due_riding_end(apply);
+}
+
 enum gl_err
 queue_due(bson_oid_t *ids, size_t max, size_t *n)
 {

@@ -294,6 +294,7 @@ order_rank(const char *status)
 struct order_step {
 	const json_t *event;
 	const char *id, *to;
+	bson_oid_t oid;
 	bool moved;   /* the order moved on to `to` */
 	bool waiting; /* from pending_payment: the expiry tick's no longer */
 };
@@ -326,7 +327,8 @@ order_step_decide(const json_t *doc, bson_t *set, bool *skip, void *ctx)
 			*skip = true;
 		return GL_OK;
 	}
-	st->waiting = strcmp(now, "pending_payment") == 0;
+	if ((st->waiting = strcmp(now, "pending_payment") == 0))
+		gl_due_drop_riding("pending", &st->oid); /* no longer the expiry tick's */
 	BSON_APPEND_UTF8(set, "status", st->to);
 	BSON_APPEND_DATE_TIME(set, at, (int64_t)time(NULL) * 1000);
 	BSON_APPEND_DATE_TIME(set, "updated_at", (int64_t)time(NULL) * 1000);
@@ -337,23 +339,22 @@ order_step_decide(const json_t *doc, bson_t *set, bool *skip, void *ctx)
 static enum gl_err
 order_follow(const json_t *event, const char *to)
 {
-	struct order_step st = { event, NULL, to, false, false };
-	bson_oid_t oid;
+	struct order_step st = { .event = event, .to = to };
 	json_t *out;
 	enum gl_err err;
 
 	st.id = json_string_value(json_object_get(json_object_get(event, "data"), "order_id"));
-	if (!order_of(event, &oid))
+	if (!order_of(event, &st.oid))
 		return GL_E_INTERNAL;
 	/* Not stored (yet?): GL_E_NOT_FOUND, tried again, dead-lettered in the end. */
-	if ((err = gl_db_change("orders", &oid, order_step_decide, &st, &out)) != GL_OK)
+	err = gl_db_change("orders", &st.oid, order_step_decide, &st, &out);
+	gl_due_riding_end(err == GL_OK && st.waiting);
+	if (err != GL_OK)
 		return err; /* a concurrent change: the next try sees it */
 	if (!st.moved || out == NULL) {
 		json_decref(out);
 		return GL_OK;
 	}
-	if (st.waiting)
-		gl_due_drop("pending", &oid); /* paid: no longer the expiry tick's */
 	gl_log(GL_LOG_INFO, NULL, "order %s %s", st.id, to);
 	order_live(event, out);
 	json_decref(out);

@@ -130,6 +130,7 @@ pay_finish(const json_t *pay, const char *status, const char *why, bson_t *field
 		json_decref(own_data);
 	if (err == GL_OK) {
 		tried = true;
+		gl_due_drop_riding("processing", &oid); /* settled by this write */
 		err = gl_db_update("payments", &oid, version, fields, out);
 	}
 	if (err == GL_OK) {
@@ -144,8 +145,7 @@ pay_finish(const json_t *pay, const char *status, const char *why, bson_t *field
 	}
 	if (err == GL_E_CONFLICT)
 		err = gl_db_get("payments", &oid, out);
-	if (err == GL_OK)
-		gl_due_drop("processing", &oid);
+	gl_due_riding_end(err == GL_OK); /* settled: by this write, or by another run */
 	return err;
 }
 

@@ -154,6 +154,9 @@ check "order.paid after it: paid_at from that event, and the order does not go b
 AUTH_TOKEN=$eve req POST /api/orders "$order_body"
 gone=$(jq -r .id <<<"$BODY") gone_res=$(jq -r .reservation_id <<<"$BODY")
 AUTH_TOKEN=$eve req POST "/api/orders/$gone/cancel"
+# The level once stock has followed every event before (the order.paid of $skip above sells
+# its unit whenever stock's consumer gets to it, which may be after orders' did).
+check "stock has followed every order event so far" wait_until 15 stock_idle
 req GET "/api/stock/$item"
 level_then=$(jq -c . <<<"$BODY")
 xadd_ev orders "$(paid_event "$gone" "$gone_res")"

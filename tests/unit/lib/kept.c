@@ -2,7 +2,8 @@
  * Unit tests of lib/kept.c's insert in a Redis of the test's own (../redis_server.h): a
  * new document and its index entries land in the store together, a second insert of the
  * same _id is refused and adds none of its entries, and a store away says so; a change right
- * after a read or an insert uses that copy and never writes over a newer version.  Ids are
+ * after a read or an insert uses that copy and never writes over a newer version; a due
+ * entry's drop rides on the write that settles its thing (due.h).  Ids are
  * made now, after the collection was first kept, so nothing here asks MongoDB but one read
  * that shows a peek at another service's copy never does (gl_kept_peek; the rest of
  * kept.c, the projection to MongoDB, is tested end to end: tests/e2e/76-kept.sh).
@@ -81,17 +82,25 @@ add_ten(const json_t *now, bson_t *set, bool *skip, void *ctx)
 	return GL_OK;
 }
 
+/* How many times the store has run command (lowercase), in scripts too. */
+static long long
+calls(const char *command)
+{
+	const char *argv[] = { "INFO", "commandstats" };
+	char info[8192], name[64];
+	const char *at;
+
+	unit_redis(info, sizeof(info), 2, argv);
+	snprintf(name, sizeof(name), "cmdstat_%s:calls=", command);
+	at = strstr(info, name);
+	return at != NULL ? atoll(at + strlen(name)) : 0;
+}
+
 /* How many HMGETs (a document's read) the store has run. */
 static long long
 reads(void)
 {
-	const char *argv[] = { "INFO", "commandstats" };
-	char info[8192];
-	const char *at;
-
-	unit_redis(info, sizeof(info), 2, argv);
-	at = strstr(info, "cmdstat_hmget:calls=");
-	return at != NULL ? atoll(at + strlen("cmdstat_hmget:calls=")) : 0;
+	return calls("hmget");
 }
 
 static long long
@@ -246,6 +255,90 @@ test_insert(void)
 	bson_destroy(&doc);
 }
 
+/*
+ * A due entry dropped or moved with the write that settles its thing (due.h,
+ * gl_due_drop_riding, gl_due_move_riding): changed exactly when that write lands, in its
+ * script; kept when the write is refused; a write of another document does not carry it,
+ * and the end changes it the usual way then.
+ */
+static void
+test_drop_riding(void)
+{
+	struct gl_kept_index idx;
+	bson_oid_t id, other;
+	bson_t doc = BSON_INITIALIZER, set = BSON_INITIALIZER;
+	json_t *out = NULL;
+	char hex[25];
+	int64_t due = (int64_t)time(NULL) + 60;
+	long long zrem;
+
+	bson_oid_init(&id, NULL);
+	bson_oid_to_string(&id, hex);
+	BSON_APPEND_OID(&doc, "_id", &id);
+	BSON_APPEND_INT64(&doc, "version", 1);
+	ok(gl_due_index(&idx, "things", &id, due) == 0 &&
+	           gl_db_insert_indexed("things", &doc, &idx, 1) == GL_OK && score(DUE, hex) == due,
+	   "a thing and its due entry");
+	BSON_APPEND_INT64(&set, "n", 1);
+
+	/* Refused (a stale version): the entry stays, and the end without drop keeps it. */
+	zrem = calls("zrem");
+	gl_due_drop_riding("things", &id);
+	ok(gl_db_update("things", &id, 7, &set, &out) == GL_E_CONFLICT,
+	   "a write with a stale version is refused");
+	ok(score(DUE, hex) == due, "its riding drop with it: the entry stays");
+	gl_due_riding_end(false);
+	ok(score(DUE, hex) == due && calls("zrem") == zrem, "the end without drop leaves it");
+
+	/* Landed: the entry goes in the write's script, no ZREM of its own. */
+	gl_due_drop_riding("things", &id);
+	ok(gl_db_update("things", &id, 1, &set, &out) == GL_OK && field(out, "version") == 2,
+	   "the write that settles it lands");
+	json_decref(out);
+	out = NULL;
+	ok(score(DUE, hex) == -1, "the entry went with it");
+	gl_due_riding_end(true);
+	ok(calls("zrem") - zrem == 1,
+	   "one ZREM, the script's (scripts' commands count too): none at the end");
+
+	/* Another document's write does not carry it; the end drops it then. */
+	ok(gl_due_add("things", &id, due) == GL_OK && score(DUE, hex) == due, "listed again");
+	bson_oid_init(&other, NULL);
+	bson_reinit(&doc);
+	BSON_APPEND_OID(&doc, "_id", &other);
+	BSON_APPEND_INT64(&doc, "version", 1);
+	gl_due_drop_riding("things", &id);
+	ok(gl_db_insert_indexed("things", &doc, NULL, 0) == GL_OK, "another thing is written");
+	ok(score(DUE, hex) == due, "the entry stays: the drop rides only on its thing's write");
+	gl_due_riding_end(true);
+	ok(score(DUE, hex) == -1 && calls("zrem") - zrem == 2, "the end drops it, one ZREM");
+
+	/* Ended: nothing rides on the thing's next write. */
+	ok(gl_due_add("things", &id, due) == GL_OK, "listed again");
+	ok(gl_db_update("things", &id, 2, &set, &out) == GL_OK && score(DUE, hex) == due,
+	   "after the end, the thing's next write leaves the entry alone");
+	json_decref(out);
+	out = NULL;
+	gl_due_riding_end(false);
+
+	/* A move: with the write that lands, else by the end when asked. */
+	gl_due_move_riding("things", &id, due + 30);
+	ok(gl_db_update("things", &id, 3, &set, &out) == GL_OK && score(DUE, hex) == due + 30,
+	   "a riding move lands with its thing's write");
+	json_decref(out);
+	out = NULL;
+	gl_due_riding_end(true);
+	ok(score(DUE, hex) == due + 30, "and the end changes nothing more");
+	gl_due_move_riding("things", &id, due + 60);
+	ok(gl_db_update("things", &id, 9, &set, &out) == GL_E_CONFLICT &&
+	           score(DUE, hex) == due + 30,
+	   "a refused write moves nothing");
+	gl_due_riding_end(true);
+	ok(score(DUE, hex) == due + 60, "the end moves it the usual way");
+	bson_destroy(&doc);
+	bson_destroy(&set);
+}
+
 int
 main(void)
 {
@@ -253,6 +346,7 @@ main(void)
 	gl_kept_open(colls);
 	test_change_after_read();
 	test_peek();
+	test_drop_riding();
 	test_insert();
 	gl_redis_close();
 	return done_testing();
