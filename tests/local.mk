@@ -64,7 +64,7 @@ TESTS += tests/unit/fcgi/routes
 tests_unit_fcgi_routes_SOURCES = tests/unit/fcgi/routes.c \
 	fcgi/auth/users.c fcgi/auth/sessions.c fcgi/auth/secret.c \
 	fcgi/customers/customers.c \
-	fcgi/kitchen/tickets.c fcgi/kitchen/move.c fcgi/kitchen/claims.c fcgi/kitchen/queue.c \
+	fcgi/kitchen/tickets.c fcgi/kitchen/move.c fcgi/kitchen/queue.c \
 	fcgi/kitchen/cook.c fcgi/kitchen/staff.c fcgi/kitchen/events.c \
 	fcgi/menu/items.c \
 	fcgi/orders/place.c fcgi/orders/orders.c fcgi/orders/list.c fcgi/orders/live.c fcgi/orders/by_user.c \

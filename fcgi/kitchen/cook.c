@@ -1,4 +1,4 @@
-/* One cook's work: claim a ticket, prepare it, announce it (kitchen.h). */
+/* One cook's work: take a ticket, prepare it, announce it (kitchen.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -11,7 +11,6 @@
 #include "trace.h"
 
 #define COOK_DUE_MAX     32 /* queue entries a cook looks at per pass */
-#define COOK_ATTEMPTS    64 /* attempts walked past per pass (each left by a dead cook) */
 #define COOK_WRITE_TRIES 3  /* re-reads after a concurrent change of the ticket */
 
 /* Seconds a ticket takes: items × seconds per item. */
@@ -28,80 +27,76 @@ cook_attempt(const json_t *doc)
 }
 
 /*
- * Claim the next attempt at ticket doc (borrowed): past the attempt it
- * names, past every later one whose lease is over.  GL_OK with *n;
- * GL_E_CONFLICT when a live cook holds it (*busy: until when; 0 if unknown).
+ * Until when (epoch s) the cook of preparing ticket doc holds it: its
+ * lease_until; a ticket started by a kitchen from before leases were kept
+ * in the ticket has none: its start + cooking time + the margin.
  */
-static enum gl_err
-cook_claim(const char *cook, const char *ticket, const json_t *doc, int64_t until, long long *n,
-           int64_t *busy)
+static int64_t
+cook_lease_end(const json_t *doc)
 {
-	int64_t now = time(NULL);
-	long long a = cook_attempt(doc);
-	enum gl_err err;
+	int64_t t;
 
-	for (int i = 0; i < COOK_ATTEMPTS; i++) {
-		if (a > 0) {
-			err = claim_until(ticket, a, busy);
-			if (err == GL_OK && *busy > now)
-				return GL_E_CONFLICT;
-			if (err != GL_OK && err != GL_E_NOT_FOUND)
-				return err;
-		}
-		a++;
-		err = claim_take(ticket, a, cook, until);
-		if (err == GL_OK) {
-			*n = a;
-			return GL_OK;
-		}
-		if (err != GL_E_CONFLICT)
-			return err;
-		/* Taken just now: the next turn reads whose lease it is. */
-	}
-	*busy = 0;
-	return GL_E_CONFLICT;
+	if (gl_doc_time_parse(json_string_value(json_object_get(doc, "lease_until")), &t))
+		return t;
+	if (gl_doc_time_parse(json_string_value(json_object_get(doc, "started_at")), &t))
+		return t + cook_seconds(doc) + KITCHEN_LEASE_MARGIN_S;
+	return 0;
 }
 
 /*
- * Write the ticket as ours: preparing, attempt n.  The first attempt
- * announces order.preparing; a takeover does not (the order's state does
- * not change, only its cook).  *doc is replaced by the ticket after (new).
+ * Take ticket *doc (as read) as this cook's next attempt, *n: write it
+ * preparing, held until until.  The write is guarded by the version read,
+ * so of two cooks (or a cook and a cancellation) that read one version,
+ * one wins and the other reads the ticket again: then it is another cook's
+ * while its lease lasts (GL_E_CONFLICT, *busy: until when; 0 if unknown),
+ * or ended (GL_E_INVALID_STATE).  The first attempt announces
+ * order.preparing; a takeover does not (the order's state does not change,
+ * only its cook).  *doc is replaced by the ticket after (new).
  */
 static enum gl_err
-cook_start(const char *cook, long long n, json_t **doc)
+cook_start(const char *cook, const bson_oid_t *oid, int64_t until, json_t **doc, long long *n,
+           int64_t *busy)
 {
-	bson_t extra = BSON_INITIALIZER;
-	bson_oid_t oid;
+	int64_t now = time(NULL);
 	json_t *after;
 	enum gl_err err = GL_E_CONFLICT;
 
-	BSON_APPEND_INT64(&extra, "attempt", n);
-	BSON_APPEND_UTF8(&extra, "cook", cook);
-	BSON_APPEND_DATE_TIME(&extra, "started_at", (int64_t)time(NULL) * 1000);
+	*busy = 0;
+	/* Others pass it by until the lease ends: moved with the start's write. */
+	queue_defer_riding(oid, until);
 	for (int i = 0; i < COOK_WRITE_TRIES && err == GL_E_CONFLICT; i++) {
 		bool first = ticket_status_is(*doc, "paid");
+		bson_t extra = BSON_INITIALIZER;
 
+		if (i > 0) { /* changed since it was read: read it again */
+			json_decref(*doc);
+			*doc = NULL;
+			if ((err = gl_db_get("tickets", oid, doc)) != GL_OK)
+				break;
+			first = ticket_status_is(*doc, "paid");
+		}
 		if (!first && !ticket_status_is(*doc, "preparing")) {
-			err = GL_E_INVALID_STATE; /* cancelled meanwhile */
+			err = GL_E_INVALID_STATE; /* ended: cancelled, or made ready */
 			break;
 		}
+		if (!first && (*busy = cook_lease_end(*doc)) > now) {
+			err = GL_E_CONFLICT; /* another cook's, alive as far as we know */
+			break;
+		}
+		*n = cook_attempt(*doc) + 1;
+		BSON_APPEND_INT64(&extra, "attempt", *n);
+		BSON_APPEND_UTF8(&extra, "cook", cook);
+		BSON_APPEND_DATE_TIME(&extra, "started_at", now * 1000);
+		BSON_APPEND_DATE_TIME(&extra, "lease_until", until * 1000);
 		err = ticket_move(NULL, *doc, "preparing", &extra, first ? "order.preparing" : NULL,
 		                  &after);
+		bson_destroy(&extra);
 		if (err == GL_OK) {
 			json_decref(*doc);
 			*doc = after;
-		} else if (err == GL_E_CONFLICT &&
-		           gl_oid_parse(json_string_value(json_object_get(*doc, "id")), &oid)) {
-			/* Changed since it was read (a cancel?): read it again. */
-			json_decref(*doc);
-			*doc = NULL;
-			if ((err = gl_db_get("tickets", &oid, doc)) == GL_OK)
-				err = GL_E_CONFLICT;
-			else
-				break;
 		}
 	}
-	bson_destroy(&extra);
+	queue_riding_end(err == GL_OK);
 	return err;
 }
 
@@ -119,64 +114,42 @@ cook_still_mine(const bson_oid_t *oid, long long n)
 	return mine;
 }
 
-/* The fields a change to status sets besides it: "<status>_at" now (new, or NULL). */
-static bson_t *
-cook_stamp(const char *status)
-{
-	bson_t *b = bson_new();
-	char key[32];
-
-	snprintf(key, sizeof(key), "%s_at", status);
-	BSON_APPEND_DATE_TIME(b, key, (int64_t)time(NULL) * 1000);
-	return b;
-}
-
 /*
- * Preparing ends: ready (announced), unless the order was cancelled first;
- * claim_end() decides which, once for every attempt and the cancellation.
- * doc (stolen) is the ticket as this attempt's start wrote it: the write
- * is guarded by its version, so a ticket changed since is read again.
+ * Preparing ends: ready, announced.  doc (stolen) is the ticket as this
+ * attempt's start wrote it; the write is guarded by its version, so if a
+ * cancellation or a cook taking over wrote it since, the ready is refused
+ * and the ticket read again shows which: whichever writes first wins, so a
+ * cancelled ticket is never made ready and a ready one is never cancelled.
  */
 static void
 cook_finish(const char *ticket, const bson_oid_t *oid, long long n, json_t *doc)
 {
-	bson_t *stamp;
-	bool ready;
-	enum gl_err err;
+	bson_t stamp = BSON_INITIALIZER;
+	enum gl_err err = GL_OK;
 
-	if ((err = claim_end(ticket, "ready", &ready)) != GL_OK) {
-		gl_log(GL_LOG_WARN, NULL, "ticket %s: cannot settle it now; its next cook will",
-		       ticket);
-		json_decref(doc);
-		return;
-	}
-	stamp = cook_stamp(ready ? "ready" : "cancelled");
+	BSON_APPEND_DATE_TIME(&stamp, "ready_at", (int64_t)time(NULL) * 1000);
 	/* As many re-reads as ever, after the try with the start's copy. */
-	for (int i = 0, tries = COOK_WRITE_TRIES + (doc != NULL); i < tries; i++) {
-		if (i > 0 || doc == NULL) {
+	for (int i = 0; i < COOK_WRITE_TRIES + 1; i++) {
+		if (i > 0) {
 			json_decref(doc);
 			doc = NULL;
 			if ((err = gl_db_get("tickets", oid, &doc)) != GL_OK)
 				break;
 		}
-		if (!ticket_status_is(doc, "paid") && !ticket_status_is(doc, "preparing")) {
-			queue_drop(oid); /* settled already (by the cancel, or another attempt) */
+		if (!ticket_status_is(doc, "preparing")) {
+			queue_drop(oid); /* settled already (cancelled, or another attempt) */
 			break;
 		}
-		if (ready && cook_attempt(doc) != n) {
+		if (cook_attempt(doc) != n) {
 			gl_log(GL_LOG_WARN, NULL, "ticket %s: attempt %lld was taken over", ticket,
 			       n);
 			break;
 		}
-		/* Cancelled first: its handler writes that too; this covers one that died. */
 		queue_drop_riding(oid); /* with the write that settles it */
-		err = ticket_move(NULL, doc, ready ? "ready" : "cancelled", stamp,
-		                  ready ? "order.ready" : NULL, NULL);
+		err = ticket_move(NULL, doc, "ready", &stamp, "order.ready", NULL);
 		queue_riding_end(err == GL_OK);
-		if (err == GL_OK) {
-			gl_log(GL_LOG_INFO, NULL, "ticket %s: %s (attempt %lld)", ticket,
-			       ready ? "ready" : "cancelled while preparing", n);
-		}
+		if (err == GL_OK)
+			gl_log(GL_LOG_INFO, NULL, "ticket %s: ready (attempt %lld)", ticket, n);
 		if (err != GL_E_CONFLICT)
 			break;
 	}
@@ -184,61 +157,55 @@ cook_finish(const char *ticket, const bson_oid_t *oid, long long n, json_t *doc)
 		gl_log(GL_LOG_WARN, NULL, "ticket %s: not settled now (%s); its next cook will",
 		       ticket, gl_err_info(err)->code);
 	json_decref(doc);
-	bson_destroy(stamp);
+	bson_destroy(&stamp);
 }
 
-/* Prepare ticket doc (new, stolen), claimed as attempt n until until. */
+/*
+ * The process stops while attempt n (doc: borrowed, as its start wrote it)
+ * cooks: end its lease now, so the next cook need not wait for it.
+ */
 static void
-cook_prepare(const char *cook, json_t *doc, long long n, int64_t until)
+cook_hand_back(const char *ticket, const bson_oid_t *oid, const json_t *doc)
 {
-	const char *ticket = json_string_value(json_object_get(doc, "id"));
-	char id[25];
-	bson_oid_t oid;
-	int64_t steps;
+	int64_t now = time(NULL);
+	bson_t extra = BSON_INITIALIZER;
 	enum gl_err err;
 
-	if (!gl_oid_parse(ticket, &oid)) {
-		json_decref(doc);
-		return;
-	}
-	bson_oid_to_string(&oid, id);
-	steps = cook_seconds(doc) * 1000 / KITCHEN_STEP_MS;
-	/* Others pass it by until the lease ends: moved with the start's write. */
-	queue_defer_riding(&oid, until);
-	err = cook_start(cook, n, &doc);
-	queue_riding_end(err == GL_OK);
-	if (err != GL_OK) {
-		json_decref(doc);
-		if (err == GL_E_INVALID_STATE) {
-			queue_drop(&oid); /* cancelled: nothing to prepare */
-			return;
-		}
-		/* Let the next cook try soon rather than at the lease's end. */
-		gl_log(GL_LOG_WARN, NULL, "ticket %s: cannot start attempt %lld (%s)", id, n,
-		       gl_err_info(err)->code);
-		claim_release(id, n);
-		queue_defer(&oid, (int64_t)time(NULL) + 1);
-		return;
-	}
-	gl_log(GL_LOG_INFO, NULL, "ticket %s: preparing by %s (attempt %lld, %lld s)", id, cook, n,
+	BSON_APPEND_DATE_TIME(&extra, "lease_until", now * 1000);
+	queue_defer_riding(oid, now);
+	err = ticket_move(NULL, doc, "preparing", &extra, NULL, NULL);
+	queue_riding_end(true);
+	bson_destroy(&extra);
+	if (err == GL_OK)
+		gl_log(GL_LOG_INFO, NULL, "ticket %s: handed back (the process stops)", ticket);
+	else
+		gl_log(GL_LOG_WARN, NULL, "ticket %s: not handed back (%s): its lease ends it",
+		       ticket, gl_err_info(err)->code);
+}
+
+/* Prepare ticket doc (new, stolen), started as attempt n. */
+static void
+cook_prepare(const char *id, const bson_oid_t *oid, json_t *doc, long long n)
+{
+	int64_t steps = cook_seconds(doc) * 1000 / KITCHEN_STEP_MS;
+
+	gl_log(GL_LOG_INFO, NULL, "ticket %s: preparing by %s (attempt %lld, %lld s)", id,
+	       json_string_value(json_object_get(doc, "cook")), n,
 	       (long long)(steps * KITCHEN_STEP_MS / 1000));
 	for (int64_t s = 1; s <= steps; s++) {
 		if (kitchen_nap(KITCHEN_STEP_MS)) {
-			/* Stopping: hand the ticket back now rather than at the lease's end. */
-			claim_release(id, n);
-			queue_defer(&oid, (int64_t)time(NULL));
-			gl_log(GL_LOG_INFO, NULL, "ticket %s: handed back (the process stops)", id);
+			cook_hand_back(id, oid, doc);
 			json_decref(doc);
 			return;
 		}
-		if (s % KITCHEN_CHECK_STEPS == 0 && !cook_still_mine(&oid, n)) {
+		if (s % KITCHEN_CHECK_STEPS == 0 && !cook_still_mine(oid, n)) {
 			gl_log(GL_LOG_INFO, NULL, "ticket %s: attempt %lld stops (cancelled?)", id,
 			       n);
 			json_decref(doc);
 			return;
 		}
 	}
-	cook_finish(id, &oid, n, doc);
+	cook_finish(id, oid, n, doc);
 }
 
 /* Try the ticket of queue entry id: true when this cook prepared it (or tried to). */
@@ -248,7 +215,7 @@ cook_try(const char *cook, const bson_oid_t *oid)
 	int64_t until, busy = 0;
 	char id[25];
 	json_t *doc;
-	long long n;
+	long long n = 0;
 	enum gl_err err;
 
 	bson_oid_to_string(oid, id);
@@ -257,27 +224,33 @@ cook_try(const char *cook, const bson_oid_t *oid)
 			queue_drop(oid);
 		return false;
 	}
-	if (!ticket_status_is(doc, "paid") && !ticket_status_is(doc, "preparing")) {
-		queue_drop(oid); /* ended: a stale entry */
-		json_decref(doc);
-		return false;
-	}
 	until = (int64_t)time(NULL) + cook_seconds(doc) + KITCHEN_LEASE_MARGIN_S;
-	err = cook_claim(cook, id, doc, until, &n, &busy);
-	if (err != GL_OK) {
-		if (err == GL_E_CONFLICT && busy > 0)
-			queue_defer(oid, busy);
-		json_decref(doc);
-		return false;
-	}
-	/* A span of the order's trace, from the traceparent kept in the ticket. */
+	/* A span of the order's trace, from the traceparent kept in the ticket: the start's
+	 * order.preparing belongs to it.  Dropped unless it had a child when nothing started. */
 	struct gl_trace_span span;
 	gl_trace_remote(&span, GL_TRACE_INTERNAL, "prepare ticket",
 	                json_string_value(json_object_get(doc, "traceparent")));
 	gl_trace_attr(&span, "galley.ticket_id", id);
 	gl_trace_attr(&span, "galley.cook", cook);
+	err = cook_start(cook, oid, until, &doc, &n, &busy);
+	if (err != GL_OK) {
+		if (err == GL_E_INVALID_STATE)
+			queue_drop(oid); /* ended: a stale entry */
+		else if (err == GL_E_CONFLICT && busy > 0)
+			queue_defer(oid, busy); /* another cook's until then */
+		else if (err != GL_E_CONFLICT) {
+			/* Let the next cook try soon rather than now. */
+			gl_log(GL_LOG_WARN, NULL, "ticket %s: cannot start it (%s)", id,
+			       gl_err_info(err)->code);
+			queue_defer(oid, (int64_t)time(NULL) + 1);
+		}
+		json_decref(doc);
+		span.quiet = true;
+		gl_trace_end(&span, false);
+		return false;
+	}
 	gl_trace_attr_int(&span, "galley.attempt", n);
-	cook_prepare(cook, doc, n, until);
+	cook_prepare(id, oid, doc, n);
 	gl_trace_end(&span, false);
 	return true;
 }

@@ -21,10 +21,13 @@ static const struct gl_field paid_data[] = {
 	{ .flags = GL_OPEN },
 };
 
-/* The ticket of order.paid's data (borrowed, checked) into doc; false when doc could not
- * take it. */
+/*
+ * The ticket of the order of data (borrowed, checked: order.paid's, or
+ * order.cancelled's with its lines) into doc, in status; false when doc
+ * could not take it.
+ */
 static bool
-ticket_build(bson_t *doc, const json_t *data, const bson_oid_t *oid)
+ticket_build(bson_t *doc, const json_t *data, const bson_oid_t *oid, const char *status)
 {
 	const json_t *lines = json_object_get(data, "lines"), *l;
 	const char *user = json_string_value(json_object_get(data, "user_id")); /* or null */
@@ -44,10 +47,12 @@ ticket_build(bson_t *doc, const json_t *data, const bson_oid_t *oid)
 	                         json_string_value(json_object_get(data, "customer_id"))) &&
 	       (user == NULL || gl_doc_append_oid(doc, "user_id", user)) &&
 	       gl_lines_append(doc, lines, false) && BSON_APPEND_INT64(doc, "items", items) &&
-	       BSON_APPEND_UTF8(doc, "status", "paid") &&
+	       BSON_APPEND_UTF8(doc, "status", status) &&
 	       (tp[0] == '\0' || BSON_APPEND_UTF8(doc, "traceparent", tp)) &&
 	       BSON_APPEND_INT64(doc, "attempt", 0) &&
 	       BSON_APPEND_DATE_TIME(doc, "created_at", now) &&
+	       (strcmp(status, "cancelled") != 0 ||
+	        BSON_APPEND_DATE_TIME(doc, "cancelled_at", now)) &&
 	       BSON_APPEND_DATE_TIME(doc, "updated_at", now) &&
 	       BSON_APPEND_INT64(doc, "version", 1);
 }
@@ -69,7 +74,7 @@ on_order_paid(const json_t *event)
 	bson_oid_t oid;
 	enum gl_err err;
 
-	if (!gl_oid_parse(id, &oid) || !ticket_build(&doc, data, &oid) ||
+	if (!gl_oid_parse(id, &oid) || !ticket_build(&doc, data, &oid, "paid") ||
 	    queue_index(&entry, &oid, (int64_t)time(NULL)) < 0) {
 		bson_destroy(&doc);
 		return GL_E_INTERNAL; /* paid_data checked it: out of memory */
@@ -90,34 +95,59 @@ on_order_paid(const json_t *event)
 	return GL_OK;
 }
 
-/* What the kitchen reads of order.cancelled: the order, and its status before ("was"). */
+/*
+ * What the kitchen reads of order.cancelled: the order, its status before
+ * ("was") and, for a paid one, its lines.
+ */
 static const struct gl_field cancelled_data[] = {
 	{ "order_id", GL_T_OID, GL_REQUIRED },
+	{ "customer_id", GL_T_OID, 0 },
+	{ "user_id", GL_T_OID, GL_NULLABLE },
 	{ "was", GL_T_STRING, 0, 0, 32 },
+	{ "lines", GL_T_OBJECTS, 0, 1, GL_LINES_MAX, .fields = gl_lines_fields },
 	{ .flags = GL_OPEN },
 };
 
 /*
  * No ticket: never paid, or paid and the order.paid not handled yet (a retry
- * after a failure).  For a paid one ("was" in the event), the end is
- * settled as cancelled now, so the ticket that comes later is never made
- * ready (its cook loses claim_end).
+ * after a failure).  A paid one gets its ticket now, cancelled: the
+ * order.paid that comes later then finds it there and inserts nothing, so
+ * no cook ever prepares it.  GL_E_CONFLICT when the ticket was inserted
+ * meanwhile (read it again).
  */
 static enum gl_err
-cancel_before_ticket(const json_t *event, const char *id)
+cancel_before_ticket(const json_t *event, const bson_oid_t *oid, const char *id)
 {
-	const char *was = json_string_value(json_object_get(json_object_get(event, "data"), "was"));
-	bool ready;
+	const json_t *data = json_object_get(event, "data");
+	const char *was = json_string_value(json_object_get(data, "was"));
+	bson_t doc = BSON_INITIALIZER;
+	enum gl_err err;
 
 	if (was == NULL || (strcmp(was, "paid") != 0 && strcmp(was, "preparing") != 0))
 		return GL_OK; /* never paid: nothing to stop */
-	return claim_end(id, "cancelled", &ready);
+	if (json_object_get(data, "lines") == NULL ||
+	    json_object_get(data, "customer_id") == NULL) {
+		/* From an orders service before lines were sent: wait for the order.paid. */
+		gl_log(GL_LOG_WARN, NULL, "ticket %s: cancelled before it came, without its lines",
+		       id);
+		bson_destroy(&doc);
+		return GL_E_UPSTREAM_BAD;
+	}
+	if (!ticket_build(&doc, data, oid, "cancelled")) {
+		bson_destroy(&doc);
+		return GL_E_INTERNAL;
+	}
+	if ((err = gl_db_insert("tickets", &doc)) == GL_OK)
+		gl_log(GL_LOG_INFO, NULL, "ticket %s: cancelled before it came to the kitchen", id);
+	bson_destroy(&doc);
+	return err;
 }
 
 /*
  * An order was cancelled: a ticket not yet ready is cancelled, and its cook
- * stops at its next look.  claim_end() decides against a cook finishing at
- * the same moment: whichever settles the ticket first wins.
+ * stops at its next look.  The write is guarded by the version read, as
+ * the cook's ready is: whichever writes first wins, the other reads the
+ * ticket again and finds it settled.
  */
 static enum gl_err
 on_order_cancelled(const json_t *event)
@@ -127,7 +157,7 @@ on_order_cancelled(const json_t *event)
 	bson_t extra = BSON_INITIALIZER;
 	bson_oid_t oid;
 	json_t *doc = NULL;
-	bool ready, cancelled = false;
+	bool cancelled = false;
 	enum gl_err err = GL_E_CONFLICT;
 
 	if (!gl_oid_parse(id, &oid)) {
@@ -139,21 +169,14 @@ on_order_cancelled(const json_t *event)
 		json_decref(doc);
 		if ((err = gl_db_get("tickets", &oid, &doc)) != GL_OK) {
 			if (err == GL_E_NOT_FOUND)
-				err = cancel_before_ticket(event, id);
-			break;
+				err = cancel_before_ticket(event, &oid, id);
+			continue; /* a conflict: inserted meanwhile; read it */
 		}
 		if ((cancelled = ticket_status_is(doc, "cancelled")))
 			break;
 		if (!ticket_status_is(doc, "paid") && !ticket_status_is(doc, "preparing")) {
 			gl_log(GL_LOG_INFO, NULL, "ticket %s: %s before the cancel: left as it is",
 			       id, json_string_value(json_object_get(doc, "status")));
-			break;
-		}
-		if ((err = claim_end(id, "cancelled", &ready)) != GL_OK)
-			break;
-		if (ready) {
-			gl_log(GL_LOG_INFO, NULL,
-			       "ticket %s: ready before the cancel: left as it is", id);
 			break;
 		}
 		/* A conflict: a cook wrote it meanwhile; read it again. */

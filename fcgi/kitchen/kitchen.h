@@ -1,28 +1,35 @@
 /*
  * Kitchen (API.md, kitchen): simulated staff prepare paid orders.
  *
- *   order.paid ──► ticket "paid" ──► a cook claims it ──► "preparing" ──► "ready"
- *                  (+ queue entry)    (a store claim)  order.preparing  order.ready
+ *   order.paid ──► ticket "paid" ──► a cook takes it ──► "preparing" ──► "ready"
+ *                  (+ queue entry)    (a guarded write) order.preparing  order.ready
  *   staff: POST .../complete: "ready" ──► "completed", order.completed
  *   order.cancelled: a ticket not yet ready ──► "cancelled" (the cook stops)
  *
  * A ticket's _id is its order's ObjectId, so a repeated order.paid inserts
  * nothing new.  Every process runs gl_conf.kitchen_staff cooks (threads, see
  * staff.c); any cook of any process may take any ticket, and none may
- * prepare one twice.  On FerretDB 1.x a version-guarded update is read →
- * change → write back, so two cooks could both "win" one; the rules that
- * must not race rest on claims in the store instead (claims.c: keys a script
- * takes once, in the Redis whose AOF is on):
- *  - "<ticket>:<n>" is attempt n of preparing the ticket.  The cook who
- *    takes it owns it until the claim's lease ends ("until": the
- *    start + items × seconds per item + KITCHEN_LEASE_MARGIN_S).  A cook
- *    that died leaves its claim; once the lease is over, the next cook
- *    claims n + 1 (and so on), so exactly one attempt is live at a time.
- *  - "<ticket>:end" says how preparing ended, "ready" or "cancelled":
- *    whichever of the cook and the cancellation sets it first wins, so a
- *    cancelled ticket never becomes ready and a ready one is never cancelled.
- * Only the owner of the live attempt writes a ticket's preparing/ready
- * state, and only after its claim won.
+ * prepare one twice.  Tickets are kept in the store (lib/kept.h), where a
+ * write guarded by the version read is one script, atomic: of two writers
+ * that read one version exactly one wins, and the loser reads again.  The
+ * rules that must not race rest on that alone:
+ *  - a cook takes a ticket by writing it "preparing", attempt n + 1, held
+ *    until "lease_until" (the start + items × seconds per item +
+ *    KITCHEN_LEASE_MARGIN_S).  A ticket preparing under a live lease is
+ *    its cook's; once the lease is over (the cook died), the next cook takes
+ *    attempt n + 2, and the first cook's later writes are refused (the
+ *    version moved), so exactly one attempt is live at a time.  A cook whose
+ *    process stops ends its lease at once ("handed back").
+ *  - how preparing ends, "ready" (the cook) or "cancelled" (order.cancelled),
+ *    is whichever write lands first: the other is refused, reads the ticket
+ *    again and finds it settled, so a cancelled ticket is never made ready
+ *    and a ready one is never cancelled.  An order cancelled after it was
+ *    paid but before its ticket came gets its ticket at once, cancelled
+ *    (from the lines order.cancelled carries): the order.paid after it then
+ *    inserts nothing (the _id is taken) and no cook prepares it.
+ * (Until 2026-12 these were claims, keys taken once in the store beside
+ * the ticket: two round trips more a ticket, from when tickets were written
+ * in MongoDB, whose guarded update is not atomic.)
  *
  * Events: order.preparing when a paid ticket is first taken (a cook that
  * takes over a ticket already preparing announces nothing: the order's
@@ -78,22 +85,6 @@ enum gl_err ticket_move(const struct gl_req *req, const json_t *doc, const char 
                         const bson_t *extra, const char *event, json_t **out)
         __attribute__((warn_unused_result));
 
-/* claims.c: the claims (see above) */
-/* Claim attempt n of ticket (24 hex) until (epoch s); GL_E_CONFLICT when it is taken. */
-enum gl_err claim_take(const char *ticket, long long n, const char *cook, int64_t until)
-        __attribute__((warn_unused_result));
-/* When attempt n's lease ends, in *until; GL_E_NOT_FOUND when nobody claimed it. */
-enum gl_err claim_until(const char *ticket, long long n, int64_t *until)
-        __attribute__((warn_unused_result));
-/* End attempt n's lease now (its cook stops): the next cook need not wait for it. */
-void claim_release(const char *ticket, long long n);
-/*
- * Settle how preparing ticket ends: how ("ready" or "cancelled") unless it
- * was settled before; *ready says which way it is settled.
- */
-enum gl_err claim_end(const char *ticket, const char *how, bool *ready)
-        __attribute__((warn_unused_result));
-
 /* queue.c: what needs a cook, when */
 /* List ticket id as due at due (epoch s); GL_OK also when it is listed already. */
 enum gl_err queue_add(const bson_oid_t *id, int64_t due) __attribute__((warn_unused_result));
@@ -113,7 +104,7 @@ void queue_riding_end(bool apply);
 enum gl_err queue_due(bson_oid_t *ids, size_t max, size_t *n) __attribute__((warn_unused_result));
 
 /* cook.c: one cook's work */
-/* Take the first ticket due that this cook can claim and prepare it; false when none was. */
+/* Take the first ticket due that this cook can take and prepare it; false when none was. */
 bool cook_work(const char *cook);
 
 /* staff.c: the cook threads of this process */

@@ -3,8 +3,8 @@
  * are being prepared (kitchen.h): due now while waiting, at the lease's end
  * while a cook holds the ticket.  Cooks read what is due from Redis's index,
  * so an idle kitchen costs FerretDB nothing but lib/due's periodic scan of
- * this small collection.  An entry is only a hint: the ticket and the claims
- * decide, so a stale entry costs one read of its ticket and is dropped.
+ * this small collection.  An entry is only a hint: the ticket (its status
+ * and its lease) decides, so a stale entry costs one read of it and is dropped.
  */
 #include "due.h"
 #include "kitchen.h"

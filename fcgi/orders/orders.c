@@ -73,7 +73,8 @@ order_release_stock(const struct gl_req *req, const char *reservation)
  */
 /*
  * Stage the event of a change to doc that will give it the next version:
- * {order_id, status, reason, reservation_id, customer_id, user_id}.
+ * {order_id, status, reason, reservation_id, customer_id, user_id?, was,
+ * lines?}.
  */
 static struct gl_event *
 order_event(const struct gl_req *req, const char *type, const json_t *doc, const char *reason,
@@ -94,8 +95,11 @@ order_event(const struct gl_req *req, const char *type, const json_t *doc, const
 	if (json_object_get(doc, "user_id") != NULL)
 		json_object_set(data, "user_id", json_object_get(doc, "user_id"));
 	json_object_set_new(data, "status", json_string(strchr(type, '.') + 1));
-	/* What it was before: a kitchen that has no ticket yet must know a paid one is off. */
+	/* What it was before, and a paid one's lines: a kitchen that has no ticket yet must
+	 * know a paid one is off, and files it cancelled (fcgi/kitchen/events.c). */
 	json_object_set(data, "was", json_object_get(doc, "status"));
+	if (order_status_is(doc, "paid") || order_status_is(doc, "preparing"))
+		json_object_set(data, "lines", json_object_get(doc, "lines"));
 	return gl_events_stage(req, type, data, &proof, err);
 }
 

@@ -31,10 +31,11 @@ paid_of() { # ORDER-JSON: order.paid for that order, as payments sends it (a new
 			customer_id: .customer_id, user_id: .user_id, total_cents: .total_cents,
 			currency: .currency, lines: [.lines[] | {item_id, name, qty}]}}' <<<"$1"
 }
-cancelled_of() { # ORDER-JSON: order.cancelled for that order, as orders sends it
+cancelled_of() { # ORDER-JSON: order.cancelled for that order once paid, as orders sends it
 	jq -c --arg id "$(newid)" '{id: $id, type: "order.cancelled", occurred_at: "2026-11-23T12:00:00Z",
 		request_id: "e2e-kitchen", data: {order_id: .id, status: "cancelled", reason: "customer",
-			reservation_id: .reservation_id, customer_id: .customer_id, user_id: .user_id}}' <<<"$1"
+			reservation_id: .reservation_id, customer_id: .customer_id, user_id: .user_id,
+			was: "paid", lines: .lines}}' <<<"$1"
 }
 # kitchen_events ORDER: the kitchen's events about ORDER, as a JSON array in stream order
 kitchen_events() {
@@ -100,7 +101,8 @@ check "the ticket is the order's, with its lines, its units, and who cooked it" 
 	--arg o "$oa" --argjson ord "$a" '.id == $o and .order_id == $o and .customer_id == $ord.customer_id
 	and .user_id == $ord.user_id and .lines == [{item_id: $ord.lines[0].item_id, name: "Kitchen stew", qty: 2}]
 	and .items == 2 and .attempt == 1 and (.cook | type == "string" and length > 0)
-	and all(.created_at, .started_at, .ready_at; test("Z$")) and (has("completed_at") | not)' <<<"$BODY"
+	and all(.created_at, .started_at, .lease_until, .ready_at; test("Z$")) and .lease_until > .started_at
+	and (has("completed_at") | not)' <<<"$BODY"
 events=$(kitchen_events "$oa")
 check "the stream carries order.preparing then order.ready, once each" \
 	jq -e '[.[].type] == ["order.preparing", "order.ready"]' <<<"$events"
@@ -207,6 +209,23 @@ expect_json '(.items | length) == 1 and (.next | type == "string")' "lists page:
 next=$(jq -r .next <<<"$BODY")
 req GET "/api/kitchen/tickets?status=ready&limit=1&after=$next"
 expect_json "(.items | length) == 1 and .items[0].id > \"$next\"" "and after=next the one after it"
+
+# A paid order cancelled before the kitchen handled its order.paid (a retry after a failure
+# puts the two the other way round): its ticket comes at once, cancelled, with the lines the
+# cancel carries; the order.paid after it inserts nothing, and no cook ever takes it.
+c=$(place 1)
+oc=$(jq -r .id <<<"$c")
+xadd "$(cancelled_of "$c")"
+check "order.cancelled of a paid order with no ticket yet: a cancelled ticket" \
+	wait_until 5 ticket_is "$oc" cancelled
+check "the order's, with its lines, never taken by a cook" jq -e --argjson ord "$c" \
+	'.order_id == $ord.id and .customer_id == $ord.customer_id
+	and .lines == [{item_id: $ord.lines[0].item_id, name: "Kitchen stew", qty: 1}] and .items == 1
+	and .attempt == 0 and (has("cook") | not) and (.cancelled_at | test("Z$"))' <<<"$BODY"
+xadd "$(paid_of "$c")"
+check "its order.paid, after it, is handled" wait_until 10 kitchen_idle
+check "and changes nothing: still cancelled" ticket_is "$oc" cancelled
+check "never prepared (no kitchen event)" test "$(kitchen_events "$oc")" = "[]"
 
 # A kitchen process told to stop (SIGTERM, as bin/galley down and galley-pool do) stops its
 # cooks at once and hands their tickets back: another cook takes one over without waiting
