@@ -402,11 +402,13 @@ gl_kept_insert(const char *coll, const bson_t *doc, const struct gl_kept_index *
 }
 
 /*
- * A copy of the last document this thread read with gl_kept_get() or inserted, so that a
- * change of it right after (read, decide, write: a cook's, a route's; insert, then the next
- * step: a payment's) need not read it again.  The write
+ * A copy of the last document this thread read with gl_kept_get(), inserted or changed, so
+ * that a change of it right after (read, decide, write: a cook's, a route's; insert, then
+ * the next step: a payment's; one change, then the next: a cook's start and its end, orders
+ * following order.preparing then order.ready) need not read it again.  The write
  * script compares versions, so a copy gone stale costs a refused write and a read, never a
- * wrong write.  Used once, within KEPT_LAST_MS; a document larger than the buffer is not
+ * wrong write; a refusal or a skip decided on a copy is decided again on a read, so never
+ * a wrong answer either.  Used once, within KEPT_LAST_MS; a document larger than the buffer is not
  * copied.  The buffer is the thread's own: nothing to free when the thread ends.
  */
 #define KEPT_LAST_MS  1000
@@ -532,8 +534,8 @@ kept_change_once(const char *coll, const bson_oid_t *id, gl_db_decide decide, vo
 	enum gl_err err = GL_OK;
 
 	*raced = false;
-	if ((old = kept_last_take(coll, id, &v)) == NULL &&
-	    (err = kept_read(coll, id, &old, &v)) != GL_OK) {
+	bool copy = (old = kept_last_take(coll, id, &v)) != NULL;
+	if (!copy && (err = kept_read(coll, id, &old, &v)) != GL_OK) {
 		bson_destroy(&decided);
 		return err;
 	}
@@ -542,8 +544,13 @@ kept_change_once(const char *coll, const bson_oid_t *id, gl_db_decide decide, vo
 		err = now != NULL ? decide(now, &decided, &skip, ctx) : GL_E_INTERNAL;
 		json_decref(now);
 		set = &decided;
+		/* The store's version check guards a write, not a refusal or a skip: decided on
+		 * a copy (which another writer may have moved past), those are decided again on
+		 * what is stored. */
+		if (copy && (err != GL_OK || skip))
+			*raced = true;
 	}
-	if (err == GL_OK && !skip) {
+	if (err == GL_OK && !skip && !*raced) {
 		snprintf(expect, sizeof(expect), "%lld", v);
 		if ((doc = kept_apply(old, set, v + 1)) == NULL)
 			err = GL_E_INTERNAL;
@@ -553,6 +560,8 @@ kept_change_once(const char *coll, const bson_oid_t *id, gl_db_decide decide, vo
 			*raced = true;
 		else if (err == GL_OK && (*out = gl_doc_to_json_new(doc)) == NULL)
 			err = GL_E_INTERNAL;
+		if (err == GL_OK && written)
+			kept_last_keep(coll, id, doc, v + 1); /* its next step starts from it */
 	}
 	bson_destroy(doc);
 	bson_destroy(old);

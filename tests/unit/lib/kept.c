@@ -172,6 +172,35 @@ test_change_after_read(void)
 	   "an update of it right after: written, version 2");
 	ok(reads() == before, "without reading it first (%lld reads)", reads() - before);
 	json_decref(out);
+
+	/* A change, then the next: the second starts from what the first wrote. */
+	bson_reinit(&set);
+	BSON_APPEND_INT64(&set, "n", 4);
+	before = reads();
+	ok(gl_db_update("things", &id, 2, &set, &out) == GL_OK && field(out, "n") == 4 &&
+	           field(out, "version") == 3,
+	   "another update right after that one: written, version 3");
+	ok(reads() == before, "without reading it either (%lld reads)", reads() - before);
+	json_decref(out);
+	/* Its copy gone stale (another thread wrote since): refused by the version check, the
+	 * change reads again and decides on what the other wrote. */
+	ok(gl_db_update("things", &id, 3, &set, &out) == GL_OK && field(out, "version") == 4,
+	   "and one more: version 4");
+	json_decref(out);
+	bson_oid_copy(&id, &other_id);
+	ok(other_writes() == GL_OK, "another thread sets n 2: version 5");
+	before = reads();
+	ok(gl_db_change("things", &id, add_ten, NULL, &out) == GL_OK && field(out, "n") == 12 &&
+	           field(out, "version") == 6,
+	   "a change decided right after: n 12 (2 + 10, not the copy's 4 + 10), version 6");
+	ok(reads() - before == 1, "having read it once (%lld reads)", reads() - before);
+	json_decref(out);
+	/* An update that names the version stored, though this thread's copy is older: the
+	 * refusal the copy would give is checked against the store. */
+	ok(other_writes() == GL_OK, "another thread writes it right after: version 7");
+	ok(gl_db_update("things", &id, 7, &set, &out) == GL_OK && field(out, "version") == 8,
+	   "an update If-Match 7, the copy saying 6: written, version 8");
+	json_decref(out);
 	bson_destroy(&set);
 	bson_destroy(&doc);
 }
