@@ -138,6 +138,9 @@ check "stock follows it: the 3 units leave on_hand and reserved ($before before)
 xadd_ev orders "$pe"
 check "the same order.paid again is taken once" wait_until 15 stock_idle
 check "(stock unchanged)" stock_sold
+# Handling it twice changes nothing (a reservation ends once), so stock keeps no record of
+# having handled it: a write to the store fewer a payment (fcgi/stock/events.c).
+check "stock keeps no handled record of order.paid" test "$(scli EXISTS "galley:handled:stock:$(jq -r .id <<<"$pe")")" = 0
 
 # Consumers read a stream in parallel, so a later step may be handled first: order.preparing
 # before order.paid. The order moves on, and order.paid still tells when it was paid.
