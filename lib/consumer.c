@@ -543,8 +543,9 @@ consumer_upkeep(struct consumer_reader *rd)
 
 /*
  * Wait up to GL_CONSUMER_BLOCK_MS for new entries on every stream at once and
- * handle what comes: 0, or -1 when Redis is away or said no (a stream whose
- * group is gone after a restart: the upkeep makes it again).
+ * handle what comes: how many entries came (0: none), or -1 when Redis is away
+ * or said no (a stream whose group is gone after a restart: the upkeep makes
+ * it again).
  */
 static int
 consumer_wait(struct consumer_reader *rd, size_t n)
@@ -577,21 +578,26 @@ consumer_wait(struct consumer_reader *rd, size_t n)
 			    s->element[0]->type != REDIS_REPLY_STRING)
 				continue;
 			for (size_t j = 0; j < n; j++)
-				if (strcmp(s->element[0]->str, rd[j].stream) == 0)
+				if (strcmp(s->element[0]->str, rd[j].stream) == 0) {
 					consumer_entries(&rd[j], s->element[1]);
+					rc += (int)s->element[1]->elements;
+				}
 		}
 	freeReplyObject(r);
 	return rc;
 }
 
-/* Redis is away: half a second before asking again, cut short by a stop. */
+/* Wait ms (in slices of at most 100 ms), cut short by a stop. */
 static void
-consumer_nap(void)
+consumer_nap(int ms)
 {
-	const struct timespec slice = { 0, 100 * 1000 * 1000 };
+	while (ms > 0 && !gl_stop_requested()) {
+		int part = ms < 100 ? ms : 100;
+		const struct timespec slice = { 0, part * 1000L * 1000L };
 
-	for (int i = 0; i < 5 && !gl_stop_requested(); i++)
 		nanosleep(&slice, NULL);
+		ms -= part;
+	}
 }
 
 void
@@ -600,9 +606,13 @@ gl_consumer_run(const struct gl_event_source *sources)
 	struct consumer_reader rd[GL_CONSUMER_SOURCES_MAX];
 	long long upkeep_at = 0;
 	size_t n = 0;
+	int gather_ms = 0, got;
 
-	for (; n < GL_CONSUMER_SOURCES_MAX && sources[n].family != NULL; n++)
+	for (; n < GL_CONSUMER_SOURCES_MAX && sources[n].family != NULL; n++) {
 		consumer_reader_init(&rd[n], &sources[n]);
+		if (n == 0 || sources[n].gather_ms < gather_ms)
+			gather_ms = sources[n].gather_ms;
+	}
 	if (sources[n].family != NULL)
 		gl_log(GL_LOG_ERROR, NULL, "events: only %d streams are followed",
 		       GL_CONSUMER_SOURCES_MAX);
@@ -612,10 +622,12 @@ gl_consumer_run(const struct gl_event_source *sources)
 				consumer_upkeep(&rd[i]);
 			upkeep_at = gl_now_us() + 1000000;
 		}
-		if (!gl_stop_requested() && consumer_wait(rd, n) < 0) {
+		got = gl_stop_requested() ? 0 : consumer_wait(rd, n);
+		if (got < 0) {
 			upkeep_at = 0;
-			consumer_nap();
-		}
+			consumer_nap(500); /* Redis is away */
+		} else if (got > 0 && gather_ms > 0)
+			consumer_nap(gather_ms); /* let the next read bring a batch (consumer.h) */
 		for (size_t i = 0; i < n; i++)
 			if (rd[i].nskipped > 0 &&
 			    gl_now_us() - rd[i].skipped_at >= CONSUMER_SKIP_MS * 1000LL)

@@ -74,6 +74,14 @@ struct gl_event_handler {
 struct gl_event_source {
 	const char *family;                      /* "orders": galley:events:orders */
 	const struct gl_event_handler *handlers; /* ends with a zero row */
+	/* After a read that brought entries, the process waits this long (ms; 0: not at all)
+	 * before it reads again, so that a busy stream comes in batches: one read and one
+	 * wake-up for many entries, where each would otherwise wake a process of its own.
+	 * What the service handles then waits up to this long.  For a service that handles
+	 * few of the family's types (most of its reads bring only entries it skips) and whose
+	 * handling nobody waits on; a process following several streams waits the least of
+	 * theirs. */
+	int gather_ms;
 };
 
 /* The consumer thread's loop (lib/tick runs it): handle what comes on every source's

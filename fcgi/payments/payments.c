@@ -102,6 +102,8 @@ static const struct gl_event_handler order_handlers[] = {
 };
 
 const struct gl_event_source payments_events[] = {
-	{ "orders", order_handlers },
+	/* Of the orders' events it handles only order.cancelled, and its refund can wait
+	 * 50 ms: its reads come in batches (consumer.h). */
+	{ "orders", order_handlers, .gather_ms = 50 },
 	{ 0 },
 };

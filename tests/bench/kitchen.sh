@@ -112,3 +112,4 @@ echo "|---------------------|-----------------------|---------|-----------------
 printf '| %19d | %18d ms | %7d | %48d ms |\n' "$n" $((t1 - t0)) $((n * 1000 / (t1 - t0 > 0 ? t1 - t0 : 1))) $((t2 - t0))
 echo "CPU until the last order.ready (share of one core): $(bench_cpu_share "$tmp/cpu0" "$tmp/cpu1" "$(awk -v ms=$((t1 - t0)) 'BEGIN { print ms / 1000 }')")"
 echo "the stack's CPU per order, paid to ready: $(bench_cpu_per "$tmp/cpu0" "$tmp/cpu1" "$n")"
+echo "context switches per order, paid to ready: $(bench_switches_per "$tmp/cpu0" "$tmp/cpu1" "$n")"

@@ -194,11 +194,12 @@ bench_row() {
 		"$(awk '$1 == "50%" {print $2}' <<<"$out")" "$(awk '$1 == "99%" {print $2}' <<<"$out")" "${errs:-none}"
 }
 
-# bench_cpu: "NAME TICKS" a line, the CPU time so far of each part of the stack (the pid
-# files' names without the pool number: orders, redis, store, mongo, nginx...; a pool's
-# workers with it), in clock ticks. Two processes forked in all (ps and awk): a fork per
-# process of the stack (about 150) took 2-3 s on a machine the burst saturates (kitchen.sh),
-# and a bench that times what comes after it counted that.
+# bench_cpu: "NAME TICKS SWITCHES" a line, the CPU time so far of each part of the stack
+# (the pid files' names without the pool number: orders, redis, store, mongo, nginx...; a
+# pool's workers with it), in clock ticks, and its threads' context switches so far. Two
+# processes forked in all (ps and awk): a fork per process of the stack (about 150) took
+# 2-3 s on a machine the burst saturates (kitchen.sh), and a bench that times what comes
+# after it counted that.
 bench_cpu() {
 	local f p name pairs=""
 	for f in "$GALLEY_RUN"/pids/*.pid; do
@@ -207,15 +208,28 @@ bench_cpu() {
 		name=${name%.pid}
 		pairs+="${name%-[0-9]*} $p "
 	done
-	ps -e -o pid=,ppid= | awk -v pairs="$pairs" '
+	# One line a thread (-L): its process's CPU from the first, the context switches of
+	# every thread (a wait woken: a round trip, a lock), voluntary or not.
+	ps -eL -o pid=,ppid=,tid= | awk -v pairs="$pairs" '
 		BEGIN { n = split(pairs, a, " "); for (i = 1; i < n; i += 2) top[a[i + 1]] = a[i] }
-		$1 in top { who[$1] = top[$1]; next }
-		$2 in top { who[$1] = top[$2] }
+		$1 in top { who[$1] = top[$1] }
+		!($1 in top) && $2 in top { who[$1] = top[$2] }
+		$1 in who { tids[$1] = tids[$1] " " $3 }
 		END {
 			for (p in who) {
 				f = "/proc/" p "/stat"
-				if ((getline line < f) > 0) { split(line, s, " "); print who[p], s[14] + s[15] }
+				if ((getline line < f) <= 0) continue
 				close(f)
+				split(line, s, " ")
+				sw = 0
+				nt = split(tids[p], t, " ")
+				for (i = 1; i <= nt; i++) {
+					f = "/proc/" p "/task/" t[i] "/status"
+					while ((getline line < f) > 0)
+						if (line ~ /^(non)?voluntary_ctxt_switches:/) { split(line, v, /[ \t]+/); sw += v[2] }
+					close(f)
+				}
+				print who[p], s[14] + s[15], sw
 			}
 		}'
 }
@@ -238,6 +252,20 @@ bench_cpu_per() {
 			printf "%.2f ALL\n", all }' "$1" "$2" |
 		sort -rn | awk '$2 == "ALL" { total = $1; next } { parts = parts sep $2 " " $1; sep = ", " }
 			END { printf "%s ms (%s)\n", total, parts }'
+}
+
+# bench_switches_per BEFORE AFTER N: "31.2 (store 9.1, orders 6.0, ...)" — the context
+# switches of the stack's threads between two bench_cpu outputs per one of N requests, in all
+# and by part. A switch is a thread that waited (a round trip, a lock) and was woken, the
+# kernel's share of a round trip that a profile here shows dearest (docs/performance.md), and
+# unlike CPU time it is counted the same on a machine that is doing something else too.
+bench_switches_per() {
+	awk -v n="$3" 'FNR == NR { a[$1] += $3; next } { b[$1] += $3 }
+		END { if (n < 1) { print "n/a"; exit }
+			for (k in b) { d = (b[k] - a[k]) / n; all += d; if (d >= 0.05) printf "%.1f %s\n", d, k }
+			printf "%.1f ALL\n", all }' "$1" "$2" |
+		sort -rn | awk '$2 == "ALL" { total = $1; next } { parts = parts sep $2 " " $1; sep = ", " }
+			END { printf "%s (%s)\n", total, parts }'
 }
 
 # bench_store ARGS...: redis-cli on the Redis with the event streams and kept collections

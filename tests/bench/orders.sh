@@ -70,4 +70,5 @@ echo "orders placed during the runs (units of item 1 reserved): $((after - befor
 echo "CPU during the 1-line placements (share of one core): $(bench_cpu_share "$BENCH_TMP/cpu0" "$BENCH_TMP/cpu1" "$secs")"
 echo "what the 1-line placements set off was handled $((after_ms / 100 / 10)).$((after_ms / 100 % 10)) s after their run"
 echo "the stack's CPU per 1-line placement, and what it set off: $(bench_cpu_per "$BENCH_TMP/cpu0" "$BENCH_TMP/cpu2" "$placed")"
+echo "context switches per 1-line placement, and what it set off: $(bench_switches_per "$BENCH_TMP/cpu0" "$BENCH_TMP/cpu2" "$placed")"
 echo "round trips per 1-line placement (and what it sets off: events, their consumers), every service: $(bench_per "$idle0" "$idle1" "$t0" "$t1" "$placed")"
