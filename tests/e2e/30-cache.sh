@@ -54,6 +54,7 @@ for i in $(seq 1 20); do
 		"$GALLEY_URL/api/menu/items/$pop" >>"$out" &
 done
 wait
-check "20 concurrent first reads all answer 200" test "$(grep -c '^200$' "$out")" = 20
+check "20 concurrent first reads all answer 200 ($(sort "$out" | uniq -c | tr -s ' \n' ' '))" \
+	test "$(grep -c '^200$' "$out")" = 20
 rm -f "$out"
 done_testing
