@@ -38,6 +38,7 @@ struct consumer_marks {
 struct consumer_reader {
 	const char *family;
 	const struct gl_event_handler *handlers;
+	gl_event_handle_batch handle_batch; /* or NULL: each event its handler's */
 	char stream[48];
 	char group[48];
 	char consumer[64];
@@ -266,22 +267,29 @@ gl_consumer_check(const struct gl_event_handler *h, const json_t *event, struct 
 	return gl_valid_object(h->data, json_object_get(event, "data"), false, fail);
 }
 
-/* Check event's data against h's table (*hopeless when it does not fit: no try can
- * succeed), then let h handle it. */
+/* Does event's data fit h's table?  When not, no try can succeed: logged, where and why. */
+static bool
+consumer_fits(const struct gl_event_handler *h, const json_t *ev)
+{
+	struct gl_valid_fail fail;
+
+	if (gl_consumer_check(h, ev, &fail) == GL_OK)
+		return true;
+	gl_log(GL_LOG_WARN, NULL, "events: %s %s: data%s%s %s", h->type,
+	       json_string_value(json_object_get(ev, "id")), fail.field[0] != '\0' ? "." : "",
+	       fail.field, fail.message);
+	return false;
+}
+
+/* Check event's data against h's table (*hopeless when it does not fit), then let h handle
+ * it. */
 static enum gl_err
 consumer_handle(const struct gl_event_handler *h, const json_t *ev, bool *hopeless)
 {
-	struct gl_valid_fail fail;
 	enum gl_err err;
 
-	*hopeless = false;
-	if (gl_consumer_check(h, ev, &fail) != GL_OK) {
-		gl_log(GL_LOG_WARN, NULL, "events: %s %s: data%s%s %s", h->type,
-		       json_string_value(json_object_get(ev, "id")),
-		       fail.field[0] != '\0' ? "." : "", fail.field, fail.message);
-		*hopeless = true;
+	if ((*hopeless = !consumer_fits(h, ev)))
 		return GL_E_VALIDATION;
-	}
 	err = h->handle(ev);
 	/* Another process changed the same document at the same moment (two events of one
 	 * order, followed in parallel): the handler reads it again, a few ms later, rather
@@ -336,6 +344,60 @@ consumer_not_ours(const struct consumer_reader *rd, const redisReply *e)
 	return type != NULL && consumer_handler(rd, type)->type == NULL; /* none: the event says */
 }
 
+/*
+ * An entry's first steps: the handler of the event in e, [sid, [field, value, ...]], with
+ * *sid and *text borrowed from e and *ev new; NULL when there is nothing more to do with it
+ * (not ours: skipped; no event in it: failed; deleted while pending).
+ */
+static const struct gl_event_handler *
+consumer_open(struct consumer_reader *rd, const redisReply *e, const char **sid, const char **text,
+              json_t **ev)
+{
+	const struct gl_event_handler *h;
+	int got;
+
+	if (consumer_not_ours(rd, e)) {
+		consumer_skip(rd, e->element[0]->str);
+		return NULL;
+	}
+	got = gl_consumer_decode(e, sid, text, ev);
+	if (got < 0)
+		return NULL; /* an entry deleted while pending: nothing to handle */
+	if (got == 0) {
+		consumer_failed(rd, *sid, *text != NULL ? *text : "", "the entry holds no event",
+		                true);
+		return NULL;
+	}
+	if ((h = consumer_handler(rd, json_string_value(json_object_get(*ev, "type"))))->type ==
+	    NULL) {
+		consumer_skip(rd, *sid); /* not ours */
+		json_decref(*ev);
+		*ev = NULL;
+		return NULL;
+	}
+	return h;
+}
+
+/* What came of handling entry sid, event ev of h's type: acknowledged (rode: by the
+ * handler's write already), or one more failure. */
+static void
+consumer_outcome(struct consumer_reader *rd, const struct gl_event_handler *h, const char *sid,
+                 const char *text, const json_t *ev, enum gl_err err, bool hopeless, bool rode)
+{
+	const char *id = json_string_value(json_object_get(ev, "id"));
+
+	if (err != GL_OK) {
+		consumer_failed(rd, sid, text, gl_err_info(err)->code, hopeless);
+		return;
+	}
+	if (h->unrecorded)
+		consumer_skip(rd, sid);
+	else if (!rode)
+		consumer_ack(rd, sid, id);
+	gl_metrics_event(GL_METRICS_CONSUMED, rd->family, h->type);
+	gl_log(GL_LOG_INFO, NULL, "events: handled %s %s", h->type, id);
+}
+
 /* One stream entry: [sid, [field, value, ...]]; hint is what the batch's read of the handled
  * marks said of the id beside it (struct consumer_marks), or NULL. */
 static void
@@ -346,27 +408,12 @@ consumer_entry(struct consumer_reader *rd, const redisReply *e, const struct con
 	json_t *ev;
 	enum gl_err err;
 	bool hopeless;
-	int seen, got;
+	int seen;
 
-	if (consumer_not_ours(rd, e)) {
-		consumer_skip(rd, e->element[0]->str);
+	if ((h = consumer_open(rd, e, &sid, &text, &ev)) == NULL)
 		return;
-	}
-	got = gl_consumer_decode(e, &sid, &text, &ev);
-	if (got < 0)
-		return; /* an entry deleted while pending: nothing to handle */
-	if (got == 0) {
-		consumer_failed(rd, sid, text != NULL ? text : "", "the entry holds no event",
-		                true);
-		return;
-	}
 	id = json_string_value(json_object_get(ev, "id"));
-	type = json_string_value(json_object_get(ev, "type"));
-	if ((h = consumer_handler(rd, type))->type == NULL) {
-		consumer_skip(rd, sid); /* not ours */
-		json_decref(ev);
-		return;
-	}
+	type = h->type;
 	/* The batch's answer holds for the id it was asked about. */
 	seen = h->unrecorded                               ? 0
 	       : hint != NULL && strcmp(hint->id, id) == 0 ? hint->seen
@@ -397,17 +444,72 @@ consumer_entry(struct consumer_reader *rd, const redisReply *e, const struct con
 		       gl_err_info(err)->code);
 		err = GL_OK;
 	}
-	if (err == GL_OK && h->unrecorded)
-		consumer_skip(rd, sid);
-	if (err == GL_OK) {
-		if (!h->unrecorded && !rode)
-			consumer_ack(rd, sid, id);
-		gl_metrics_event(GL_METRICS_CONSUMED, rd->family, type);
-		gl_log(GL_LOG_INFO, NULL, "events: handled %s %s", type, id);
-	} else
-		consumer_failed(rd, sid, text, gl_err_info(err)->code, hopeless);
+	consumer_outcome(rd, h, sid, text, ev, err, hopeless, rode);
 	gl_trace_end(&span, err != GL_OK);
 	json_decref(ev);
+}
+
+/* An event of a batch: its entry's id and text (borrowed from the reply), itself (owned). */
+struct consumer_item {
+	const struct gl_event_handler *h;
+	const char *sid, *text;
+	json_t *ev;
+};
+
+/* Let the source's handle_batch handle items (their events checked), then record each
+ * outcome; frees their events. */
+static void
+consumer_batch(struct consumer_reader *rd, struct consumer_item *items, size_t n)
+{
+	const json_t *evs[GL_CONSUMER_BATCH_MAX] = { NULL };
+	enum gl_err err[GL_CONSUMER_BATCH_MAX];
+	struct gl_trace_span span[GL_CONSUMER_BATCH_MAX];
+
+	for (size_t i = 0; i < n; i++) {
+		evs[i] = items[i].ev;
+		err[i] = GL_E_INTERNAL; /* what the batch does not say */
+		gl_trace_consume_start(&span[i], items[i].ev, rd->stream, rd->group);
+	}
+	rd->handle_batch(evs, n, err);
+	for (size_t i = 0; i < n; i++)
+		consumer_outcome(rd, items[i].h, items[i].sid, items[i].text, items[i].ev, err[i],
+		                 false, false);
+	for (size_t i = n; i-- > 0;) /* a thread's spans end in the order opposite to their start */
+		gl_trace_end(&span[i], err[i] != GL_OK);
+	for (size_t i = 0; i < n; i++)
+		json_decref(items[i].ev);
+}
+
+/*
+ * A reply's entry list for a source with handle_batch: what it handles of the list, checked,
+ * in one call (at most GL_CONSUMER_BATCH_MAX at once).  Its rows are unrecorded, so no
+ * handled marks are asked for: the batch marks its events itself.
+ */
+static void
+consumer_entries_batch(struct consumer_reader *rd, const redisReply *list)
+{
+	struct consumer_item items[GL_CONSUMER_BATCH_MAX];
+	size_t n = 0;
+
+	/* Cut short by a stop: what is left stays pending, claimed by another consumer. */
+	for (size_t i = 0; i < list->elements && !gl_stop_requested(); i++) {
+		struct consumer_item *it = &items[n];
+		if ((it->h = consumer_open(rd, list->element[i], &it->sid, &it->text, &it->ev)) ==
+		    NULL)
+			continue;
+		if (!consumer_fits(it->h, it->ev)) {
+			consumer_failed(rd, it->sid, it->text, gl_err_info(GL_E_VALIDATION)->code,
+			                true);
+			json_decref(it->ev);
+			continue;
+		}
+		if (++n == GL_CONSUMER_BATCH_MAX) {
+			consumer_batch(rd, items, n);
+			n = 0;
+		}
+	}
+	if (n > 0)
+		consumer_batch(rd, items, n);
 }
 
 /*
@@ -473,6 +575,10 @@ consumer_entries(struct consumer_reader *rd, const redisReply *list)
 
 	if (list == NULL || list->type != REDIS_REPLY_ARRAY)
 		return;
+	if (rd->handle_batch != NULL) {
+		consumer_entries_batch(rd, list);
+		return;
+	}
 	/* Cut short by a stop: what is left stays pending, claimed by another consumer. */
 	for (size_t i = 0; i < list->elements && !gl_stop_requested(); i++) {
 		if (i >= m.from + m.n || gl_now_us() - m.asked_at > CONSUMER_MARKS_MS * 1000LL)
@@ -510,6 +616,7 @@ consumer_reader_init(struct consumer_reader *rd, const struct gl_event_source *s
 
 	rd->family = src->family;
 	rd->handlers = src->handlers;
+	rd->handle_batch = src->handle_batch;
 	rd->nskipped = 0;
 	snprintf(rd->stream, sizeof(rd->stream), "galley:events:%s", src->family);
 	snprintf(rd->group, sizeof(rd->group), "%s", gl_conf.service);

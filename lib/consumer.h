@@ -49,9 +49,18 @@
 /* Handle one event (borrowed, the whole {id, type, ..., data}); GL_OK acknowledges it. */
 typedef enum gl_err (*gl_event_handle)(const json_t *event);
 
+/*
+ * Handle the n events of one read at once (borrowed, each of a type in the source's table and
+ * its data checked against that row's table, in the stream's order), e.g. in one script
+ * where each would be a round trip of its own: errs[i] is event i's outcome, as a handler's
+ * would be (GL_OK acknowledges it).  n is at most GL_CONSUMER_BATCH_MAX.
+ */
+#define GL_CONSUMER_BATCH_MAX 50
+typedef void (*gl_event_handle_batch)(const json_t *const *events, size_t n, enum gl_err *errs);
+
 struct gl_event_handler {
-	const char *type; /* "order.cancelled" */
-	gl_event_handle handle;
+	const char *type;       /* "order.cancelled" */
+	gl_event_handle handle; /* NULL when its source has handle_batch */
 	/* The fields of the event's data the handler reads (NULL: it reads none).  End the
 	 * table with { .flags = GL_OPEN }, and the tables of its objects too: the services
 	 * that publish may add fields, which the handler lets be. */
@@ -82,6 +91,11 @@ struct gl_event_source {
 	 * handling nobody waits on; a process following several streams waits the least of
 	 * theirs. */
 	int gather_ms;
+	/* Not NULL: the handlers' rows name the types and their data, and this handles what a
+	 * read brings of them (gl_event_handle_batch).  Only for rows that are unrecorded
+	 * (the batch marks its events itself): each is acknowledged with the entries the
+	 * service skips. */
+	gl_event_handle_batch handle_batch;
 };
 
 /* The consumer thread's loop (lib/tick runs it): handle what comes on every source's

@@ -3,8 +3,9 @@
  * dashboard's Reports view, for staff, computed from counters kept from the
  * events and never by reading another service's collections.
  *
- * Every order event (the orders stream) is counted once, by one script in the
- * store (the Redis whose AOF is on) that also marks its id counted:
+ * Every order event (the orders stream) is counted once, by a script in the
+ * store (the Redis whose AOF is on; one for all the events a read brings) that
+ * also marks its id counted:
  *  - "galley:reports:hour:<h>" (h: hours since the epoch, UTC) is a hash of
  *    the hour's numbers: orders (placed in it), status:<s> (of the orders
  *    placed in it, each where it is now), paid and revenue:<currency> (paid

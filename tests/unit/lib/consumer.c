@@ -1,14 +1,17 @@
 /* Unit tests for lib/consumer.c: decoding a stream entry, checking an event's data; a
- * failure's count in a Redis of the test's own (../redis_server.h). */
+ * failure's count and a batch handler's read in a Redis of the test's own
+ * (../redis_server.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../redis_server.h"
 #include "../tap.h"
 #include "consumer.h"
 #include "lines.h"
 #include "redis.h"
+#include "stop.h"
 
 #define OID  "5f1e2d3c4b5a69788796a5b4"
 #define LINE "{\"item_id\":\"" OID "\",\"name\":\"Soup\",\"qty\":2}"
@@ -184,11 +187,100 @@ test_failure_count(void)
 	ok(gl_consumer_failure_count("s", "g", sid) == -1, "the store away: -1");
 }
 
+/* What test_batch's batch handler was given. */
+static struct {
+	int calls;
+	size_t n;
+	char ids[4][16];
+} batch_got;
+
+/* Counts the first event and asks the second again (as reports' ready before its paid), then
+ * stops the consumer: gl_consumer_run returns after this read, its outcomes recorded. */
+static void
+batch_handle(const json_t *const *events, size_t n, enum gl_err *errs)
+{
+	batch_got.calls++;
+	batch_got.n = n;
+	for (size_t i = 0; i < n && i < 4; i++) {
+		snprintf(batch_got.ids[i], sizeof(batch_got.ids[i]), "%s",
+		         json_string_value(json_object_get(events[i], "id")));
+		errs[i] = i == 0 ? GL_OK : GL_E_NOT_FOUND;
+	}
+	gl_stop_request();
+}
+
+static const struct gl_event_handler batch_rows[] = {
+	{ "order.paid", NULL, closed_data, .unrecorded = true },
+	{ "order.ready", NULL, NULL, .unrecorded = true },
+	{ 0 },
+};
+
+static const struct gl_event_source batch_sources[] = {
+	{ "orders", batch_rows, .handle_batch = batch_handle },
+	{ 0 },
+};
+
+/*
+ * A source with handle_batch: one call for what a read brings of its types, in the stream's
+ * order, each checked first; what it says of each is what a handler's answer would be.
+ */
+static void
+test_batch(void)
+{
+	static const char *const events[] = {
+		"{\"id\":\"e1\",\"type\":\"order.created\",\"data\":{}}",
+		"{\"id\":\"e2\",\"type\":\"order.paid\",\"data\":{\"order_id\":\"" OID "\"}}",
+		"{\"id\":\"e3\",\"type\":\"order.paid\",\"data\":{\"order_id\":\"nope\"}}",
+		"{\"id\":\"e4\",\"type\":\"order.ready\",\"data\":{}}",
+		"not an event",
+	};
+	const char *add[] = { "XADD", "galley:events:orders", "*", "event", NULL };
+	const char *pending[] = { "XPENDING", "galley:events:orders", "unit" };
+	const char *dead[] = { "XLEN", "galley:events:orders:dead" };
+	const char *tries[] = { "HVALS", "galley:events:orders:unit:tries" };
+	redisReply *r;
+
+	unit_redis_start();
+	/* test_failure_count stopped its server: this thread's connection is refused for up to
+	 * 100 ms after (lib/redis.c). */
+	for (int i = 0; i < 500 && gl_redis_ping(GL_REDIS_STORE) != 0; i++)
+		usleep(10000);
+	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+		add[4] = events[i];
+		unit_redis(NULL, 0, 5, add);
+	}
+	alarm(60); /* a handler never called would leave the consumer running: fail, not hang */
+	gl_consumer_run(batch_sources);
+	alarm(0);
+	ok(batch_got.calls == 1, "one call for the read (%d)", batch_got.calls);
+	ok(batch_got.n == 2 && strcmp(batch_got.ids[0], "e2") == 0 &&
+	           strcmp(batch_got.ids[1], "e4") == 0,
+	   "with the two events of its types whose data fit, in order (%zu)", batch_got.n);
+	r = gl_redis_strv(GL_REDIS_STORE, 3, pending);
+	ok(r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
+	           r->element[0]->type == REDIS_REPLY_INTEGER && r->element[0]->integer == 1,
+	   "only the one it asked again is pending: the one it handled and the one of a type "
+	   "not its own are acknowledged");
+	if (r != NULL)
+		freeReplyObject(r);
+	r = gl_redis_strv(GL_REDIS_STORE, 2, tries);
+	ok(r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+	           strcmp(r->element[0]->str, "1") == 0,
+	   "its failure is counted once");
+	if (r != NULL)
+		freeReplyObject(r);
+	ok(unit_redis(NULL, 0, 2, dead) == 2,
+	   "the event whose data does not fit and the entry with no event are dead letters at "
+	   "once");
+	unit_redis_stop();
+}
+
 int
 main(void)
 {
 	test_decode();
 	test_check();
 	test_failure_count();
+	test_batch(); /* last: it stops the consumer, as a process asked to stop */
 	return done_testing();
 }
