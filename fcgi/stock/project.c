@@ -51,36 +51,31 @@ project_level(const char *key, const char *item)
 	return err;
 }
 
-/* An ended reservation → its MongoDB "reservations" document in *doc (initialised when
- * *made); nothing when it is gone or still holding. */
-static enum gl_err
-project_res(const char *key, const char *id, bson_t *doc, bool *made)
+/* The fields of each reservation named in KEYS, in one round trip for a batch. */
+static const char res_read_lua[] = "local out = {} for i = 1, #KEYS do"
+                                   " out[i] = redis.call('HMGET', KEYS[i], 'order_id', 'lines',"
+                                   " 'state', 'expires', 'version') "
+                                   "end return out";
+
+/* An ended reservation id, its fields r (borrowed, res_read_lua's), → its MongoDB
+ * "reservations" document in *doc (initialised when *made); nothing when it is gone or still
+ * holding. */
+static void
+project_res(const char *id, const redisReply *r, bson_t *doc, bool *made)
 {
 	bson_t lines;
-	redisReply *r;
 	bson_oid_t oid, order;
 	bson_error_t error;
 
 	*made = false;
-	if (!gl_oid_parse(id, &oid))
-		return GL_OK;
-	const char *argv[] = { "HMGET", key, "order_id", "lines", "state", "expires", "version" };
-	if ((r = gl_redis_strv(GL_REDIS_STORE, 7, argv)) == NULL)
-		return GL_E_UPSTREAM_DOWN;
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 5 ||
-	    r->element[0]->type != REDIS_REPLY_STRING ||
+	if (!gl_oid_parse(id, &oid) || r == NULL || r->type != REDIS_REPLY_ARRAY ||
+	    r->elements != 5 || r->element[0]->type != REDIS_REPLY_STRING ||
 	    r->element[1]->type != REDIS_REPLY_STRING ||
 	    r->element[2]->type != REDIS_REPLY_STRING ||
-	    strcmp(r->element[2]->str, "holding") == 0 ||
-	    !gl_oid_parse(r->element[0]->str, &order)) {
-		freeReplyObject(
-		        r); /* gone (kept long enough), or still holding: nothing to write */
-		return GL_OK;
-	}
-	if (!bson_init_from_json(&lines, r->element[1]->str, -1, &error)) {
-		freeReplyObject(r);
-		return GL_OK;
-	}
+	    strcmp(r->element[2]->str, "holding") == 0 || !gl_oid_parse(r->element[0]->str, &order))
+		return; /* gone (kept long enough), or still holding: nothing to write */
+	if (!bson_init_from_json(&lines, r->element[1]->str, -1, &error))
+		return;
 	bson_init(doc);
 	BSON_APPEND_OID(doc, "_id", &oid);
 	BSON_APPEND_OID(doc, "order_id", &order);
@@ -88,10 +83,33 @@ project_res(const char *key, const char *id, bson_t *doc, bool *made)
 	BSON_APPEND_UTF8(doc, "state", r->element[2]->str);
 	BSON_APPEND_DATE_TIME(doc, "expires_at", stock_reply_int(r, 3, 0) * 1000);
 	BSON_APPEND_INT64(doc, "version", stock_reply_int(r, 4, 1));
-	freeReplyObject(r);
 	bson_destroy(&lines);
 	*made = true;
-	return GL_OK;
+}
+
+/* The fields of the reservations among the marked keys kv ([key, count, ...]), in one round
+ * trip: *fields res_read_lua's reply (new), an array in the order of the reservation keys of
+ * kv, or NULL when there is none (no round trip then); false when the store did not answer. */
+static bool
+project_res_read(const redisReply *kv, redisReply **fields)
+{
+	const char *keys[PROJECT_BATCH];
+	size_t n = 0;
+
+	*fields = NULL;
+	for (size_t i = 0; i + 1 < kv->elements && n < PROJECT_BATCH; i += 2)
+		if (kv->element[i]->type == REDIS_REPLY_STRING &&
+		    strncmp(kv->element[i]->str, "galley:stock:res:", 17) == 0)
+			keys[n++] = kv->element[i]->str;
+	if (n == 0)
+		return true;
+	if ((*fields = gl_redis_eval(GL_REDIS_STORE, res_read_lua, (int)n, keys, 0, NULL)) !=
+	            NULL &&
+	    ((*fields)->type != REDIS_REPLY_ARRAY || (*fields)->elements != n)) {
+		freeReplyObject(*fields);
+		*fields = NULL;
+	}
+	return *fields != NULL;
 }
 
 /* Write up to PROJECT_BATCH marked documents (the ended reservations in one round trip);
@@ -103,15 +121,16 @@ project_batch(void)
 	const char *done[2 * PROJECT_BATCH];
 	bson_t res[PROJECT_BATCH]; /* 64 KB of the tick thread's stack */
 	const bson_t *docs[PROJECT_BATCH];
-	redisReply *r, *c;
+	redisReply *r, *c, *fields = NULL;
 	size_t n = 0, nres = 0;
 	enum gl_err err = GL_OK;
 
 	if ((r = gl_redis_strv(GL_REDIS_STORE, 5, argv)) == NULL)
 		return;
 	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-	    r->element[1]->type == REDIS_REPLY_ARRAY) {
+	    r->element[1]->type == REDIS_REPLY_ARRAY && project_res_read(r->element[1], &fields)) {
 		const redisReply *kv = r->element[1];
+		size_t at = 0; /* the next reservation's fields in fields */
 		for (size_t i = 0; i + 1 < kv->elements && n < PROJECT_BATCH; i += 2) {
 			const char *key = kv->element[i]->str, *count = kv->element[i + 1]->str;
 			bool made = false;
@@ -120,11 +139,13 @@ project_batch(void)
 				break;
 			if (strncmp(key, "galley:stock:level:", 19) == 0)
 				err = project_level(key, key + 19);
-			else if (strncmp(key, "galley:stock:res:", 17) == 0 &&
-			         (err = project_res(key, key + 17, &res[nres], &made)) == GL_OK &&
-			         made) {
-				docs[nres] = &res[nres];
-				nres++;
+			else if (strncmp(key, "galley:stock:res:", 17) == 0 && fields != NULL &&
+			         at < fields->elements) {
+				project_res(key + 17, fields->element[at++], &res[nres], &made);
+				if (made) {
+					docs[nres] = &res[nres];
+					nres++;
+				}
 			}
 			if (err != GL_OK)
 				break; /* MongoDB away: the rest stays marked */
@@ -147,6 +168,8 @@ project_batch(void)
 		    NULL)
 			freeReplyObject(c);
 	}
+	if (fields != NULL)
+		freeReplyObject(fields);
 	freeReplyObject(r);
 }
 

@@ -47,6 +47,14 @@ internal POST "/internal/stock/reservations/$res/release"
 expect_json '.state == "released"' "a reservation is released"
 level "$a"
 expect_json '.reserved == 0 and .available == 5' "its units are free"
+# An ended reservation is written to MongoDB by the stock's tick (fcgi/stock/project.c), read
+# in one round trip with the others it finds marked.
+res_in_mongo() {
+	mongo_find stock reservations "{\"_id\":{\"\$oid\":\"$1\"}}" | jq -e -n --arg o "$2" --arg s "$3" \
+		'input | length == 1 and .[0].state == $s and .[0].order_id["$oid"] == $o and .[0].lines[0].qty == 2' >/dev/null
+}
+check "the released reservation reaches MongoDB, released, with its order and lines" \
+	wait_until 10 res_in_mongo "$res" "$order" released
 reserve "$(newid)" "[{\"item_id\":\"$a\",\"qty\":1}]"
 internal POST "/internal/stock/reservations/$res/release"
 level "$a"
