@@ -45,6 +45,7 @@ struct consumer_reader {
 	char skipped[CONSUMER_SKIP_MAX][48]; /* their entry ids, not yet acknowledged */
 	size_t nskipped;
 	long long skipped_at; /* when the first of them was read (gl_now_us) */
+	bool took;            /* an entry of a type it handles came since this was cleared */
 };
 
 /* The group, from the start of the stream: a service added later reads what it missed. */
@@ -375,6 +376,7 @@ consumer_open(struct consumer_reader *rd, const redisReply *e, const char **sid,
 		*ev = NULL;
 		return NULL;
 	}
+	rd->took = true;
 	return h;
 }
 
@@ -618,6 +620,7 @@ consumer_reader_init(struct consumer_reader *rd, const struct gl_event_source *s
 	rd->handlers = src->handlers;
 	rd->handle_batch = src->handle_batch;
 	rd->nskipped = 0;
+	rd->took = false;
 	snprintf(rd->stream, sizeof(rd->stream), "galley:events:%s", src->family);
 	snprintf(rd->group, sizeof(rd->group), "%s", gl_conf.service);
 	gethostname(host, sizeof(host) - 1);
@@ -652,10 +655,10 @@ consumer_upkeep(struct consumer_reader *rd)
  * Wait up to GL_CONSUMER_BLOCK_MS for new entries on every stream at once and
  * handle what comes: how many entries came (0: none), or -1 when Redis is away
  * or said no (a stream whose group is gone after a restart: the upkeep makes
- * it again).
+ * it again).  *took: whether any was of a type the service handles.
  */
 static int
-consumer_wait(struct consumer_reader *rd, size_t n)
+consumer_wait(struct consumer_reader *rd, size_t n, bool *took)
 {
 	const char *argv[8 + 2 * GL_CONSUMER_SOURCES_MAX];
 	size_t lens[8 + 2 * GL_CONSUMER_SOURCES_MAX];
@@ -663,6 +666,9 @@ consumer_wait(struct consumer_reader *rd, size_t n)
 	int argc = 0, rc = 0;
 	redisReply *r;
 
+	*took = false;
+	for (size_t i = 0; i < n; i++)
+		rd[i].took = false;
 	snprintf(block, sizeof(block), "%d", GL_CONSUMER_BLOCK_MS);
 	const char *head[] = { "XREADGROUP", "GROUP", rd[0].group, rd[0].consumer, "COUNT",
 		               "50",         "BLOCK", block,       "STREAMS" };
@@ -688,6 +694,7 @@ consumer_wait(struct consumer_reader *rd, size_t n)
 				if (strcmp(s->element[0]->str, rd[j].stream) == 0) {
 					consumer_entries(&rd[j], s->element[1]);
 					rc += (int)s->element[1]->elements;
+					*took = *took || rd[j].took;
 				}
 		}
 	freeReplyObject(r);
@@ -713,12 +720,15 @@ gl_consumer_run(const struct gl_event_source *sources)
 	struct consumer_reader rd[GL_CONSUMER_SOURCES_MAX];
 	long long upkeep_at = 0;
 	size_t n = 0;
-	int gather_ms = 0, got;
+	int gather_ms = 0, skip_gather_ms = 0, got;
+	bool took;
 
 	for (; n < GL_CONSUMER_SOURCES_MAX && sources[n].family != NULL; n++) {
 		consumer_reader_init(&rd[n], &sources[n]);
 		if (n == 0 || sources[n].gather_ms < gather_ms)
 			gather_ms = sources[n].gather_ms;
+		if (n == 0 || sources[n].skip_gather_ms < skip_gather_ms)
+			skip_gather_ms = sources[n].skip_gather_ms;
 	}
 	if (sources[n].family != NULL)
 		gl_log(GL_LOG_ERROR, NULL, "events: only %d streams are followed",
@@ -729,12 +739,14 @@ gl_consumer_run(const struct gl_event_source *sources)
 				consumer_upkeep(&rd[i]);
 			upkeep_at = gl_now_us() + 1000000;
 		}
-		got = gl_stop_requested() ? 0 : consumer_wait(rd, n);
+		got = gl_stop_requested() ? 0 : consumer_wait(rd, n, &took);
 		if (got < 0) {
 			upkeep_at = 0;
 			consumer_nap(500); /* Redis is away */
 		} else if (got > 0 && gather_ms > 0)
 			consumer_nap(gather_ms); /* let the next read bring a batch (consumer.h) */
+		else if (got > 0 && !took && skip_gather_ms > 0)
+			consumer_nap(skip_gather_ms); /* only others' entries came (consumer.h) */
 		for (size_t i = 0; i < n; i++)
 			if (rd[i].nskipped > 0 &&
 			    gl_now_us() - rd[i].skipped_at >= CONSUMER_SKIP_MS * 1000LL)

@@ -91,6 +91,12 @@ struct gl_event_source {
 	 * handling nobody waits on; a process following several streams waits the least of
 	 * theirs. */
 	int gather_ms;
+	/* After a read that brought entries but none of a type this service handles, the
+	 * process waits this long (ms; 0: not at all) before it reads again: what it skips
+	 * then comes in one read, not a wake-up each, and what it handles waits at most this
+	 * long, only after such a read.  For a service whose handling someone waits on (orders,
+	 * the kitchen), a few ms; a process following several streams waits the least. */
+	int skip_gather_ms;
 	/* Not NULL: the handlers' rows name the types and their data, and this handles what a
 	 * read brings of them (gl_event_handle_batch).  Only for rows that are unrecorded
 	 * (the batch marks its events itself): each is acknowledged with the entries the
