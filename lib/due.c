@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -288,6 +289,23 @@ gl_due_find(const char *coll, bson_oid_t *ids, size_t max, size_t *n)
 	}
 	freeReplyObject(r);
 	return GL_OK;
+}
+
+enum gl_err
+gl_due_pick(const char *coll, const char *kept_coll, size_t max, int hold_s, bool *listed,
+            bson_oid_t *id, json_t **doc)
+{
+	char key[GL_CACHE_KEY_MAX];
+	int64_t now = (int64_t)time(NULL);
+
+	*listed = false;
+	*doc = NULL;
+	if (due_key(key, sizeof(key), coll) < 0)
+		return GL_E_INTERNAL;
+	due_import(coll, key);
+	return gl_kept_get_listed(kept_coll, key, now, max > GL_DUE_MAX ? GL_DUE_MAX : max,
+	                          (unsigned)random(), hold_s > 0 ? now + hold_s : 0, listed, id,
+	                          doc);
 }
 
 void

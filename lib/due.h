@@ -22,6 +22,7 @@
 #define GL_DUE_H
 
 #include <bson/bson.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -77,6 +78,20 @@ void gl_due_each(const char *coll, size_t max, void (*settle)(const bson_oid_t *
 /* Up to max (<= GL_DUE_MAX) entries whose time has come, earliest first, into ids[];
  * *n says how many. */
 enum gl_err gl_due_find(const char *coll, bson_oid_t *ids, size_t max, size_t *n)
+        __attribute__((warn_unused_result));
+
+/*
+ * One entry of coll's list whose time has come, picked at random among the first max (<=
+ * GL_DUE_MAX), with the document it names in this service's kept collection kept_coll
+ * (kept.h), read in the same round trip, and put off hold_s seconds (0: left as it is) in
+ * it too: so it was still listed when it was read, and the other takers of the list (a
+ * kitchen's cooks) pass it by while this one decides, rather than reading it and racing for
+ * the same write.  A hint, not a claim: the document decides (its guarded write), and an
+ * entry whose taker went away comes up again after hold_s.  *listed, *id, *doc (new): as
+ * gl_kept_get_listed() says.
+ */
+enum gl_err gl_due_pick(const char *coll, const char *kept_coll, size_t max, int hold_s,
+                        bool *listed, bson_oid_t *id, json_t **doc)
         __attribute__((warn_unused_result));
 
 #endif

@@ -68,6 +68,22 @@ static const char load_lua[] = "if redis.call('EXISTS', KEYS[1]) == 0 then "
                                " redis.call('EXPIRE', KEYS[1], ARGV[3]) end "
                                "return redis.call('HMGET', KEYS[1], 'v', 'b')";
 
+/* One of the first ARGV[2] members of the sorted set KEYS[1] scored ARGV[1] or less, the
+ * (ARGV[3] mod how many)-th, scored ARGV[5] now unless that is '0', and its document (key:
+ * ARGV[4] .. id): {id, v, b} ('' for what the store does not hold), or {} when none is.  A
+ * member that is no id is dropped. */
+static const char listed_lua[] =
+        "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2]) "
+        "local ok = {} "
+        "for _, id in ipairs(ids) do "
+        " if #id == 24 and not id:find('[^%x]') then ok[#ok + 1] = id "
+        " else redis.call('ZREM', KEYS[1], id) end end "
+        "if #ok == 0 then return {} end "
+        "local id = ok[tonumber(ARGV[3]) % #ok + 1] "
+        "if ARGV[5] ~= '0' then redis.call('ZADD', KEYS[1], ARGV[5], id) end "
+        "local d = redis.call('HMGET', ARGV[4] .. id, 'v', 'b') "
+        "return {id, d[1] or '', d[2] or ''}";
+
 /* Up to ARGV[2] ids dirty for ARGV[3] ms or more, each with its version, its BSON ('' when
  * gone) and whether MongoDB has had a copy ('1' or ''), the longest dirty first. */
 static const char dirty_lua[] =
@@ -462,6 +478,45 @@ gl_kept_get(const char *coll, const bson_oid_t *id, json_t **out)
 	*out = NULL;
 	if ((err = kept_read(coll, id, &doc, &v)) != GL_OK)
 		return err;
+	kept_last_keep(coll, id, doc, v);
+	*out = gl_doc_to_json_new(doc);
+	bson_destroy(doc);
+	return *out != NULL ? GL_OK : GL_E_INTERNAL;
+}
+
+enum gl_err
+gl_kept_get_listed(const char *coll, const char *list, int64_t upto, size_t among, unsigned pick,
+                   int64_t hold_until, bool *listed, bson_oid_t *id, json_t **out)
+{
+	char prefix[160], upto_s[24], among_s[24], pick_s[24], hold_s[24];
+	redisReply *r;
+	bson_t *doc;
+	long long v;
+	bool found;
+
+	*listed = false;
+	*out = NULL;
+	kept_key(prefix, sizeof(prefix), coll, "");
+	snprintf(upto_s, sizeof(upto_s), "%lld", (long long)upto);
+	snprintf(among_s, sizeof(among_s), "%zu", among);
+	snprintf(pick_s, sizeof(pick_s), "%u", pick);
+	snprintf(hold_s, sizeof(hold_s), "%lld", (long long)(hold_until > 0 ? hold_until : 0));
+	const char *argv[] = { "EVAL",  listed_lua, "1",    list,  upto_s,
+		               among_s, pick_s,     prefix, hold_s };
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 9, argv)) == NULL || r->type != REDIS_REPLY_ARRAY ||
+	    (r->elements != 0 && r->elements != 3))
+		return kept_store_error(r);
+	if (r->elements == 0) {
+		freeReplyObject(r);
+		return GL_E_NOT_FOUND;
+	}
+	if (r->element[0]->type != REDIS_REPLY_STRING || !gl_oid_parse(r->element[0]->str, id))
+		return kept_store_error(r);
+	*listed = true;
+	found = kept_parse(r->element[1], r->element[2], &doc, &v);
+	freeReplyObject(r);
+	if (!found) /* not in the store: in MongoDB alone, or nowhere */
+		return gl_kept_get(coll, id, out);
 	kept_last_keep(coll, id, doc, v);
 	*out = gl_doc_to_json_new(doc);
 	bson_destroy(doc);

@@ -48,6 +48,7 @@
 #include <bson/bson.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "cache.h"
 #include "db.h"
@@ -87,6 +88,19 @@ enum gl_err gl_kept_insert(const char *coll, const bson_t *doc, const struct gl_
 /* The document id as API JSON in *out (new); GL_E_NOT_FOUND. */
 enum gl_err gl_kept_get(const char *coll, const bson_oid_t *id, json_t **out)
         __attribute__((warn_unused_result));
+
+/*
+ * The document of one of the first `among` ids listed in the sorted set `list` (a due
+ * list's: due.h) with a score of at most `upto`, the (pick mod how many)-th, read with the
+ * list in one round trip, so that it was still listed when it was read; its entry scored
+ * hold_until in the same script unless that is 0.  *listed, *id, and the document as
+ * gl_kept_get() gives it (new; the thread's copy too).  *listed false: none is
+ * (GL_E_NOT_FOUND), or the store's error.  GL_E_NOT_FOUND with *listed: an entry whose
+ * document is not stored.  A member that is no id is dropped from the list.
+ */
+enum gl_err gl_kept_get_listed(const char *coll, const char *list, int64_t upto, size_t among,
+                               unsigned pick, int64_t hold_until, bool *listed, bson_oid_t *id,
+                               json_t **out) __attribute__((warn_unused_result));
 
 /*
  * Another service's kept document as the store holds it now, to read what that service

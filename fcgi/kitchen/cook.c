@@ -208,22 +208,16 @@ cook_prepare(const char *id, const bson_oid_t *oid, json_t *doc, long long n)
 	cook_finish(id, oid, n, doc);
 }
 
-/* Try the ticket of queue entry id: true when this cook prepared it (or tried to). */
+/* Try ticket doc (stolen) of queue entry oid: true when this cook prepared it (or tried to). */
 static bool
-cook_try(const char *cook, const bson_oid_t *oid)
+cook_try(const char *cook, const bson_oid_t *oid, json_t *doc)
 {
 	int64_t until, busy = 0;
 	char id[25];
-	json_t *doc;
 	long long n = 0;
 	enum gl_err err;
 
 	bson_oid_to_string(oid, id);
-	if ((err = gl_db_get("tickets", oid, &doc)) != GL_OK) {
-		if (err == GL_E_NOT_FOUND)
-			queue_drop(oid);
-		return false;
-	}
 	until = (int64_t)time(NULL) + cook_seconds(doc) + KITCHEN_LEASE_MARGIN_S;
 	/* A span of the order's trace, from the traceparent kept in the ticket: the start's
 	 * order.preparing belongs to it.  Dropped unless it had a child when nothing started. */
@@ -258,21 +252,23 @@ cook_try(const char *cook, const bson_oid_t *oid)
 bool
 cook_work(const char *cook)
 {
-	bson_oid_t due[COOK_DUE_MAX];
-	size_t i, n;
-	bool worked = false;
+	bson_oid_t id;
+	json_t *doc;
+	bool listed;
+	enum gl_err err;
 
-	if (queue_due(due, COOK_DUE_MAX, &n) != GL_OK)
-		return false;
-	/*
-	 * Every cook of every process reads the same due entries: each starts at a
-	 * place of its own, or all would read the first ticket and race for it,
-	 * and the losers then for the second (measured: a burst of paid orders went
-	 * through at a few dozen a second).
-	 */
-	size_t start = n > 0 ? (size_t)random() % n : 0;
-	for (i = 0; i < n && !kitchen_stopping(); i++)
-		if ((worked = cook_try(cook, &due[(start + i) % n])))
-			break;
-	return worked;
+	/* An entry whose try fails (taken by another cook, ended) is moved or dropped on the
+	 * way, so the next pick finds another; as many picks as a pass looked at before. */
+	for (int i = 0; i < COOK_DUE_MAX && !kitchen_stopping(); i++) {
+		err = queue_pick(COOK_DUE_MAX, &listed, &id, &doc);
+		if (!listed)
+			return false; /* nothing due, or the store is away */
+		if (err == GL_E_NOT_FOUND)
+			queue_drop(&id); /* a ticket never stored */
+		else if (err != GL_OK)
+			return false;
+		else if (cook_try(cook, &id, doc))
+			return true;
+	}
+	return false;
 }

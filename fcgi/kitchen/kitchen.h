@@ -61,6 +61,7 @@
 
 #define KITCHEN_LEASE_MARGIN_S 10   /* a lease outlives the cooking time by this much */
 #define KITCHEN_IDLE_MS        1000 /* an idle cook looks for work this often */
+#define KITCHEN_PICK_HOLD_S    2    /* a picked ticket's entry is passed by while it starts */
 #define KITCHEN_STEP_MS        200  /* a cooking cook notices a stop this quickly */
 #define KITCHEN_CHECK_STEPS    5    /* and re-reads its ticket every this many steps */
 #define KITCHEN_COOK_MAX       96   /* "<host>:<pid>:<n>" */
@@ -100,11 +101,14 @@ void queue_drop(const bson_oid_t *id);
 void queue_drop_riding(const bson_oid_t *id);
 void queue_defer_riding(const bson_oid_t *id, int64_t due);
 void queue_riding_end(bool apply);
-/* Up to max (<= GL_DUE_MAX) entries due now, earliest first, into ids[]; *n how many. */
-enum gl_err queue_due(bson_oid_t *ids, size_t max, size_t *n) __attribute__((warn_unused_result));
+/* One entry due now, at random among the first max (<= GL_DUE_MAX), and its ticket read
+ * with it, the entry put off KITCHEN_PICK_HOLD_S (due.h, gl_due_pick): *listed false when
+ * none is due. */
+enum gl_err queue_pick(size_t max, bool *listed, bson_oid_t *id, json_t **ticket)
+        __attribute__((warn_unused_result));
 
 /* cook.c: one cook's work */
-/* Take the first ticket due that this cook can take and prepare it; false when none was. */
+/* Take a ticket due that this cook can take and prepare it; false when none was. */
 bool cook_work(const char *cook);
 
 /* staff.c: the cook threads of this process */

@@ -1,10 +1,17 @@
 /*
  * "queue": the due list (lib/due.h) of tickets that still need a cook or
  * are being prepared (kitchen.h): due now while waiting, at the lease's end
- * while a cook holds the ticket.  Cooks read what is due from Redis's index,
- * so an idle kitchen costs FerretDB nothing but lib/due's periodic scan of
- * this small collection.  An entry is only a hint: the ticket (its status
- * and its lease) decides, so a stale entry costs one read of it and is dropped.
+ * while a cook holds the ticket.  Cooks read what is due from the store's
+ * index, so an idle kitchen costs FerretDB nothing.  A cook picks one entry due,
+ * reads its ticket and puts the entry off a moment, in one round trip
+ * (queue_pick): the other cooks pass it by while this one starts it (the start
+ * then moves it to the lease's end), where a list read first and tried one by
+ * one had cooks reading, and dropping again, tickets another had made ready
+ * since the list was read (0.8 of each a payment), and a pick without the
+ * moment had two cooks racing for one start.  An entry is only a hint: the
+ * ticket (its status and its lease) decides, so an entry left behind costs one
+ * read of its ticket and is dropped, and one whose cook went away before its
+ * start comes up again after the moment.
  */
 #include "due.h"
 #include "kitchen.h"
@@ -58,7 +65,7 @@ queue_riding_end(bool apply)
 }
 
 enum gl_err
-queue_due(bson_oid_t *ids, size_t max, size_t *n)
+queue_pick(size_t max, bool *listed, bson_oid_t *id, json_t **ticket)
 {
-	return gl_due_find(QUEUE, ids, max, n);
+	return gl_due_pick(QUEUE, "tickets", max, KITCHEN_PICK_HOLD_S, listed, id, ticket);
 }

@@ -3,10 +3,11 @@
  * new document and its index entries land in the store together, a second insert of the
  * same _id is refused and adds none of its entries, and a store away says so; a change right
  * after a read or an insert uses that copy and never writes over a newer version; a due
- * entry's drop rides on the write that settles its thing (due.h).  Ids are
- * made now, after the collection was first kept, so nothing here asks MongoDB but one read
- * that shows a peek at another service's copy never does (gl_kept_peek; the rest of
- * kept.c, the projection to MongoDB, is tested end to end: tests/e2e/76-kept.sh).
+ * entry's drop rides on the write that settles its thing (due.h), and a due entry is picked
+ * with its document in one round trip (gl_due_pick).  Ids are made now, after the
+ * collection was first kept, so nothing here asks MongoDB but one read that shows a peek at
+ * another service's copy never does (gl_kept_peek; the rest of kept.c, the projection to
+ * MongoDB, is tested end to end: tests/e2e/76-kept.sh).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -368,6 +369,115 @@ test_drop_riding(void)
 	bson_destroy(&set);
 }
 
+/*
+ * A due entry and the document it names, in one round trip (gl_kept_get_listed, due.h's
+ * gl_due_pick): only entries due, the one asked for among them, the document as a read
+ * gives it (and this thread's copy of it), the entry put off as asked, nothing when none
+ * is due; what is no id is dropped; an entry whose document is not stored says so.
+ */
+static void
+test_pick(void)
+{
+	bson_oid_t a, b, later, got_id, nowhere;
+	bson_t doc = BSON_INITIALIZER, set = BSON_INITIALIZER;
+	json_t *got = NULL, *out = NULL;
+	int64_t now = (int64_t)time(NULL);
+	bool listed = true;
+	long long evals, before;
+	const char *marker[] = { "SET", DUE ":imported", "1" };
+
+	unit_redis(NULL, 0, 3, marker); /* as after the import (due.c's due_import) */
+	ok(gl_due_pick("things", "things", 8, 0, &listed, &got_id, &got) == GL_E_NOT_FOUND &&
+	           !listed && got == NULL,
+	   "nothing due: GL_E_NOT_FOUND, not listed");
+
+	bson_oid_init(&a, NULL);
+	bson_oid_init(&b, NULL);
+	bson_oid_init(&later, NULL);
+	BSON_APPEND_OID(&doc, "_id", &a);
+	BSON_APPEND_INT64(&doc, "n", 1);
+	BSON_APPEND_INT64(&doc, "version", 1);
+	ok(gl_db_insert("things", &doc) == GL_OK && gl_due_add("things", &a, now - 20) == GL_OK,
+	   "thing a, due 20 s ago");
+	bson_reinit(&doc);
+	BSON_APPEND_OID(&doc, "_id", &later);
+	BSON_APPEND_INT64(&doc, "version", 1);
+	ok(gl_db_insert("things", &doc) == GL_OK && gl_due_add("things", &later, now + 60) == GL_OK,
+	   "another, due in a minute");
+
+	evals = calls("eval");
+	before = reads();
+	ok(gl_due_pick("things", "things", 8, 0, &listed, &got_id, &got) == GL_OK && listed &&
+	           bson_oid_equal(&got_id, &a) && field(got, "n") == 1 &&
+	           field(got, "version") == 1,
+	   "the one due is picked, with its document");
+	ok(calls("eval") - evals == 1 && reads() - before == 1,
+	   "in one script, the document's one read inside it (%lld scripts, %lld reads)",
+	   calls("eval") - evals, reads() - before);
+	json_decref(got);
+	got = NULL;
+	BSON_APPEND_INT64(&set, "n", 5);
+	before = reads();
+	ok(gl_db_update("things", &a, 1, &set, &out) == GL_OK && field(out, "version") == 2 &&
+	           reads() == before,
+	   "a change right after starts from the thread's copy: no read");
+	json_decref(out);
+
+	bson_reinit(&doc);
+	BSON_APPEND_OID(&doc, "_id", &b);
+	BSON_APPEND_INT64(&doc, "n", 2);
+	BSON_APPEND_INT64(&doc, "version", 1);
+	ok(gl_db_insert("things", &doc) == GL_OK && gl_due_add("things", &b, now - 10) == GL_OK,
+	   "thing b, due 10 s ago");
+	const char *key = DUE;
+	ok(gl_kept_get_listed("things", key, now, 8, 0, 0, &listed, &got_id, &got) == GL_OK &&
+	           bson_oid_equal(&got_id, &a) && field(got, "n") == 5,
+	   "pick 0 of two due: the earlier, as written since (n 5)");
+	json_decref(got);
+	ok(gl_kept_get_listed("things", key, now, 8, 1, 0, &listed, &got_id, &got) == GL_OK &&
+	           bson_oid_equal(&got_id, &b) && field(got, "n") == 2,
+	   "pick 1: the other");
+	json_decref(got);
+	ok(gl_kept_get_listed("things", key, now, 8, 2, 0, &listed, &got_id, &got) == GL_OK &&
+	           bson_oid_equal(&got_id, &a),
+	   "pick 2: counted round, the first again");
+	json_decref(got);
+	ok(gl_kept_get_listed("things", key, now, 1, 1, 0, &listed, &got_id, &got) == GL_OK &&
+	           bson_oid_equal(&got_id, &a),
+	   "among the first 1 only: always the earliest");
+	json_decref(got);
+	gl_due_drop("things", &a);
+	char hb[25];
+	bson_oid_to_string(&b, hb);
+	ok(gl_due_pick("things", "things", 8, 30, &listed, &got_id, &got) == GL_OK && listed &&
+	           bson_oid_equal(&got_id, &b),
+	   "a dropped entry is not picked: the one left is");
+	json_decref(got);
+	got = NULL;
+	long long held = score(DUE, hb);
+	ok(held >= now + 30 && held <= (long long)time(NULL) + 30,
+	   "picked with a hold of 30 s: put off that long (%lld s)", held - now);
+	ok(gl_due_pick("things", "things", 8, 30, &listed, &got_id, &got) == GL_E_NOT_FOUND &&
+	           !listed,
+	   "so the next pick passes it by: nothing due");
+	gl_due_drop("things", &b);
+
+	/* What is no id is dropped on the way; an id whose document is not stored says so. */
+	const char *junk[] = { "ZADD", key, "0", "not-an-id" };
+	unit_redis(NULL, 0, 4, junk);
+	ok(gl_due_pick("things", "things", 8, 0, &listed, &got_id, &got) == GL_E_NOT_FOUND &&
+	           !listed && score(DUE, "not-an-id") == -1,
+	   "a member that is no id: dropped, nothing picked");
+	bson_oid_init(&nowhere, NULL);
+	ok(gl_due_add("things", &nowhere, now - 1) == GL_OK, "an entry for a thing never stored");
+	ok(gl_due_pick("things", "things", 8, 0, &listed, &got_id, &got) == GL_E_NOT_FOUND &&
+	           listed && bson_oid_equal(&got_id, &nowhere) && got == NULL,
+	   "picked: listed, GL_E_NOT_FOUND, no document");
+	gl_due_drop("things", &nowhere);
+	bson_destroy(&doc);
+	bson_destroy(&set);
+}
+
 int
 main(void)
 {
@@ -376,6 +486,7 @@ main(void)
 	test_change_after_read();
 	test_peek();
 	test_drop_riding();
+	test_pick();
 	test_insert();
 	gl_redis_close();
 	return done_testing();
