@@ -82,6 +82,7 @@ gl_app_thread_end(void)
 {
 	gl_http_close();
 	gl_redis_close();
+	gl_kept_thread_end();
 }
 
 /* The stop signals: SIGTERM (galley-pool's stop), SIGINT, and SIGUSR1. */
@@ -283,8 +284,7 @@ gl_app_main(const struct gl_service *svc)
 		close(app_null_fd);
 	FCGX_Free(&fcgi, 1);
 	free(routes);
-	gl_http_close();
-	gl_redis_close();
+	gl_app_thread_end();
 	gl_db_close();
 	curl_global_cleanup();
 	return rc;

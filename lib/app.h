@@ -56,7 +56,8 @@ int gl_app_thread_start(pthread_t *thread, void *(*run)(void *), void *arg)
         __attribute__((warn_unused_result));
 
 /* A thread the service started itself, which used db, cache, http or redis,
- * ends: close its own connections (they are per thread).  Call it last. */
+ * ends: close its own connections and free its copies of kept documents (they are
+ * per thread).  Call it last. */
 void gl_app_thread_end(void);
 
 /* Run the service; returns the process exit status. */

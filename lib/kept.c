@@ -418,54 +418,99 @@ gl_kept_insert(const char *coll, const bson_t *doc, const struct gl_kept_index *
 }
 
 /*
- * A copy of the last document this thread read with gl_kept_get(), inserted or changed, so
- * that a change of it right after (read, decide, write: a cook's, a route's; insert, then
- * the next step: a payment's; one change, then the next: a cook's start and its end, orders
- * following order.preparing then order.ready) need not read it again.  The write
- * script compares versions, so a copy gone stale costs a refused write and a read, never a
- * wrong write; a refusal or a skip decided on a copy is decided again on a read, so never
- * a wrong answer either.  Used once, within KEPT_LAST_MS; a document larger than the buffer is not
- * copied.  The buffer is the thread's own: nothing to free when the thread ends.
+ * Copies of the last KEPT_COPIES documents this thread read with gl_kept_get(), inserted
+ * or changed, so that a change of one of them soon after (read, decide, write: a cook's, a
+ * route's; insert, then the next step: a payment's; one change, then the next: a cook's
+ * start and its end, orders following an order's paid, preparing and ready, with other
+ * orders' events between them in its reads) need not read it again.  The write script
+ * compares versions, so a copy gone stale costs a refused write and a read, never a wrong
+ * write; a refusal or a skip decided on a copy is decided again on a read, so never a
+ * wrong answer either.  Each used once, within KEPT_COPY_MS; a document larger than
+ * KEPT_COPY_MAX is not copied.  One copy was kept before, and each change of another
+ * document lost it: orders' consumers, whose reads bring many orders' events, read again
+ * about one order in three that they had written within the second (a MONITOR count).
+ * The thread's own, allocated at its first copy; gl_kept_thread_end() frees them.
  */
-#define KEPT_LAST_MS  1000
-#define KEPT_LAST_MAX 16384
+#define KEPT_COPY_MS  1000
+#define KEPT_COPY_MAX 16384
+#define KEPT_COPIES   32
 
-static __thread struct {
+struct kept_copy {
 	char coll[32];
 	bson_oid_t id;
 	long long ver, at;
 	uint32_t len; /* 0: none */
-	uint8_t data[KEPT_LAST_MAX];
-} kept_last;
+	uint32_t cap; /* data's size */
+	uint8_t *data;
+};
+
+static __thread struct kept_copy *kept_copies; /* KEPT_COPIES of them, or NULL */
+static __thread unsigned kept_copy_next;       /* the slot a new copy takes */
+
+/* The slot of coll's document id, or NULL. */
+static struct kept_copy *
+kept_copy_find(const char *coll, const bson_oid_t *id)
+{
+	for (int i = 0; kept_copies != NULL && i < KEPT_COPIES; i++) {
+		struct kept_copy *c = &kept_copies[i];
+		if (c->len > 0 && bson_oid_equal(&c->id, id) && strcmp(c->coll, coll) == 0)
+			return c;
+	}
+	return NULL;
+}
 
 static void
 kept_last_keep(const char *coll, const bson_oid_t *id, const bson_t *doc, long long ver)
 {
-	kept_last.len = 0;
-	if (doc->len > sizeof(kept_last.data) || strlen(coll) >= sizeof(kept_last.coll))
+	struct kept_copy *c;
+
+	if (doc->len > KEPT_COPY_MAX || strlen(coll) >= sizeof(c->coll))
 		return;
-	memcpy(kept_last.data, bson_get_data(doc), doc->len);
-	snprintf(kept_last.coll, sizeof(kept_last.coll), "%s", coll);
-	bson_oid_copy(id, &kept_last.id);
-	kept_last.ver = ver;
-	kept_last.at = gl_now_us();
-	kept_last.len = doc->len;
+	if (kept_copies == NULL &&
+	    (kept_copies = calloc(KEPT_COPIES, sizeof(*kept_copies))) == NULL)
+		return;
+	if ((c = kept_copy_find(coll, id)) == NULL)
+		c = &kept_copies[kept_copy_next++ % KEPT_COPIES];
+	c->len = 0;
+	if (c->cap < doc->len) {
+		uint8_t *p = realloc(c->data, doc->len);
+		if (p == NULL)
+			return;
+		c->data = p;
+		c->cap = doc->len;
+	}
+	memcpy(c->data, bson_get_data(doc), doc->len);
+	snprintf(c->coll, sizeof(c->coll), "%s", coll);
+	bson_oid_copy(id, &c->id);
+	c->ver = ver;
+	c->at = gl_now_us();
+	c->len = doc->len;
 }
 
 /* The copy of coll's document id (new) and its version when it is there and fresh, else
- * NULL; either way it is used up. */
+ * NULL; either way that copy is used up. */
 static bson_t *
 kept_last_take(const char *coll, const bson_oid_t *id, long long *ver)
 {
+	struct kept_copy *c = kept_copy_find(coll, id);
 	bson_t *doc = NULL;
 
-	if (kept_last.len > 0 && strcmp(kept_last.coll, coll) == 0 &&
-	    bson_oid_equal(&kept_last.id, id) &&
-	    gl_now_us() - kept_last.at <= KEPT_LAST_MS * 1000LL &&
-	    (doc = bson_new_from_data(kept_last.data, kept_last.len)) != NULL)
-		*ver = kept_last.ver;
-	kept_last.len = 0;
+	if (c == NULL)
+		return NULL;
+	if (gl_now_us() - c->at <= KEPT_COPY_MS * 1000LL &&
+	    (doc = bson_new_from_data(c->data, c->len)) != NULL)
+		*ver = c->ver;
+	c->len = 0;
 	return doc;
+}
+
+void
+gl_kept_thread_end(void)
+{
+	for (int i = 0; kept_copies != NULL && i < KEPT_COPIES; i++)
+		free(kept_copies[i].data);
+	free(kept_copies);
+	kept_copies = NULL;
 }
 
 enum gl_err

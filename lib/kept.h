@@ -18,9 +18,10 @@
  *    a document, its events and its entries land together or not at all
  *    (and, when the handler of an event lets it, consumer.h's ack_rides, the
  *    event's acknowledgement);
- *  - a change right after the same thread read or inserted the document (a
- *    cook's read, decide, write; a payment's insert, then its next step)
- *    starts from that copy, not a second read: the
+ *  - a change soon after the same thread read, inserted or changed the
+ *    document (one of its last 32: a cook's read, decide, write; a payment's
+ *    insert, then its next step; orders following an order's events) starts
+ *    from that copy, not a second read: the
  *    script's version check refuses it if someone wrote in between, and the
  *    change then reads again;
  *  - a miss loads the document from MongoDB, unless it is too new to be
@@ -84,6 +85,10 @@ struct gl_kept_index {
  * is taken (then no entry is added). */
 enum gl_err gl_kept_insert(const char *coll, const bson_t *doc, const struct gl_kept_index *idx,
                            size_t n) __attribute__((warn_unused_result));
+
+/* Free this thread's copies of the documents it read or wrote last (app.h's
+ * gl_app_thread_end() does, for every thread that uses kept documents). */
+void gl_kept_thread_end(void);
 
 /* The document id as API JSON in *out (new); GL_E_NOT_FOUND. */
 enum gl_err gl_kept_get(const char *coll, const bson_oid_t *id, json_t **out)

@@ -1,13 +1,14 @@
 /*
  * Unit tests of lib/kept.c's insert in a Redis of the test's own (../redis_server.h): a
  * new document and its index entries land in the store together, a second insert of the
- * same _id is refused and adds none of its entries, and a store away says so; a change right
- * after a read or an insert uses that copy and never writes over a newer version; a due
- * entry's drop rides on the write that settles its thing (due.h), and a due entry is picked
- * with its document in one round trip (gl_due_pick).  Ids are made now, after the
- * collection was first kept, so nothing here asks MongoDB but one read that shows a peek at
- * another service's copy never does (gl_kept_peek; the rest of kept.c, the projection to
- * MongoDB, is tested end to end: tests/e2e/76-kept.sh).
+ * same _id is refused and adds none of its entries, and a store away says so; a change soon
+ * after a read, an insert or a change (of the thread's last 32) uses that copy and never
+ * writes over a newer version; a due entry's drop rides on the write that settles its
+ * thing (due.h), and a due entry is picked with its document in one round trip
+ * (gl_due_pick).  Ids are made now, after the collection was first kept, so nothing here
+ * asks MongoDB but one read that shows a peek at another service's copy never does
+ * (gl_kept_peek; the rest of kept.c, the projection to MongoDB, is tested end to end:
+ * tests/e2e/76-kept.sh).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -370,6 +371,52 @@ test_drop_riding(void)
 }
 
 /*
+ * This thread's copies of the documents it wrote last: a change of any of its last 32
+ * starts from its copy, whatever it wrote between (one copy was kept before, and each
+ * write of another document lost it); the 33rd back is read again.
+ */
+static void
+test_copies(void)
+{
+	enum { N = 33 };
+	bson_oid_t ids[N];
+	bson_t doc = BSON_INITIALIZER, set = BSON_INITIALIZER;
+	json_t *out = NULL;
+	long long before;
+	bool all = true;
+
+	for (int i = 0; i < N; i++) {
+		bson_oid_init(&ids[i], NULL);
+		bson_reinit(&doc);
+		BSON_APPEND_OID(&doc, "_id", &ids[i]);
+		BSON_APPEND_INT64(&doc, "n", i);
+		BSON_APPEND_INT64(&doc, "version", 1);
+		all = all && gl_db_insert("things", &doc) == GL_OK;
+	}
+	ok(all, "%d things inserted, one after another", N);
+	BSON_APPEND_INT64(&set, "n", 100);
+	before = reads();
+	ok(gl_db_update("things", &ids[1], 1, &set, &out) == GL_OK && field(out, "version") == 2,
+	   "the second, 31 inserts back: changed");
+	json_decref(out);
+	ok(gl_db_update("things", &ids[N - 1], 1, &set, &out) == GL_OK &&
+	           field(out, "version") == 2,
+	   "then the last: changed");
+	json_decref(out);
+	ok(gl_db_update("things", &ids[1], 2, &set, &out) == GL_OK && field(out, "version") == 3,
+	   "then the second again, from what its change left");
+	json_decref(out);
+	ok(reads() == before, "all three without a read (%lld reads)", reads() - before);
+	ok(gl_db_update("things", &ids[0], 1, &set, &out) == GL_OK && field(out, "version") == 2,
+	   "the first, %d documents back: changed", N);
+	json_decref(out);
+	ok(reads() - before == 1, "after a read of it: its copy had made room (%lld reads)",
+	   reads() - before);
+	bson_destroy(&doc);
+	bson_destroy(&set);
+}
+
+/*
  * A due entry and the document it names, in one round trip (gl_kept_get_listed, due.h's
  * gl_due_pick): only entries due, the one asked for among them, the document as a read
  * gives it (and this thread's copy of it), the entry put off as asked, nothing when none
@@ -485,6 +532,7 @@ main(void)
 	gl_kept_open(colls);
 	test_change_after_read();
 	test_peek();
+	test_copies();
 	test_drop_riding();
 	test_pick();
 	test_insert();
