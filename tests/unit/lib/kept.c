@@ -59,6 +59,7 @@ other_writer(void *arg)
 	json_decref(out);
 	bson_destroy(&set);
 	gl_redis_close();
+	gl_kept_thread_end();
 	return NULL;
 }
 
@@ -537,5 +538,6 @@ main(void)
 	test_pick();
 	test_insert();
 	gl_redis_close();
+	gl_kept_thread_end();
 	return done_testing();
 }
