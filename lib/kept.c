@@ -462,16 +462,17 @@ kept_copy_find(const char *coll, const bson_oid_t *id)
 static void
 kept_last_keep(const char *coll, const bson_oid_t *id, const bson_t *doc, long long ver)
 {
-	struct kept_copy *c;
+	struct kept_copy *c = kept_copy_find(coll, id);
 
+	if (c != NULL)
+		c->len = 0; /* an older copy goes, even when this one is not kept */
 	if (doc->len > KEPT_COPY_MAX || strlen(coll) >= sizeof(c->coll))
 		return;
 	if (kept_copies == NULL &&
 	    (kept_copies = calloc(KEPT_COPIES, sizeof(*kept_copies))) == NULL)
 		return;
-	if ((c = kept_copy_find(coll, id)) == NULL)
+	if (c == NULL)
 		c = &kept_copies[kept_copy_next++ % KEPT_COPIES];
-	c->len = 0;
 	if (c->cap < doc->len) {
 		uint8_t *p = realloc(c->data, doc->len);
 		if (p == NULL)

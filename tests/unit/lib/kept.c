@@ -44,8 +44,9 @@ index_entry(struct gl_kept_index *e, const char *key, const char *score, const c
 	snprintf(e->member, sizeof(e->member), "%s", member);
 }
 
-/* Another thread (a writer of its own, with its own connection): n of thing id set to *n. */
+/* Another thread (a writer of its own, with its own connection): n of other_id set to 2. */
 static bson_oid_t other_id;
+static size_t other_note_size; /* > 0: and a note of that size (a document grown large) */
 
 static void *
 other_writer(void *arg)
@@ -55,6 +56,15 @@ other_writer(void *arg)
 	enum gl_err *err = arg;
 
 	BSON_APPEND_INT64(&set, "n", 2);
+	if (other_note_size > 0) {
+		char *note = malloc(other_note_size);
+		if (note != NULL) {
+			memset(note, 'x', other_note_size - 1);
+			note[other_note_size - 1] = '\0';
+			BSON_APPEND_UTF8(&set, "note", note);
+			free(note);
+		}
+	}
 	*err = gl_db_update("things", &other_id, -1, &set, &out);
 	json_decref(out);
 	bson_destroy(&set);
@@ -413,6 +423,32 @@ test_copies(void)
 	json_decref(out);
 	ok(reads() - before == 1, "after a read of it: its copy had made room (%lld reads)",
 	   reads() - before);
+
+	/* A read that finds a document grown too large to copy takes its older copy with
+	 * it: the next change reads and writes once, rather than deciding on that stale copy,
+	 * being refused, reading and writing again. */
+	long long evals;
+	bson_oid_init(&other_id, NULL);
+	bson_reinit(&doc);
+	BSON_APPEND_OID(&doc, "_id", &other_id);
+	BSON_APPEND_INT64(&doc, "n", 1);
+	BSON_APPEND_INT64(&doc, "version", 1);
+	ok(gl_db_insert("things", &doc) == GL_OK, "a small thing: copied as inserted");
+	other_note_size = 20000; /* kept.c copies documents up to 16 KiB */
+	ok(other_writes() == GL_OK, "another thread makes it larger than a copy may be");
+	other_note_size = 0;
+	ok(gl_db_get("things", &other_id, &out) == GL_OK && field(out, "version") == 2,
+	   "read: version 2, not copied");
+	json_decref(out);
+	before = reads();
+	evals = calls("eval");
+	ok(gl_db_change("things", &other_id, add_ten, NULL, &out) == GL_OK &&
+	           field(out, "n") == 12 && field(out, "version") == 3,
+	   "a change decided then: n 12, version 3");
+	json_decref(out);
+	ok(reads() - before == 1 && calls("eval") - evals == 1,
+	   "from a read, one write: the version 1 copy went (%lld reads, %lld writes)",
+	   reads() - before, calls("eval") - evals);
 	bson_destroy(&doc);
 	bson_destroy(&set);
 }
