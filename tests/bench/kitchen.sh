@@ -20,12 +20,7 @@ item=$(bench_item "Kitchen burst" 150)
 streams_url=${GALLEY_STORE_URL:-$GALLEY_REDIS_URL}
 
 echo "placing $n orders..." >&2
-export GALLEY_URL TOKEN item
-# A placement refused with 503 and Retry-After (a burst at idle workers, lib/admit.h) is sent
-# again, as README asks of clients: with its Idempotency-Key, so it is placed once.
-export run=$$
-seq 1 "$n" | xargs -P 8 -I{} sh -c 'curl -sS --retry 3 -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
-	-H "Idempotency-Key: kitchen-$run-{}" --data-binary "{\"lines\":[{\"item_id\":\"$item\",\"qty\":1}]}" "$GALLEY_URL/api/orders"; echo' >"$tmp/placed"
+bench_place "$n" "$TOKEN" "$item" >"$tmp/placed"
 jq -c 'select(.status == "pending_payment") | {id: "", type: "order.paid",
 	occurred_at: (now | todate), request_id: "bench",
 	data: {order_id: .id, reservation_id: .reservation_id, payment_id: .id, customer_id: .customer_id,

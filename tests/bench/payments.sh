@@ -37,9 +37,7 @@ item=$(bench_item "Bench pay" 100)
 
 # The orders to pay, placed first (their reservations must outlive the run: 15 min by default).
 echo "placing $n orders..." >&2
-for _ in $(seq 1 "$n"); do
-	api POST /api/orders "$token" "{\"lines\":[{\"item_id\":\"$item\",\"qty\":1}]}" | jq -r .id
-done >"$tmp/orders"
+bench_place "$n" "$token" "$item" | jq -r .id >"$tmp/orders"
 [ "$(grep -c '^[0-9a-f]\{24\}$' "$tmp/orders")" = "$n" ] || { echo "payments.sh: not every order was placed" >&2; exit 1; }
 {
 	echo 'local ids = {'
@@ -90,10 +88,9 @@ bench_settle payments.sh 120
 after_ms=$(($(now_ms) - ran))
 bench_cpu >"$tmp/cpu2"
 t1=$(bench_trips)
-paid=0
-while read -r o; do
-	[ "$(api GET "/api/payments/$o" "$token" | jq -r .status)" = succeeded ] && paid=$((paid + 1))
-done <"$tmp/orders"
+paid=$(xargs -P 8 -I{} \
+	curl -sS -H "Authorization: Bearer $token" "$GALLEY_URL/api/payments/{}" <"$tmp/orders" |
+	jq -r .status | grep -c '^succeeded$' || true)
 echo "orders paid during the run: $paid of $n"
 echo "CPU during the run (share of one core): $(bench_cpu_share "$tmp/cpu0" "$tmp/cpu1" "${PAY_SECS:-5}")"
 echo "what the payments set off was handled $((after_ms / 100 / 10)).$((after_ms / 100 % 10)) s after the run"
