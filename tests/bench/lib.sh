@@ -359,3 +359,25 @@ bench_per() {
 		printf "MongoDB %.1f, Redis %.1f", v[1], v[2] }'
 }
 
+# bench_vegeta_summary FILE SECS: of vegeta's results as JSON lines (vegeta encode -to=json),
+# "GOODPUT P50 P99 CODES BAD503": answers 200 or 201 a second over SECS, their p50 and p99 in
+# ms, the count of each status (code:count,...), and the 503s without Retry-After.
+bench_vegeta_summary() {
+	python3 - "$1" "$2" <<'EOF'
+import json, sys
+path, secs = sys.argv[1], float(sys.argv[2])
+ok, codes, bad503 = [], {}, 0
+for line in open(path):
+    r = json.loads(line)
+    codes[r["code"]] = codes.get(r["code"], 0) + 1
+    if r["code"] == 200 or r["code"] == 201:
+        ok.append(r["latency"] / 1e6)
+    elif r["code"] == 503:
+        h = {k.lower(): v for k, v in (r.get("headers") or {}).items()}
+        bad503 += "retry-after" not in h
+ok.sort()
+q = lambda p: ok[min(len(ok) - 1, int(p * len(ok)))] if ok else float("nan")
+print("%.0f %.1f %.1f %s %d" % (len(ok) / secs, q(0.5), q(0.99),
+      ",".join("%s:%d" % kv for kv in sorted(codes.items())), bad503))
+EOF
+}

@@ -65,25 +65,7 @@ attack() {
 	[ -z "${GALLEY_OVERLOAD_KEEP:-}" ] || cp "$tmp/$1.json" "$GALLEY_OVERLOAD_KEEP/"
 }
 # summary NAME SECS: goodput, p50/p99 of the 200s, counts by status, 503s without Retry-After.
-summary() {
-	python3 - "$tmp/$1.json" "$2" <<'EOF'
-import json, sys
-path, secs = sys.argv[1], float(sys.argv[2])
-ok, codes, bad503 = [], {}, 0
-for line in open(path):
-    r = json.loads(line)
-    codes[r["code"]] = codes.get(r["code"], 0) + 1
-    if r["code"] == 200 or r["code"] == 201:
-        ok.append(r["latency"] / 1e6)
-    elif r["code"] == 503:
-        h = {k.lower(): v for k, v in (r.get("headers") or {}).items()}
-        bad503 += "retry-after" not in h
-ok.sort()
-q = lambda p: ok[min(len(ok) - 1, int(p * len(ok)))] if ok else float("nan")
-print("%.0f %.1f %.1f %s %d" % (len(ok) / secs, q(0.5), q(0.99),
-      ",".join("%s:%d" % kv for kv in sorted(codes.items())), bad503))
-EOF
-}
+summary() { bench_vegeta_summary "$tmp/$1.json" "$2"; }
 # recovery NAME: seconds from the start of NAME until a second's p99 is within LIMIT ms.
 recovery() {
 	python3 - "$tmp/$1.json" "$2" <<'EOF'

@@ -37,7 +37,7 @@ item=$(bench_item "Bench pay" 100)
 
 # The orders to pay, placed first (their reservations must outlive the run: 15 min by default).
 echo "placing $n orders..." >&2
-bench_place "$n" "$token" "$item" | jq -r .id >"$tmp/orders"
+bench_place "$n" "$token" "$item" | jq -r 'select(.status == "pending_payment") | .id' >"$tmp/orders"
 [ "$(grep -c '^[0-9a-f]\{24\}$' "$tmp/orders")" = "$n" ] || { echo "payments.sh: not every order was placed" >&2; exit 1; }
 {
 	echo 'local ids = {'
