@@ -211,12 +211,6 @@ app_answer(const struct gl_route *routes, FCGX_Request *fcgi, long idle_ms)
 		              "Redis's replica did not confirm the write in time");
 	gl_req_finish(&req, err);
 	gl_trace_server_end(&span, &req);
-	/* All nginx sent is read (gl_dispatch_drain): close at once.  libfcgi's own close
-	 * shuts down our side, then waits until nginx closes its own (so that input left
-	 * unread cannot reset the connection under the reply), which kept the worker from
-	 * its next request for a sleep and a wake-up each time. */
-	if (FCGX_HasSeenEOF(fcgi->in) == EOF)
-		FCGX_Detach(fcgi);
 	FCGX_Finish_r(fcgi);
 	gl_board_end();
 }

@@ -171,7 +171,8 @@ bench_tokens() {
 # bench_place N TOKEN ITEM: N one-line orders of ITEM placed 8 at a time, each answer a line
 # of JSON on stdout.  A placement refused with 503 and Retry-After (a burst at idle workers,
 # lib/admit.h) is sent again, as README asks of clients: with its Idempotency-Key, so it is
-# placed once.
+# placed once; curl writes the refusal's body too, so keep what you need by its status
+# (`select(.status == "pending_payment")`).
 bench_place() {
 	local n=$1
 	seq 1 "$n" | GALLEY_URL=$GALLEY_URL token=$2 item=$3 run=$$$RANDOM xargs -P 8 -I{} sh -c \
