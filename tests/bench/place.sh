@@ -15,16 +15,14 @@
 # usage: bin/galley up; tests/bench/place.sh [seconds-per-run] [connections] [items]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-run=${GALLEY_RUN:-$top/.run}
 secs=${1:-5}
 conns=${2:-16}
 nitems=${3:-50}
 workers=${GALLEY_WORKERS:-2}
 command -v wrk >/dev/null || { echo "place.sh: wrk is missing (apt-get install wrk)" >&2; exit 2; }
-[ -f "$run/env" ] || { echo "place.sh: no stack in $run: run bin/galley up first" >&2; exit 2; }
-set -a; . "$run/env"; set +a
 
 . "$top/tests/bench/lib.sh"
+bench_stack place.sh
 vegeta=$(vegeta_path)
 bench_tmp
 tmp=$BENCH_TMP
