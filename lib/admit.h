@@ -8,9 +8,11 @@
  * and how long it had held it by then (GALLEY_EDGE_TIME, $request_time: reading it and the
  * token check), and the worker that takes the request up decides by how long it has waited:
  *
- *   - a request that came to a free worker (one waiting in accept, or about to: it found the
- *     pool's socket empty) did not wait for it, whatever its stamp says: the time went
- *     elsewhere (the token check, a connect to a pool on a host that is down, then this one);
+ *   - a request that came to a free worker (one asleep in accept, or about to be: it found
+ *     the pool's socket empty) did not wait for it, whatever its stamp says: the time went
+ *     elsewhere (the token check, a connect to a pool on a host that is down, then this one).
+ *     Asleep, not merely slow: a worker preempted in accept, or its pool out of CPU quota,
+ *     takes up a request that did wait (lib/app.c counts the worker's sleeps);
  *   - while this worker sat idle (GL_ADMIT_IDLE_MS or longer) within the last burst_ms, a
  *     request may have waited up to that long: a burst at an idle service is served, not
  *     refused;

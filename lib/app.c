@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -211,6 +212,12 @@ app_answer(const struct gl_route *routes, FCGX_Request *fcgi, long idle_ms)
 		              "Redis's replica did not confirm the write in time");
 	gl_req_finish(&req, err);
 	gl_trace_server_end(&span, &req);
+	/* All nginx sent is read (gl_dispatch_drain): close at once. libfcgi's own close
+	 * shuts down our side, then waits until nginx closes its own (so that input left
+	 * unread cannot reset the connection under the reply), which kept the worker from
+	 * its next request for a sleep and a wake-up each time. */
+	if (FCGX_HasSeenEOF(fcgi->in) == EOF)
+		FCGX_Detach(fcgi);
 	FCGX_Finish_r(fcgi);
 	gl_board_end();
 }
@@ -227,6 +234,20 @@ app_queue_empty(void)
 	return poll(&p, 1, 0) == 0;
 }
 
+/*
+ * How many times this thread has slept so far (voluntary context switches). One more across
+ * an accept means it waited there for a request; time alone cannot say so, as a worker
+ * preempted or held by its CPU quota in accept also takes long (docs/performance.md,
+ * "Admission by sleep, not by time").
+ */
+static long
+app_sleeps(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nvcsw : 0;
+}
+
 /* Answer requests until a stop, a failed accept or recycling; the exit status. */
 static int
 app_serve_loop(const struct gl_route *routes, FCGX_Request *fcgi)
@@ -235,6 +256,7 @@ app_serve_loop(const struct gl_route *routes, FCGX_Request *fcgi)
 
 	while (!gl_stop_requested()) {
 		bool empty = app_queue_empty();
+		long sleeps = empty ? 0 : app_sleeps();
 		long long asked = gl_now_us();
 		int got = FCGX_Accept_r(fcgi);
 		if (got < 0) {
@@ -245,11 +267,13 @@ app_serve_loop(const struct gl_route *routes, FCGX_Request *fcgi)
 			return 1;
 		}
 		/* It came to a free worker when none was queued a moment ago, or when accept
-		 * waited for it (another worker may have taken the one seen queued). Accept also
-		 * reads the request's parameters: 5 ms, not 1, so that a loaded machine (the
-		 * sanitizer build, CI) does not make a queued request look like a free worker's. */
+		 * slept waiting for it (another worker took the one seen queued). Not when
+		 * accept merely took long: a worker preempted there, or its pool out of CPU
+		 * quota, took up a queued request that did wait, and letting those in as a
+		 * free worker's grew the tail of what was accepted under overload. */
 		long long idle_us = gl_now_us() - asked;
-		app_answer(routes, fcgi, empty || idle_us >= 5000 ? (long)(idle_us / 1000) : -1);
+		bool came_free = empty || app_sleeps() > sleeps;
+		app_answer(routes, fcgi, came_free ? (long)(idle_us / 1000) : -1);
 		/* Recycling (GALLEY_MAX_REQUESTS): the reply is out; the pool starts a fresh
 		 * process in this one's place. */
 		if (gl_conf.max_requests > 0 && ++served >= gl_conf.max_requests) {
