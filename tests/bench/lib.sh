@@ -20,6 +20,7 @@
 #                                    that were not errors (bench_good_rate)
 #   bench_settled, bench_settle NAME SECS   the stack has handled every event and kept write
 #                                    (below); wait for it
+#   bench_svc_pids SVC, bench_ns PID...   a service's pools' processes; their CPU so far, ns
 #   bench_pin_stack CPUS             the running stack (every process in $GALLEY_RUN/pids and
 #                                    their children, all threads) on CPUS only, until exit; run
 #                                    the load tool with `taskset -c OTHER` so that the stack,
@@ -60,14 +61,30 @@ bench_pin_stack() {
 # (bench_unquota_stack first to move it); bench_cleanup moves them back and removes the
 # cgroup.
 bench_quota_service() {
-	local f pids=()
+	local pids
+	pids=$(bench_svc_pids "$1")
+	[ -n "$pids" ] || return 1
+	bench_quota_pids "$2" $pids
+}
+
+# bench_svc_pids SVC: the processes of SVC's local pools (each pool's manager, then its
+# workers), one a line.
+bench_svc_pids() {
+	local f p
 	for f in "$GALLEY_RUN"/pids/"$1"-[0-9]*.pid; do
-		[ -f "$f" ] || continue
-		pids+=("$(cat "$f")")
-		pids+=($(pgrep -P "$(cat "$f")" 2>/dev/null || true))
+		read -r p <"$f" 2>/dev/null || continue
+		echo "$p"
+		pgrep -P "$p" 2>/dev/null || true
 	done
-	[ ${#pids[@]} -gt 0 ] || return 1
-	bench_quota_pids "$2" "${pids[@]}"
+}
+
+# bench_ns PID...: the CPU time those processes have used so far (every thread), in
+# nanoseconds (schedstat: bench_cpu's clock ticks, 10 ms, are too coarse for a few seconds
+# of a service on a few percent of a core).
+bench_ns() {
+	local p
+	for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null || true; done |
+		awk '{ns += $1} END {printf "%.0f\n", ns}'
 }
 
 bench_quota_pids() {
