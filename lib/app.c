@@ -72,6 +72,7 @@ app_serve(const struct gl_route *routes, struct gl_req *req, long idle_ms)
 		return gl_dispatch(routes, req);
 	if (gl_route_match(routes, req->method, req->path, &req->match) != GL_OK)
 		req->match.route = NULL; /* it is only the metrics' label */
+	req->shed = true;
 	return gl_fail(req, GL_E_UPSTREAM_DOWN, NULL,
 	               "the service is busy (this request waited %lld ms for it): try again "
 	               "in a second",

@@ -278,9 +278,12 @@ req_error_reply(struct gl_req *req, enum gl_err err)
 	if (ebody != NULL && req->err == err && req->err_field[0] != '\0')
 		json_object_set_new(ebody, "field", json_string(req->err_field));
 	req->reply = json_pack("{s:o*}", "error", ebody);
+	/* A 5xx is a fault to look into, unless the service chose it to shed load: then it is
+	 * policy, one line in hundreds a second under a burst, and logged at info as nginx's
+	 * own refusals are (nginx.conf.in, limit_conn_log_level). */
 	if (info->status >= 500)
-		gl_log(GL_LOG_ERROR, req->request_id, "%s: %s", info->code,
-		       req->err_message[0] ? req->err_message : info->message);
+		gl_log(req->shed ? GL_LOG_INFO : GL_LOG_ERROR, req->request_id, "%s: %s",
+		       info->code, req->err_message[0] ? req->err_message : info->message);
 }
 
 /* The Allow header of a 405: the route's methods, HEAD with GET. */

@@ -52,6 +52,7 @@ struct gl_req {
 	char location[128];
 	char headers[512]; /* more "Name: value\r\n" lines, see gl_req_header() */
 	enum gl_err err;
+	bool shed; /* refused to shed load (app.c): its 503 is logged at info, not as a fault */
 	char err_field[96];
 	char err_message[256];
 	long long started_us;

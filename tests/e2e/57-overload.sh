@@ -110,6 +110,19 @@ STATUS=503 BODY=$(cat "$place_dir/b${i:-x}" 2>/dev/null)
 expect_error 503 upstream_unavailable "a placement that waited too long for a worker is refused"
 expect_json '.error.message | test("waited [0-9]+ ms")' "it says how long it waited"
 check "with Retry-After: 1" grep -qi '^Retry-After: 1' "$place_dir/h${i:-x}"
+# Shedding load is policy, not a fault: orders logs it at info, as nginx logs its own
+# refusals, so that an error line still means something to look into. The line is written
+# before the reply.
+rid=$(awk 'tolower($1) == "x-request-id:" {print $2}' "$place_dir/h${i:-x}" | tr -d '\r')
+its_lines() { grep -hF "\"request_id\":\"${rid:-none}\"" "$GALLEY_RUN"/logs/orders-*.log || true; }
+check "orders logs no error for the refusal" \
+	test -n "$rid" -a -z "$(its_lines | jq -r 'select(.level == "error") | .msg')"
+case ${GALLEY_LOG_LEVEL:-info} in
+debug | info)
+	check "it logs it at info, with how long it waited" test -n \
+		"$(its_lines | jq -r 'select(.level == "info" and (.msg | test("waited [0-9]+ ms"))) | .msg')"
+	;;
+esac
 AUTH_TOKEN=$eater req GET /api/orders
 expect_json ".items | length == $n" "no order was made for it"
 req GET "/api/stock/$pie"
