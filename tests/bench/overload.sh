@@ -25,6 +25,10 @@
 #           served fewer than the peak just as far as its requests cost more (a refusal
 #           itself costs a worker about 0.04 ms, docs/performance.md), and the two peaks
 #           show how far that cost moves on this machine with no overload at all
+#   pace    the machine's own pace on the stack's CPU in those three phases: the CPU that
+#           tests/bench/pace.c's fixed work took (median of a sample each 100 ms). A burst
+#           whose requests cost more while this grew as much ran on a slower machine; one
+#           whose pace held ran into something in the stack
 # Each phase but "after" starts on a settled stack (lib.sh, bench_settle): what the phase
 # before set off (the placements' events, their orders written to MongoDB) would otherwise
 # run beside it on the stack's one core, and the burst would be judged against a peak
@@ -57,6 +61,7 @@ vegeta=$(vegeta_path)
 bench_tmp
 tmp=$BENCH_TMP
 bench_pin_stack 0
+bench_pace_start 0
 read_quota=${GALLEY_OVERLOAD_READ_QUOTA:-6}
 place_quota=${GALLEY_OVERLOAD_PLACE_QUOTA:-15}
 # quota SVC PERCENT: SVC's pools alone get PERCENT of a core.
@@ -140,6 +145,14 @@ svc_cpu() {
 		END { ms = (b - a) * 1000 / hz; printf("%.2f ms, %d%%", (n > 0) ? ms / n : 0, ms / secs / 10) }' "$1" "$2"
 }
 
+# pace_of FROM TO: the machine's pace on the stack's CPU between two now_ms readings (lib.sh,
+# bench_pace): "U/S us", the thread CPU that pace.c's fixed user and system call work took.
+pace_of() {
+	local u s
+	read -r u s <<<"$(bench_pace "$1" "$2")"
+	echo "$u/$s us"
+}
+
 # peak URL WRK-ARGS...: what the stack serves closed loop (wrk, $conns connections), a second:
 # wrk's rate less its non-2xx answers (the bounded queue's 503s, when the connections
 # outnumber the budget).
@@ -155,10 +168,13 @@ peak() {
 # costs at the peak and in the burst, and whose share of its quota calm used.
 one() {
 	local kind=$1 svc=$2 url=$3 quota=$4 peak peak2 calm calm_share pids ns0 ns1 burst after calm_p99
+	local t0 t1 t2 t3 t4 t5
 	shift 4
 	bench_settle overload.sh 60
 	bench_cpu >"$tmp/$kind.cpu0"
+	t0=$(now_ms)
 	peak=$(peak "$url" "$@")
+	t1=$(now_ms)
 	bench_cpu >"$tmp/$kind.cpu1"
 	bench_settle overload.sh 60
 	calm=$(calm_rate "$kind" "$svc" "$peak" "$quota")
@@ -171,7 +187,9 @@ one() {
 	read -r calm_rate calm_p50 calm_p99 calm_codes _ <<<"$(summary "$kind-calm" "$secs")"
 	bench_settle overload.sh 60
 	bench_cpu >"$tmp/$kind.cpu2"
+	t2=$(now_ms)
 	attack "$kind-burst" $((peak * 2)) "$secs" "$tmp/$kind.targets"
+	t3=$(now_ms)
 	bench_cpu >"$tmp/$kind.cpu3"
 	attack "$kind-after" "$calm" 5 "$tmp/$kind.targets"
 	read -r b_rate b_p50 b_p99 b_codes b_bad <<<"$(summary "$kind-burst" "$secs")"
@@ -180,15 +198,18 @@ one() {
 	# the two, which brackets it (the machine's pace drifts between phases a minute apart).
 	bench_settle overload.sh 60
 	bench_cpu >"$tmp/$kind.cpu4"
+	t4=$(now_ms)
 	peak2=$(peak "$url" "$@")
+	t5=$(now_ms)
 	bench_cpu >"$tmp/$kind.cpu5"
-	printf '| %-9s | %6s, %6s | %5s/s = %.2fx peak, %d%% of the quota: p50 %s ms, p99 %s ms (%s) | %5s/s = %.2fx peak: p99 %s ms | %s | %s | %s s | %s, %s; %s |\n' \
+	printf '| %-9s | %6s, %6s | %5s/s = %.2fx peak, %d%% of the quota: p50 %s ms, p99 %s ms (%s) | %5s/s = %.2fx peak: p99 %s ms | %s | %s | %s s | %s, %s; %s | %s; %s |\n' \
 		"$kind" "$peak" "$peak2" "$calm" "$(awk -v c="$calm" -v p="$peak" 'BEGIN {print c / p}')" \
 		"$(awk -v s="$calm_share" 'BEGIN {printf "%d", s * 100}')" "$calm_p50" "$calm_p99" "$calm_codes" "$b_rate" \
 		"$(awk -v a="$b_rate" -v b="$peak" -v c="$peak2" 'BEGIN {print 2 * a / (b + c)}')" "$b_p99" "$b_codes" "$b_bad" "$after" \
 		"$(svc_cpu "$tmp/$kind.cpu0" "$tmp/$kind.cpu1" "$svc" $((peak * secs)))" \
 		"$(svc_cpu "$tmp/$kind.cpu4" "$tmp/$kind.cpu5" "$svc" $((peak2 * secs)))" \
-		"$(svc_cpu "$tmp/$kind.cpu2" "$tmp/$kind.cpu3" "$svc" $((b_rate * secs)))"
+		"$(svc_cpu "$tmp/$kind.cpu2" "$tmp/$kind.cpu3" "$svc" $((b_rate * secs)))" \
+		"$(pace_of "$t0" "$t1"), $(pace_of "$t4" "$t5")" "$(pace_of "$t2" "$t3")"
 }
 
 printf 'GET %s/api/menu/items/%s\nAuthorization: Bearer %s\n\n' "$GALLEY_URL" "$item" "$TOKEN" >"$tmp/read.targets"
@@ -198,8 +219,8 @@ post=$(bench_post_script "$TOKEN" "$one")
 
 echo "menu's pools at ${read_quota}% of a core for reads, orders' pools at ${place_quota}% for placements; nginx and the rest on the rest of CPU 0"
 echo
-echo "| request   | peak/s, before and after | calm (normal: half the peak, or less to stay within half the quota; open loop) | burst (twice the first peak, open loop): goodput against the peaks' mean | statuses in the burst | 503s without Retry-After | back to calm p99 after | the service's CPU a request served, and its share of a core: peaks; burst |"
-echo "|-----------|--------------------------|----------------------------------------|-----------------------------------|-----------------------|--------------------------|------------------------|------------------------------------------------------------|"
+echo "| request   | peak/s, before and after | calm (normal: half the peak, or less to stay within half the quota; open loop) | burst (twice the first peak, open loop): goodput against the peaks' mean | statuses in the burst | 503s without Retry-After | back to calm p99 after | the service's CPU a request served, and its share of a core: peaks; burst | the machine's pace on CPU 0 (pace.c: its fixed user/system call work's CPU): peaks; burst |"
+echo "|-----------|--------------------------|----------------------------------------|-----------------------------------|-----------------------|--------------------------|------------------------|------------------------------------------------------------|------------------------------------|"
 quota menu "$read_quota"
 one read menu "$GALLEY_URL/api/menu/items/$item" "$read_quota" -H "Authorization: Bearer $TOKEN"
 # The placements' peak with two connections per orders worker: each worker busy and one
