@@ -44,7 +44,7 @@ gl_admit_take(struct gl_admit *a, const char *queued_at, const char *edge_time, 
 	int64_t queued = admit_ms(queued_at), edge = admit_ms(edge_time), limit;
 
 	a->waited_ms = 0;
-	if (idle_ms >= GL_ADMIT_IDLE_MS)
+	if (idle_ms >= GL_ADMIT_IDLE_MS || (idle_ms >= 0 && now - a->refused_at >= a->burst_ms))
 		a->idle_at = now;
 	if (a->wait_ms <= 0 || queued < 0 || edge < 0 || idle_ms >= 0)
 		return true;
@@ -54,5 +54,8 @@ gl_admit_take(struct gl_admit *a, const char *queued_at, const char *edge_time, 
 	limit = now - a->idle_at < a->burst_ms ? a->burst_ms : a->wait_ms;
 	if (limit < a->wait_ms)
 		limit = a->wait_ms; /* a burst is never held to less than a standing queue */
-	return a->waited_ms <= limit;
+	if (a->waited_ms <= limit)
+		return true;
+	a->refused_at = now;
+	return false;
 }

@@ -13,18 +13,24 @@
  *     elsewhere (the token check, a connect to a pool on a host that is down, then this one).
  *     Asleep, not merely slow: a worker preempted in accept, or its pool out of CPU quota,
  *     takes up a request that did wait (lib/app.c counts the worker's sleeps);
- *   - while this worker sat idle (GL_ADMIT_IDLE_MS or longer) within the last burst_ms, a
- *     request may have waited up to that long: a burst at an idle service is served, not
- *     refused;
+ *   - within burst_ms of a moment this worker found no queue, a request may have waited up
+ *     to burst_ms: a burst at an idle service is served, not refused, and so is what piled
+ *     up behind a stall of the host (a moment's pause of everything, a batch of the store's
+ *     writes) while the service runs well within its capacity. The moment counts when the
+ *     worker sat idle GL_ADMIT_IDLE_MS or longer, or, for any pause, when this worker has
+ *     refused nothing for burst_ms: at half the peak, where a worker rarely idles 10 ms,
+ *     stalls of 26-36 ms had their requests refused (docs/performance.md, "Served after a
+ *     stall");
  *   - otherwise up to wait_ms only: a standing queue is cut to that, and what is refused
  *     costs a 503 answered in microseconds.
  *
  * The rule of "adaptive CoDel" (Maurer, "Fail at scale", ACM Queue 13(8), 2015), with "the
  * queue was empty" seen by one worker: before it waits for the next request it asks whether
- * one is already there (lib/app.c), and times how long it waits. Only a real pause opens a
- * burst's window: under overload the workers' quick refusals empty the queue for a moment
- * now and then, and a window opened by each of those let 100 ms waits through (p99 of the
- * placements accepted at twice the peak 107-122 ms instead of 83-88).
+ * one is already there (lib/app.c), and times how long it waits. A worker that has been
+ * refusing needs a real pause to open a burst's window: under overload the workers' quick
+ * refusals empty the queue for a moment now and then, and a window opened by each of those
+ * let 100 ms waits through (p99 of the placements accepted at twice the peak 107-122 ms
+ * instead of 83-88).
  *
  * lib/app.c refuses writes only by this; a read is served however long it waited (a cached
  * read costs about what refusing it would).
@@ -45,10 +51,11 @@
 
 /* One worker's view of its pool's queue. Zeroed, then the limits set: nothing seen yet. */
 struct gl_admit {
-	long wait_ms;      /* GALLEY_QUEUE_WAIT_MS: the bound on a standing queue; 0 = off */
-	long burst_ms;     /* GALLEY_QUEUE_BURST_MS: a burst's bound, and how long it lasts */
-	int64_t idle_at;   /* when this worker last sat idle GL_ADMIT_IDLE_MS (ms) */
-	int64_t waited_ms; /* the last request's wait, for the refusal's message */
+	long wait_ms;       /* GALLEY_QUEUE_WAIT_MS: the bound on a standing queue; 0 = off */
+	long burst_ms;      /* GALLEY_QUEUE_BURST_MS: a burst's bound, and how long it lasts */
+	int64_t idle_at;    /* when this worker last found no queue, as above (ms) */
+	int64_t refused_at; /* when it last refused a request (ms) */
+	int64_t waited_ms;  /* the last request's wait, for the refusal's message */
 };
 
 /* The wall clock, in ms. */

@@ -126,11 +126,25 @@ main(void)
 	 * comes then, but opens no burst's window; a real pause does. */
 	a = worker();
 	take(&a, 0, 0, 1000);
+	ok(!take(&a, 1900, 1990, -1),
+	   "a worker in a standing queue refuses a request that waited 90 ms");
 	ok(take(&a, 2000, 2000, 2) && !take(&a, 1940, 2010, -1) && a.waited_ms == 70,
 	   "after a 2 ms pause, a request that came to the worker is served, one queued 70 ms "
 	   "behind it is not");
 	ok(take(&a, 3000, 3000, 20) && take(&a, 2940, 3010, -1),
 	   "after a 20 ms pause, it is: a burst's window is open");
+
+	/* Well within capacity a worker rarely idles 10 ms; a stall of the host then piles up
+	 * requests behind it. A worker that has refused nothing lately serves them. */
+	a = worker();
+	take(&a, 0, 0, 1000);
+	ok(take(&a, 2000, 2000, 2) && take(&a, 1940, 2010, -1) && a.waited_ms == 70,
+	   "a worker that refused nothing: after a 2 ms pause, a request that waited 70 ms behind "
+	   "a stall is served");
+	ok(!take(&a, 1900, 2110, -1) && a.waited_ms == 210,
+	   "but not one that waited longer than the burst's 100 ms (%lld)", (long long)a.waited_ms);
+	ok(take(&a, 2200, 2200, 2) && !take(&a, 2130, 2210, -1),
+	   "and for 100 ms after that refusal a short pause opens no window again");
 
 	/* Clocks. */
 	a = worker();
