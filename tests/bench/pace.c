@@ -22,7 +22,7 @@
 
 #define TABLE_WORDS (256 * 1024 / sizeof(uint64_t))
 #define USER_ROUNDS 4
-#define SYSCALLS 2000
+#define SYSCALLS    2000
 
 static uint64_t table[TABLE_WORDS];
 
