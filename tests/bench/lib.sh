@@ -21,6 +21,7 @@
 #   bench_settled, bench_settle NAME SECS   the stack has handled every event and kept write
 #                                    (below); wait for it
 #   bench_svc_pids SVC, bench_ns PID...   a service's pools' processes; their CPU so far, ns
+#   bench_ns_split PID...            the same, main threads and the others apart
 #   bench_pace_start CPU, bench_pace FROM TO   tests/bench/pace.c on CPU until exit; the
 #                                    machine's pace between two now_ms readings
 #   bench_pin_stack CPUS             the running stack (every process in $GALLEY_RUN/pids and
@@ -78,6 +79,22 @@ bench_svc_pids() {
 		echo "$p"
 		pgrep -P "$p" 2>/dev/null || true
 	done
+}
+
+# bench_ns_split PID...: "MAIN OTHER", the CPU time (ns, schedstat) those processes' main
+# threads have used so far, and their other threads': in a service's worker the main thread
+# answers the requests, the others follow events (consumer.h), post to the live views and
+# write the kept documents to MongoDB, so the two say whether a request or what it set off
+# cost more.
+bench_ns_split() {
+	local p t main=0 other=0 ns
+	for p in "$@"; do
+		for t in /proc/"$p"/task/*; do
+			read -r ns _ <"$t/schedstat" 2>/dev/null || continue
+			if [ "${t##*/}" = "$p" ]; then main=$((main + ns)); else other=$((other + ns)); fi
+		done
+	done
+	echo "$main $other"
 }
 
 # bench_ns PID...: the CPU time those processes have used so far (every thread), in

@@ -25,6 +25,9 @@
 #           served fewer than the peak just as far as its requests cost more (a refusal
 #           itself costs a worker about 0.04 ms, docs/performance.md), and the two peaks
 #           show how far that cost moves on this machine with no overload at all
+#   split   that CPU in two: the workers' main threads (the requests, and the refusals) and
+#           their other threads (what the requests set off: the events followed, the live
+#           posts, the kept documents' writes), per request served
 #   pace    the machine's own pace on the stack's CPU in those three phases: the CPU that
 #           tests/bench/pace.c's fixed work took (median of a sample each 100 ms). A burst
 #           whose requests cost more while this grew as much ran on a slower machine; one
@@ -46,6 +49,8 @@
 # request, its status, latency and when it was sent).
 # vegeta is installed once into ~/.local/share/galley/bin with `go install` (tests/common.sh,
 # vegeta_path).
+# GALLEY_OVERLOAD_ONLY=place runs the placements alone (the reads before them leave the
+# stack with more in it: its peaks and bursts differ, docs/performance.md).
 # usage: bin/galley up (a plain build); tests/bench/overload.sh [seconds] [connections]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -145,6 +150,16 @@ svc_cpu() {
 		END { ms = (b - a) * 1000 / hz; printf("%.2f ms, %d%%", (n > 0) ? ms / n : 0, ms / secs / 10) }' "$1" "$2"
 }
 
+# split_per BEFORE AFTER N: the service's CPU per one of N requests served, between two
+# bench_ns_split readings, as "R + F ms": its workers' main threads (the requests, and the
+# refusals) and their other threads (what the requests set off: events followed, live
+# posts, the kept documents' writes).
+split_per() {
+	awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { split(a, x, " "); split(b, y, " ")
+		if (n < 1) n = 1
+		printf "%.2f + %.2f ms", (y[1] - x[1]) / 1e6 / n, (y[2] - x[2]) / 1e6 / n }'
+}
+
 # pace_of FROM TO: the machine's pace on the stack's CPU between two now_ms readings (lib.sh,
 # bench_pace): "U/S us", the thread CPU that pace.c's fixed user and system call work took.
 pace_of() {
@@ -168,13 +183,14 @@ peak() {
 # costs at the peak and in the burst, and whose share of its quota calm used.
 one() {
 	local kind=$1 svc=$2 url=$3 quota=$4 peak peak2 calm calm_share pids ns0 ns1 burst after calm_p99
-	local t0 t1 t2 t3 t4 t5
+	local t0 t1 t2 t3 t4 t5 s0 s1 s2 s3 s4 s5
 	shift 4
 	bench_settle overload.sh 60
 	bench_cpu >"$tmp/$kind.cpu0"
-	t0=$(now_ms)
+	pids=$(bench_svc_pids "$svc")
+	t0=$(now_ms) s0=$(bench_ns_split $pids)
 	peak=$(peak "$url" "$@")
-	t1=$(now_ms)
+	t1=$(now_ms) s1=$(bench_ns_split $pids)
 	bench_cpu >"$tmp/$kind.cpu1"
 	bench_settle overload.sh 60
 	calm=$(calm_rate "$kind" "$svc" "$peak" "$quota")
@@ -187,9 +203,9 @@ one() {
 	read -r calm_rate calm_p50 calm_p99 calm_codes _ <<<"$(summary "$kind-calm" "$secs")"
 	bench_settle overload.sh 60
 	bench_cpu >"$tmp/$kind.cpu2"
-	t2=$(now_ms)
+	t2=$(now_ms) s2=$(bench_ns_split $pids)
 	attack "$kind-burst" $((peak * 2)) "$secs" "$tmp/$kind.targets"
-	t3=$(now_ms)
+	t3=$(now_ms) s3=$(bench_ns_split $pids)
 	bench_cpu >"$tmp/$kind.cpu3"
 	attack "$kind-after" "$calm" 5 "$tmp/$kind.targets"
 	read -r b_rate b_p50 b_p99 b_codes b_bad <<<"$(summary "$kind-burst" "$secs")"
@@ -198,17 +214,19 @@ one() {
 	# the two, which brackets it (the machine's pace drifts between phases a minute apart).
 	bench_settle overload.sh 60
 	bench_cpu >"$tmp/$kind.cpu4"
-	t4=$(now_ms)
+	t4=$(now_ms) s4=$(bench_ns_split $pids)
 	peak2=$(peak "$url" "$@")
-	t5=$(now_ms)
+	t5=$(now_ms) s5=$(bench_ns_split $pids)
 	bench_cpu >"$tmp/$kind.cpu5"
-	printf '| %-9s | %6s, %6s | %5s/s = %.2fx peak, %d%% of the quota: p50 %s ms, p99 %s ms (%s) | %5s/s = %.2fx peak: p99 %s ms | %s | %s | %s s | %s, %s; %s | %s; %s |\n' \
+	printf '| %-9s | %6s, %6s | %5s/s = %.2fx peak, %d%% of the quota: p50 %s ms, p99 %s ms (%s) | %5s/s = %.2fx peak: p99 %s ms | %s | %s | %s s | %s, %s; %s | %s, %s; %s | %s; %s |\n' \
 		"$kind" "$peak" "$peak2" "$calm" "$(awk -v c="$calm" -v p="$peak" 'BEGIN {print c / p}')" \
 		"$(awk -v s="$calm_share" 'BEGIN {printf "%d", s * 100}')" "$calm_p50" "$calm_p99" "$calm_codes" "$b_rate" \
 		"$(awk -v a="$b_rate" -v b="$peak" -v c="$peak2" 'BEGIN {print 2 * a / (b + c)}')" "$b_p99" "$b_codes" "$b_bad" "$after" \
 		"$(svc_cpu "$tmp/$kind.cpu0" "$tmp/$kind.cpu1" "$svc" $((peak * secs)))" \
 		"$(svc_cpu "$tmp/$kind.cpu4" "$tmp/$kind.cpu5" "$svc" $((peak2 * secs)))" \
 		"$(svc_cpu "$tmp/$kind.cpu2" "$tmp/$kind.cpu3" "$svc" $((b_rate * secs)))" \
+		"$(split_per "$s0" "$s1" $((peak * secs)))" "$(split_per "$s4" "$s5" $((peak2 * secs)))" \
+		"$(split_per "$s2" "$s3" $((b_rate * secs)))" \
 		"$(pace_of "$t0" "$t1"), $(pace_of "$t4" "$t5")" "$(pace_of "$t2" "$t3")"
 }
 
@@ -219,10 +237,12 @@ post=$(bench_post_script "$TOKEN" "$one")
 
 echo "menu's pools at ${read_quota}% of a core for reads, orders' pools at ${place_quota}% for placements; nginx and the rest on the rest of CPU 0"
 echo
-echo "| request   | peak/s, before and after | calm (normal: half the peak, or less to stay within half the quota; open loop) | burst (twice the first peak, open loop): goodput against the peaks' mean | statuses in the burst | 503s without Retry-After | back to calm p99 after | the service's CPU a request served, and its share of a core: peaks; burst | the machine's pace on CPU 0 (pace.c: its fixed user/system call work's CPU): peaks; burst |"
-echo "|-----------|--------------------------|----------------------------------------|-----------------------------------|-----------------------|--------------------------|------------------------|------------------------------------------------------------|------------------------------------|"
-quota menu "$read_quota"
-one read menu "$GALLEY_URL/api/menu/items/$item" "$read_quota" -H "Authorization: Bearer $TOKEN"
+echo "| request   | peak/s, before and after | calm (normal: half the peak, or less to stay within half the quota; open loop) | burst (twice the first peak, open loop): goodput against the peaks' mean | statuses in the burst | 503s without Retry-After | back to calm p99 after | the service's CPU a request served, and its share of a core: peaks; burst | that CPU, requests + what they set off (workers' main threads + the others): peaks; burst | the machine's pace on CPU 0 (pace.c: its fixed user/system call work's CPU): peaks; burst |"
+echo "|-----------|--------------------------|----------------------------------------|-----------------------------------|-----------------------|--------------------------|------------------------|------------------------------------------------------------|------------------------------------|------------------------------------|"
+if [ "${GALLEY_OVERLOAD_ONLY:-}" != place ]; then
+	quota menu "$read_quota"
+	one read menu "$GALLEY_URL/api/menu/items/$item" "$read_quota" -H "Authorization: Bearer $TOKEN"
+fi
 # The placements' peak with two connections per orders worker: each worker busy and one
 # request waiting for it, so the peak is what the workers serve. More would stand in a queue
 # longer than a placement, which the workers refuse (lib/admit.h) and the closed loop would
