@@ -101,9 +101,9 @@ bench_ns_split() {
 # nanoseconds (schedstat: bench_cpu's clock ticks, 10 ms, are too coarse for a few seconds
 # of a service on a few percent of a core).
 bench_ns() {
-	local p
-	for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null || true; done |
-		awk '{ns += $1} END {printf "%.0f\n", ns}'
+	local s
+	s=$(bench_ns_split "$@")
+	echo $((${s% *} + ${s#* }))
 }
 
 bench_quota_pids() {
