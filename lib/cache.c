@@ -21,6 +21,10 @@ static const char cache_store_lua[] = "if redis.call('get', KEYS[2]) == ARGV[1] 
                                       "redis.call('set', KEYS[1], ARGV[2], 'EX', ARGV[3]) "
                                       "redis.call('del', KEYS[2]) return 1 end return 0";
 
+/* Free the lock if we still hold it: a load that failed stores nothing. */
+static const char cache_unlock_lua[] = "if redis.call('get', KEYS[1]) == ARGV[1] then "
+                                       "return redis.call('del', KEYS[1]) end return 0";
+
 int
 gl_cache_key_of(char *buf, size_t size, const char *service, const char *what, const char *id)
 {
@@ -98,6 +102,21 @@ cache_store(const char *key, const char *lock, const char *token, const char *va
 		freeReplyObject(r);
 }
 
+/*
+ * A load that failed (the id is unknown, MongoDB is away) leaves nothing to store, and its
+ * lock would otherwise stand for CACHE_LOCK_MS: every read of the key meanwhile waited
+ * CACHE_WAIT_MS for a result that never came, then read through anyway (a GET of an unknown
+ * item answered 19 times a second to 8 connections; docs/performance.md).
+ */
+static void
+cache_unlock(const char *lock, const char *token)
+{
+	const char *argv[] = { "EVAL", cache_unlock_lua, "1", lock, token };
+
+	if (gl_redis_type(GL_REDIS_CACHE, 5, argv) == REDIS_REPLY_ERROR)
+		gl_log(GL_LOG_WARN, NULL, "cache unlock of %s failed", lock);
+}
+
 static void
 sleep_ms(long ms)
 {
@@ -125,22 +144,34 @@ gl_cache_reply(struct gl_req *req, const char *key, gl_cache_loader load, void *
 	snprintf(token, sizeof(token), "%d.%lld", (int)getpid(), gl_now_us());
 	if (hit == 0) {
 		locked = cache_lock(lock, token);
-		/* Someone else is loading: wait a little for their result, then read through. */
+		/* Someone else is loading: wait a little for their result, then read through.
+		 * A loader that stored nothing (its load failed: an unknown id) has freed the
+		 * lock, so the next waiter takes it and loads, rather than all of them waiting
+		 * CACHE_WAIT_MS for a result that is not coming. */
 		for (long waited = 0; !locked && waited < CACHE_WAIT_MS; waited += 10) {
 			sleep_ms(10);
-			if (cache_get(key, &val, &len) == 1) {
+			if ((hit = cache_get(key, &val, &len)) == 1) {
 				req->cache = "hit";
 				gl_metrics_cache(true);
 				return gl_reply_raw(req, 200, val, len);
 			}
+			if (hit < 0)
+				break;
+			locked = cache_lock(lock, token);
 		}
 	}
-	if ((err = load(arg, &j)) != GL_OK)
+	if ((err = load(arg, &j)) != GL_OK) {
+		if (locked)
+			cache_unlock(lock, token);
 		return err;
+	}
 	dump = gl_json_dump_new(j);
 	json_decref(j);
-	if (dump == NULL)
+	if (dump == NULL) {
+		if (locked)
+			cache_unlock(lock, token);
 		return GL_E_INTERNAL;
+	}
 	len = strlen(dump);
 	if (locked)
 		cache_store(key, lock, token, dump, len);

@@ -6,8 +6,9 @@
  * holds "<key>:lock" and stores its result only while it still holds the
  * lock, and a writer deletes the key and its lock after changing MongoDB,
  * so a loader that read the old document can never store it afterwards.
- * Others wait briefly for the loader, then read through.  Redis being away
- * is a miss, never an error: MongoDB remains the truth.
+ * Others wait briefly for the loader, then read through; a loader whose
+ * load failed (an unknown id) frees the lock, and the next waiter loads.
+ * Redis being away is a miss, never an error: MongoDB remains the truth.
  */
 #ifndef GL_CACHE_H
 #define GL_CACHE_H

@@ -44,6 +44,11 @@ req DELETE "/api/menu/items/$item"
 check "DELETE drops the cached copy" test "$(rcli EXISTS "galley:menu:item:$item")" = 0
 req GET "/api/menu/items/$item"
 expect_error 404 not_found "a deleted item is not served from the cache"
+# A read that found nothing stores nothing, and frees the key's loader lock: left to expire
+# (3 s), it made every read of the key meanwhile wait 200 ms for a load that never came.
+check "a read that found nothing leaves no loader's lock behind" \
+	test "$(rcli EXISTS "galley:menu:item:$item:lock")" = 0
+check "nor a cached answer" test "$(rcli EXISTS "galley:menu:item:$item")" = 0
 
 # No stampede: many concurrent misses on one key load it once and all get the item.
 req POST /api/menu/items "{\"name\":\"Popular\",\"price_cents\":100,\"supplier_id\":\"$sup\"}"
