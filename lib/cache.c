@@ -183,14 +183,18 @@ gl_cache_reply(struct gl_req *req, const char *key, gl_cache_loader load, void *
 int
 gl_cache_del(const char *const *keys, int nkeys)
 {
-	const char *argv[1 + 2 * 8];
-	size_t lens[1 + 2 * 8];
-	char locks[8][GL_CACHE_KEY_MAX + 8];
+	const char *argv[1 + 2 * GL_CACHE_DEL_MAX];
+	size_t lens[1 + 2 * GL_CACHE_DEL_MAX];
+	char locks[GL_CACHE_DEL_MAX][GL_CACHE_KEY_MAX + 8];
 	redisReply *r;
-	int argc = 1, ok;
+	int argc = 1, ok, given = nkeys;
 
-	if (nkeys > 8)
-		nkeys = 8;
+	if (nkeys > GL_CACHE_DEL_MAX) {
+		gl_log(GL_LOG_ERROR, NULL,
+		       "cache: %d keys to drop, at most %d a call; the rest expire by TTL", nkeys,
+		       GL_CACHE_DEL_MAX);
+		nkeys = GL_CACHE_DEL_MAX;
+	}
 	argv[0] = "DEL";
 	lens[0] = 3;
 	for (int i = 0; i < nkeys; i++) {
@@ -208,7 +212,7 @@ gl_cache_del(const char *const *keys, int nkeys)
 	if (!ok)
 		gl_log(GL_LOG_WARN, NULL, "cache: could not delete %d key(s); they expire by TTL",
 		       nkeys);
-	return ok ? 0 : -1;
+	return ok && given == nkeys ? 0 : -1;
 }
 
 int

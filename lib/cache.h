@@ -32,10 +32,14 @@ typedef enum gl_err (*gl_cache_loader)(void *arg, json_t **out);
 enum gl_err gl_cache_reply(struct gl_req *req, const char *key, gl_cache_loader load, void *arg)
         __attribute__((warn_unused_result));
 
+/* The most keys gl_cache_del() drops in one call. */
+#define GL_CACHE_DEL_MAX 8
+
 /*
  * Drop keys (and their loader locks) after a write, before the response is
- * sent.  Returns -1 when Redis could not be told (logged): the entries then
- * expire by TTL.
+ * sent.  Returns -1 when Redis could not be told, or when more than
+ * GL_CACHE_DEL_MAX keys were given (the first GL_CACHE_DEL_MAX are dropped;
+ * both logged): the entries left then expire by TTL.
  */
 int gl_cache_del(const char *const *keys, int nkeys);
 

@@ -11,12 +11,14 @@ void
 gl_crud_drop_cache(const struct gl_crud *c, const char *id)
 {
 	char key[GL_CACHE_KEY_MAX];
-	const char *keys[8];
+	const char *keys[GL_CACHE_DEL_MAX + 1];
 	int n = 0;
 
 	if (id != NULL && gl_cache_key(key, sizeof(key), c->what, id) == 0)
 		keys[n++] = key;
-	for (int i = 0; c->also_drop != NULL && c->also_drop[i] != NULL && n < 8; i++)
+	/* One more than gl_cache_del() takes, so that too many also_drop keys are logged. */
+	for (int i = 0; c->also_drop != NULL && c->also_drop[i] != NULL && n <= GL_CACHE_DEL_MAX;
+	     i++)
 		keys[n++] = c->also_drop[i];
 	if (n > 0)
 		(void)gl_cache_del(keys, n);
