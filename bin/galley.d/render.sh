@@ -66,7 +66,7 @@ render_nginx() {
 	[[ $rate =~ ^[1-9][0-9]*r/[sm]$ ]] || die "GALLEY_AUTH_RATE must look like 5r/s or 30r/m, got '$rate'"
 	render "$TOP/nginx/nginx.conf.in" USER_DIRECTIVE="$user" RUN="$run" CONF_DIR="$conf" \
 		WORKERS="${GALLEY_NGINX_WORKERS:-auto}" INTERNAL_PORT="$internal_port" DAEMON="$daemon" \
-		PUBLIC_LISTEN="$public" AUTH_RATE="$rate" LIVE_URL="$live_url" TOP="$top" >"$out/nginx.conf"
+		PUBLIC_LISTEN="$public" AUTH_RATE="$rate" LIVE_ADDR="${live_url#http://}" TOP="$top" >"$out/nginx.conf"
 	render "$TOP/nginx/public.conf.in" CONF_DIR="$conf" DASHBOARD="$dashboard" LIVE_URL="$live_url" \
 		INTERNAL_URL="http://127.0.0.1:$internal_port" >"$out/public.conf"
 	render_internal_listen "$target" >"$out/internal-listen.conf"

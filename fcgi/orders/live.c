@@ -12,9 +12,14 @@
  * {"user", "event"}).  Measured (docs/performance.md, "Live posts off the
  * consumer's way"): one post an event, made by the consumer itself, held
  * orders' consumers to about 110 events a second each in a burst of paid
- * orders; calm, the queue holds one event and each is posted at once as
- * before.  A queue that is full (the live server away for long) drops its
- * oldest event: the views keep the newest version anyway.
+ * orders.  Posts start at most every LIVE_POST_GAP_MS: a post is a request
+ * to the main nginx and one to the live server whatever it carries, and with
+ * one post as soon as each event came, 200 payments a second made about one
+ * post an event (docs/performance.md, "Posts to the live server").  An event
+ * that comes after a quiet moment is posted at once; one that comes sooner
+ * waits at most the gap, with the others that came meanwhile.  A queue that
+ * is full (the live server away for long) drops its oldest event: the views
+ * keep the newest version anyway.
  *
  * Processes follow the stream in parallel, so two events of one order may be
  * published in either order.  Each carries the order as it is once the event
@@ -26,15 +31,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
 #include "http.h"
 #include "log.h"
+#include "now.h"
 #include "orders.h"
 
-#define LIVE_QUEUE_MAX  4096         /* events waiting for the poster */
-#define LIVE_POST_MAX   64           /* events in one post (live.js takes as many) */
-#define LIVE_POST_BYTES (192 * 1024) /* a post's body (nginx takes 256k) */
+#define LIVE_QUEUE_MAX   4096         /* events waiting for the poster */
+#define LIVE_POST_MAX    64           /* events in one post (live.js takes as many) */
+#define LIVE_POST_BYTES  (192 * 1024) /* a post's body (nginx takes 256k) */
+#define LIVE_POST_GAP_MS 20           /* from one post's start to the next's, at least */
 
 struct live_item {
 	char *text; /* {"user": ..., "event": ...} as JSON, malloc()ed */
@@ -135,10 +143,28 @@ live_take(char *body, size_t *len)
 	return n;
 }
 
+/* Wait, without live_lock, until LIVE_POST_GAP_MS after the last post started (at last_us),
+ * unless the process is stopping: what comes meanwhile rides in the same post. */
+static void
+live_gap(long long last_us)
+{
+	long long wait_us = last_us + LIVE_POST_GAP_MS * 1000LL - gl_now_us();
+	bool stopping;
+
+	pthread_mutex_lock(&live_lock);
+	stopping = live_stop;
+	pthread_mutex_unlock(&live_lock);
+	if (wait_us > 0 && !stopping) {
+		struct timespec pause = { 0, (long)wait_us * 1000 };
+		nanosleep(&pause, NULL);
+	}
+}
+
 static void *
 live_poster(void *arg)
 {
 	char *body = arg; /* LIVE_POST_BYTES + 1, ours */
+	long long last_us = 0;
 
 	for (;;) {
 		unsigned long dropped;
@@ -152,6 +178,10 @@ live_poster(void *arg)
 			pthread_mutex_unlock(&live_lock);
 			break;
 		}
+		pthread_mutex_unlock(&live_lock);
+		live_gap(last_us);
+		last_us = gl_now_us();
+		pthread_mutex_lock(&live_lock);
 		n = live_take(body, &len);
 		dropped = live_dropped;
 		live_dropped = 0;

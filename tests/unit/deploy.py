@@ -314,7 +314,12 @@ for target in ("compose", "k8s"):
     ok("nchan" not in read(out + "/modules.conf"), "%s: the main nginx does not load nchan" % target)
     main = read(out + "/nginx.conf") + read(out + "/public.conf")
     urls = sorted(set(re.findall(r"proxy_pass\s+(http://live[^/;\s]*)", main)))
-    ok(len(re.findall(r"proxy_pass\s+http://live", main)) == 2 and urls == [LIVE_URL], "%s: nginx proxies /live/orders and the publisher path to %s" % (target, LIVE_URL), urls)
+    ok(len(re.findall(r"proxy_pass\s+http://live", main)) == 1 and urls == [LIVE_URL], "%s: nginx proxies /live/orders to %s" % (target, LIVE_URL), urls)
+    live_up = re.search(r"upstream\s+galley_live\s*\{([^}]*)\}", main)
+    ok(live_up is not None and re.findall(r"server\s+(\S+);", live_up.group(1)) == ["live:%s" % LIVE_PORT]
+       and re.search(r"keepalive\s+\d+;", live_up.group(1)) is not None
+       and "proxy_pass http://galley_live/pub" in main,
+       "%s: nginx posts to the live server's publisher path over kept connections (upstream galley_live, live:%s)" % (target, LIVE_PORT))
     loc = read(out + "/locations-public.conf")
     ok(all("location = /api/%s/%s " % (s, w) in loc for s in SERVICES for w in ("healthz", "readyz")), "%s: nginx routes every service's healthz and readyz" % target)
 
@@ -336,6 +341,7 @@ def nginx_t(conf_src, desc, main="nginx.conf", prefix="nginx"):
     for name, text in conf_src.items():
         text = text.replace(CT_CONF, conf).replace(CT_RUN, run).replace(CT_SHARE + "/nginx", TOP + "/nginx").replace(CT_SHARE, TOP + "/nginx")
         text = text.replace(LIVE_URL + "/", "http://127.0.0.1:%s/" % LIVE_PORT)
+        text = text.replace("server live:%s;" % LIVE_PORT, "server 127.0.0.1:%s;" % LIVE_PORT)
         if name == "upstreams.conf":
             text = re.sub(r"(server\s+)[a-z0-9-]+:", r"\g<1>127.0.0.1:", text)
         if name == "pools.conf":  # each service's pool status (bin/galley's render_pools_status)
