@@ -29,6 +29,9 @@ static const struct conf_var conf_vars[] = {
 	{ "GALLEY_NGINX_PEERS", CONF_STR, "", 0, 0, &gl_conf.nginx_peers },
 	{ "GALLEY_LOG_LEVEL", CONF_STR, "info", 0, 0, &gl_conf.log_level },
 	{ "GALLEY_CACHE_TTL", CONF_LONG, "300", 1, 86400, &gl_conf.cache_ttl },
+	/* kept.h: at least 20 minutes, so that what was made within a reservation's 15 (an
+	 * order, its payment) is never looked for in MongoDB. */
+	{ "GALLEY_KEPT_KEEP_S", CONF_LONG, "3600", 1200, 604800, &gl_conf.kept_keep_s },
 	{ "GALLEY_HTTP_TIMEOUT_MS", CONF_LONG, "2000", 50, 60000, &gl_conf.http_timeout_ms },
 	{ "GALLEY_DB_TIMEOUT_MS", CONF_LONG, "2000", 50, 60000, &gl_conf.db_timeout_ms },
 	{ "GALLEY_REDIS_TIMEOUT_MS", CONF_LONG, "500", 10, 10000, &gl_conf.redis_timeout_ms },

@@ -219,8 +219,10 @@ kept_maybe_elsewhere(const char *coll, const bson_oid_t *id, bool *maybe)
 	if ((err = kept_since(coll, &since)) != GL_OK)
 		return err;
 	/* A host whose clock is behind makes ids that look older: they are looked for in
-	 * MongoDB too, which costs a read and is never wrong. */
-	*maybe = made < since || made < (long long)time(NULL) - GL_KEPT_KEEP_S + 3600;
+	 * MongoDB too, which costs a read and is never wrong.  One ahead by up to
+	 * GL_KEPT_SKEW_S makes ids that look newer, whose copies outlive the window by that. */
+	*maybe =
+	        made < since || made < (long long)time(NULL) - gl_conf.kept_keep_s + GL_KEPT_SKEW_S;
 	return GL_OK;
 }
 
@@ -283,7 +285,7 @@ kept_read(const char *coll, const bson_oid_t *id, bson_t **doc, long long *ver)
 		return err;
 	char v[24], keep[24];
 	snprintf(v, sizeof(v), "%lld", kept_version(stored));
-	snprintf(keep, sizeof(keep), "%d", GL_KEPT_KEEP_S);
+	snprintf(keep, sizeof(keep), "%ld", gl_conf.kept_keep_s);
 	const char *largv[] = { "EVAL", load_lua, "1", key, v, (const char *)bson_get_data(stored),
 		                keep };
 	size_t lens[] = {
@@ -795,7 +797,7 @@ kept_project_batch(const char *coll, const char *settle_ms, bool *left)
 	b.clean = calloc(2 + 2 * rows, sizeof(*b.clean));
 	if (b.docs == NULL || b.owned == NULL || b.clean == NULL)
 		goto out;
-	snprintf(keep, sizeof(keep), "%d", GL_KEPT_KEEP_S);
+	snprintf(keep, sizeof(keep), "%ld", gl_conf.kept_keep_s);
 	b.clean[b.nclean++] = prefix;
 	b.clean[b.nclean++] = keep;
 	kept_batch_rows(&b, r, rows);

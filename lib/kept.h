@@ -31,7 +31,11 @@
  *    writes the documents dirty for a second or more to MongoDB, many per
  *    round trip (so an order's writes on its way to ready become one), and
  *    takes an id off the list only if its version is still the one written;
- *    a clean copy expires GL_KEPT_KEEP_S after it was written to MongoDB;
+ *    a clean copy expires GALLEY_KEPT_KEEP_S (gl_conf.kept_keep_s, an hour)
+ *    after it was written to MongoDB or loaded from it: the store holds what
+ *    is active (an order from placed to ready, its payment, its ticket), not
+ *    every document of the day (about 2.3 KB an order for the three, so a
+ *    day's copies at 100 orders a second were 20 GB: docs/capacity.md);
  *  - a query by anything but _id (lists) first projects what is dirty, so it
  *    sees every write acknowledged before it (gl_kept_flush());
  *  - another service may read a document where its owner keeps it
@@ -58,8 +62,9 @@
 /* The set in the store of every kept collection ("<service>:<coll>"), for /metrics. */
 #define GL_KEPT_INDEX "galley:kept:index"
 
-/* How long a clean copy stays in the store after it was written to MongoDB. */
-#define GL_KEPT_KEEP_S 86400
+/* Clocks of the hosts that make ids may differ by this much (s): an id younger than the
+ * keep less this is in the store if it is anywhere (a miss is a 404 without asking MongoDB). */
+#define GL_KEPT_SKEW_S 300
 
 /* The service's kept collections (borrowed, NULL-terminated; may be NULL), at start-up. */
 void gl_kept_open(const char *const *colls);

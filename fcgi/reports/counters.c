@@ -13,7 +13,8 @@
 /*
  * Counts a read's order events in one script (each would otherwise be a round trip of its
  * own).  KEYS: the item names, then four an event: its mark, its order's record, the hour
- * the order was placed in, the hour of the event.  ARGV: the mark's keep, the numbers' keep,
+ * the order was placed in, the hour of the event.  ARGV: the mark's keep (a finished order's
+ * record's too), the numbers' keep,
  * then for each event the count of its own arguments and those: the status it moves to, the
  * event's time (ms), 1 for order.created, the reason of a cancel, then for order.paid its
  * total, currency and lines as (item_id, name, qty) triples.  An array, each event's answer:
@@ -59,7 +60,8 @@ static const char count_script[] =
         "    redis.call('HINCRBY', hour, 'cancelled:' .. ARGV[a + 3], 1)\n"
         "    if rec[2] then redis.call('HINCRBY', hour, 'refunded:' .. rec[4], rec[3]) end\n"
         "  end\n"
-        "  redis.call('EXPIRE', o, ARGV[2])\n"
+        "  local s = moved and to or now\n"
+        "  redis.call('EXPIRE', o, (s == 'completed' or s == 'cancelled') and ARGV[1] or ARGV[2])\n"
         "  redis.call('EXPIRE', placed, ARGV[2])\n"
         "  redis.call('EXPIRE', hour, ARGV[2])\n"
         "  redis.call('SET', seen, '1', 'EX', ARGV[1])\n"

@@ -121,16 +121,7 @@ expect_json '.reserved == 1' "and releasing it now frees nothing twice"
 
 # A line is released once, whoever asks and however often: five releases at once,
 # and a release retried after one that did its work but could not record it.
-stock_sql() { # COMMAND-JSON: run one command on the stock database, as galley-sql does
-	local d rc
-	d=$(mktemp -d)
-	mkdir -p "$d/stock"
-	printf '{"commands": [%s]}\n' "$1" >"$d/stock/1.json"
-	"$GALLEY_BUILD/sql/galley-sql" "$GALLEY_MONGO_URI" "$d" >/dev/null 2>&1
-	rc=$?
-	rm -rf "$d"
-	return $rc
-}
+stock_sql() { mongo_run stock "$1" >/dev/null; } # COMMAND-JSON: run on the stock database
 f=$(newid)
 req PUT "/api/stock/$f" '{"on_hand":5}'
 reserve "$(newid)" "[{\"item_id\":\"$f\",\"qty\":1}]"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Kept collections (lib/kept.h): an order lives in the store first and reaches MongoDB in
 # batches.  Placed, it is read back at once; its customer's list sees it (fcgi/orders/
-# by_user.c), and so does a query (which writes it to MongoDB first); a change reaches MongoDB within seconds and the store's copy then expires in a
-# day; a copy lost from the store is loaded from MongoDB again; changes racing on one
+# by_user.c), and so does a query (which writes it to MongoDB first); a change reaches
+# MongoDB within seconds and the store's copy then expires within GALLEY_KEPT_KEEP_S (an
+# hour); a copy lost from the store, or an order older than that which never had one, is
+# loaded from MongoDB; changes racing on one
 # order make one change.  MongoDB away (orders placed into the store, reaching MongoDB once
 # it is back): 58-mongo-down.sh.
 . "$(dirname "$0")/lib.sh"
@@ -42,7 +44,8 @@ check "MongoDB gets the change within 5 s, without a list asking" \
 	wait_until 5 in_mongo "$id" '.status == "cancelled" and .version == 2'
 check "the order is then no longer dirty" test -z "$(scli ZSCORE galley:kept:orders:orders:dirty "$id")"
 ttl=$(scli TTL "$(key "$id")")
-check "and its copy in the store expires within a day ($ttl s)" test "$ttl" -gt 0 -a "$ttl" -le 86400
+check "and its copy in the store expires within GALLEY_KEPT_KEEP_S ($ttl s)" \
+	test "$ttl" -gt 0 -a "$ttl" -le "${GALLEY_KEPT_KEEP_S:-3600}"
 
 # As a store that lost its data would be: the copy and the time the store first kept orders
 # gone (orders made before that time are then looked for in MongoDB too).
@@ -52,6 +55,10 @@ AUTH_TOKEN=$alice req GET "/api/orders/$id"
 expect_json ".id == \"$id\" and .status == \"cancelled\" and .version == 2" \
 	"with the store's copy gone, the order is read from MongoDB"
 check "and the store has its copy again" test "$(scli HGET "$(key "$id")" v)" = 2
+kept_id=$id
+# From here the store has kept orders for three days (ids older than that may be in MongoDB
+# alone), so that what decides below is the keep; each process reads this within a second.
+scli SET galley:kept:orders:orders:since $(($(date +%s) - 3 * 86400)) >/dev/null
 check "an id never stored is 404" eval 'AUTH_TOKEN=$alice req GET "/api/orders/$(newid)"; [[ $STATUS == 404 ]]'
 
 # Five cancels of one order at once: each answers the cancelled order (a cancel is
@@ -75,5 +82,14 @@ AUTH_TOKEN=$alice req GET "/api/orders/$id"
 expect_json '.status == "cancelled" and .version == 2' "the order was changed once (version 2)"
 req GET "/api/stock/$soup"
 expect_json ".available == $((before + 1))" "and its unit released once"
+
+# An order made two hours ago (older than the store's keep less the clocks' margin) that the
+# store does not hold is looked for in MongoDB, not taken for one never stored.
+old_id=$(printf '%08x' $(($(date +%s) - 7200)))${kept_id:8}
+old_doc=$(mongo_find orders orders "{\"_id\":{\"\$oid\":\"$kept_id\"}}" | jq -c --arg o "$old_id" '.[0] | ._id = {"$oid": $o}')
+check "an order from two hours ago goes into MongoDB alone" \
+	eval 'mongo_insert orders orders "$old_doc" | jq -e ".n == 1" >/dev/null'
+AUTH_TOKEN=$alice req GET "/api/orders/$old_id"
+expect_json ".id == \"$old_id\" and .status == \"cancelled\"" "and is read from there, not 404"
 
 done_testing

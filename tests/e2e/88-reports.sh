@@ -92,6 +92,13 @@ if ! wait_until 30 counted; then
 	echo "# got:    $(numbers)"
 fi
 check "the report counts exactly the five orders: placed, paid, revenue and refund in XTS, units per item, cancellations by reason, handed over" same
+# What counting keeps of an order: an open one's record as long as the numbers (400 days),
+# a finished one's (completed, cancelled) as long as the marks of events counted (a day).
+record_ttl() { scli TTL "galley:reports:order:$1"; }
+ttl_open=$(record_ttl "$pending") ttl_done=$(record_ttl "$cooked") ttl_cancelled=$(record_ttl "$unpaid")
+check "an open order's record is kept with the numbers ($ttl_open s)" test "$ttl_open" -gt 86400
+check "a completed one's for a day ($ttl_done s)" test "$ttl_done" -gt 0 -a "$ttl_done" -le 86400
+check "so is a cancelled one's ($ttl_cancelled s)" test "$ttl_cancelled" -gt 0 -a "$ttl_cancelled" -le 86400
 hours=$(((now + 7200 + 3599) / 3600 - (now - 3600) / 3600))
 expect_json "(.hours | length) == $hours and (.from | endswith(\":00:00Z\")) and (.to | endswith(\":00:00Z\"))" \
 	"whole hours (UTC), each one in the chart's series ($hours)"

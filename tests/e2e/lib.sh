@@ -363,16 +363,24 @@ sentinel_primary() {
 	done
 	return 1
 }
-# mongo_find SERVICE COLL FILTER: the documents of galley_SERVICE.COLL that match FILTER
-# (extended JSON), as a JSON array read from MongoDB itself (galley-sql -p), not the API.
-mongo_find() {
-	local d
+# mongo_run SERVICE COMMAND: COMMAND (a JSON object, extended JSON inside) run on the
+# database galley_SERVICE in MongoDB itself (galley-sql -p), past the service; its answer,
+# and galley-sql's status.
+mongo_run() {
+	local d rc=0
 	d=$(mktemp -d)
 	mkdir -p "$d/$1"
-	printf '{"commands": [{"find": "%s", "filter": %s}]}\n' "$2" "$3" >"$d/$1/1.json"
-	"$GALLEY_BUILD/sql/galley-sql" -p "$GALLEY_MONGO_URI" "$d" 2>/dev/null | jq -c '.cursor.firstBatch'
+	printf '{"commands": [%s]}\n' "$2" >"$d/$1/1.json"
+	"$GALLEY_BUILD/sql/galley-sql" -p "$GALLEY_MONGO_URI" "$d" 2>/dev/null || rc=$?
 	rm -rf "$d"
+	return "$rc"
 }
+# mongo_find SERVICE COLL FILTER: the documents of galley_SERVICE.COLL that match FILTER,
+# as a JSON array read from MongoDB itself, not the API.
+mongo_find() { mongo_run "$1" "{\"find\": \"$2\", \"filter\": $3}" | jq -c '.cursor.firstBatch'; }
+# mongo_insert SERVICE COLL DOC: DOC inserted into galley_SERVICE.COLL in MongoDB alone (a
+# document from before the store, say); the answer ({n: 1, ok: 1}).
+mongo_insert() { mongo_run "$1" "{\"insert\": \"$2\", \"documents\": [$3]}"; }
 # ready SVC CODE: GET /api/SVC/readyz (anonymous) answers CODE.
 ready() { AUTH_TOKEN= req GET "/api/$1/readyz"; [[ $STATUS == "$2" ]]; }
 

@@ -91,6 +91,7 @@ unit_redis_start(void)
 	snprintf(unit_redis_url, sizeof(unit_redis_url), "unix://%s", unit_redis_sock);
 	gl_conf.redis_url = gl_conf.store_url = unit_redis_url;
 	gl_conf.redis_timeout_ms = 2000;
+	gl_conf.kept_keep_s = 3600; /* GALLEY_KEPT_KEEP_S's default (kept.h) */
 }
 
 /* Run an all-text command on it (a test's own look at what lib/ left): the reply's integer,
