@@ -12,25 +12,28 @@
 
 /*
  * Counts a read's order events in one script (each would otherwise be a round trip of its
- * own).  KEYS: the item names, then four an event: its mark, its order's record, the hour
- * the order was placed in, the hour of the event.  ARGV: the mark's keep (a finished order's
- * record's too), the numbers' keep,
- * then for each event the count of its own arguments and those: the status it moves to, the
- * event's time (ms), 1 for order.created, the reason of a cancel, then for order.paid its
- * total, currency and lines as (item_id, name, qty) triples.  An array, each event's answer:
- * 1 counted; 0 counted before; -1 not yet (order.ready before its order.paid: asked again).
+ * own).  KEYS: the item names, then four an event: its old mark (below), its order's
+ * record, the hour the order was placed in, the hour of the event.  ARGV: a finished
+ * order's record's keep, the numbers' keep, then for each event the count of its own
+ * arguments and those: the status it moves to, the event's time (ms), 1 for order.created,
+ * the reason of a cancel, then for order.paid its total, currency and lines as (item_id,
+ * name, qty) triples.  An array, each event's answer: 1 counted (or counted before); -1 not
+ * yet (order.ready before its order.paid: asked again).
  *
- * An order's status only moves on (pending_payment < paid < preparing < ready
- * < completed), or to cancelled from before ready, never out of cancelled or
- * completed: events of one order handled in parallel or late count once.  Events of one
- * order in one batch count in the stream's order, as one at a time would.
+ * Each event counts once by its order's record, with no mark of its own: the status only
+ * moves on (pending_payment < paid < preparing < ready < completed), or to cancelled from
+ * before ready, never out of cancelled or completed; paid (p), ready (r) and placed (o) are
+ * noted once each.  So events of one order handled in parallel, late or twice count once.
+ * Events of one order in one batch count in the stream's order, as one at a time would.
+ * Until 2026-12-07 each event left a mark "galley:reports:seen:<event id>" for a day (88
+ * bytes an event); a record from then has no o, and its order.created counts only if it
+ * left no mark.
  */
 static const char count_script[] =
         "local rank = {pending_payment = 1, paid = 2, preparing = 3, ready = 4, completed = 5}\n"
         "local function count(seen, o, placed, hour, a)\n"
-        "  if redis.call('EXISTS', seen) == 1 then return 0 end\n"
         "  local to, at = ARGV[a], tonumber(ARGV[a + 1])\n"
-        "  local rec = redis.call('HMGET', o, 's', 'p', 't', 'c', 'r')\n"
+        "  local rec = redis.call('HMGET', o, 's', 'p', 't', 'c', 'r', 'o')\n"
         "  local now = rec[1]\n"
         "  if to == 'ready' and not rec[2] then return -1 end\n"
         "  local moved = not now or (now ~= 'cancelled' and now ~= 'completed' and\n"
@@ -41,7 +44,11 @@ static const char count_script[] =
         "    redis.call('HINCRBY', placed, 'status:' .. to, 1)\n"
         "    redis.call('HSET', o, 's', to)\n"
         "  end\n"
-        "  if ARGV[a + 2] == '1' then redis.call('HINCRBY', placed, 'orders', 1) end\n"
+        "  if ARGV[a + 2] == '1' and not rec[6] and (not now or\n"
+        "      redis.call('EXISTS', seen) == 0) then\n"
+        "    redis.call('HINCRBY', placed, 'orders', 1)\n"
+        "    redis.call('HSET', o, 'o', 1)\n"
+        "  end\n"
         "  if to == 'paid' and not rec[2] then\n"
         "    redis.call('HSET', o, 'p', ARGV[a + 1], 't', ARGV[a + 4], 'c', ARGV[a + 5])\n"
         "    redis.call('HINCRBY', hour, 'paid', 1)\n"
@@ -64,7 +71,6 @@ static const char count_script[] =
         "  redis.call('EXPIRE', o, (s == 'completed' or s == 'cancelled') and ARGV[1] or ARGV[2])\n"
         "  redis.call('EXPIRE', placed, ARGV[2])\n"
         "  redis.call('EXPIRE', hour, ARGV[2])\n"
-        "  redis.call('SET', seen, '1', 'EX', ARGV[1])\n"
         "  return 1\n"
         "end\n"
         "local out, a = {}, 3\n"
@@ -246,7 +252,7 @@ count_batch(const json_t *const *events, size_t n, enum gl_err *errs)
 	struct count_strs *st = calloc(n, sizeof(*st));
 	struct count_call *c = malloc(sizeof(*c));
 	size_t at[GL_CONSUMER_BATCH_MAX], counted = 0;
-	char keep[24], keep_seen[24];
+	char keep[24], keep_done[24];
 	bool hopeless;
 
 	if (st == NULL || c == NULL || n > GL_CONSUMER_BATCH_MAX) {
@@ -255,9 +261,9 @@ count_batch(const json_t *const *events, size_t n, enum gl_err *errs)
 		goto out;
 	}
 	snprintf(keep, sizeof(keep), "%ld", REPORTS_KEEP_S);
-	snprintf(keep_seen, sizeof(keep_seen), "%d", GL_CONSUMER_HANDLED_KEEP_S);
+	snprintf(keep_done, sizeof(keep_done), "%d", GL_CONSUMER_HANDLED_KEEP_S);
 	c->keys[0] = "galley:reports:items";
-	c->args[0] = keep_seen;
+	c->args[0] = keep_done;
 	c->args[1] = keep;
 	c->nkeys = 1;
 	c->nargs = 2;

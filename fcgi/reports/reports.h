@@ -4,8 +4,8 @@
  * events and never by reading another service's collections.
  *
  * Every order event (the orders stream) is counted once, by a script in the
- * store (the Redis whose AOF is on; one for all the events a read brings) that
- * also marks its id counted:
+ * store (the Redis whose AOF is on; one for all the events a read brings),
+ * which tells by the order's record what was counted already (counters.c):
  *  - "galley:reports:hour:<h>" (h: hours since the epoch, UTC) is a hash of
  *    the hour's numbers: orders (placed in it), status:<s> (of the orders
  *    placed in it, each where it is now), paid and revenue:<currency> (paid
@@ -14,14 +14,14 @@
  *    and refunded:<currency> (cancelled in it; refunded: those paid before);
  *  - "galley:reports:order:<id>" is what the counting needs to know of one
  *    order: its status (s), when it was paid (p, ms), its total (t) and
- *    currency (c), when it was ready (r);
- *  - "galley:reports:items" names each item paid for (its latest name);
- *  - "galley:reports:seen:<event id>" marks an event counted, in the same
- *    script as the counting: a crash cannot count an event twice.
- * An hour's numbers and an order's record are kept REPORTS_KEEP_S, a mark
- * GL_CONSUMER_HANDLED_KEEP_S (redeliveries come within minutes), and so is the
- * record of an order that has finished (completed, cancelled): it moves no more,
- * and a year of finished orders' records was 168 bytes an order for 400 days.  The answer
+ *    currency (c), when it was ready (r), that its placing was counted (o);
+ *    changed in the same script as the counting, so a crash cannot count an
+ *    event twice, and a redelivery finds its step counted;
+ *  - "galley:reports:items" names each item paid for (its latest name).
+ * An hour's numbers and an open order's record are kept REPORTS_KEEP_S; the
+ * record of an order that has finished (completed, cancelled) moves no more and
+ * is kept GL_CONSUMER_HANDLED_KEEP_S (redeliveries come within minutes): a year
+ * of finished orders' records was 168 bytes an order for 400 days.  The answer
  * is computed from at most REPORTS_HOURS_MAX hours, and cached in Redis for
  * REPORTS_CACHE_S seconds.  Low stock is asked of the menu and stock services
  * (the items on the menu, at most REPORTS_STOCK_ITEMS_MAX, each one a read of
