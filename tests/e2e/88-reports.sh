@@ -146,9 +146,11 @@ check "counting leaves no mark of its own an event" \
 	test -z "$(scli --scan --pattern 'galley:reports:seen:*' | head -1)"
 # What a record from before 2026-12-07 is: no o, and its order.created marked counted.
 created=$(scli XREVRANGE galley:events:orders + - COUNT 400 | grep -m1 "\"order.created\".*$pending" | jq -r .id)
-scli HDEL "galley:reports:order:$pending" o >/dev/null
+check "the open order's record notes its placing" test "$(scli HDEL "galley:reports:order:$pending" o)" = 1
 scli SET "galley:reports:seen:$created" 1 EX 60 >/dev/null
 entry=$(redeliver order.created "$pending")
+check "the open order's order.created ($created) is on the stream, and is added again" \
+	test -n "$created" -a -n "$entry"
 check "an order.created from before, delivered again, is taken" wait_until 10 taken "${entry:-0-0}"
 check "a fresh report after it" wait_until 10 fresh
 check "and not counted again: its old mark still says counted" same
