@@ -46,17 +46,29 @@ struct consumer_reader {
 	size_t nskipped;
 	long long skipped_at; /* when the first of them was read (gl_now_us) */
 	bool took;            /* an entry of a type it handles came since this was cleared */
+	bool followed;        /* its group was made (or found) and its stream named */
 };
 
-/* The group, from the start of the stream: a service added later reads what it missed. */
+/*
+ * The group, from the start of the stream (a service added later reads what it missed), and
+ * the stream named in GL_CONSUMER_STREAMS.  Once, and again after a read failed: a store that
+ * came back empty has neither, and the read's NOGROUP is how the process learns it.
+ */
 static void
-consumer_group_create(const struct consumer_reader *rd)
+consumer_follow(struct consumer_reader *rd)
 {
 	const char *argv[] = { "XGROUP", "CREATE", rd->stream, rd->group, "0", "MKSTREAM" };
+	const char *name[] = { "SADD", GL_CONSUMER_STREAMS, rd->stream };
 	redisReply *r = gl_redis_strv(GL_REDIS_STORE, 6, argv);
 
+	/* BUSYGROUP: it exists, as it does for every process of the service but the first. */
+	rd->followed = r != NULL &&
+	               (r->type == REDIS_REPLY_STATUS ||
+	                (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) == 0));
 	if (r != NULL)
-		freeReplyObject(r); /* BUSYGROUP (it exists) is fine */
+		freeReplyObject(r);
+	if (rd->followed)
+		rd->followed = gl_redis_type(GL_REDIS_STORE, 3, name) == REDIS_REPLY_INTEGER;
 }
 
 /*
@@ -621,6 +633,7 @@ consumer_reader_init(struct consumer_reader *rd, const struct gl_event_source *s
 	rd->handle_batch = src->handle_batch;
 	rd->nskipped = 0;
 	rd->took = false;
+	rd->followed = false;
 	snprintf(rd->stream, sizeof(rd->stream), "galley:events:%s", src->family);
 	snprintf(rd->group, sizeof(rd->group), "%s", gl_conf.service);
 	gethostname(host, sizeof(host) - 1);
@@ -628,9 +641,9 @@ consumer_reader_init(struct consumer_reader *rd, const struct gl_event_source *s
 }
 
 /*
- * About once a second: the group again (cheap, and a Redis that restarted
- * empty gets it back at once), what a dead consumer left pending, then our
- * own failures, tried again.  The entries done but not yet acknowledged (the
+ * About once a second: the group, when it is not known to exist
+ * (consumer_follow), what a dead consumer left pending, then our own
+ * failures, tried again.  The entries done but not yet acknowledged (the
  * skipped, and those of unrecorded handlers) are acknowledged first: our own
  * pending ones read while they waited came back as failures, and an
  * unrecorded handler, which keeps no mark, did its work twice (orders' live
@@ -643,7 +656,8 @@ consumer_upkeep(struct consumer_reader *rd)
 	redisReply *r;
 
 	consumer_skip_flush(rd);
-	consumer_group_create(rd);
+	if (!rd->followed)
+		consumer_follow(rd);
 	snprintf(idle, sizeof(idle), "%d", GL_CONSUMER_CLAIM_IDLE_MS);
 	const char *claim[] = { "XAUTOCLAIM", rd->stream, rd->group, rd->consumer,
 		                idle,         "0-0",      "COUNT",   "20" };
@@ -746,6 +760,8 @@ gl_consumer_run(const struct gl_event_source *sources)
 		}
 		got = gl_stop_requested() ? 0 : consumer_wait(rd, n, &took);
 		if (got < 0) {
+			for (size_t i = 0; i < n; i++)
+				rd[i].followed = false; /* a store that came back empty, say */
 			upkeep_at = 0;
 			consumer_nap(500); /* Redis is away */
 		} else if (got > 0 && gather_ms > 0)

@@ -43,6 +43,10 @@
 #define GL_CONSUMER_CLAIM_IDLE_MS 10000
 #define GL_CONSUMER_BLOCK_MS      1000 /* so a stop is seen within about a second */
 #define GL_CONSUMER_SOURCES_MAX   4
+/* The streams a consumer group follows (a set of their keys): each process adds its streams when
+ * it makes its groups, so that /metrics (metrics_text.c) reads their groups without scanning
+ * the store's keys, a cost that would grow with what the store holds. */
+#define GL_CONSUMER_STREAMS "galley:consumer:streams"
 /* A handled event's id is kept this long: redeliveries (claims, relays) come within minutes. */
 #define GL_CONSUMER_HANDLED_KEEP_S 86400
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "consumer.h"
 #include "kept.h"
 #include "metrics.h"
 #include "redis.h"
@@ -301,39 +302,26 @@ text_kept(struct lines *l)
 		freeReplyObject(r);
 }
 
-/* Every key of the store matching match, of the given type, to each(l, key). */
+/* Each stream a consumer group follows (GL_CONSUMER_STREAMS; not the dead letters' streams,
+ * which have none): its groups.  The set is read, not the store's keys scanned: a scan's cost
+ * grows with all the store holds, and a scrape comes every few seconds. */
 static void
-text_scan(struct lines *l, const char *match, const char *type,
-          void (*each)(struct lines *, const char *))
+text_streams(struct lines *l)
 {
-	char cursor[32] = "0";
+	const char *argv[] = { "SMEMBERS", GL_CONSUMER_STREAMS };
+	const size_t prefix = strlen("galley:events:");
+	redisReply *r = gl_redis_strv(GL_REDIS_STORE, 2, argv);
 
-	do {
-		const char *argv[] = {
-			"SCAN", cursor, "MATCH", match, "COUNT", "1000", "TYPE", type
-		};
-		redisReply *r = gl_redis_strv(GL_REDIS_STORE, 8, argv);
-		if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-		    r->element[0]->type != REDIS_REPLY_STRING ||
-		    r->element[1]->type != REDIS_REPLY_ARRAY) {
-			if (r != NULL)
-				freeReplyObject(r);
-			return;
-		}
-		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-		for (size_t i = 0; i < r->element[1]->elements; i++)
-			if (r->element[1]->element[i]->type == REDIS_REPLY_STRING)
-				each(l, r->element[1]->element[i]->str);
+	for (size_t i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY && i < r->elements && i < 64;
+	     i++) {
+		const char *key = r->element[i]->str;
+		if (r->element[i]->type == REDIS_REPLY_STRING && strlen(key) < 64 &&
+		    strncmp(key, "galley:events:", prefix) == 0 && key[prefix] != '\0' &&
+		    strchr(key + prefix, ':') == NULL)
+			text_groups(l, key);
+	}
+	if (r != NULL)
 		freeReplyObject(r);
-	} while (strcmp(cursor, "0") != 0);
-}
-
-/* An event stream's groups (not the dead letters' streams, which have none). */
-static void
-text_stream(struct lines *l, const char *key)
-{
-	if (strlen(key) < 64 && strchr(key + strlen("galley:events:"), ':') == NULL)
-		text_groups(l, key);
 }
 
 /* The family of a series named name (up to its '{'): its row in text_families, or -1;
@@ -410,7 +398,7 @@ gl_metrics_reply(struct gl_req *req)
 		text_processes(&l, key);
 	}
 	freeReplyObject(r);
-	text_scan(&l, "galley:events:*", "stream", text_stream);
+	text_streams(&l);
 	text_kept(&l);
 	text_lines(&t, &l);
 	lines_free(&l);

@@ -95,6 +95,19 @@ check "order.created counts as one event published" wait_until 10 equals_after "
 lag_zero() { scrape && [[ $(grep -c '^galley_events_consumer_lag{' "$tmp/m") -gt 0 ]] &&
 	! grep '^galley_events_consumer_lag{' "$tmp/m" | grep -qv ' 0$'; }
 check "every consumer group catches up (lag 0)" wait_until 20 lag_zero
+check "each group of both streams followed is there (kitchen, orders, payments, reports, stock; orders)" \
+	test "$(grep -c '^galley_events_consumer_lag{' "$tmp/m")" = 6
+# A scrape reads the groups of the streams consumers name (galley:consumer:streams), and scans
+# none of the store's keys: that would cost the store more the more it holds.
+scans() {
+	local n
+	n=$(scli INFO commandstats | sed -n 's/^cmdstat_scan:calls=\([0-9]*\),.*/\1/p')
+	echo "${n:-0}"
+}
+before=$(scans)
+scrape
+check "a scrape scans none of the store's keys (SCAN calls $before and $(scans))" \
+	test "$(scans)" = "$before"
 
 # nginx's own counters are its own route (each replica answers for itself), not in /metrics,
 # and grow with its requests.

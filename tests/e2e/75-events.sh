@@ -264,6 +264,18 @@ check "nothing stays pending" wait_until 15 stock_idle
 stock_stream_idle() { scli --json XINFO GROUPS galley:events:stock | jq -e '.[] | select(.name == "orders") | .pending == 0 and .lag == 0' >/dev/null; }
 check "a burst of 120 entries of a type orders skips: none stays pending" wait_until 15 stock_stream_idle
 
+# A store that came back empty has no groups. The process makes its group again when a read
+# says NOGROUP (not at each upkeep), names the stream again for /metrics, and reads the stream
+# from the start, each event it handled before seen as handled.
+check "each stream a service follows is named in galley:consumer:streams" \
+	test "$(scli SMEMBERS galley:consumer:streams | sort | xargs)" = \
+	"galley:events:orders galley:events:stock"
+check "orders' group on the stock stream is gone" test "$(scli XGROUP DESTROY galley:events:stock orders)" = 1
+check "and the stream's name" test "$(scli SREM galley:consumer:streams galley:events:stock)" = 1
+stock_named() { [[ $(scli SISMEMBER galley:consumer:streams galley:events:stock) == 1 ]]; }
+check "orders makes its group again, and names the stream" wait_until 10 stock_named
+check "then reads the stream again to its end, acknowledging all" wait_until 30 stock_stream_idle
+
 # o3 was placed while the cache Redis was down: the store's due list knows when it expires.
 o3_expired() { AUTH_TOKEN=$eve req GET "/api/orders/$o3"; jq -e '.status == "cancelled" and .cancel_reason == "expired"' <<<"$BODY" >/dev/null; }
 check "an order placed while Redis was down still expires (cancelled, expired)" wait_until 60 o3_expired

@@ -42,6 +42,11 @@ setup(long long now)
 		{ "XREADGROUP", "GROUP", "kitchen", "c1", "COUNT", "1" }, /* + STREAMS, below */
 		{ "XADD", "galley:events:orders:dead", "*", "n", "1" },
 		{ "XGROUP", "CREATE", "galley:events:orders:dead", "kitchen", "0" },
+		/* What consumers name (consumer.h); a dead-letter stream or anything else is not
+		 * read, and a stream that is there but not named is not either. */
+		{ "SADD", "galley:consumer:streams", "galley:events:orders",
+		  "galley:events:orders:dead", "galley:events:", "evil" },
+		{ "XGROUP", "CREATE", "galley:events:unnamed", "kitchen", "0", "MKSTREAM" },
 		{ "SADD", "galley:kept:index", "stock:levels" },
 		{ "ZADD", "galley:kept:stock:levels:dirty", dirty, "5f1e2d3c4b5a69788796a5b4" },
 		{ "HSET", "galley:metrics:unit:proc:other:1", "galley_breaker_open{" STOCK "}",
