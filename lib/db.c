@@ -123,6 +123,12 @@ db_error(const char *what, const bson_error_t *error)
 {
 	if (error->code == 11000 || error->code == 11001)
 		return GL_E_CONFLICT;
+	if (error->code == 50 &&
+	    (error->domain == MONGOC_ERROR_SERVER || error->domain == MONGOC_ERROR_QUERY)) {
+		/* MaxTimeMSExpired: a list's time ran out (page_query) */
+		gl_log(GL_LOG_WARN, NULL, "mongodb %s: %s", what, error->message);
+		return GL_E_UPSTREAM_TIMEOUT;
+	}
 	if (error->domain == MONGOC_ERROR_SERVER_SELECTION ||
 	    error->domain == MONGOC_ERROR_STREAM || error->domain == MONGOC_ERROR_CLIENT) {
 		gl_log(GL_LOG_WARN, NULL, "mongodb %s: %s", what, error->message);
@@ -330,6 +336,12 @@ page_query(bson_t *q, bson_t *opts, const bson_t *filter, const char *after, int
 	BSON_APPEND_INT32(&child, "_id", 1);
 	bson_append_document_end(opts, &child);
 	BSON_APPEND_INT64(opts, "limit", limit);
+	/* The server stops the query when the driver would have stopped waiting for it (its
+	 * socket timeout, 3 x GALLEY_DB_TIMEOUT_MS; here a little before, so that its answer
+	 * comes in time): FerretDB reads, decodes and sorts the whole collection for a sorted
+	 * page with any filter but {_id: value}, and went on to the end after the driver gave
+	 * up (docs/performance.md). */
+	BSON_APPEND_INT64(opts, "maxTimeMS", gl_conf.db_timeout_ms * 5 / 2);
 }
 
 enum gl_err

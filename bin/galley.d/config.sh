@@ -92,9 +92,10 @@ svc_pool_setting() {
 	echo "$v"
 }
 
-# The settings galley-pool reads (and its workers: the QUEUE_ ones, lib/admit.h), per service
-# as GALLEY_<SVC>_<NAME> too (svc_pool_setting).
-POOL_SETTINGS=(SLOW_MS:1000 REQUEST_TIMEOUT_S:30 MAX_REQUESTS:0 QUEUE_WAIT_MS:25 QUEUE_BURST_MS:100)
+# The settings galley-pool reads (and its workers: the QUEUE_ ones, lib/admit.h, and
+# DB_TIMEOUT_MS, lib/conf.c), per service as GALLEY_<SVC>_<NAME> too (svc_pool_setting).
+POOL_SETTINGS=(SLOW_MS:1000 REQUEST_TIMEOUT_S:30 MAX_REQUESTS:0 QUEUE_WAIT_MS:25 QUEUE_BURST_MS:100
+	DB_TIMEOUT_MS:2000)
 
 # ---------------------------------------------------------------- pools on other hosts
 

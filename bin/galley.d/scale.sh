@@ -33,9 +33,9 @@ nginx_reload() {
 # scale SVC POOLS [WORKERS]: add or remove pools of a running service with no failed
 # request. Added pools start before nginx sends them anything; removed ones leave nginx
 # first (a graceful reload: requests in flight finish) and are stopped after. WORKERS
-# changes the workers per pool, and so does a new GALLEY_<SVC>_SLOW_MS, _REQUEST_TIMEOUT_S
-# or _MAX_REQUESTS in the caller's environment: every pool is then started again one at a
-# time, each taken out of nginx while it restarts.
+# changes the workers per pool, and so does a new GALLEY_<SVC>_<NAME> of POOL_SETTINGS
+# (SLOW_MS, REQUEST_TIMEOUT_S, DB_TIMEOUT_MS, ...) in the caller's environment: every pool is
+# then started again one at a time, each taken out of nginx while it restarts.
 cmd_scale() {
 	[[ ${2:-} == --hosts ]] && {
 		scale_hosts "$@"
