@@ -14,6 +14,11 @@
 #include "metrics.h"
 #include "redis.h"
 
+/* The driver waits this many times GALLEY_DB_TIMEOUT_MS for an answer (a write or a find that
+ * is merely slow), and a list's query may run half a timeout less in the server (page_query),
+ * so that the server's answer that it stopped comes before the driver gives up. */
+#define DB_SOCKET_TIMES 3
+
 static mongoc_client_pool_t *db_pool;
 static char db_name[64];
 
@@ -84,7 +89,7 @@ gl_db_open(void)
 		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_HEARTBEATFREQUENCYMS, 1000);
 	if (!mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS))
 		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS,
-		                               (int32_t)(gl_conf.db_timeout_ms * 3));
+		                               (int32_t)(gl_conf.db_timeout_ms * DB_SOCKET_TIMES));
 	db_pool = mongoc_client_pool_new(uri);
 	mongoc_uri_destroy(uri);
 	if (db_pool == NULL) {
@@ -336,12 +341,12 @@ page_query(bson_t *q, bson_t *opts, const bson_t *filter, const char *after, int
 	BSON_APPEND_INT32(&child, "_id", 1);
 	bson_append_document_end(opts, &child);
 	BSON_APPEND_INT64(opts, "limit", limit);
-	/* The server stops the query when the driver would have stopped waiting for it (its
-	 * socket timeout, 3 x GALLEY_DB_TIMEOUT_MS; here a little before, so that its answer
-	 * comes in time): FerretDB reads, decodes and sorts the whole collection for a sorted
-	 * page with any filter but {_id: value}, and went on to the end after the driver gave
-	 * up (docs/performance.md). */
-	BSON_APPEND_INT64(opts, "maxTimeMS", gl_conf.db_timeout_ms * 5 / 2);
+	/* The server stops the query when the driver would stop waiting for it (DB_SOCKET_TIMES):
+	 * FerretDB reads, decodes and sorts the whole collection for a sorted page with any
+	 * filter but {_id: value}, and went on to the end after the driver gave up
+	 * (docs/performance.md). */
+	BSON_APPEND_INT64(opts, "maxTimeMS",
+	                  gl_conf.db_timeout_ms * DB_SOCKET_TIMES - gl_conf.db_timeout_ms / 2);
 }
 
 enum gl_err
