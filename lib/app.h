@@ -19,6 +19,8 @@
 
 #include "route.h"
 
+struct gl_kept_coll; /* kept.h */
+
 struct gl_event_source;
 
 struct gl_service {
@@ -44,9 +46,9 @@ struct gl_service {
 	 * join the threads the service started in init. */
 	void (*stop)(void);
 	/* The collections the service keeps in the store and writes to MongoDB in
-	 * batches (kept.h), NULL-terminated (may be NULL): those it writes on
-	 * every order. */
-	const char *const *kept;
+	 * batches (kept.h), ended by { NULL } (may be NULL): those it writes on
+	 * every order, each with the field it is listed by. */
+	const struct gl_kept_coll *kept;
 };
 
 /* Start a thread of the service's own (run(arg)) with the stop signals blocked, as lib/app

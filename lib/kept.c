@@ -28,17 +28,23 @@
 #define KEPT_LOCK_MS   "5000" /* a projector that died holding it holds it no longer */
 
 static const char *kept_colls[KEPT_MAX];
+static const char *kept_list_field[KEPT_MAX]; /* NULL: not listed */
 static int kept_n;
 
 /* The version read must still be the one stored ("" = no document), then write, list the
- * id as dirty since the first write MongoDB has not seen (ZADD NX keeps that time), and add
+ * id as dirty since the first write MongoDB has not seen (ZADD NX keeps that time), move
+ * the id to the set of its list value (ARGV[9] the sets' prefix, '' when the collection has
+ * no list; ARGV[10] the value: the hash's "l" is the value it is listed under), and add
  * what rides on the write: ARGV[6] events (events.h; event j's stream and channel are
- * KEYS[1 + 2j], KEYS[2 + 2j], its id, type and text ARGV[6 + 3j] to ARGV[8 + 3j], ARGV[5]
+ * KEYS[1 + 2j], KEYS[2 + 2j], its id, type and text ARGV[8 + 3j] to ARGV[10 + 3j], ARGV[5]
  * the streams' MAXLEN), ARGV[7] index entries (the next keys, a score and a member each;
  * a score '' removes the member: a drop riding on the write, due.h),
  * and when ARGV[8] is not '' the acknowledgement of the event being handled (consumer.h:
  * the last three keys, stream, tries, handled; the last three arguments, group, entry id,
- * how long the handled mark is kept). */
+ * how long the handled mark is kept).  The list's sets are named from ARGV[9], not KEYS:
+ * which set to leave is known only from the hash (one store, never a cluster).  "all" is
+ * added to at every write, not only an insert's: a document loaded from MongoDB that no
+ * build listed (put there by hand) is listed by its first write all the same. */
 static const char write_lua[] =
         "local v = redis.call('HGET', KEYS[1], 'v') "
         "if ARGV[1] == '' then if v then return 0 end elseif v ~= ARGV[1] then return 0 end "
@@ -46,25 +52,34 @@ static const char write_lua[] =
         "redis.call('PERSIST', KEYS[1]) "
         "local t = redis.call('TIME') "
         "redis.call('ZADD', KEYS[2], 'NX', t[1] * 1000 + math.floor(t[2] / 1000), ARGV[4]) "
+        "if ARGV[9] ~= '' then "
+        " local l = redis.call('HGET', KEYS[1], 'l') "
+        " if l ~= ARGV[10] then "
+        "  if l and l ~= '' then redis.call('ZREM', ARGV[9] .. 'by:' .. l, ARGV[4]) end "
+        "  if ARGV[10] ~= '' then redis.call('ZADD', ARGV[9] .. 'by:' .. ARGV[10], 0, ARGV[4]) end "
+        "  redis.call('HSET', KEYS[1], 'l', ARGV[10]) end "
+        " redis.call('ZADD', ARGV[9] .. 'all', 0, ARGV[4]) end "
         "local ne, ni = tonumber(ARGV[6]), tonumber(ARGV[7]) "
         "for j = 1, ne do "
-        " redis.call('XADD', KEYS[1 + 2 * j], 'MAXLEN', '~', ARGV[5], '*', 'id', ARGV[6 + 3 * j],"
-        "  'type', ARGV[7 + 3 * j], 'event', ARGV[8 + 3 * j]) "
-        " redis.call('PUBLISH', KEYS[2 + 2 * j], ARGV[8 + 3 * j]) end "
+        " redis.call('XADD', KEYS[1 + 2 * j], 'MAXLEN', '~', ARGV[5], '*', 'id', ARGV[8 + 3 * j],"
+        "  'type', ARGV[9 + 3 * j], 'event', ARGV[10 + 3 * j]) "
+        " redis.call('PUBLISH', KEYS[2 + 2 * j], ARGV[10 + 3 * j]) end "
         "for j = 1, ni do "
-        " local s, m = ARGV[7 + 3 * ne + 2 * j], ARGV[8 + 3 * ne + 2 * j] "
+        " local s, m = ARGV[9 + 3 * ne + 2 * j], ARGV[10 + 3 * ne + 2 * j] "
         " if s == '' then redis.call('ZREM', KEYS[2 + 2 * ne + j], m) "
         " else redis.call('ZADD', KEYS[2 + 2 * ne + j], s, m) end end "
         "if ARGV[8] ~= '' then "
-        " local k, a = 2 + 2 * ne + ni, 8 + 3 * ne + 2 * ni "
+        " local k, a = 2 + 2 * ne + ni, 10 + 3 * ne + 2 * ni "
         " redis.call('SET', KEYS[k + 3], '1', 'EX', ARGV[a + 3]) "
         " redis.call('XACK', KEYS[k + 1], ARGV[a + 1], ARGV[a + 2]) "
         " redis.call('HDEL', KEYS[k + 2], ARGV[a + 2]) end "
         "return 1";
 
-/* What MongoDB holds, unless the store has a copy already (which is then newer or equal). */
+/* What MongoDB holds, unless the store has a copy already (which is then newer or equal),
+ * with the value it is listed under (ARGV[4]; its sets hold it already). */
 static const char load_lua[] = "if redis.call('EXISTS', KEYS[1]) == 0 then "
-                               " redis.call('HSET', KEYS[1], 'v', ARGV[1], 'b', ARGV[2], 'm', 1) "
+                               " redis.call('HSET', KEYS[1], 'v', ARGV[1], 'b', ARGV[2], 'm', 1,"
+                               "  'l', ARGV[4]) "
                                " redis.call('EXPIRE', KEYS[1], ARGV[3]) end "
                                "return redis.call('HMGET', KEYS[1], 'v', 'b')";
 
@@ -111,6 +126,12 @@ static const char clean_lua[] = "for i = 3, #ARGV, 2 do "
 static const char unlock_lua[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then "
                                  "return redis.call('DEL', KEYS[1]) end return 0";
 
+const char *
+gl_kept_coll(int i)
+{
+	return i >= 0 && i < kept_n ? kept_colls[i] : NULL;
+}
+
 bool
 gl_kept_is(const char *coll)
 {
@@ -120,11 +141,45 @@ gl_kept_is(const char *coll)
 	return false;
 }
 
-/* "galley:kept:<service>:<coll>:<what>" */
-static void
-kept_key(char *buf, size_t size, const char *coll, const char *what)
+void
+gl_kept_key(char *buf, size_t size, const char *coll, const char *what)
 {
 	snprintf(buf, size, "galley:kept:%s:%s:%s", gl_conf.service, coll, what);
+}
+
+const char *
+gl_kept_list_by(const char *coll)
+{
+	for (int i = 0; i < kept_n; i++)
+		if (strcmp(kept_colls[i], coll) == 0)
+			return kept_list_field[i];
+	return NULL;
+}
+
+void
+gl_kept_list_value(const char *coll, const bson_t *doc, char *buf, size_t size)
+{
+	const char *field = gl_kept_list_by(coll);
+	bson_iter_t it;
+	uint32_t len;
+	const char *s;
+
+	buf[0] = '\0';
+	if (field == NULL || !bson_iter_init_find(&it, doc, field) || !BSON_ITER_HOLDS_UTF8(&it))
+		return;
+	s = bson_iter_utf8(&it, &len);
+	if (len <= GL_KEPT_LIST_VALUE_MAX && len < size && strlen(s) == len)
+		memcpy(buf, s, len + 1);
+}
+
+/* The prefix of coll's list sets ("" when it has none) into buf. */
+static void
+kept_list_prefix(char *buf, size_t size, const char *coll)
+{
+	if (gl_kept_list_by(coll) != NULL)
+		gl_kept_key(buf, size, coll, "");
+	else
+		buf[0] = '\0';
 }
 
 static void
@@ -179,7 +234,7 @@ kept_since(const char *coll, long long *since)
 		*since = seen[i].since;
 		return GL_OK;
 	}
-	kept_key(key, sizeof(key), coll, "since");
+	gl_kept_key(key, sizeof(key), coll, "since");
 	snprintf(now, sizeof(now), "%lld", t);
 	const char *argv[] = { "SET", key, now, "NX", "GET" };
 	if ((r = gl_redis_strv(GL_REDIS_STORE, 5, argv)) == NULL ||
@@ -196,16 +251,18 @@ kept_since(const char *coll, long long *since)
 }
 
 void
-gl_kept_open(const char *const *colls)
+gl_kept_open(const struct gl_kept_coll *colls)
 {
 	long long since;
 
-	for (kept_n = 0; colls != NULL && colls[kept_n] != NULL && kept_n < KEPT_MAX; kept_n++) {
-		kept_colls[kept_n] = colls[kept_n];
+	for (kept_n = 0; colls != NULL && colls[kept_n].name != NULL && kept_n < KEPT_MAX;
+	     kept_n++) {
+		kept_colls[kept_n] = colls[kept_n].name;
+		kept_list_field[kept_n] = colls[kept_n].list_by;
 		/* From the first start on, not the first write: a payment's id is its order's,
 		 * made before payments wrote anything, and must not send every payment to
 		 * MongoDB to look.  The store away: the first write sets it. */
-		(void)kept_since(colls[kept_n], &since);
+		(void)kept_since(colls[kept_n].name, &since);
 	}
 }
 
@@ -264,9 +321,10 @@ kept_fetch(const char *key, bson_t **doc, long long *ver)
 	return found ? GL_OK : GL_E_NOT_FOUND;
 }
 
-/* The document from the store, else from MongoDB (then copied to the store). */
+/* The document from the store, else from MongoDB (then copied to the store unless
+ * passing: a list's read, which must not fill the store with a year of orders). */
 static enum gl_err
-kept_read(const char *coll, const bson_oid_t *id, bson_t **doc, long long *ver)
+kept_read_as(const char *coll, const bson_oid_t *id, bool passing, bson_t **doc, long long *ver)
 {
 	char key[160];
 	redisReply *r;
@@ -283,21 +341,38 @@ kept_read(const char *coll, const bson_oid_t *id, bson_t **doc, long long *ver)
 	bson_t *stored;
 	if ((err = gl_db_find_doc(coll, id, &stored)) != GL_OK)
 		return err;
-	char v[24], keep[24];
+	if (passing) {
+		*doc = stored;
+		*ver = kept_version(stored);
+		return GL_OK;
+	}
+	char v[24], keep[24], listed[GL_KEPT_LIST_VALUE_MAX + 1];
 	snprintf(v, sizeof(v), "%lld", kept_version(stored));
 	snprintf(keep, sizeof(keep), "%ld", gl_conf.kept_keep_s);
+	gl_kept_list_value(coll, stored, listed, sizeof(listed));
 	const char *largv[] = { "EVAL", load_lua, "1", key, v, (const char *)bson_get_data(stored),
-		                keep };
-	size_t lens[] = {
-		4, strlen(load_lua), 1, strlen(key), strlen(v), stored->len, strlen(keep)
-	};
-	r = gl_redis_argv(GL_REDIS_STORE, 7, largv, lens);
+		                keep,   listed };
+	size_t lens[] = { 4,
+		          strlen(load_lua),
+		          1,
+		          strlen(key),
+		          strlen(v),
+		          stored->len,
+		          strlen(keep),
+		          strlen(listed) };
+	r = gl_redis_argv(GL_REDIS_STORE, 8, largv, lens);
 	bson_destroy(stored);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
 		return kept_store_error(r);
 	found = kept_parse(r->element[0], r->element[1], doc, ver);
 	freeReplyObject(r);
 	return found ? GL_OK : GL_E_INTERNAL;
+}
+
+static enum gl_err
+kept_read(const char *coll, const bson_oid_t *id, bson_t **doc, long long *ver)
+{
+	return kept_read_as(coll, id, false, doc, ver);
 }
 
 /* Store doc at version ver if the store's version is still expect (NULL: no document),
@@ -312,16 +387,19 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 	const struct gl_kept_index *due;
 	/* EVAL, script, numkeys, 2 keys + 2 an event + 1 an entry + 3 the ack, 8 args + 3 an
 	 * event + 2 an entry + 3 the ack; the n entries and the riding due change */
-	const char *argv[3 + 2 + 8 + 5 * GL_EVENTS_RIDERS_MAX + 3 * (GL_KEPT_INDEX_MAX + 1) + 6];
+	const char *argv[3 + 2 + 10 + 5 * GL_EVENTS_RIDERS_MAX + 3 * (GL_KEPT_INDEX_MAX + 1) + 6];
 	size_t lens[sizeof(argv) / sizeof(argv[0])];
-	char key[160], dirty[160], hex[25], v[24], nkeys[8], nev[8], nidx[8];
+	char key[160], dirty[160], hex[25], v[24], nkeys[8], nev[8], nidx[8], lists[160];
+	char listed[GL_KEPT_LIST_VALUE_MAX + 1];
 	int argc = 0;
 	redisReply *r;
 
 	if (n > GL_KEPT_INDEX_MAX)
 		return GL_E_INTERNAL;
 	kept_doc_key(key, sizeof(key), coll, id);
-	kept_key(dirty, sizeof(dirty), coll, "dirty");
+	gl_kept_key(dirty, sizeof(dirty), coll, "dirty");
+	kept_list_prefix(lists, sizeof(lists), coll);
+	gl_kept_list_value(coll, doc, listed, sizeof(listed));
 	bson_oid_to_string(id, hex);
 	snprintf(v, sizeof(v), "%lld", ver);
 	size_t ne = gl_events_riding(coll, hex, ver, ev, GL_EVENTS_RIDERS_MAX);
@@ -354,6 +432,8 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 	argv[argc++] = nev;
 	argv[argc++] = nidx;
 	argv[argc++] = ack != NULL ? "1" : "";
+	argv[argc++] = lists;
+	argv[argc++] = listed;
 	for (size_t j = 0; j < ne; j++) {
 		argv[argc++] = gl_events_id(ev[j]);
 		argv[argc++] = gl_events_type(ev[j]);
@@ -533,6 +613,21 @@ gl_kept_get(const char *coll, const bson_oid_t *id, json_t **out)
 }
 
 enum gl_err
+gl_kept_look(const char *coll, const bson_oid_t *id, json_t **out)
+{
+	bson_t *doc;
+	long long v;
+	enum gl_err err;
+
+	*out = NULL;
+	if ((err = kept_read_as(coll, id, true, &doc, &v)) != GL_OK)
+		return err;
+	*out = gl_doc_to_json_new(doc);
+	bson_destroy(doc);
+	return *out != NULL ? GL_OK : GL_E_INTERNAL;
+}
+
+enum gl_err
 gl_kept_get_listed(const char *coll, const char *list, int64_t upto, size_t among, unsigned pick,
                    int64_t hold_until, bool *listed, bson_oid_t *id, json_t **out)
 {
@@ -544,7 +639,7 @@ gl_kept_get_listed(const char *coll, const char *list, int64_t upto, size_t amon
 
 	*listed = false;
 	*out = NULL;
-	kept_key(prefix, sizeof(prefix), coll, "");
+	gl_kept_key(prefix, sizeof(prefix), coll, "");
 	snprintf(upto_s, sizeof(upto_s), "%lld", (long long)upto);
 	snprintf(among_s, sizeof(among_s), "%zu", among);
 	snprintf(pick_s, sizeof(pick_s), "%u", pick);
@@ -689,7 +784,7 @@ gl_kept_change(const char *coll, const bson_oid_t *id, gl_db_decide decide, void
 enum gl_err
 gl_kept_delete(const char *coll, const bson_oid_t *id)
 {
-	char key[160], dirty[160], hex[25];
+	char key[160], dirty[160], hex[25], lists[160];
 	redisReply *r;
 	enum gl_err err;
 
@@ -698,16 +793,24 @@ gl_kept_delete(const char *coll, const bson_oid_t *id)
 	if (err != GL_OK && err != GL_E_NOT_FOUND)
 		return err;
 	kept_doc_key(key, sizeof(key), coll, id);
-	kept_key(dirty, sizeof(dirty), coll, "dirty");
+	gl_kept_key(dirty, sizeof(dirty), coll, "dirty");
+	kept_list_prefix(lists, sizeof(lists), coll);
 	bson_oid_to_string(id, hex);
+	/* Out of its lists too: the value it is listed under is the hash's (write_lua). */
 	const char *argv[] = { "EVAL",
 		               "redis.call('ZREM', KEYS[2], ARGV[1]) "
+		               "if ARGV[2] ~= '' then "
+		               " local l = redis.call('HGET', KEYS[1], 'l') "
+		               " if l and l ~= '' then "
+		               "  redis.call('ZREM', ARGV[2] .. 'by:' .. l, ARGV[1]) end "
+		               " redis.call('ZREM', ARGV[2] .. 'all', ARGV[1]) end "
 		               "return redis.call('DEL', KEYS[1])",
 		               "2",
 		               key,
 		               dirty,
-		               hex };
-	if ((r = gl_redis_strv(GL_REDIS_STORE, 6, argv)) == NULL || r->type != REDIS_REPLY_INTEGER)
+		               hex,
+		               lists };
+	if ((r = gl_redis_strv(GL_REDIS_STORE, 7, argv)) == NULL || r->type != REDIS_REPLY_INTEGER)
 		return kept_store_error(r);
 	if (r->integer == 1)
 		err = GL_OK;
@@ -779,8 +882,8 @@ kept_project_batch(const char *coll, const char *settle_ms, bool *left)
 	enum gl_err err = GL_E_INTERNAL;
 
 	*left = false;
-	kept_key(dirty, sizeof(dirty), coll, "dirty");
-	kept_key(prefix, sizeof(prefix), coll, "");
+	gl_kept_key(dirty, sizeof(dirty), coll, "dirty");
+	gl_kept_key(prefix, sizeof(prefix), coll, "");
 	const char *keys[] = { dirty };
 	const char *args[] = { prefix, KEPT_BATCH, settle_ms };
 	if ((r = gl_redis_eval(GL_REDIS_STORE, dirty_lua, 1, keys, 3, args)) == NULL ||
@@ -823,7 +926,7 @@ kept_lock(const char *coll, char *token, size_t size, long wait_ms)
 	char key[160];
 	struct timespec pause = { 0, 2000000 };
 
-	kept_key(key, sizeof(key), coll, "projecting");
+	gl_kept_key(key, sizeof(key), coll, "projecting");
 	snprintf(token, size, "%d.%ld", (int)getpid(), random());
 	const char *argv[] = { "SET", key, token, "NX", "PX", KEPT_LOCK_MS };
 	for (long waited = 0;; waited += 2) {
@@ -844,7 +947,7 @@ kept_unlock(const char *coll, const char *token)
 	char key[160];
 	redisReply *r;
 
-	kept_key(key, sizeof(key), coll, "projecting");
+	gl_kept_key(key, sizeof(key), coll, "projecting");
 	const char *keys[] = { key };
 	if ((r = gl_redis_eval(GL_REDIS_STORE, unlock_lua, 1, keys, 1, &token)) != NULL)
 		freeReplyObject(r);
@@ -883,7 +986,7 @@ gl_kept_flush(const char *coll)
 	redisReply *r;
 
 	/* Nothing dirty (the usual case of a read-mostly stack): no lock to take. */
-	kept_key(dirty, sizeof(dirty), coll, "dirty");
+	gl_kept_key(dirty, sizeof(dirty), coll, "dirty");
 	const char *argv[] = { "ZCARD", dirty };
 	if ((r = gl_redis_strv(GL_REDIS_STORE, 2, argv)) == NULL || r->type != REDIS_REPLY_INTEGER)
 		return kept_store_error(r);

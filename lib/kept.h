@@ -38,6 +38,11 @@
  *    day's copies at 100 orders a second were 20 GB: docs/capacity.md);
  *  - a query by anything but _id (lists) first projects what is dirty, so it
  *    sees every write acknowledged before it (gl_kept_flush());
+ *  - a collection may name a field to list its documents by (orders and tickets: their
+ *    status): the write script keeps the field's value in the document's hash ("l") and
+ *    its id in the sorted sets "...:<coll>:all" and "...:<coll>:by:<value>", so that a
+ *    list is a page of ids and a read of each (kept_list.c), never a query that FerretDB
+ *    answers by reading the whole collection;
  *  - another service may read a document where its owner keeps it
  *    (gl_kept_peek(): payments reads the order it is asked to pay), never
  *    write it; what the store does not hold it asks the owner for.
@@ -66,8 +71,17 @@
  * keep less this is in the store if it is anywhere (a miss is a 404 without asking MongoDB). */
 #define GL_KEPT_SKEW_S 300
 
-/* The service's kept collections (borrowed, NULL-terminated; may be NULL), at start-up. */
-void gl_kept_open(const char *const *colls);
+/* A kept collection, and the field its lists are by (NULL: none; kept_list.c). */
+struct gl_kept_coll {
+	const char *name;
+	const char *list_by;
+};
+
+/* The service's kept collections (borrowed, ended by { NULL }; may be NULL), at start-up. */
+void gl_kept_open(const struct gl_kept_coll *colls);
+
+/* The service's i-th kept collection, or NULL past the last. */
+const char *gl_kept_coll(int i);
 
 /* Is coll kept in the store? */
 bool gl_kept_is(const char *coll);
@@ -97,6 +111,11 @@ void gl_kept_thread_end(void);
 
 /* The document id as API JSON in *out (new); GL_E_NOT_FOUND. */
 enum gl_err gl_kept_get(const char *coll, const bson_oid_t *id, json_t **out)
+        __attribute__((warn_unused_result));
+
+/* The document as gl_kept_get() gives it, without copying one that only MongoDB holds into
+ * the store: a list's reads (paging through a year of orders must not fill the store). */
+enum gl_err gl_kept_look(const char *coll, const bson_oid_t *id, json_t **out)
         __attribute__((warn_unused_result));
 
 /*
@@ -134,5 +153,45 @@ enum gl_err gl_kept_flush(const char *coll) __attribute__((warn_unused_result));
 
 /* Write what is dirty in every kept collection (the tick thread; one process at a time). */
 void gl_kept_project(void);
+
+/*
+ * Lists (kept_list.c).  The sets hold every id of the collection, in MongoDB or only in
+ * the store, scored 0 so that they sort by id as lists do; a document's hash is written
+ * with its value in one script, so the set of a value and the documents holding it agree
+ * at every instant but for what a build races (below), which a page skips.
+ */
+
+/* The longest list value kept: a longer one (or one not a string) is listed in "all" only. */
+#define GL_KEPT_LIST_VALUE_MAX 64
+
+/* The field coll is listed by, or NULL. */
+const char *gl_kept_list_by(const char *coll);
+
+/* The list value of doc (the field's string, or "" when coll has no list, when the field is
+ * missing, not a string or longer than GL_KEPT_LIST_VALUE_MAX) into buf. */
+void gl_kept_list_value(const char *coll, const bson_t *doc, char *buf, size_t size);
+
+/* "galley:kept:<service>:<coll>:<what>" into buf (kept.c's keys). */
+void gl_kept_key(char *buf, size_t size, const char *coll, const char *what);
+
+/* Are coll's sets complete (built from MongoDB since the store last came back empty)?
+ * False when the store is away: the caller queries MongoDB. */
+bool gl_kept_listed(const char *coll);
+
+/* A page of coll's documents whose list field is value (NULL: all of them), from the sets,
+ * as gl_db_list() gives it: {items, next} in *out (new). */
+enum gl_err gl_kept_list(const char *coll, const char *value, const struct gl_page *page,
+                         json_t **out) __attribute__((warn_unused_result));
+
+/* A page as gl_kept_list() gives it of another sorted set of coll's ids scored 0 (an index
+ * of the service's own: a customer's orders), of the documents under value (NULL: all).  Its
+ * ids whose documents are gone are taken off it; the others stay. */
+enum gl_err gl_kept_list_in(const char *coll, const char *set, const char *value,
+                            const struct gl_page *page, json_t **out)
+        __attribute__((warn_unused_result));
+
+/* Build the sets of every listed collection not yet built, from one cursor over MongoDB
+ * each (the tick thread; under a lock in the store, one process at a time). */
+void gl_kept_list_build(void);
 
 #endif

@@ -16,7 +16,7 @@ lib_libgalley_a_SOURCES = \
 	lib/http.c lib/http.h \
 	lib/idem.c lib/idem.h lib/events.c lib/events.h lib/due.c lib/due.h \
 	lib/json.c lib/json.h \
-	lib/kept.c lib/kept.h \
+	lib/kept.c lib/kept.h lib/kept_list.c \
 	lib/lines.c lib/lines.h \
 	lib/log.c lib/log.h \
 	lib/metrics.c lib/metrics_text.c lib/metrics.h \

@@ -8,6 +8,8 @@
 #ifndef GL_PAGE_H
 #define GL_PAGE_H
 
+#define GL_PAGE_LIMIT_MAX 200 /* ?limit= at most */
+
 struct gl_page {
 	int limit;
 	const char *after; /* NULL or a validated 24-hex id, borrowed */

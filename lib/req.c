@@ -12,7 +12,7 @@
 #include "req.h"
 
 const struct gl_field gl_page_query[] = {
-	{ .name = "limit", .type = GL_T_INT, .min = 1, .max = 200 },
+	{ .name = "limit", .type = GL_T_INT, .min = 1, .max = GL_PAGE_LIMIT_MAX },
 	{ .name = "after", .type = GL_T_OID },
 	{ 0 },
 };

@@ -55,6 +55,7 @@ tick_loop(void *arg)
 		pthread_mutex_unlock(&tick_lock);
 		gl_metrics_flush();
 		gl_kept_project();
+		gl_kept_list_build();
 		if (tick_fn != NULL && !gl_stop_requested() && tick_claim()) {
 			/* Its own trace, kept only when it called out or announced something. */
 			struct gl_trace_span span;

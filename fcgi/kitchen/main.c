@@ -1,5 +1,6 @@
 /* galley-kitchen: simulated staff preparing paid orders, and their tickets (API.md, kitchen). */
 #include "app.h"
+#include "kept.h"
 #include "kitchen.h"
 
 static const struct gl_route kitchen_routes[] = {
@@ -12,7 +13,8 @@ static const struct gl_route kitchen_routes[] = {
 int
 main(void)
 {
-	static const char *const kept[] = { "tickets", NULL };
+	/* The staff's lists and the kitchen's board are by status (kept.h). */
+	static const struct gl_kept_coll kept[] = { { "tickets", "status" }, { NULL } };
 	static const struct gl_service svc = {
 		.name = "kitchen",
 		.routes = kitchen_routes,

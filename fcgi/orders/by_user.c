@@ -2,13 +2,16 @@
  * A customer's orders by user, in the store: "galley:orders:by-user:<user id>", a sorted
  * set of order ids, all scored 0 so that they sort by id, as lists do.
  *
- * A customer's GET /api/orders reads a page of it and each order by _id: a query by
- * user_id makes FerretDB read and decode every stored order (131 ms at 1,000 orders,
- * 0.9 s at 7,000; docs/performance.md), and the list grew with everyone's orders.
+ * A customer's GET /api/orders (with no filter or ?status= alone) reads a page of it and
+ * each order (lib/kept_list.c: one script, and MongoDB by _id for what the store no longer
+ * holds), skipping those of another status: a query by user_id makes FerretDB read and
+ * decode every stored order (131 ms at 1,000 orders, 0.9 s at 7,000; docs/performance.md),
+ * and the list grew with everyone's orders.
  *
  * An order's id is added by the order's own insert (place.c, gl_db_insert_indexed: the
  * script that stores the order), so the set holds every order of its user and no other;
- * a page still skips an id with no order (one deleted from MongoDB by hand, say).
+ * a page still skips an id with no order (one deleted from MongoDB by hand, say), and takes
+ * it off.
  * Orders stored before the set existed, or every order after the store lost it, are
  * added by the tick from one cursor over the collection; "galley:orders:by-user-built"
  * says that is done, and until it is, lists query MongoDB as before.
@@ -142,59 +145,13 @@ orders_by_user_build(void)
 	by_user_run(2, give);
 }
 
-/* The ids of the page after after (NULL: from the first), limit + 1 of them at most. */
-static redisReply *
-by_user_page(const char *user, const struct gl_page *page)
-{
-	char key[GL_CACHE_KEY_MAX], from[26], count[16];
-
-	if (by_user_key(key, sizeof(key), user) < 0)
-		return NULL;
-	if (page->after != NULL)
-		snprintf(from, sizeof(from), "(%s", page->after);
-	else
-		snprintf(from, sizeof(from), "-");
-	snprintf(count, sizeof(count), "%d", page->limit + 1);
-	const char *argv[] = { "ZRANGEBYLEX", key, from, "+", "LIMIT", "0", count };
-	return gl_redis_strv(GL_REDIS_STORE, 7, argv);
-}
-
 enum gl_err
-order_by_user_list(const char *user, const struct gl_page *page, json_t **out)
+order_by_user_list(const char *user, const char *status, const struct gl_page *page, json_t **out)
 {
-	redisReply *r = by_user_page(user, page);
-	json_t *items = json_array(), *doc;
-	enum gl_err err = GL_OK;
-	size_t n;
-	bson_oid_t oid;
+	char key[GL_CACHE_KEY_MAX];
 
 	*out = NULL;
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || items == NULL) {
-		err = r == NULL ? GL_E_UPSTREAM_DOWN : GL_E_INTERNAL;
-		goto out;
-	}
-	n = r->elements < (size_t)page->limit ? r->elements : (size_t)page->limit;
-	for (size_t i = 0; i < n && err == GL_OK; i++) {
-		const redisReply *e = r->element[i];
-		if (e->type != REDIS_REPLY_STRING || !gl_oid_parse(e->str, &oid))
-			continue; /* not an id: never added by this file */
-		if ((err = gl_db_get("orders", &oid, &doc)) == GL_OK)
-			json_array_append_new(items, doc);
-		else if (err == GL_E_NOT_FOUND)
-			err = GL_OK; /* added, then its insert failed */
-	}
-	if (err != GL_OK)
-		goto out;
-	/* One more id than asked: there is a next page, after the last id of this one. */
-	if (r->elements > (size_t)page->limit && r->element[n - 1]->type == REDIS_REPLY_STRING)
-		*out = json_pack("{s:O, s:s}", "items", items, "next", r->element[n - 1]->str);
-	else
-		*out = json_pack("{s:O, s:n}", "items", items, "next");
-	if (*out == NULL)
-		err = GL_E_INTERNAL;
-out:
-	json_decref(items);
-	if (r != NULL)
-		freeReplyObject(r);
-	return err;
+	if (by_user_key(key, sizeof(key), user) < 0)
+		return GL_E_INTERNAL;
+	return gl_kept_list_in("orders", key, status, page, out);
 }

@@ -3,6 +3,7 @@
 
 #include "db.h"
 #include "doc.h"
+#include "kept.h"
 #include "orders.h"
 
 static const char *const order_statuses[] = { "pending_payment", "paid",      "preparing", "ready",
@@ -18,7 +19,7 @@ order_prefix_check(const char *s)
 #define ORDER_NAME_SEARCH_MAX 60
 
 const struct gl_field order_query[] = {
-	{ "limit", GL_T_INT, 0, 1, 200 },
+	{ "limit", GL_T_INT, 0, 1, GL_PAGE_LIMIT_MAX },
 	{ "after", GL_T_OID },
 	{ "status", GL_T_ENUM, .values = order_statuses },
 	{ "customer_id", GL_T_OID },
@@ -129,19 +130,37 @@ order_filter(struct gl_req *req, bson_t *filter, struct gl_page *page)
 	return ok ? GL_OK : GL_E_INTERNAL;
 }
 
-/* A customer's own list with no filter: from its user's set (by_user.c), once built. */
+/* Does the query filter by anything but from (NULL: by nothing)? */
 static bool
-order_by_user_serves(const struct gl_req *req)
+order_filters_but(const struct gl_req *req, const char *from)
 {
 	static const char *const filters[] = { "status",    "customer_id",   "supplier_id",
 		                               "id_prefix", "customer_name", NULL };
 
-	if (gl_req_has_role(req, GL_ROLE_STAFF))
-		return false;
 	for (int i = 0; filters[i] != NULL; i++)
-		if (json_object_get(req->query, filters[i]) != NULL)
-			return false;
+		if ((from == NULL || strcmp(filters[i], from) != 0) &&
+		    json_object_get(req->query, filters[i]) != NULL)
+			return true;
+	return false;
+}
+
+/* A customer's own list with no filter but ?status=: from its user's set (by_user.c), once
+ * built. */
+static bool
+order_by_user_serves(const struct gl_req *req)
+{
+	if (gl_req_has_role(req, GL_ROLE_STAFF) || order_filters_but(req, "status"))
+		return false;
 	return order_by_user_built();
+}
+
+/* Staff's list of all orders or of one status: from the store's sets (kept.h), once built. */
+static bool
+order_sets_serve(const struct gl_req *req)
+{
+	if (!gl_req_has_role(req, GL_ROLE_STAFF) || order_filters_but(req, "status"))
+		return false;
+	return gl_kept_listed("orders");
 }
 
 enum gl_err
@@ -152,9 +171,16 @@ order_list(struct gl_req *req)
 	json_t *out;
 	enum gl_err err;
 
+	const char *status = json_string_value(json_object_get(req->query, "status"));
 	if (order_by_user_serves(req)) {
 		gl_req_page(req, &page);
-		if ((err = order_by_user_list(req->user_id, &page, &out)) != GL_OK)
+		if ((err = order_by_user_list(req->user_id, status, &page, &out)) != GL_OK)
+			return err;
+		return gl_reply(req, 200, out);
+	}
+	if (order_sets_serve(req)) {
+		gl_req_page(req, &page);
+		if ((err = gl_kept_list("orders", status, &page, &out)) != GL_OK)
 			return err;
 		return gl_reply(req, 200, out);
 	}

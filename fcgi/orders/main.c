@@ -1,5 +1,6 @@
 /* galley-orders: placing, reading and cancelling orders (API.md, orders). */
 #include "app.h"
+#include "kept.h"
 #include "orders.h"
 
 /* GL_LINES_MAX lines at their longest, every character escaped, are 21.9 KB
@@ -19,7 +20,8 @@ static const struct gl_route orders_routes[] = {
 int
 main(void)
 {
-	static const char *const kept[] = { "orders", NULL };
+	/* The staff's lists and the kitchen's board are by status (kept.h). */
+	static const struct gl_kept_coll kept[] = { { "orders", "status" }, { NULL } };
 	static const struct gl_service svc = {
 		.name = "orders",
 		.routes = orders_routes,

@@ -1,5 +1,6 @@
 /* galley-payments: paying orders through the payment provider (API.md, payments). */
 #include "app.h"
+#include "kept.h"
 #include "payments.h"
 
 static const struct gl_route payments_routes[] = {
@@ -12,7 +13,7 @@ static const struct gl_route payments_routes[] = {
 int
 main(void)
 {
-	static const char *const kept[] = { "payments", NULL };
+	static const struct gl_kept_coll kept[] = { { "payments", NULL }, { NULL } };
 	static const struct gl_service svc = {
 		.name = "payments",
 		.routes = payments_routes,

@@ -24,7 +24,7 @@
 #define DUE   "galley:unit:due:things"
 #define INDEX "galley:unit:things-by-user:u1"
 
-static const char *const colls[] = { "things", NULL };
+static const struct gl_kept_coll colls[] = { { "things", "state" }, { NULL } };
 
 static long long
 score(const char *key, const char *member)
@@ -562,6 +562,121 @@ test_pick(void)
 	bson_destroy(&set);
 }
 
+/* A thing in state (a listed field: colls), inserted now; its id's hex into hex. */
+static void
+insert_in_state(bson_oid_t *id, char *hex, const char *state)
+{
+	bson_t doc = BSON_INITIALIZER;
+
+	bson_oid_init(id, NULL);
+	bson_oid_to_string(id, hex);
+	BSON_APPEND_OID(&doc, "_id", id);
+	BSON_APPEND_UTF8(&doc, "state", state);
+	BSON_APPEND_INT64(&doc, "version", 1);
+	ok(gl_db_insert("things", &doc) == GL_OK, "a thing in state %s", state);
+	bson_destroy(&doc);
+}
+
+/* The ids of a list page's items, space-separated, and its next ("-" for null). */
+static void
+page_ids(const json_t *out, char *buf, size_t size)
+{
+	const json_t *item, *next = json_object_get(out, "next");
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	json_array_foreach(json_object_get(out, "items"), i, item)
+		n += (size_t)snprintf(buf + n, size - n, "%s ",
+		                      json_string_value(json_object_get(item, "id")));
+	snprintf(buf + n, size - n, "| %s", json_is_string(next) ? json_string_value(next) : "-");
+}
+
+/*
+ * A listed collection (kept.h, kept_list.c): each write keeps its document's id in the set
+ * of its value, moving it with the write that changes the value; a page reads the sets in
+ * id order, one more than asked for its next, and skips an id listed under a value its
+ * document no longer has.
+ */
+static void
+test_list(void)
+{
+	bson_oid_t a1, b1, a2, before;
+	char h1[25], hb[25], h2[25], hbefore[25], got[256], want[256], key[160];
+	struct gl_page page = { 1, NULL };
+	bson_t set = BSON_INITIALIZER;
+	json_t *out = NULL;
+
+	ok(!gl_kept_listed("things"), "not listed before a build marks it");
+	bson_oid_init(&before, NULL); /* the other tests' things are listed before it */
+	bson_oid_to_string(&before, hbefore);
+	insert_in_state(&a1, h1, "open");
+	insert_in_state(&b1, hb, "shut");
+	insert_in_state(&a2, h2, "open");
+	ok(score("galley:kept:unit:things:all", h1) == 0 &&
+	           score("galley:kept:unit:things:all", hb) == 0 &&
+	           score("galley:kept:unit:things:all", h2) == 0,
+	   "each insert adds its id to the set of all");
+	ok(score("galley:kept:unit:things:by:open", h1) == 0 &&
+	           score("galley:kept:unit:things:by:open", h2) == 0 &&
+	           score("galley:kept:unit:things:by:shut", h1) == -1 &&
+	           score("galley:kept:unit:things:by:shut", hb) == 0,
+	   "and to the set of its state only");
+
+	ok(gl_kept_list("things", "open", &page, &out) == GL_OK, "a page of one open thing");
+	page_ids(out, got, sizeof(got));
+	snprintf(want, sizeof(want), "%s | %s", h1, h1);
+	is_str(got, want, "the first, and next says there is more after it");
+	json_decref(out);
+	page.after = h1;
+	ok(gl_kept_list("things", "open", &page, &out) == GL_OK, "the next page");
+	page_ids(out, got, sizeof(got));
+	snprintf(want, sizeof(want), "%s | -", h2);
+	is_str(got, want, "the second, and no next");
+	json_decref(out);
+
+	BSON_APPEND_UTF8(&set, "state", "shut");
+	ok(gl_db_update("things", &a1, -1, &set, &out) == GL_OK, "the first open one shut");
+	json_decref(out);
+	ok(score("galley:kept:unit:things:by:open", h1) == -1 &&
+	           score("galley:kept:unit:things:by:shut", h1) == 0,
+	   "the write moved its id from open's set to shut's");
+	page.limit = 10;
+	page.after = NULL;
+	ok(gl_kept_list("things", "shut", &page, &out) == GL_OK, "the shut ones");
+	page_ids(out, got, sizeof(got));
+	snprintf(want, sizeof(want), "%s %s | -", h1, hb);
+	is_str(got, want, "both, in id order");
+	json_decref(out);
+	page.after = hbefore;
+	ok(gl_kept_list("things", NULL, &page, &out) == GL_OK, "all of them");
+	page_ids(out, got, sizeof(got));
+	snprintf(want, sizeof(want), "%s %s %s | -", h1, hb, h2);
+	is_str(got, want, "the three");
+	json_decref(out);
+
+	/* Listed where its document says otherwise (a write by a process without lists): the
+	 * page skips it, and a page of one still finds the one after it. */
+	const char *stale[] = { "ZADD", "galley:kept:unit:things:by:open", "0", h1 };
+	unit_redis(got, sizeof(got), 4, stale);
+	page.limit = 1;
+	page.after = NULL;
+	ok(gl_kept_list("things", "open", &page, &out) == GL_OK, "open ones, one a page");
+	page_ids(out, got, sizeof(got));
+	snprintf(want, sizeof(want), "%s | -", h2);
+	is_str(got, want, "the shut one listed as open is skipped");
+	json_decref(out);
+
+	/* The document's copy gone from the store (expired): read again to be checked. */
+	snprintf(key, sizeof(key), "galley:kept:unit:things:%s", h2);
+	const char *drop[] = { "DEL", key };
+	unit_redis(got, sizeof(got), 2, drop);
+	ok(gl_kept_list("things", "open", &page, &out) == GL_OK &&
+	           json_array_size(json_object_get(out, "items")) == 0,
+	   "an id whose document is nowhere (new, not in the store): skipped");
+	json_decref(out);
+	bson_destroy(&set);
+}
+
 int
 main(void)
 {
@@ -572,6 +687,7 @@ main(void)
 	test_copies();
 	test_drop_riding();
 	test_pick();
+	test_list();
 	test_insert();
 	gl_redis_close();
 	gl_kept_thread_end();
