@@ -666,6 +666,27 @@ test_list(void)
 	is_str(got, want, "the shut one listed as open is skipped");
 	json_decref(out);
 
+	/* Another set of the things' ids (a user's, say) read by state: the shut ones are
+	 * skipped but stay on it, an id whose thing is nowhere is taken off. */
+	bson_oid_t nowhere;
+	char hn[25];
+	bson_oid_init(&nowhere, NULL);
+	bson_oid_to_string(&nowhere, hn);
+	const char *mine[] = { "ZADD", INDEX, "0", h1, "0", hb, "0", h2, "0", hn };
+	unit_redis(got, sizeof(got), 10, mine);
+	page.limit = 10;
+	ok(gl_kept_list_in("things", INDEX, "open", &page, &out) == GL_OK,
+	   "a set of one's own, by state");
+	page_ids(out, got, sizeof(got));
+	snprintf(want, sizeof(want), "%s | -", h2);
+	is_str(got, want, "the open one of the four");
+	json_decref(out);
+	ok(score(INDEX, h1) == 0 && score(INDEX, hb) == 0, "the shut ones stay on that set");
+	ok(score(INDEX, hn) == -1, "the id of a thing stored nowhere is taken off it");
+	ok(score("galley:kept:unit:things:by:open", h1) == -1,
+	   "and the shut one listed as open is off open's set since the page before");
+	page.limit = 1;
+
 	/* The document's copy gone from the store (expired): read again to be checked. */
 	snprintf(key, sizeof(key), "galley:kept:unit:things:%s", h2);
 	const char *drop[] = { "DEL", key };
@@ -674,6 +695,7 @@ test_list(void)
 	           json_array_size(json_object_get(out, "items")) == 0,
 	   "an id whose document is nowhere (new, not in the store): skipped");
 	json_decref(out);
+	ok(score("galley:kept:unit:things:by:open", h2) == -1, "and taken off the set");
 	bson_destroy(&set);
 }
 
