@@ -178,16 +178,18 @@ void gl_kept_key(char *buf, size_t size, const char *coll, const char *what);
  * False when the store is away: the caller queries MongoDB. */
 bool gl_kept_listed(const char *coll);
 
-/* A page of coll's documents whose list field is value (NULL: all of them), from the sets,
- * as gl_db_list() gives it: {items, next} in *out (new). */
-enum gl_err gl_kept_list(const char *coll, const char *value, const struct gl_page *page,
-                         json_t **out) __attribute__((warn_unused_result));
+/* A page of coll's documents whose list field is value (NULL: all of them) and whose ids
+ * start with id_prefix (1..24 lower-case hex digits; NULL: any), from the sets, as
+ * gl_db_list() gives it: {items, next} in *out (new). */
+enum gl_err gl_kept_list(const char *coll, const char *value, const char *id_prefix,
+                         const struct gl_page *page, json_t **out)
+        __attribute__((warn_unused_result));
 
 /* A page as gl_kept_list() gives it of another sorted set of coll's ids scored 0 (an index
  * of the service's own: a customer's orders), of the documents under value (NULL: all).  Its
  * ids whose documents are gone are taken off it; the others stay. */
 enum gl_err gl_kept_list_in(const char *coll, const char *set, const char *value,
-                            const struct gl_page *page, json_t **out)
+                            const char *id_prefix, const struct gl_page *page, json_t **out)
         __attribute__((warn_unused_result));
 
 /* Build the sets of every listed collection not yet built, from one cursor over MongoDB

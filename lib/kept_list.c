@@ -34,10 +34,10 @@
 #define LIST_ROUNDS       4         /* reads of ids per page at most (skipped ones read more) */
 #define LIST_SEEN_US      5000000LL /* the tick asks whether a list is built this often */
 
-/* The first ARGV[2] members of the sorted set KEYS[1] after ARGV[1] (a ZRANGEBYLEX bound),
- * each with its document (key: ARGV[3] .. id): {id, b or ''} pairs. */
+/* The first ARGV[2] members of the sorted set KEYS[1] from ARGV[1] up to ARGV[4]
+ * (ZRANGEBYLEX bounds), each with its document (key: ARGV[3] .. id): {id, b or ''} pairs. */
 static const char page_lua[] =
-        "local ids = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, ARGV[2]) "
+        "local ids = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], ARGV[4], 'LIMIT', 0, ARGV[2]) "
         "local out = {} "
         "for _, id in ipairs(ids) do "
         " out[#out + 1] = id "
@@ -155,17 +155,60 @@ list_row(const char *coll, const char *value, const redisReply *id, const redisR
 	return GL_OK;
 }
 
-/* Up to want rows of set after from ("-" or "(<id>"), with their documents; NULL: away. */
+/* Up to want rows of set from from to upto ("-", "(<id>" or "[<id>"; "+" or "[<id>"), with
+ * their documents; NULL: away. */
 static redisReply *
-list_rows(const char *coll, const char *set, const char *from, int want)
+list_rows(const char *coll, const char *set, const char *from, const char *upto, int want)
 {
 	char prefix[160], count[16];
 
 	gl_kept_key(prefix, sizeof(prefix), coll, "");
 	snprintf(count, sizeof(count), "%d", want);
 	const char *keys[] = { set };
-	const char *args[] = { from, count, prefix };
-	return gl_redis_eval(GL_REDIS_STORE, page_lua, 1, keys, 3, args);
+	const char *args[] = { from, count, prefix, upto };
+	return gl_redis_eval(GL_REDIS_STORE, page_lua, 1, keys, 4, args);
+}
+
+/*
+ * The bounds of a page: after its cursor (lower-cased: the sets hold ids as kept.c writes
+ * them, and ZRANGEBYLEX compares bytes, where a cursor of upper-case digits would sort before
+ * every id), and within the ids that start with id_prefix (NULL: all).  False when no id can
+ * be in them.
+ */
+static bool
+list_bounds(const char *after, const char *id_prefix, char *from, char *upto)
+{
+	char lo[25], cursor[25];
+	size_t n = id_prefix != NULL ? strlen(id_prefix) : 0;
+
+	if (n > 24)
+		return false;
+	memset(lo, '0', 24);
+	memset(upto + 1, 'f', 24);
+	if (n > 0) {
+		memcpy(lo, id_prefix, n);
+		memcpy(upto + 1, id_prefix, n);
+	}
+	lo[24] = upto[25] = '\0';
+	upto[0] = '[';
+	if (n == 0)
+		snprintf(upto, 26, "+");
+	if (after == NULL || strlen(after) != 24) {
+		if (n > 0)
+			snprintf(from, 27, "[%s", lo);
+		else
+			snprintf(from, 27, "-");
+		return true;
+	}
+	for (int i = 0; i < 24; i++)
+		cursor[i] = (char)(after[i] >= 'A' && after[i] <= 'F' ? after[i] - 'A' + 'a'
+		                                                      : after[i]);
+	cursor[24] = '\0';
+	if (strcmp(cursor, lo) < 0)
+		snprintf(from, 27, "[%s", lo);
+	else
+		snprintf(from, 27, "(%s", cursor);
+	return n == 0 || strcmp(cursor, upto + 1) < 0;
 }
 
 /* Take the ids a round skipped off set, when they are still out of place (drop_lua: value
@@ -214,21 +257,20 @@ list_drop_skipped(const char *coll, const char *own_value, const char *set, stru
  * own (kept.c's "by:<value>"), which holds no document under another value.
  */
 static enum gl_err
-list_fill(const char *coll, const char *value, const char *set, bool own,
+list_fill(const char *coll, const char *value, const char *id_prefix, const char *set, bool own,
           const struct gl_page *page, json_t *items, char *next, size_t size)
 {
 	static __thread struct list_skipped k; /* 3 KB off a worker's stack */
 	const char *own_value = own ? value : NULL;
-
-	char from[27];
+	char from[27], upto[26];
 	enum gl_err err = GL_OK;
 
-	snprintf(from, sizeof(from), "%s%s", page->after != NULL ? "(" : "-",
-	         page->after != NULL ? page->after : "");
 	next[0] = '\0';
+	if (!list_bounds(page->after, id_prefix, from, upto))
+		return GL_OK; /* after the last id with the prefix: an empty page, the end */
 	for (int round = 0; round < LIST_ROUNDS; round++) {
 		int want = page->limit + 1 - (int)json_array_size(items);
-		redisReply *r = list_rows(coll, set, from, want);
+		redisReply *r = list_rows(coll, set, from, upto, want);
 		if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0 ||
 		    r->elements / 2 > (size_t)want)
 			return list_store_error(r);
@@ -269,7 +311,7 @@ list_fill(const char *coll, const char *value, const char *set, bool own,
 
 /* A page of set (own: value's own set) as {items, next} in *out (new). */
 static enum gl_err
-list_page(const char *coll, const char *set, const char *value, bool own,
+list_page(const char *coll, const char *set, const char *value, const char *id_prefix, bool own,
           const struct gl_page *page, json_t **out)
 {
 	json_t *items = json_array();
@@ -282,7 +324,8 @@ list_page(const char *coll, const char *set, const char *value, bool own,
 		json_decref(items);
 		return GL_E_INTERNAL;
 	}
-	if ((err = list_fill(coll, value, set, own, page, items, next, sizeof(next))) != GL_OK) {
+	if ((err = list_fill(coll, value, id_prefix, set, own, page, items, next, sizeof(next))) !=
+	    GL_OK) {
 		json_decref(items);
 		return err;
 	}
@@ -294,21 +337,22 @@ list_page(const char *coll, const char *set, const char *value, bool own,
 }
 
 enum gl_err
-gl_kept_list(const char *coll, const char *value, const struct gl_page *page, json_t **out)
+gl_kept_list(const char *coll, const char *value, const char *id_prefix, const struct gl_page *page,
+             json_t **out)
 {
 	char set[160 + GL_KEPT_LIST_VALUE_MAX], what[8 + GL_KEPT_LIST_VALUE_MAX];
 
 	snprintf(what, sizeof(what), "%s%s", value != NULL ? "by:" : "all",
 	         value != NULL ? value : "");
 	gl_kept_key(set, sizeof(set), coll, what);
-	return list_page(coll, set, value, true, page, out);
+	return list_page(coll, set, value, id_prefix, true, page, out);
 }
 
 enum gl_err
-gl_kept_list_in(const char *coll, const char *set, const char *value, const struct gl_page *page,
-                json_t **out)
+gl_kept_list_in(const char *coll, const char *set, const char *value, const char *id_prefix,
+                const struct gl_page *page, json_t **out)
 {
-	return list_page(coll, set, value, false, page, out);
+	return list_page(coll, set, value, id_prefix, false, page, out);
 }
 
 /* The build's batch of ids and their values (MongoDB's), sent when full and at the end. */

@@ -31,7 +31,7 @@ ticket_list(struct gl_req *req)
 	/* From the store's sets once built (kept.h): the board asks for three statuses every
 	 * few seconds, and a query by status reads every ticket in FerretDB. */
 	if (gl_kept_listed("tickets")) {
-		if ((err = gl_kept_list("tickets", status, &page, &out)) != GL_OK)
+		if ((err = gl_kept_list("tickets", status, NULL, &page, &out)) != GL_OK)
 			return err;
 		return gl_reply(req, 200, out);
 	}

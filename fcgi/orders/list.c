@@ -130,35 +130,36 @@ order_filter(struct gl_req *req, bson_t *filter, struct gl_page *page)
 	return ok ? GL_OK : GL_E_INTERNAL;
 }
 
-/* Does the query filter by anything but from (NULL: by nothing)? */
+/* Does the query filter by anything the store's sets cannot (kept.h: a status, an id
+ * prefix)? */
 static bool
-order_filters_but(const struct gl_req *req, const char *from)
+order_searches(const struct gl_req *req)
 {
-	static const char *const filters[] = { "status",    "customer_id",   "supplier_id",
-		                               "id_prefix", "customer_name", NULL };
+	static const char *const filters[] = { "customer_id", "supplier_id", "customer_name",
+		                               NULL };
 
 	for (int i = 0; filters[i] != NULL; i++)
-		if ((from == NULL || strcmp(filters[i], from) != 0) &&
-		    json_object_get(req->query, filters[i]) != NULL)
+		if (json_object_get(req->query, filters[i]) != NULL)
 			return true;
 	return false;
 }
 
-/* A customer's own list with no filter but ?status=: from its user's set (by_user.c), once
- * built. */
+/* A customer's own list, by ?status= and ?id_prefix= or not: from its user's set
+ * (by_user.c), once built. */
 static bool
 order_by_user_serves(const struct gl_req *req)
 {
-	if (gl_req_has_role(req, GL_ROLE_STAFF) || order_filters_but(req, "status"))
+	if (gl_req_has_role(req, GL_ROLE_STAFF) || order_searches(req))
 		return false;
 	return order_by_user_built();
 }
 
-/* Staff's list of all orders or of one status: from the store's sets (kept.h), once built. */
+/* Staff's list of all orders, by ?status= and ?id_prefix= or not: from the store's sets
+ * (kept.h), once built. */
 static bool
 order_sets_serve(const struct gl_req *req)
 {
-	if (!gl_req_has_role(req, GL_ROLE_STAFF) || order_filters_but(req, "status"))
+	if (!gl_req_has_role(req, GL_ROLE_STAFF) || order_searches(req))
 		return false;
 	return gl_kept_listed("orders");
 }
@@ -172,17 +173,16 @@ order_list(struct gl_req *req)
 	enum gl_err err;
 
 	const char *status = json_string_value(json_object_get(req->query, "status"));
+	const char *prefix = json_string_value(json_object_get(req->query, "id_prefix"));
 	if (order_by_user_serves(req)) {
 		gl_req_page(req, &page);
-		if ((err = order_by_user_list(req->user_id, status, &page, &out)) != GL_OK)
-			return err;
-		return gl_reply(req, 200, out);
+		err = order_by_user_list(req->user_id, status, prefix, &page, &out);
+		return err != GL_OK ? err : gl_reply(req, 200, out);
 	}
 	if (order_sets_serve(req)) {
 		gl_req_page(req, &page);
-		if ((err = gl_kept_list("orders", status, &page, &out)) != GL_OK)
-			return err;
-		return gl_reply(req, 200, out);
+		err = gl_kept_list("orders", status, prefix, &page, &out);
+		return err != GL_OK ? err : gl_reply(req, 200, out);
 	}
 	if ((err = order_filter(req, &filter, &page)) == GL_OK)
 		err = gl_db_list("orders", &filter, &page, &out);

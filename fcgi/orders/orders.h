@@ -42,8 +42,8 @@ int order_by_user_index(struct gl_kept_index *e, const char *user, const char *o
 /* Does the set hold every stored order yet (built from MongoDB once)? */
 bool order_by_user_built(void);
 /* A page of user's orders, as gl_db_list answers ({items, next}, *out new). */
-enum gl_err order_by_user_list(const char *user, const char *status, const struct gl_page *page,
-                               json_t **out);
+enum gl_err order_by_user_list(const char *user, const char *status, const char *id_prefix,
+                               const struct gl_page *page, json_t **out);
 /* The tick's part: build the sets from MongoDB when the store has none (one process). */
 void orders_by_user_build(void);
 

@@ -56,6 +56,13 @@ expect_json "[.items[].id] == [\"$order\"] and .next == null" \
 	"the customer's own pending_payment list holds it (its orders' set, by status)"
 AUTH_TOKEN=$carol req GET "/api/orders?status=paid"
 expect_json '.items == [] and .next == null' "and its paid list is empty"
+req GET "/api/orders?status=pending_payment&id_prefix=$order"
+expect_json "[.items[].id] == [\"$order\"] and .next == null" \
+	"staff find it by its whole id and its status (the set's range of the prefix)"
+req GET "/api/orders?status=pending_payment&id_prefix=${order:0:20}&after=$order"
+expect_json '.items == [] and .next == null' "and nothing after it within the prefix"
+AUTH_TOKEN=$carol req GET "/api/orders?id_prefix=${order:0:16}"
+expect_json "[.items[].id] == [\"$order\"]" "the customer finds it by a part of its id"
 AUTH_TOKEN=$carol req POST /api/payments "{\"order_id\":\"$order\",\"payment_method\":\"pm_card_visa\"}"
 expect_status 201 "it is paid"
 left_pending() { ! listed_under pending_payment; }
@@ -96,7 +103,8 @@ check "bin/galley scale restarts $SVC's pools with GALLEY_ORDERS_DB_TIMEOUT_MS=6
 	env GALLEY_ORDERS_DB_TIMEOUT_MS=60 "$GALLEY_TOP/bin/galley" scale "$SVC" "$POOLS"
 req GET "/api/orders?customer_name=nobody&limit=50"
 expect_error 504 upstream_timeout "a search by name, longer than 150 ms in the server, is answered 504"
-stopped() { cat "$GALLEY_RUN"/logs/orders-*.log | grep -q 'operation exceeded time limit'; }
+# grep reads the files itself: cat | grep -q fails under pipefail when grep stops first.
+stopped() { grep -qs 'operation exceeded time limit' "$GALLEY_RUN"/logs/orders-*.log; }
 check "the orders' log says that the server stopped the query" stopped
 req GET "/api/orders?status=paid&limit=50"
 expect_status 200 "the paid list is answered from the store all the same"
@@ -117,7 +125,7 @@ req GET "/api/orders?status=paid&limit=50"
 expect_status 200 "the paid list is answered while they are built (from MongoDB until they are)"
 expect_json '(.items | length) == 50 and all(.items[]; .status == "paid")' "a full page of paid orders"
 check "the tick builds the sets again" wait_until 60 built
-grep_log() { cat "$GALLEY_RUN"/logs/orders-*.log | grep -Eq "kept lists: [0-9]{5,} orders listed by status"; }
+grep_log() { grep -Eqs "kept lists: [0-9]{5,} orders listed by status" "$GALLEY_RUN"/logs/orders-*.log; }
 check "and says how many it listed" grep_log
 check "all 20,000 seeded ids are on the paid set" \
 	test "$(scli ZLEXCOUNT galley:kept:orders:orders:by:paid '[5eed' '(5eee')" = 20000

@@ -622,13 +622,13 @@ test_list(void)
 	           score("galley:kept:unit:things:by:shut", hb) == 0,
 	   "and to the set of its state only");
 
-	ok(gl_kept_list("things", "open", &page, &out) == GL_OK, "a page of one open thing");
+	ok(gl_kept_list("things", "open", NULL, &page, &out) == GL_OK, "a page of one open thing");
 	page_ids(out, got, sizeof(got));
 	snprintf(want, sizeof(want), "%s | %s", h1, h1);
 	is_str(got, want, "the first, and next says there is more after it");
 	json_decref(out);
 	page.after = h1;
-	ok(gl_kept_list("things", "open", &page, &out) == GL_OK, "the next page");
+	ok(gl_kept_list("things", "open", NULL, &page, &out) == GL_OK, "the next page");
 	page_ids(out, got, sizeof(got));
 	snprintf(want, sizeof(want), "%s | -", h2);
 	is_str(got, want, "the second, and no next");
@@ -642,17 +642,42 @@ test_list(void)
 	   "the write moved its id from open's set to shut's");
 	page.limit = 10;
 	page.after = NULL;
-	ok(gl_kept_list("things", "shut", &page, &out) == GL_OK, "the shut ones");
+	ok(gl_kept_list("things", "shut", NULL, &page, &out) == GL_OK, "the shut ones");
 	page_ids(out, got, sizeof(got));
 	snprintf(want, sizeof(want), "%s %s | -", h1, hb);
 	is_str(got, want, "both, in id order");
 	json_decref(out);
 	page.after = hbefore;
-	ok(gl_kept_list("things", NULL, &page, &out) == GL_OK, "all of them");
+	ok(gl_kept_list("things", NULL, NULL, &page, &out) == GL_OK, "all of them");
 	page_ids(out, got, sizeof(got));
 	snprintf(want, sizeof(want), "%s %s %s | -", h1, hb, h2);
 	is_str(got, want, "the three");
 	json_decref(out);
+
+	/* A cursor in upper case (the API takes either) and a prefix of the id. */
+	char upper[25];
+	for (int i = 0; i < 25; i++)
+		upper[i] = (char)(h1[i] >= 'a' && h1[i] <= 'f' ? h1[i] - 'a' + 'A' : h1[i]);
+	page.after = upper;
+	ok(gl_kept_list("things", NULL, NULL, &page, &out) == GL_OK,
+	   "all, after the first in upper case");
+	page_ids(out, got, sizeof(got));
+	snprintf(want, sizeof(want), "%s %s | -", hb, h2);
+	is_str(got, want, "the two after it, as after it in lower case");
+	json_decref(out);
+	page.after = NULL;
+	ok(gl_kept_list("things", NULL, h2, &page, &out) == GL_OK,
+	   "all with the third's id as the prefix");
+	page_ids(out, got, sizeof(got));
+	snprintf(want, sizeof(want), "%s | -", h2);
+	is_str(got, want, "the third alone");
+	json_decref(out);
+	page.after = h2;
+	ok(gl_kept_list("things", NULL, h2, &page, &out) == GL_OK, "and after it");
+	page_ids(out, got, sizeof(got));
+	is_str(got, "| -", "nothing, and no next");
+	json_decref(out);
+	page.after = NULL;
 
 	/* Listed where its document says otherwise (a write by a process without lists): the
 	 * page skips it, and a page of one still finds the one after it. */
@@ -660,7 +685,7 @@ test_list(void)
 	unit_redis(got, sizeof(got), 4, stale);
 	page.limit = 1;
 	page.after = NULL;
-	ok(gl_kept_list("things", "open", &page, &out) == GL_OK, "open ones, one a page");
+	ok(gl_kept_list("things", "open", NULL, &page, &out) == GL_OK, "open ones, one a page");
 	page_ids(out, got, sizeof(got));
 	snprintf(want, sizeof(want), "%s | -", h2);
 	is_str(got, want, "the shut one listed as open is skipped");
@@ -675,7 +700,7 @@ test_list(void)
 	const char *mine[] = { "ZADD", INDEX, "0", h1, "0", hb, "0", h2, "0", hn };
 	unit_redis(got, sizeof(got), 10, mine);
 	page.limit = 10;
-	ok(gl_kept_list_in("things", INDEX, "open", &page, &out) == GL_OK,
+	ok(gl_kept_list_in("things", INDEX, "open", NULL, &page, &out) == GL_OK,
 	   "a set of one's own, by state");
 	page_ids(out, got, sizeof(got));
 	snprintf(want, sizeof(want), "%s | -", h2);
@@ -691,7 +716,7 @@ test_list(void)
 	snprintf(key, sizeof(key), "galley:kept:unit:things:%s", h2);
 	const char *drop[] = { "DEL", key };
 	unit_redis(got, sizeof(got), 2, drop);
-	ok(gl_kept_list("things", "open", &page, &out) == GL_OK &&
+	ok(gl_kept_list("things", "open", NULL, &page, &out) == GL_OK &&
 	           json_array_size(json_object_get(out, "items")) == 0,
 	   "an id whose document is nowhere (new, not in the store): skipped");
 	json_decref(out);
