@@ -258,16 +258,9 @@ static int
 consumer_handled(const char *id)
 {
 	char key[160];
-	redisReply *r;
-	int seen;
 
 	consumer_handled_key(key, sizeof(key), id);
-	const char *argv[] = { "EXISTS", key };
-	r = gl_redis_strv(GL_REDIS_STORE, 2, argv);
-	seen = r != NULL && r->type == REDIS_REPLY_INTEGER ? r->integer > 0 : -1;
-	if (r != NULL)
-		freeReplyObject(r);
-	return seen;
+	return gl_redis_exists(GL_REDIS_STORE, key);
 }
 
 enum gl_err

@@ -214,11 +214,7 @@ due_import(const char *coll, const char *key)
 		if (strcmp(done[slot], coll) == 0)
 			return;
 	snprintf(marker, sizeof(marker), "%s:imported", key);
-	const char *exists[] = { "EXISTS", marker };
-	r = gl_redis_strv(GL_REDIS_STORE, 2, exists);
-	have = r != NULL && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
-	if (r != NULL)
-		freeReplyObject(r);
+	have = gl_redis_exists(GL_REDIS_STORE, marker);
 	if (have < 0)
 		return;
 	if (have == 0) {

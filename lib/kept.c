@@ -197,9 +197,8 @@ kept_doc_key(char *buf, size_t size, const char *coll, const bson_oid_t *id)
 	kept_doc_key_of(buf, size, gl_conf.service, coll, id);
 }
 
-/* A store reply that is not the answer asked for: the store is away or said no. */
-static enum gl_err
-kept_store_error(redisReply *r)
+enum gl_err
+gl_kept_store_error(redisReply *r)
 {
 	if (r == NULL)
 		return GL_E_UPSTREAM_DOWN;
@@ -239,7 +238,7 @@ kept_since(const char *coll, long long *since)
 	const char *argv[] = { "SET", key, now, "NX", "GET" };
 	if ((r = gl_redis_strv(GL_REDIS_STORE, 5, argv)) == NULL ||
 	    (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
-		return kept_store_error(r);
+		return gl_kept_store_error(r);
 	*since = r->type == REDIS_REPLY_STRING ? atoll(r->str) : t;
 	freeReplyObject(r);
 	if (i < kept_n) {
@@ -315,7 +314,7 @@ kept_fetch(const char *key, bson_t **doc, long long *ver)
 	const char *argv[] = { "HMGET", key, "v", "b" };
 	if ((r = gl_redis_strv(GL_REDIS_STORE, 4, argv)) == NULL || r->type != REDIS_REPLY_ARRAY ||
 	    r->elements != 2)
-		return kept_store_error(r);
+		return gl_kept_store_error(r);
 	found = kept_parse(r->element[0], r->element[1], doc, ver);
 	freeReplyObject(r);
 	return found ? GL_OK : GL_E_NOT_FOUND;
@@ -363,7 +362,7 @@ kept_read_as(const char *coll, const bson_oid_t *id, bool passing, bson_t **doc,
 	r = gl_redis_argv(GL_REDIS_STORE, 8, largv, lens);
 	bson_destroy(stored);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
-		return kept_store_error(r);
+		return gl_kept_store_error(r);
 	found = kept_parse(r->element[0], r->element[1], doc, ver);
 	freeReplyObject(r);
 	return found ? GL_OK : GL_E_INTERNAL;
@@ -454,7 +453,7 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 			lens[i] = strlen(argv[i]);
 	if ((r = gl_redis_argv(GL_REDIS_STORE, argc, argv, lens)) == NULL ||
 	    r->type != REDIS_REPLY_INTEGER)
-		return kept_store_error(r);
+		return gl_kept_store_error(r);
 	*written = r->integer == 1;
 	freeReplyObject(r);
 	if (*written && ack != NULL)
@@ -648,13 +647,13 @@ gl_kept_get_listed(const char *coll, const char *list, int64_t upto, size_t amon
 		               among_s, pick_s,     prefix, hold_s };
 	if ((r = gl_redis_strv(GL_REDIS_STORE, 9, argv)) == NULL || r->type != REDIS_REPLY_ARRAY ||
 	    (r->elements != 0 && r->elements != 3))
-		return kept_store_error(r);
+		return gl_kept_store_error(r);
 	if (r->elements == 0) {
 		freeReplyObject(r);
 		return GL_E_NOT_FOUND;
 	}
 	if (r->element[0]->type != REDIS_REPLY_STRING || !gl_oid_parse(r->element[0]->str, id))
-		return kept_store_error(r);
+		return gl_kept_store_error(r);
 	*listed = true;
 	found = kept_parse(r->element[1], r->element[2], &doc, &v);
 	freeReplyObject(r);
@@ -811,7 +810,7 @@ gl_kept_delete(const char *coll, const bson_oid_t *id)
 		               hex,
 		               lists };
 	if ((r = gl_redis_strv(GL_REDIS_STORE, 7, argv)) == NULL || r->type != REDIS_REPLY_INTEGER)
-		return kept_store_error(r);
+		return gl_kept_store_error(r);
 	if (r->integer == 1)
 		err = GL_OK;
 	freeReplyObject(r);
@@ -888,7 +887,7 @@ kept_project_batch(const char *coll, const char *settle_ms, bool *left)
 	const char *args[] = { prefix, KEPT_BATCH, settle_ms };
 	if ((r = gl_redis_eval(GL_REDIS_STORE, dirty_lua, 1, keys, 3, args)) == NULL ||
 	    r->type != REDIS_REPLY_ARRAY)
-		return kept_store_error(r);
+		return gl_kept_store_error(r);
 	size_t rows = r->elements / 4;
 	if (rows == 0) {
 		freeReplyObject(r);
@@ -989,7 +988,7 @@ gl_kept_flush(const char *coll)
 	gl_kept_key(dirty, sizeof(dirty), coll, "dirty");
 	const char *argv[] = { "ZCARD", dirty };
 	if ((r = gl_redis_strv(GL_REDIS_STORE, 2, argv)) == NULL || r->type != REDIS_REPLY_INTEGER)
-		return kept_store_error(r);
+		return gl_kept_store_error(r);
 	long long n = r->integer;
 	freeReplyObject(r);
 	return n == 0 ? GL_OK : kept_project_coll(coll, "0", gl_conf.db_timeout_ms);

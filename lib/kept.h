@@ -56,6 +56,7 @@
 #define GL_KEPT_H
 
 #include <bson/bson.h>
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -170,6 +171,10 @@ const char *gl_kept_list_by(const char *coll);
 /* The list value of doc (the field's string, or "" when coll has no list, when the field is
  * missing, not a string or longer than GL_KEPT_LIST_VALUE_MAX) into buf. */
 void gl_kept_list_value(const char *coll, const bson_t *doc, char *buf, size_t size);
+
+/* A store reply that is not the answer asked for (NULL: the store is away; or an error or
+ * another type, logged): GL_E_UPSTREAM_DOWN or GL_E_INTERNAL; r is freed. */
+enum gl_err gl_kept_store_error(redisReply *r);
 
 /* "galley:kept:<service>:<coll>:<what>" into buf (kept.c's keys). */
 void gl_kept_key(char *buf, size_t size, const char *coll, const char *what);

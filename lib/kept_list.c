@@ -78,34 +78,15 @@ static const char built_lua[] = "if redis.call('GET', KEYS[1]) ~= ARGV[1] then r
 static const char unlock_lua[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then "
                                  "return redis.call('DEL', KEYS[1]) end return 0";
 
-/* A store reply that is not what was asked: the store is away or said no. */
-static enum gl_err
-list_store_error(redisReply *r)
-{
-	if (r == NULL)
-		return GL_E_UPSTREAM_DOWN;
-	gl_log(GL_LOG_ERROR, NULL, "kept lists: the store answered %s",
-	       r->type == REDIS_REPLY_ERROR ? r->str : "an unexpected reply");
-	freeReplyObject(r);
-	return GL_E_INTERNAL;
-}
-
 bool
 gl_kept_listed(const char *coll)
 {
 	char key[160];
-	redisReply *r;
-	bool built;
 
 	if (gl_kept_list_by(coll) == NULL)
 		return false;
 	gl_kept_key(key, sizeof(key), coll, "listed");
-	const char *argv[] = { "EXISTS", key };
-	if ((r = gl_redis_strv(GL_REDIS_STORE, 2, argv)) == NULL)
-		return false;
-	built = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-	freeReplyObject(r);
-	return built;
+	return gl_redis_exists(GL_REDIS_STORE, key) == 1;
 }
 
 /* Why a page's row is not on the page. */
@@ -273,7 +254,7 @@ list_fill(const char *coll, const char *value, const char *id_prefix, const char
 		redisReply *r = list_rows(coll, set, from, upto, want);
 		if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0 ||
 		    r->elements / 2 > (size_t)want)
-			return list_store_error(r);
+			return gl_kept_store_error(r);
 		size_t rows = r->elements / 2;
 		for (size_t i = 0; i < rows && err == GL_OK; i++) {
 			const redisReply *id = r->element[2 * i];
@@ -380,7 +361,7 @@ list_build_send(struct list_build *b)
 	}
 	r = gl_redis_eval(GL_REDIS_STORE, build_lua, 0, NULL, 1 + 2 * b->n, b->argv);
 	if (r == NULL || r->type != REDIS_REPLY_INTEGER)
-		return list_store_error(r);
+		return gl_kept_store_error(r);
 	freeReplyObject(r);
 	b->total += b->n;
 	b->n = 0;

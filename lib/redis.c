@@ -397,6 +397,18 @@ gl_redis_type(enum gl_redis which, int argc, const char **argv)
 }
 
 int
+gl_redis_exists(enum gl_redis which, const char *key)
+{
+	const char *argv[] = { "EXISTS", key };
+	redisReply *r = gl_redis_strv(which, 2, argv);
+	int have = r != NULL && r->type == REDIS_REPLY_INTEGER ? r->integer > 0 : -1;
+
+	if (r != NULL)
+		freeReplyObject(r);
+	return have;
+}
+
+int
 gl_redis_ping(enum gl_redis which)
 {
 	const char *argv[] = { "PING" };

@@ -60,6 +60,9 @@ redisReply *gl_redis_strv(enum gl_redis which, int argc, const char **argv);
 /* Run an all-text command; its reply's type, or -1 when Redis is unreachable. */
 int gl_redis_type(enum gl_redis which, int argc, const char **argv);
 
+/* Does key exist?  1 yes, 0 no, -1 cannot tell (Redis away, or an error reply). */
+int gl_redis_exists(enum gl_redis which, const char *key);
+
 /*
  * With Sentinels (sentinel.h) and GALLEY_STORE_WAIT_MS > 0: wait until a replica has every
  * store write, and every cache deletion, this thread made since the last call (WAIT 1).  0

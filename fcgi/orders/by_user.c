@@ -79,17 +79,10 @@ bool
 order_by_user_built(void)
 {
 	char key[GL_CACHE_KEY_MAX];
-	redisReply *r;
-	bool built;
 
 	if (gl_cache_key(key, sizeof(key), "by-user-built", NULL) < 0)
 		return false;
-	const char *argv[] = { "EXISTS", key };
-	if ((r = gl_redis_strv(GL_REDIS_STORE, 2, argv)) == NULL)
-		return false;
-	built = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-	freeReplyObject(r);
-	return built;
+	return gl_redis_exists(GL_REDIS_STORE, key) == 1;
 }
 
 /* gl_db_each's step: add one stored order ({_id, user_id}) to its user's set. */
