@@ -32,6 +32,7 @@ static const struct conf_var conf_vars[] = {
 	/* kept.h: at least 20 minutes, so that what was made within a reservation's 15 (an
 	 * order, its payment) is never looked for in MongoDB. */
 	{ "GALLEY_KEPT_KEEP_S", CONF_LONG, "3600", 1200, 604800, &gl_conf.kept_keep_s },
+	{ "GALLEY_KEPT_HOLD_S", CONF_LONG, "1200", 0, 3600, &gl_conf.kept_hold_s },
 	{ "GALLEY_HTTP_TIMEOUT_MS", CONF_LONG, "2000", 50, 60000, &gl_conf.http_timeout_ms },
 	{ "GALLEY_DB_TIMEOUT_MS", CONF_LONG, "2000", 50, 60000, &gl_conf.db_timeout_ms },
 	{ "GALLEY_REDIS_TIMEOUT_MS", CONF_LONG, "500", 10, 10000, &gl_conf.redis_timeout_ms },

@@ -23,6 +23,7 @@ struct gl_conf {
 	const char *log_level;       /* GALLEY_LOG_LEVEL: debug, info, warn, error */
 	long cache_ttl;              /* GALLEY_CACHE_TTL seconds */
 	long kept_keep_s;            /* GALLEY_KEPT_KEEP_S seconds a clean copy stays (kept.h) */
+	long kept_hold_s;            /* GALLEY_KEPT_HOLD_S seconds a held document waits (kept.h) */
 	long http_timeout_ms;        /* GALLEY_HTTP_TIMEOUT_MS for outbound calls */
 	long db_timeout_ms;          /* GALLEY_DB_TIMEOUT_MS for server selection */
 	long redis_timeout_ms;       /* GALLEY_REDIS_TIMEOUT_MS per command */

@@ -22,6 +22,9 @@
 #define KEPT_MAX    8
 #define KEPT_BATCH  "64" /* documents read from the store, written in one round trip */
 #define KEPT_ROUNDS 16   /* batches per collection and hold of the lock at most */
+/* A flush's (the unpaid orders held for up to GALLEY_KEPT_HOLD_S among them: 4,096 documents,
+ * about a third of a second of FerretDB's, well within KEPT_LOCK_MS) */
+#define KEPT_FLUSH_ROUNDS 64
 /* A document is written once it has been dirty this long: the writes of an order's way to
  * ready (paid, preparing, ready: tens of milliseconds apart) become one. */
 #define KEPT_SETTLE_MS "1000"
@@ -29,10 +32,13 @@
 
 static const char *kept_colls[KEPT_MAX];
 static const char *kept_list_field[KEPT_MAX]; /* NULL: not listed */
+static const char *kept_held_while[KEPT_MAX]; /* NULL: nothing held (kept.h) */
 static int kept_n;
 
 /* The version read must still be the one stored ("" = no document), then write, list the
- * id as dirty since the first write MongoDB has not seen (ZADD NX keeps that time), move
+ * id as dirty since the first write MongoDB has not seen (ZADD NX keeps that time; KEYS[2]
+ * is the held set instead when the write is held, kept.h: a write that changes the value to
+ * one not held takes the id off it), move
  * the id to the set of its list value (ARGV[9] the sets' prefix, '' when the collection has
  * no list; ARGV[10] the value: the hash's "l" is the value it is listed under), and add
  * what rides on the write: ARGV[6] events (events.h; event j's stream and channel are
@@ -55,6 +61,8 @@ static const char write_lua[] =
         "if ARGV[9] ~= '' then "
         " local l = redis.call('HGET', KEYS[1], 'l') "
         " if l ~= ARGV[10] then "
+        "  if l and KEYS[2] ~= ARGV[9] .. 'held' then redis.call('ZREM', ARGV[9] .. 'held', "
+        "ARGV[4]) end "
         "  if l and l ~= '' then redis.call('ZREM', ARGV[9] .. 'by:' .. l, ARGV[4]) end "
         "  if ARGV[10] ~= '' then redis.call('ZADD', ARGV[9] .. 'by:' .. ARGV[10], 0, ARGV[4]) end "
         "  redis.call('HSET', KEYS[1], 'l', ARGV[10]) end "
@@ -100,10 +108,15 @@ static const char listed_lua[] =
         "return {id, d[1] or '', d[2] or ''}";
 
 /* Up to ARGV[2] ids dirty for ARGV[3] ms or more, each with its version, its BSON ('' when
- * gone) and whether MongoDB has had a copy ('1' or ''), the longest dirty first. */
+ * gone) and whether MongoDB has had a copy ('1' or ''), the longest dirty first; the ids
+ * held (KEYS[2]) for ARGV[4] ms or more are dirty from now on. */
 static const char dirty_lua[] =
         "local t = redis.call('TIME') "
         "local upto = t[1] * 1000 + math.floor(t[2] / 1000) - tonumber(ARGV[3]) "
+        "local held = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf',"
+        " upto + tonumber(ARGV[3]) - tonumber(ARGV[4]), 'LIMIT', 0, ARGV[2]) "
+        "for _, id in ipairs(held) do "
+        " redis.call('ZREM', KEYS[2], id) redis.call('ZADD', KEYS[1], 'NX', upto, id) end "
         "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', upto, 'LIMIT', 0, ARGV[2]) "
         "local out = {} "
         "for _, id in ipairs(ids) do "
@@ -182,6 +195,18 @@ kept_list_prefix(char *buf, size_t size, const char *coll)
 		buf[0] = '\0';
 }
 
+/* Is a write of coll's document listed under value held back from MongoDB (kept.h)? */
+static bool
+kept_held(const char *coll, const char *value)
+{
+	if (gl_conf.kept_hold_s <= 0)
+		return false;
+	for (int i = 0; i < kept_n; i++)
+		if (strcmp(kept_colls[i], coll) == 0)
+			return kept_held_while[i] != NULL && strcmp(kept_held_while[i], value) == 0;
+	return false;
+}
+
 static void
 kept_doc_key_of(char *buf, size_t size, const char *service, const char *coll, const bson_oid_t *id)
 {
@@ -258,6 +283,7 @@ gl_kept_open(const struct gl_kept_coll *colls)
 	     kept_n++) {
 		kept_colls[kept_n] = colls[kept_n].name;
 		kept_list_field[kept_n] = colls[kept_n].list_by;
+		kept_held_while[kept_n] = colls[kept_n].list_by ? colls[kept_n].held_while : NULL;
 		/* From the first start on, not the first write: a payment's id is its order's,
 		 * made before payments wrote anything, and must not send every payment to
 		 * MongoDB to look.  The store away: the first write sets it. */
@@ -396,9 +422,9 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 	if (n > GL_KEPT_INDEX_MAX)
 		return GL_E_INTERNAL;
 	kept_doc_key(key, sizeof(key), coll, id);
-	gl_kept_key(dirty, sizeof(dirty), coll, "dirty");
 	kept_list_prefix(lists, sizeof(lists), coll);
 	gl_kept_list_value(coll, doc, listed, sizeof(listed));
+	gl_kept_key(dirty, sizeof(dirty), coll, kept_held(coll, listed) ? "held" : "dirty");
 	bson_oid_to_string(id, hex);
 	snprintf(v, sizeof(v), "%lld", ver);
 	size_t ne = gl_events_riding(coll, hex, ver, ev, GL_EVENTS_RIDERS_MAX);
@@ -799,6 +825,7 @@ gl_kept_delete(const char *coll, const bson_oid_t *id)
 	const char *argv[] = { "EVAL",
 		               "redis.call('ZREM', KEYS[2], ARGV[1]) "
 		               "if ARGV[2] ~= '' then "
+		               " redis.call('ZREM', ARGV[2] .. 'held', ARGV[1]) "
 		               " local l = redis.call('HGET', KEYS[1], 'l') "
 		               " if l and l ~= '' then "
 		               "  redis.call('ZREM', ARGV[2] .. 'by:' .. l, ARGV[1]) end "
@@ -861,7 +888,8 @@ kept_batch_write(const char *coll, const struct kept_batch *b)
 	size_t nnew = b->nnew;
 	enum gl_err err = GL_OK;
 
-	/* An insert is a third of a replacement's price on FerretDB; one that finds the id taken
+	/* An insert is a seventh of a replacement's price on FerretDB (a delete and an insert: 0.56
+	 * ms, kept.h); one that finds the id taken
 	 * (written by a tick that died before it could say so) makes the batch replace. */
 	if (nnew > 0 && (err = gl_db_insert_docs(coll, b->docs, nnew)) == GL_E_CONFLICT)
 		nnew = 0;
@@ -870,22 +898,25 @@ kept_batch_write(const char *coll, const struct kept_batch *b)
 	return err;
 }
 
-/* Write one batch of coll's documents dirty for settle_ms or more; *left says whether there
+/* Write one batch of coll's documents dirty for KEPT_SETTLE_MS or more, held ones held for
+ * GALLEY_KEPT_HOLD_S among them (all: every dirty and held one); *left says whether there
  * were any. */
 static enum gl_err
-kept_project_batch(const char *coll, const char *settle_ms, bool *left)
+kept_project_batch(const char *coll, bool all, bool *left)
 {
-	char dirty[160], prefix[160], keep[24];
+	char dirty[160], held[160], prefix[160], keep[24], hold[24];
 	struct kept_batch b = { 0 };
 	redisReply *r, *c;
 	enum gl_err err = GL_E_INTERNAL;
 
 	*left = false;
 	gl_kept_key(dirty, sizeof(dirty), coll, "dirty");
+	gl_kept_key(held, sizeof(held), coll, "held");
 	gl_kept_key(prefix, sizeof(prefix), coll, "");
-	const char *keys[] = { dirty };
-	const char *args[] = { prefix, KEPT_BATCH, settle_ms };
-	if ((r = gl_redis_eval(GL_REDIS_STORE, dirty_lua, 1, keys, 3, args)) == NULL ||
+	snprintf(hold, sizeof(hold), "%ld", all ? 0 : gl_conf.kept_hold_s * 1000);
+	const char *keys[] = { dirty, held };
+	const char *args[] = { prefix, KEPT_BATCH, all ? "0" : KEPT_SETTLE_MS, hold };
+	if ((r = gl_redis_eval(GL_REDIS_STORE, dirty_lua, 2, keys, 4, args)) == NULL ||
 	    r->type != REDIS_REPLY_ARRAY)
 		return gl_kept_store_error(r);
 	size_t rows = r->elements / 4;
@@ -952,10 +983,10 @@ kept_unlock(const char *coll, const char *token)
 		freeReplyObject(r);
 }
 
-/* Project coll until nothing is dirty for settle_ms (or KEPT_ROUNDS batches), under its
- * lock. */
+/* Project coll until nothing is due (all: dirty or held at all), or KEPT_ROUNDS batches
+ * (all: KEPT_FLUSH_ROUNDS), under its lock. */
 static enum gl_err
-kept_project_coll(const char *coll, const char *settle_ms, long wait_ms)
+kept_project_coll(const char *coll, bool all, long wait_ms)
 {
 	char token[48];
 	bool left = true;
@@ -968,8 +999,10 @@ kept_project_coll(const char *coll, const char *settle_ms, long wait_ms)
 	 * its time says so: what it reads next could miss writes on their way to MongoDB. */
 	if (locked == 0)
 		return wait_ms > 0 ? GL_E_UPSTREAM_TIMEOUT : GL_OK;
-	for (int i = 0; err == GL_OK && left && i < KEPT_ROUNDS && !gl_stop_requested(); i++)
-		err = kept_project_batch(coll, settle_ms, &left);
+	int rounds = all ? KEPT_FLUSH_ROUNDS : KEPT_ROUNDS;
+
+	for (int i = 0; err == GL_OK && left && i < rounds && !gl_stop_requested(); i++)
+		err = kept_project_batch(coll, all, &left);
 	/* A write that timed out may still be running in MongoDB: the lock stays until it
 	 * expires, so that no process sends the same documents again meanwhile (FerretDB
 	 * would then queue the two on its one writer, and time out again). */
@@ -981,17 +1014,21 @@ kept_project_coll(const char *coll, const char *settle_ms, long wait_ms)
 enum gl_err
 gl_kept_flush(const char *coll)
 {
-	char dirty[160];
+	char dirty[160], held[160];
 	redisReply *r;
 
-	/* Nothing dirty (the usual case of a read-mostly stack): no lock to take. */
+	/* Nothing dirty or held (the usual case of a read-mostly stack): no lock to take. */
 	gl_kept_key(dirty, sizeof(dirty), coll, "dirty");
-	const char *argv[] = { "ZCARD", dirty };
-	if ((r = gl_redis_strv(GL_REDIS_STORE, 2, argv)) == NULL || r->type != REDIS_REPLY_INTEGER)
+	gl_kept_key(held, sizeof(held), coll, "held");
+	const char *keys[] = { dirty, held };
+	if ((r = gl_redis_eval(GL_REDIS_STORE,
+	                       "return redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])",
+	                       2, keys, 0, NULL)) == NULL ||
+	    r->type != REDIS_REPLY_INTEGER)
 		return gl_kept_store_error(r);
 	long long n = r->integer;
 	freeReplyObject(r);
-	return n == 0 ? GL_OK : kept_project_coll(coll, "0", gl_conf.db_timeout_ms);
+	return n == 0 ? GL_OK : kept_project_coll(coll, true, gl_conf.db_timeout_ms);
 }
 
 /* Name the process's kept collections in GL_KEPT_INDEX, once (the tick thread's). */
@@ -1018,7 +1055,7 @@ gl_kept_project(void)
 		long long since;
 		(void)kept_since(kept_colls[i],
 		                 &since); /* set again if the store came back empty */
-		enum gl_err err = kept_project_coll(kept_colls[i], KEPT_SETTLE_MS, 0);
+		enum gl_err err = kept_project_coll(kept_colls[i], false, 0);
 		if (err != GL_OK && err != GL_E_UPSTREAM_DOWN)
 			gl_log(GL_LOG_WARN, NULL, "kept: %s not written to MongoDB: %s",
 			       kept_colls[i], gl_err_info(err)->code);

@@ -43,6 +43,9 @@ static const struct {
 	  "Documents of a kept collection not yet written to MongoDB." },
 	{ "galley_kept_dirty_oldest_seconds", "gauge",
 	  "How long the oldest of them has differed from MongoDB." },
+	{ "galley_kept_held", "gauge",
+	  "Documents of a kept collection held back from MongoDB until they change (unpaid "
+	  "orders)." },
 	{ "galley_outbound_requests_total", "counter", "Outbound call attempts, by outcome." },
 	{ "galley_outbound_request_duration_seconds", "histogram",
 	  "Outbound call attempts' time." },
@@ -254,7 +257,8 @@ text_groups(struct lines *l, const char *stream)
 }
 
 /* A kept collection ("<service>:<coll>", kept.h): how many of its documents MongoDB has not
- * seen yet, and for how long the oldest has waited (0 and 0 when none). */
+ * seen yet, for how long the oldest has waited (0 and 0 when none), and how many it holds
+ * back. */
 static void
 text_kept_one(struct lines *l, const char *which)
 {
@@ -263,6 +267,14 @@ text_kept_one(struct lines *l, const char *which)
 
 	if (sscanf(which, "%31[^:]:%31s", service, coll) != 2)
 		return;
+	snprintf(key, sizeof(key), "galley:kept:%s:%s:held", service, coll);
+	const char *held[] = { "ZCARD", key };
+	if ((n = gl_redis_strv(GL_REDIS_STORE, 2, held)) == NULL)
+		return;
+	snprintf(name, sizeof(name), "galley_kept_held{service=\"%s\",collection=\"%s\"}", service,
+	         coll);
+	lines_add(l, name, strlen(name), n->type == REDIS_REPLY_INTEGER ? n->integer : 0);
+	freeReplyObject(n);
 	snprintf(key, sizeof(key), "galley:kept:%s:%s:dirty", service, coll);
 	const char *argv[] = { "ZRANGE", key, "0", "0", "WITHSCORES" };
 	const char *card[] = { "ZCARD", key };

@@ -20,8 +20,10 @@ static const struct gl_route orders_routes[] = {
 int
 main(void)
 {
-	/* The staff's lists and the kitchen's board are by status (kept.h). */
-	static const struct gl_kept_coll kept[] = { { "orders", "status" }, { NULL } };
+	/* The staff's lists are by status; an unpaid order is written to MongoDB once it is
+	 * paid or cancelled, as one insert (kept.h): its reservation is in the store alone too. */
+	static const struct gl_kept_coll kept[] = { { "orders", "status", "pending_payment" },
+		                                    { NULL } };
 	static const struct gl_service svc = {
 		.name = "orders",
 		.routes = orders_routes,

@@ -26,6 +26,14 @@ place
 expect_status 201 "an order is placed"
 id=$(jq -r .id <<<"$BODY")
 check "it is in the store at once, at version 1" test "$(scli HGET "$(key "$id")" v)" = 1
+# Unpaid, it is held back from MongoDB (kept.h): written once paid or cancelled.
+check "held, not dirty: it waits to be paid or cancelled" \
+	test -n "$(scli ZSCORE galley:kept:orders:orders:held "$id")" -a -z "$(scli ZSCORE galley:kept:orders:orders:dirty "$id")"
+held_metric() {
+	curl -s "$GALLEY_INTERNAL_URL/metrics" |
+		awk '$1 == "galley_kept_held{service=\"orders\",collection=\"orders\"}" { print $2 }'
+}
+check "/metrics counts it as held ($(held_metric))" test "$(held_metric)" -ge 1
 AUTH_TOKEN=$alice req GET "/api/orders/$id"
 expect_json '.status == "pending_payment" and .version == 1' "and read back at once"
 AUTH_TOKEN=$alice req GET /api/orders
@@ -33,8 +41,9 @@ expect_json "[.items[].id] | index(\"$id\") != null" "its customer's list right 
 AUTH_TOKEN=$alice req GET /api/auth/me
 req GET "/api/orders?customer_id=$(jq -r .customer_id <<<"$BODY")"
 expect_json "[.items[].id] | index(\"$id\") != null" "so does a query of MongoDB (staff's, by customer)"
-check "MongoDB has it as placed (the query wrote what was dirty first)" \
+check "MongoDB has it as placed (the query wrote what was dirty or held first)" \
 	in_mongo "$id" '.status == "pending_payment" and .version == 1'
+check "and it is held no longer" test -z "$(scli ZSCORE galley:kept:orders:orders:held "$id")"
 
 AUTH_TOKEN=$alice req POST "/api/orders/$id/cancel"
 expect_json '.status == "cancelled" and .version == 2' "cancelled: version 2"
@@ -82,6 +91,24 @@ AUTH_TOKEN=$alice req GET "/api/orders/$id"
 expect_json '.status == "cancelled" and .version == 2' "the order was changed once (version 2)"
 req GET "/api/stock/$soup"
 expect_json ".available == $((before + 1))" "and its unit released once"
+
+# Held: paid, it reaches MongoDB as paid, never having been there unpaid; held longer than
+# GALLEY_KEPT_HOLD_S (its entry put back that far), it is written all the same.
+place
+paid_id=$(jq -r .id <<<"$BODY")
+place
+left_id=$(jq -r .id <<<"$BODY")
+AUTH_TOKEN=$alice req POST /api/payments "{\"order_id\":\"$paid_id\",\"payment_method\":\"pm_card_visa\"}"
+expect_status 201 "one is paid"
+check "it reaches MongoDB within 5 s, paid or past it" \
+	wait_until 5 in_mongo "$paid_id" '.status != "pending_payment" and .version >= 2'
+check "MongoDB does not have the other, unpaid one" \
+	in_mongo "$left_id" '. == null'
+check "which is held" test -n "$(scli ZSCORE galley:kept:orders:orders:held "$left_id")"
+scli ZADD galley:kept:orders:orders:held $((($(date +%s) - ${GALLEY_KEPT_HOLD_S:-1200} - 1) * 1000)) "$left_id" >/dev/null
+check "held for longer than GALLEY_KEPT_HOLD_S, it reaches MongoDB unpaid within 5 s" \
+	wait_until 5 in_mongo "$left_id" '.status == "pending_payment" and .version == 1'
+check "and is held no longer" test -z "$(scli ZSCORE galley:kept:orders:orders:held "$left_id")"
 
 # An order made two hours ago (older than the store's keep less the clocks' margin) that the
 # store does not hold is looked for in MongoDB, not taken for one never stored.

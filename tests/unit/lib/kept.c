@@ -17,6 +17,7 @@
 
 #include "../redis_server.h"
 #include "../tap.h"
+#include "conf.h"
 #include "db.h"
 #include "due.h"
 #include "kept.h"
@@ -24,7 +25,7 @@
 #define DUE   "galley:unit:due:things"
 #define INDEX "galley:unit:things-by-user:u1"
 
-static const struct gl_kept_coll colls[] = { { "things", "state" }, { NULL } };
+static const struct gl_kept_coll colls[] = { { "things", "state", "waiting" }, { NULL } };
 
 static long long
 score(const char *key, const char *member)
@@ -724,6 +725,37 @@ test_list(void)
 	bson_destroy(&set);
 }
 
+/* A thing waiting (the held value: colls) is listed as held, not dirty, until a write
+ * moves it to another state; with no hold (GALLEY_KEPT_HOLD_S 0) it is dirty at once. */
+static void
+test_held(void)
+{
+	bson_oid_t id, id2;
+	char hex[25], hex2[25];
+	bson_t set = BSON_INITIALIZER;
+	json_t *out = NULL;
+	long hold = gl_conf.kept_hold_s;
+
+	gl_conf.kept_hold_s = 1200;
+	insert_in_state(&id, hex, "waiting");
+	ok(score("galley:kept:unit:things:held", hex) > 0 &&
+	           score("galley:kept:unit:things:dirty", hex) == -1,
+	   "inserted waiting: held, not dirty");
+	BSON_APPEND_UTF8(&set, "state", "open");
+	ok(gl_db_update("things", &id, -1, &set, &out) == GL_OK, "then opened");
+	json_decref(out);
+	ok(score("galley:kept:unit:things:held", hex) == -1 &&
+	           score("galley:kept:unit:things:dirty", hex) > 0,
+	   "dirty since that write, held no longer");
+	gl_conf.kept_hold_s = 0;
+	insert_in_state(&id2, hex2, "waiting");
+	ok(score("galley:kept:unit:things:held", hex2) == -1 &&
+	           score("galley:kept:unit:things:dirty", hex2) > 0,
+	   "with no hold, a waiting one is dirty at once");
+	gl_conf.kept_hold_s = hold;
+	bson_destroy(&set);
+}
+
 int
 main(void)
 {
@@ -735,6 +767,7 @@ main(void)
 	test_drop_riding();
 	test_pick();
 	test_list();
+	test_held();
 	test_insert();
 	gl_redis_close();
 	gl_kept_thread_end();

@@ -192,7 +192,11 @@ test_text(void)
 	    "# HELP galley_kept_dirty Documents of a kept collection not yet written to "
 	    "MongoDB.\n"
 	    "# TYPE galley_kept_dirty gauge\n"
-	    "galley_kept_dirty{service=\"stock\",collection=\"levels\"} 1\n",
+	    "galley_kept_dirty{service=\"stock\",collection=\"levels\"} 1\n"
+	    "# HELP galley_kept_held Documents of a kept collection held back from MongoDB until "
+	    "they change (unpaid orders).\n"
+	    "# TYPE galley_kept_held gauge\n"
+	    "galley_kept_held{service=\"stock\",collection=\"levels\"} 0\n",
 	    t0 - (now - 30));
 	ADD(HIST("galley_outbound_request_duration_seconds", "Outbound call attempts' time."));
 	for (int i = 2; i < 14; i++) /* 3 ms */
