@@ -31,8 +31,8 @@
 #define KEPT_LOCK_MS   "5000" /* a projector that died holding it holds it no longer */
 
 static const char *kept_colls[KEPT_MAX];
-static const char *kept_list_field[KEPT_MAX]; /* NULL: not listed */
-static const char *kept_held_while[KEPT_MAX]; /* NULL: nothing held (kept.h) */
+static const char *kept_list_field[KEPT_MAX];        /* NULL: not listed */
+static const char *const *kept_held_while[KEPT_MAX]; /* NULL: nothing held (kept.h) */
 static int kept_n;
 
 /* The version read must still be the one stored ("" = no document), then write, list the
@@ -126,13 +126,16 @@ static const char dirty_lua[] =
         "return out";
 
 /* Written: MongoDB has a copy; an id whose version is still the one written (or that is
- * gone) is no longer dirty, and its copy is kept a while. */
+ * gone) is no longer dirty, nor held (KEYS[2]: a paid order that went on to ready within
+ * the second was written as ready, and waits for nothing more), and its copy is kept a
+ * while. */
 static const char clean_lua[] = "for i = 3, #ARGV, 2 do "
                                 " local k = ARGV[1] .. ARGV[i] "
                                 " local v = redis.call('HGET', k, 'v') "
                                 " if v then redis.call('HSET', k, 'm', 1) end "
                                 " if not v or v == ARGV[i + 1] then "
                                 "  redis.call('ZREM', KEYS[1], ARGV[i]) "
+                                "  redis.call('ZREM', KEYS[2], ARGV[i]) "
                                 "  redis.call('EXPIRE', k, ARGV[2]) end "
                                 "end return 1";
 
@@ -201,9 +204,14 @@ kept_held(const char *coll, const char *value)
 {
 	if (gl_conf.kept_hold_s <= 0)
 		return false;
-	for (int i = 0; i < kept_n; i++)
-		if (strcmp(kept_colls[i], coll) == 0)
-			return kept_held_while[i] != NULL && strcmp(kept_held_while[i], value) == 0;
+	for (int i = 0; i < kept_n; i++) {
+		if (strcmp(kept_colls[i], coll) != 0)
+			continue;
+		for (const char *const *h = kept_held_while[i]; h != NULL && *h != NULL; h++)
+			if (strcmp(*h, value) == 0)
+				return true;
+		return false;
+	}
 	return false;
 }
 
@@ -936,7 +944,7 @@ kept_project_batch(const char *coll, bool all, bool *left)
 	kept_batch_rows(&b, r, rows);
 	if ((err = kept_batch_write(coll, &b)) != GL_OK)
 		goto out; /* MongoDB away: the marks stay for the next try */
-	c = gl_redis_eval(GL_REDIS_STORE, clean_lua, 1, keys, (int)b.nclean, b.clean);
+	c = gl_redis_eval(GL_REDIS_STORE, clean_lua, 2, keys, (int)b.nclean, b.clean);
 	if (c == NULL)
 		err = GL_E_UPSTREAM_DOWN;
 	else

@@ -43,16 +43,21 @@
  *    its id in the sorted sets "...:<coll>:all" and "...:<coll>:by:<value>", so that a
  *    list is a page of ids and a read of each (kept_list.c), never a query that FerretDB
  *    answers by reading the whole collection;
- *  - a collection may name a value of that field that its documents pass through and do
+ *  - a collection may name values of that field that its documents pass through and do
  *    not rest in (orders: pending_payment, which ends in paid or cancelled within the
- *    reservation's 15 minutes): a document under it is listed in "...:<coll>:held", not
- *    as dirty, and is written to MongoDB once it leaves that value, or after
- *    GALLEY_KEPT_HOLD_S (gl_conf.kept_hold_s) under it, or when a query by filter asks
- *    (gl_kept_flush()).  FerretDB replaces a document by a delete and an insert, and its
- *    delete costs six times an insert (docs/performance.md): an order inserted when it is
- *    placed and replaced when it is paid cost it 0.64 ms, inserted once when paid 0.08 ms.
- *    An unpaid order then lives where its reservation does (stock keeps a hold in the
- *    store until it ends): a store lost with its disk loses both;
+ *    reservation's 15 minutes; preparing and ready, which end in completed): a write that
+ *    leaves a document under one of them lists it in "...:<coll>:held", not as dirty, and
+ *    it is written to MongoDB once it reaches a value not held, or after
+ *    GALLEY_KEPT_HOLD_S (gl_conf.kept_hold_s) in held values, or when a query by filter
+ *    asks (gl_kept_flush()).  A write already dirty stays dirty: a paid order that the
+ *    kitchen takes within the second is written, as preparing.  FerretDB replaces a
+ *    document by a delete and an insert, and its delete costs six times an insert
+ *    (docs/performance.md): an order inserted when it is placed and replaced when it is
+ *    paid cost it 0.64 ms, inserted once when paid 0.08 ms; with a kitchen that takes
+ *    seconds, an order and its ticket were each replaced about twice more on the way to
+ *    ready.  What is held lives where the rest of its flow does (an unpaid order's
+ *    reservation, a cook's due entry and the events, all in the store): a store lost
+ *    with its disk loses them together;
  *  - another service may read a document where its owner keeps it
  *    (gl_kept_peek(): payments reads the order it is asked to pay), never
  *    write it; what the store does not hold it asks the owner for.
@@ -82,12 +87,13 @@
  * keep less this is in the store if it is anywhere (a miss is a 404 without asking MongoDB). */
 #define GL_KEPT_SKEW_S 300
 
-/* A kept collection, the field its lists are by (NULL: none; kept_list.c), and the value
- * of that field whose documents are held back from MongoDB (NULL: none; below). */
+/* A kept collection, the field its lists are by (NULL: none; kept_list.c), and the values
+ * of that field whose documents are held back from MongoDB (ended by NULL; NULL: none;
+ * above). */
 struct gl_kept_coll {
 	const char *name;
 	const char *list_by;
-	const char *held_while;
+	const char *const *held_while;
 };
 
 /* The service's kept collections (borrowed, ended by { NULL }; may be NULL), at start-up. */

@@ -20,10 +20,12 @@ static const struct gl_route orders_routes[] = {
 int
 main(void)
 {
-	/* The staff's lists are by status; an unpaid order is written to MongoDB once it is
-	 * paid or cancelled, as one insert (kept.h): its reservation is in the store alone too. */
-	static const struct gl_kept_coll kept[] = { { "orders", "status", "pending_payment" },
-		                                    { NULL } };
+	/* The staff's lists are by status.  Held back from MongoDB (kept.h): an unpaid order
+	 * until it is paid or cancelled (its reservation is in the store alone too), and one
+	 * the kitchen is on until it is completed or cancelled.  Paid is not held: MongoDB has
+	 * every paid order within a second, beside its payment. */
+	static const char *const held[] = { "pending_payment", "preparing", "ready", NULL };
+	static const struct gl_kept_coll kept[] = { { "orders", "status", held }, { NULL } };
 	static const struct gl_service svc = {
 		.name = "orders",
 		.routes = orders_routes,

@@ -335,6 +335,18 @@ bench_cpu_per() {
 			END { printf "%s ms (%s)\n", total, parts }'
 }
 
+# bench_cpu_per_busy IDLE0 IDLE1 IDLE-MS BEFORE AFTER BUSY-MS N: bench_cpu_per less what the
+# stack spends idle (each part's CPU between IDLE0 and IDLE1, IDLE-MS apart, at the same rate
+# over the BUSY-MS between BEFORE and AFTER): for a run whose window is long next to its
+# work, as a kitchen's time makes it (an idle stack uses about an eighth of a core).
+bench_cpu_per_busy() {
+	awk -v im="$3" -v bm="$6" 'FNR == 1 { f++ } f == 1 { i0[$1] += $2; next } f == 2 { i1[$1] += $2; next }
+		{ b[$1] += $2 }
+		END { for (k in b) printf "%s %.1f 0\n", k, b[k] - (i1[k] - i0[k]) * bm / im }' \
+		"$1" "$2" "$5" >"$5.busy"
+	bench_cpu_per "$4" "$5.busy" "$7"
+}
+
 # bench_switches_per BEFORE AFTER N: "31.2 (store 9.1, orders 6.0, ...)" — the context
 # switches of the stack's threads between two bench_cpu outputs per one of N requests, in all
 # and by part. A switch is a thread that waited (a round trip, a lock) and was woken, the

@@ -110,6 +110,32 @@ check "held for longer than GALLEY_KEPT_HOLD_S, it reaches MongoDB unpaid within
 	wait_until 5 in_mongo "$left_id" '.status == "pending_payment" and .version == 1'
 check "and is held no longer" test -z "$(scli ZSCORE galley:kept:orders:orders:held "$left_id")"
 
+# The kitchen's steps are held too: the paid order, and its ticket, are written again once
+# handed over (completed), not at preparing and at ready.
+ready_now() { AUTH_TOKEN=$alice req GET "/api/orders/$paid_id" && jq -e '.status == "ready"' >/dev/null <<<"$BODY"; }
+check "the kitchen makes the paid one ready" wait_until 30 ready_now
+ready_version=$(jq -r .version <<<"$BODY")
+# Written as it is now (the projection may have come after ready), or held, never dirty:
+# nothing is written for it until it is handed over.
+order_rests() {
+	[ -z "$(scli ZSCORE galley:kept:orders:orders:dirty "$paid_id")" ] &&
+		{ [ -n "$(scli ZSCORE galley:kept:orders:orders:held "$paid_id")" ] ||
+			in_mongo "$paid_id" ".version == $ready_version"; }
+}
+check "ready, the order is held or written as ready, not dirty" wait_until 5 order_rests
+check "its ticket is held (never written, from paid to ready)" \
+	test -n "$(scli ZSCORE galley:kept:kitchen:tickets:held "$paid_id")"
+req POST "/api/kitchen/tickets/$paid_id/complete"
+expect_json '.status == "completed"' "staff hand it over"
+check "MongoDB has the order completed within 5 s" \
+	wait_until 5 in_mongo "$paid_id" '.status == "completed"'
+ticket_in_mongo() { # JQ: MongoDB's copy of the paid order's ticket satisfies JQ
+	mongo_find kitchen tickets "{\"_id\":{\"\$oid\":\"$paid_id\"}}" | jq -e -n "input | .[0] | $1" >/dev/null
+}
+check "and its ticket completed" wait_until 5 ticket_in_mongo '.status == "completed"'
+check "neither is held any longer" \
+	test -z "$(scli ZSCORE galley:kept:orders:orders:held "$paid_id")$(scli ZSCORE galley:kept:kitchen:tickets:held "$paid_id")"
+
 # An order made two hours ago (older than the store's keep less the clocks' margin) that the
 # store does not hold is looked for in MongoDB, not taken for one never stored.
 old_id=$(printf '%08x' $(($(date +%s) - 7200)))${kept_id:8}
