@@ -32,7 +32,7 @@
 
 static const char *kept_colls[KEPT_MAX];
 static const char *kept_list_field[KEPT_MAX];        /* NULL: not listed */
-static const char *const *kept_held_while[KEPT_MAX]; /* NULL: nothing held (kept.h) */
+static const char *const *kept_held_while[KEPT_MAX]; /* runs; NULL: nothing held (kept.h) */
 static int kept_n;
 
 /* The version read must still be the one stored ("" = no document), then write, list the
@@ -198,21 +198,38 @@ kept_list_prefix(char *buf, size_t size, const char *coll)
 		buf[0] = '\0';
 }
 
-/* Is a write of coll's document listed under value held back from MongoDB (kept.h)? */
+/* The index of the run of coll's held values that value is in (kept.h), or -1. */
+static int
+kept_run(const char *coll, const char *value)
+{
+	size_t len = strlen(value);
+
+	for (int i = 0; i < kept_n && len > 0; i++) {
+		if (strcmp(kept_colls[i], coll) != 0)
+			continue;
+		for (int run = 0; kept_held_while[i] != NULL && kept_held_while[i][run] != NULL;
+		     run++)
+			for (const char *w = kept_held_while[i][run]; *w != '\0';
+			     w += strspn(w, " ")) {
+				size_t n = strcspn(w, " ");
+				if (n == len && memcmp(w, value, n) == 0)
+					return run;
+				w += n;
+			}
+		return -1;
+	}
+	return -1;
+}
+
+/* Is a write of coll's document from the listed value was to value held back from MongoDB
+ * (kept.h)?  Held when value is in a run and was is not in another one. */
 static bool
-kept_held(const char *coll, const char *value)
+kept_held(const char *coll, const char *was, const char *value)
 {
 	if (gl_conf.kept_hold_s <= 0)
 		return false;
-	for (int i = 0; i < kept_n; i++) {
-		if (strcmp(kept_colls[i], coll) != 0)
-			continue;
-		for (const char *const *h = kept_held_while[i]; h != NULL && *h != NULL; h++)
-			if (strcmp(*h, value) == 0)
-				return true;
-		return false;
-	}
-	return false;
+	int run = kept_run(coll, value), before = kept_run(coll, was);
+	return run >= 0 && (before < 0 || before == run);
 }
 
 static void
@@ -413,7 +430,8 @@ kept_read(const char *coll, const bson_oid_t *id, bson_t **doc, long long *ver)
  * someone else was first, or an error. */
 static enum gl_err
 kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long ver,
-           const bson_t *doc, const struct gl_kept_index *idx, size_t n, bool *written)
+           const bson_t *old, const bson_t *doc, const struct gl_kept_index *idx, size_t n,
+           bool *written)
 {
 	struct gl_event *ev[GL_EVENTS_RIDERS_MAX];
 	const struct gl_consumer_ack *ack = gl_consumer_ack_riding();
@@ -423,7 +441,7 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 	const char *argv[3 + 2 + 10 + 5 * GL_EVENTS_RIDERS_MAX + 3 * (GL_KEPT_INDEX_MAX + 1) + 6];
 	size_t lens[sizeof(argv) / sizeof(argv[0])];
 	char key[160], dirty[160], hex[25], v[24], nkeys[8], nev[8], nidx[8], lists[160];
-	char listed[GL_KEPT_LIST_VALUE_MAX + 1];
+	char listed[GL_KEPT_LIST_VALUE_MAX + 1], was[GL_KEPT_LIST_VALUE_MAX + 1] = "";
 	int argc = 0;
 	redisReply *r;
 
@@ -432,7 +450,9 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 	kept_doc_key(key, sizeof(key), coll, id);
 	kept_list_prefix(lists, sizeof(lists), coll);
 	gl_kept_list_value(coll, doc, listed, sizeof(listed));
-	gl_kept_key(dirty, sizeof(dirty), coll, kept_held(coll, listed) ? "held" : "dirty");
+	if (old != NULL) /* what the store holds: the script's version check makes sure */
+		gl_kept_list_value(coll, old, was, sizeof(was));
+	gl_kept_key(dirty, sizeof(dirty), coll, kept_held(coll, was, listed) ? "held" : "dirty");
 	bson_oid_to_string(id, hex);
 	snprintf(v, sizeof(v), "%lld", ver);
 	size_t ne = gl_events_riding(coll, hex, ver, ev, GL_EVENTS_RIDERS_MAX);
@@ -524,7 +544,8 @@ gl_kept_insert(const char *coll, const bson_t *doc, const struct gl_kept_index *
 		if (err != GL_E_NOT_FOUND)
 			return err == GL_OK ? GL_E_CONFLICT : err;
 	}
-	if ((err = kept_write(coll, &id, NULL, kept_version(doc), doc, idx, n, &written)) != GL_OK)
+	if ((err = kept_write(coll, &id, NULL, kept_version(doc), NULL, doc, idx, n, &written)) !=
+	    GL_OK)
 		return err;
 	if (!written)
 		return GL_E_CONFLICT;
@@ -785,7 +806,7 @@ kept_change_once(const char *coll, const bson_oid_t *id, gl_db_decide decide, vo
 		snprintf(expect, sizeof(expect), "%lld", v);
 		if ((doc = kept_apply(old, set, v + 1)) == NULL)
 			err = GL_E_INTERNAL;
-		else if ((err = kept_write(coll, id, expect, v + 1, doc, NULL, 0, &written)) ==
+		else if ((err = kept_write(coll, id, expect, v + 1, old, doc, NULL, 0, &written)) ==
 		                 GL_OK &&
 		         !written)
 			*raced = true;

@@ -43,13 +43,14 @@
  *    its id in the sorted sets "...:<coll>:all" and "...:<coll>:by:<value>", so that a
  *    list is a page of ids and a read of each (kept_list.c), never a query that FerretDB
  *    answers by reading the whole collection;
- *  - a collection may name values of that field that its documents pass through and do
- *    not rest in (orders: pending_payment, which ends in paid or cancelled within the
- *    reservation's 15 minutes; preparing and ready, which end in completed): a write that
- *    leaves a document under one of them lists it in "...:<coll>:held", not as dirty, and
- *    it is written to MongoDB once it reaches a value not held, or after
- *    GALLEY_KEPT_HOLD_S (gl_conf.kept_hold_s) in held values, or when a query by filter
- *    asks (gl_kept_flush()).  A write already dirty stays dirty: a paid order that the
+ *  - a collection may name runs of values of that field that its documents pass through
+ *    and do not rest in (orders: pending_payment, which ends in paid or cancelled within
+ *    the reservation's 15 minutes; then preparing and ready, which end in completed): a
+ *    write that leaves a document under one of them lists it in "...:<coll>:held", not as
+ *    dirty, and it is written to MongoDB once it reaches a value not held or one of
+ *    another run (an unpaid order that orders saw preparing before it saw it paid), or
+ *    after GALLEY_KEPT_HOLD_S (gl_conf.kept_hold_s) held, or when a query by filter asks
+ *    (gl_kept_flush()).  A write already dirty stays dirty: a paid order that the
  *    kitchen takes within the second is written, as preparing.  FerretDB replaces a
  *    document by a delete and an insert, and its delete costs six times an insert
  *    (docs/performance.md): an order inserted when it is placed and replaced when it is
@@ -87,9 +88,9 @@
  * keep less this is in the store if it is anywhere (a miss is a 404 without asking MongoDB). */
 #define GL_KEPT_SKEW_S 300
 
-/* A kept collection, the field its lists are by (NULL: none; kept_list.c), and the values
- * of that field whose documents are held back from MongoDB (ended by NULL; NULL: none;
- * above). */
+/* A kept collection, the field its lists are by (NULL: none; kept_list.c), and the runs of
+ * values of that field whose documents are held back from MongoDB (each run its values
+ * separated by spaces; ended by NULL; NULL: none; above). */
 struct gl_kept_coll {
 	const char *name;
 	const char *list_by;

@@ -16,7 +16,7 @@ main(void)
 	/* The staff's lists and the kitchen's board are by status.  A ticket is held back
 	 * from MongoDB (kept.h) while the kitchen is on it, and written once it is completed
 	 * or cancelled: its order, in MongoDB once paid, is the record until then. */
-	static const char *const held[] = { "paid", "preparing", "ready", NULL };
+	static const char *const held[] = { "paid preparing ready", NULL };
 	static const struct gl_kept_coll kept[] = { { "tickets", "status", held }, { NULL } };
 	static const struct gl_service svc = {
 		.name = "kitchen",

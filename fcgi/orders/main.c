@@ -22,9 +22,10 @@ main(void)
 {
 	/* The staff's lists are by status.  Held back from MongoDB (kept.h): an unpaid order
 	 * until it is paid or cancelled (its reservation is in the store alone too), and one
-	 * the kitchen is on until it is completed or cancelled.  Paid is not held: MongoDB has
-	 * every paid order within a second, beside its payment. */
-	static const char *const held[] = { "pending_payment", "preparing", "ready", NULL };
+	 * the kitchen is on until it is completed or cancelled.  Paid is not held, and the
+	 * two are runs apart (an order seen preparing before it was seen paid is written):
+	 * MongoDB has every paid order within a second, beside its payment. */
+	static const char *const held[] = { "pending_payment", "preparing ready", NULL };
 	static const struct gl_kept_coll kept[] = { { "orders", "status", held }, { NULL } };
 	static const struct gl_service svc = {
 		.name = "orders",

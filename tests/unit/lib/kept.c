@@ -25,7 +25,7 @@
 #define DUE   "galley:unit:due:things"
 #define INDEX "galley:unit:things-by-user:u1"
 
-static const char *const things_held[] = { "waiting", "going", NULL };
+static const char *const things_held[] = { "waiting", "going coming", NULL };
 static const struct gl_kept_coll colls[] = { { "things", "state", things_held }, { NULL } };
 
 static long long
@@ -739,21 +739,30 @@ test_held(void)
 
 	gl_conf.kept_hold_s = 1200;
 	insert_in_state(&id, hex, "waiting");
-	long long since = score("galley:kept:unit:things:held", hex);
-	ok(since > 0 && score("galley:kept:unit:things:dirty", hex) == -1,
+	ok(score("galley:kept:unit:things:held", hex) > 0 &&
+	           score("galley:kept:unit:things:dirty", hex) == -1,
 	   "inserted waiting: held, not dirty");
 	BSON_APPEND_UTF8(&set, "state", "going");
-	ok(gl_db_update("things", &id, -1, &set, &out) == GL_OK, "then going, also held");
-	json_decref(out);
-	ok(score("galley:kept:unit:things:held", hex) == since &&
-	           score("galley:kept:unit:things:dirty", hex) == -1,
-	   "still held since the first held write, not dirty");
-	bson_reinit(&set);
-	BSON_APPEND_UTF8(&set, "state", "open");
-	ok(gl_db_update("things", &id, -1, &set, &out) == GL_OK, "then opened");
+	ok(gl_db_update("things", &id, -1, &set, &out) == GL_OK, "then going, held in another run");
 	json_decref(out);
 	ok(score("galley:kept:unit:things:held", hex) == -1 &&
 	           score("galley:kept:unit:things:dirty", hex) > 0,
+	   "from one run to another: dirty, held no longer (an unpaid order seen preparing)");
+	insert_in_state(&id2, hex2, "going");
+	long long since = score("galley:kept:unit:things:held", hex2);
+	bson_reinit(&set);
+	BSON_APPEND_UTF8(&set, "state", "coming");
+	ok(gl_db_update("things", &id2, -1, &set, &out) == GL_OK, "going, then coming: one run");
+	json_decref(out);
+	ok(since > 0 && score("galley:kept:unit:things:held", hex2) == since &&
+	           score("galley:kept:unit:things:dirty", hex2) == -1,
+	   "still held since the first held write, not dirty");
+	bson_reinit(&set);
+	BSON_APPEND_UTF8(&set, "state", "open");
+	ok(gl_db_update("things", &id2, -1, &set, &out) == GL_OK, "then opened");
+	json_decref(out);
+	ok(score("galley:kept:unit:things:held", hex2) == -1 &&
+	           score("galley:kept:unit:things:dirty", hex2) > 0,
 	   "dirty since that write, held no longer");
 	/* Dirty, then into a held value before the tick wrote it: MongoDB has never had it, so
 	 * it stays dirty (the tick writes it as it is then). */
