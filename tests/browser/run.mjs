@@ -729,7 +729,14 @@ try {
         await shown(page, view);
         await fits(view);
       }
+      // Signed out only once the logout's answer is back (app.js signOut: the token dropped,
+      // then the sign-in view drawn again): signing in before that filled a form the
+      // sign-out then replaced, and sent the empty one (a login answered 400, seen in CI).
+      // A fresh page after it has no render of the old one still to come.
       await page.click(tid('sign-out'));
+      await page.waitForSelector(tid('user-role'), { state: 'detached' });
+      await page.reload();
+      await page.waitForSelector(tid('signin-form'));
       await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
       for (const r of ['staff-orders', 'staff-kitchen', 'staff-items', 'staff-stock', 'staff-suppliers', 'staff-customers', 'staff-reports', 'system']) {
         await page.click(tid(`nav-${r}`));
