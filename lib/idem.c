@@ -135,12 +135,58 @@ gl_idem_begin(struct gl_req *req, const char *scope, struct gl_idem *idem, bool 
 	return GL_OK;
 }
 
+/* The answer riding on this thread's next kept write (gl_idem_ride). */
+static __thread struct {
+	struct gl_idem *idem; /* NULL: none */
+	char key[224], status[16], keep[16];
+	char *text; /* owned */
+	struct gl_idem_answer answer;
+} riding;
+
+static void
+idem_unride(void)
+{
+	free(riding.text);
+	riding.text = NULL;
+	riding.idem = NULL;
+}
+
+void
+gl_idem_ride(struct gl_idem *idem, int status, const json_t *body)
+{
+	idem_unride();
+	if (!idem->active || (riding.text = gl_json_dump_new(body)) == NULL)
+		return; /* gl_idem_store() stores it */
+	riding.idem = idem;
+	idem_key(riding.key, sizeof(riding.key), idem->id);
+	snprintf(riding.status, sizeof(riding.status), "%d", status);
+	snprintf(riding.keep, sizeof(riding.keep), "%d", GL_IDEM_KEEP_S);
+	riding.answer =
+	        (struct gl_idem_answer){ riding.key, riding.status, riding.text, riding.keep };
+}
+
+const struct gl_idem_answer *
+gl_idem_riding(void)
+{
+	return riding.idem != NULL ? &riding.answer : NULL;
+}
+
+void
+gl_idem_rode(bool written)
+{
+	if (written && riding.idem != NULL)
+		riding.idem->active = false; /* stored: gl_idem_store() has nothing left to do */
+	idem_unride();
+}
+
 void
 gl_idem_store(struct gl_idem *idem, int status, const json_t *body)
 {
 	char key[224], code[16], keep[16], *text;
 	redisReply *r;
 
+	if (riding.idem == idem)
+		idem_unride(); /* no write carried it */
 	if (!idem->active)
 		return;
 	text = gl_json_dump_new(body);
@@ -167,11 +213,18 @@ gl_idem_release(struct gl_idem *idem)
 	char key[224];
 	redisReply *r;
 
+	if (riding.idem == idem)
+		idem_unride();
 	if (!idem->active)
 		return;
 	idem_key(key, sizeof(key), idem->id);
-	const char *argv[] = { "DEL", key };
-	if ((r = gl_redis_strv(GL_REDIS_STORE, 2, argv)) == NULL)
+	/* Only while pending: a record done holds the answer for a thing that was made after
+	 * all (it rode on a write whose reply was lost), which a retry must get, not remake. */
+	const char *keys[] = { key };
+	if ((r = gl_redis_eval(GL_REDIS_STORE,
+	                       "if redis.call('HGET', KEYS[1], 'state') == 'pending' then"
+	                       " return redis.call('DEL', KEYS[1]) end return 0",
+	                       1, keys, 0, NULL)) == NULL)
 		gl_log(GL_LOG_WARN, NULL,
 		       "idempotency: a failed request's key could not be released");
 	else

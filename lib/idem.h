@@ -45,8 +45,26 @@ enum gl_err gl_idem_begin(struct gl_req *req, const char *scope, struct gl_idem 
  */
 bool gl_idem_key_ok(const char *key);
 
-/* Keep status and body (borrowed) as the answer to every repeat of the key. */
+/* Keep status and body (borrowed) as the answer to every repeat of the key (unless it rode
+ * on the thing's write already: gl_idem_ride()). */
 void gl_idem_store(struct gl_idem *idem, int status, const json_t *body);
+
+/*
+ * Let the answer ride on this thread's next kept write (kept.h), the one that makes the
+ * thing it answers for: stored by the same script, so no crash between the two can leave
+ * the key pending over a thing made, which a repeat would make again once the key is
+ * abandoned (GL_IDEM_PENDING_S).  The answer is copied; call gl_idem_store() after the
+ * write all the same, which stores it when it did not ride.
+ */
+void gl_idem_ride(struct gl_idem *idem, int status, const json_t *body);
+
+/* For kept.c: the answer riding, or NULL (strings owned by idem.c until gl_idem_rode()),
+ * and gl_idem_rode(written) once the script that carried it returned. */
+struct gl_idem_answer {
+	const char *key, *status, *response, *keep;
+};
+const struct gl_idem_answer *gl_idem_riding(void);
+void gl_idem_rode(bool written);
 
 /* Give the key up after a failure, so a retry may succeed. */
 void gl_idem_release(struct gl_idem *idem);

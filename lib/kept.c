@@ -13,6 +13,7 @@
 #include "doc.h"
 #include "due.h"
 #include "events.h"
+#include "idem.h"
 #include "kept.h"
 #include "log.h"
 #include "now.h"
@@ -45,12 +46,15 @@ static int kept_n;
  * KEYS[1 + 2j], KEYS[2 + 2j], its id, type and text ARGV[8 + 3j] to ARGV[10 + 3j], ARGV[5]
  * the streams' MAXLEN), ARGV[7] index entries (the next keys, a score and a member each;
  * a score '' removes the member: a drop riding on the write, due.h),
- * and when ARGV[8] is not '' the acknowledgement of the event being handled (consumer.h:
- * the last three keys, stream, tries, handled; the last three arguments, group, entry id,
- * how long the handled mark is kept).  The list's sets are named from ARGV[9], not KEYS:
- * which set to leave is known only from the hash (one store, never a cluster).  "all" is
- * added to at every write, not only an insert's: a document loaded from MongoDB that no
- * build listed (put there by hand) is listed by its first write all the same. */
+ * and, as ARGV[8] says, when it holds 'a', the acknowledgement of the event being handled
+ * (consumer.h: three keys, stream, tries, handled; three arguments, group, entry id, how
+ * long the handled mark is kept), and when it holds 'i', the request's answer for its
+ * Idempotency-Key (idem.h: the record's key; its status, response and keep, the fields
+ * gl_idem_store() writes), each after the ones before.  The list's sets are named from
+ * ARGV[9], not KEYS: which set to leave is known only from the hash (one store, never a
+ * cluster).  "all" is added to at every write, not only an insert's: a document loaded from
+ * MongoDB that no build listed (put there by hand) is listed by its first write all the
+ * same. */
 static const char write_lua[] =
         "local v = redis.call('HGET', KEYS[1], 'v') "
         "if ARGV[1] == '' then if v then return 0 end elseif v ~= ARGV[1] then return 0 end "
@@ -76,11 +80,15 @@ static const char write_lua[] =
         " local s, m = ARGV[9 + 3 * ne + 2 * j], ARGV[10 + 3 * ne + 2 * j] "
         " if s == '' then redis.call('ZREM', KEYS[2 + 2 * ne + j], m) "
         " else redis.call('ZADD', KEYS[2 + 2 * ne + j], s, m) end end "
-        "if ARGV[8] ~= '' then "
-        " local k, a = 2 + 2 * ne + ni, 10 + 3 * ne + 2 * ni "
+        "local k, a = 2 + 2 * ne + ni, 10 + 3 * ne + 2 * ni "
+        "if ARGV[8]:find('a', 1, true) then "
         " redis.call('SET', KEYS[k + 3], '1', 'EX', ARGV[a + 3]) "
         " redis.call('XACK', KEYS[k + 1], ARGV[a + 1], ARGV[a + 2]) "
-        " redis.call('HDEL', KEYS[k + 2], ARGV[a + 2]) end "
+        " redis.call('HDEL', KEYS[k + 2], ARGV[a + 2]) k, a = k + 3, a + 3 end "
+        "if ARGV[8]:find('i', 1, true) then "
+        " redis.call('HSET', KEYS[k + 1], 'state', 'done', 'status', ARGV[a + 1],"
+        "  'response', ARGV[a + 2]) "
+        " redis.call('EXPIRE', KEYS[k + 1], ARGV[a + 3]) end "
         "return 1";
 
 /* What MongoDB holds, unless the store has a copy already (which is then newer or equal),
@@ -426,8 +434,10 @@ kept_read(const char *coll, const bson_oid_t *id, bson_t **doc, long long *ver)
 }
 
 /* Store doc at version ver if the store's version is still expect (NULL: no document),
- * with the events and the due change riding on it and the n index entries.  1 written, 0
- * someone else was first, or an error. */
+ * with the events and the due change riding on it and the n index entries.  old is the
+ * document doc replaces (NULL for an insert): the value it had decides whether the write
+ * is held (kept_held: a move within one run).  1 written, 0 someone else was first, or an
+ * error. */
 static enum gl_err
 kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long ver,
            const bson_t *old, const bson_t *doc, const struct gl_kept_index *idx, size_t n,
@@ -435,12 +445,16 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 {
 	struct gl_event *ev[GL_EVENTS_RIDERS_MAX];
 	const struct gl_consumer_ack *ack = gl_consumer_ack_riding();
+	const struct gl_idem_answer *answer = gl_idem_riding();
 	const struct gl_kept_index *due;
-	/* EVAL, script, numkeys, 2 keys + 2 an event + 1 an entry + 3 the ack, 8 args + 3 an
-	 * event + 2 an entry + 3 the ack; the n entries and the riding due change */
-	const char *argv[3 + 2 + 10 + 5 * GL_EVENTS_RIDERS_MAX + 3 * (GL_KEPT_INDEX_MAX + 1) + 6];
+	/* EVAL, script, numkeys, 2 keys + 2 an event + 1 an entry + 3 the ack + 1 the answer,
+	 * 10 args + 3 an event + 2 an entry + 3 the ack + 3 the answer; the n entries and the
+	 * riding due change */
+	const char
+	        *argv[3 + 2 + 10 + 5 * GL_EVENTS_RIDERS_MAX + 3 * (GL_KEPT_INDEX_MAX + 1) + 6 + 4];
 	size_t lens[sizeof(argv) / sizeof(argv[0])];
 	char key[160], dirty[160], hex[25], v[24], nkeys[8], nev[8], nidx[8], lists[160];
+	char riders[3] = "";
 	char listed[GL_KEPT_LIST_VALUE_MAX + 1], was[GL_KEPT_LIST_VALUE_MAX + 1] = "";
 	int argc = 0;
 	redisReply *r;
@@ -457,7 +471,9 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 	snprintf(v, sizeof(v), "%lld", ver);
 	size_t ne = gl_events_riding(coll, hex, ver, ev, GL_EVENTS_RIDERS_MAX);
 	size_t ni = n + ((due = gl_due_riding_for(hex)) != NULL);
-	snprintf(nkeys, sizeof(nkeys), "%zu", 2 + 2 * ne + ni + (ack != NULL ? 3 : 0));
+	snprintf(nkeys, sizeof(nkeys), "%zu",
+	         2 + 2 * ne + ni + (ack != NULL ? 3 : 0) + (answer != NULL));
+	snprintf(riders, sizeof(riders), "%s%s", ack != NULL ? "a" : "", answer != NULL ? "i" : "");
 	snprintf(nev, sizeof(nev), "%zu", ne);
 	snprintf(nidx, sizeof(nidx), "%zu", ni);
 	argv[argc++] = "EVAL";
@@ -476,6 +492,8 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 		argv[argc++] = ack->tries;
 		argv[argc++] = ack->handled;
 	}
+	if (answer != NULL)
+		argv[argc++] = answer->key;
 	argv[argc++] = expect != NULL ? expect : "";
 	argv[argc++] = v;
 	argv[argc] = (const char *)bson_get_data(doc);
@@ -484,7 +502,7 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 	argv[argc++] = GL_EVENTS_MAXLEN;
 	argv[argc++] = nev;
 	argv[argc++] = nidx;
-	argv[argc++] = ack != NULL ? "1" : "";
+	argv[argc++] = riders;
 	argv[argc++] = lists;
 	argv[argc++] = listed;
 	for (size_t j = 0; j < ne; j++) {
@@ -502,14 +520,24 @@ kept_write(const char *coll, const bson_oid_t *id, const char *expect, long long
 		argv[argc++] = ack->sid;
 		argv[argc++] = ack->keep;
 	}
+	if (answer != NULL) {
+		argv[argc++] = answer->status;
+		argv[argc++] = answer->response;
+		argv[argc++] = answer->keep;
+	}
 	for (int i = 0; i < argc; i++)
 		if (argv[i] != (const char *)bson_get_data(doc))
 			lens[i] = strlen(argv[i]);
 	if ((r = gl_redis_argv(GL_REDIS_STORE, argc, argv, lens)) == NULL ||
-	    r->type != REDIS_REPLY_INTEGER)
+	    r->type != REDIS_REPLY_INTEGER) {
+		if (answer != NULL)
+			gl_idem_rode(false);
 		return gl_kept_store_error(r);
+	}
 	*written = r->integer == 1;
 	freeReplyObject(r);
+	if (answer != NULL)
+		gl_idem_rode(*written);
 	if (*written && ack != NULL)
 		gl_consumer_ack_rode();
 	if (*written && due != NULL)

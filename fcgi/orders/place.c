@@ -243,7 +243,7 @@ order_reserve(struct gl_req *req, struct order_draft *d)
 }
 
 static enum gl_err
-order_store(struct gl_req *req, const struct order_draft *d, json_t **out)
+order_store(struct gl_req *req, const struct order_draft *d, struct gl_idem *idem, json_t **out)
 {
 	bson_t doc = BSON_INITIALIZER;
 	int64_t now = (int64_t)time(NULL) * 1000;
@@ -269,10 +269,10 @@ order_store(struct gl_req *req, const struct order_draft *d, json_t **out)
 		bson_destroy(&doc);
 		return GL_E_INTERNAL;
 	}
-	/* The event staged, then the order with it, its pending entry (the expiry tick's) and
-	 * its entry in its user's list (by_user.c), all in the order's one script: a stored
-	 * order is always announced, found by the tick and listed, and nothing names an
-	 * order never stored. */
+	/* The event staged, then the order with it, its pending entry (the expiry tick's), its
+	 * entry in its user's list (by_user.c) and the answer to its Idempotency-Key, all in
+	 * the order's one script: a stored order is always announced, found by the tick,
+	 * listed and the answer to a repeat, and nothing names an order never stored. */
 	struct gl_event_proof proof = { "orders", d->ids, 1 };
 	struct gl_kept_index idx[2];
 	size_t n = 1;
@@ -281,8 +281,10 @@ order_store(struct gl_req *req, const struct order_draft *d, json_t **out)
 	if (gl_due_index(&idx[0], "pending", &d->id, d->expires) < 0 ||
 	    (d->owner[0] != '\0' && order_by_user_index(&idx[n++], d->owner, d->ids) < 0))
 		err = GL_E_INTERNAL;
-	else if (ev != NULL)
+	else if (ev != NULL) {
+		gl_idem_ride(idem, 201, *out);
 		err = gl_db_insert_indexed("orders", &doc, idx, n);
+	}
 	bson_destroy(&doc);
 	if (err == GL_OK)
 		gl_events_send(ev);
@@ -327,14 +329,15 @@ order_place(struct gl_req *req)
 	bson_oid_init(&d.id, NULL);
 	bson_oid_to_string(&d.id, d.ids);
 	if ((err = order_customer(req, &d)) == GL_OK && (err = order_items(req, &d)) == GL_OK &&
-	    (err = order_reserve(req, &d)) == GL_OK && (err = order_store(req, &d, &out)) != GL_OK)
+	    (err = order_reserve(req, &d)) == GL_OK &&
+	    (err = order_store(req, &d, &idem, &out)) != GL_OK)
 		order_undo(req, &d);
 	json_decref(d.lines);
 	if (err != GL_OK) {
 		gl_idem_release(&idem);
 		return err;
 	}
-	gl_idem_store(&idem, 201, out);
+	gl_idem_store(&idem, 201, out); /* stored with the order already, unless Redis was away */
 	snprintf(req->location, sizeof(req->location), "%s/%s", req->path, d.ids);
 	gl_log(GL_LOG_INFO, req->request_id, "order %s placed: %lld %s cents, reservation %s",
 	       d.ids, d.total, d.currency, d.reservation);

@@ -10,9 +10,10 @@
 # and, for the spread run, the stack's CPU, context switches and round trips per placement,
 # counted until what the placements set off (their events' consumers, the kept writes) is
 # handled. A placement is counted by the units the items have reserved (one a placement),
-# not by wrk's answers.
+# not by wrk's answers. With GALLEY_BENCH_KEYED=1 each placement of the spread and hot runs
+# carries an Idempotency-Key of its own, as the dashboard's POSTs do (lib/idem.h).
 #
-# usage: bin/galley up; tests/bench/place.sh [seconds-per-run] [connections] [items]
+# usage: bin/galley up; [GALLEY_BENCH_KEYED=1] tests/bench/place.sh [seconds-per-run] [connections] [items]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-5}
@@ -41,21 +42,29 @@ reserved() {
 }
 line() { printf '{"lines":[{"item_id":"%s","qty":1}]}' "$1"; }
 
-# The wrk script: each request one of the items at random.
-{
+# The wrk scripts: each request one of the items at random (spread) or the first (hot), with
+# a key of its own when keyed (wrk's threads told apart by setup, each counting its own).
+keyed=${GALLEY_BENCH_KEYED:-0}
+wrk_script() { # pick: a Lua expression for the item's id
 	echo 'local ids = {'
 	printf '"%s",\n' "${items[@]}"
 	echo '}'
 	cat <<LUA
+local threads, n = 0, 0
+setup = function(thread) threads = threads + 1; thread:set("tid", threads) end
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $TOKEN"
 request = function()
-	return wrk.format(nil, nil, nil, '{"lines":[{"item_id":"' .. ids[math.random(#ids)] .. '","qty":1}]}')
+	n = n + 1
+	if $keyed == 1 then wrk.headers["Idempotency-Key"] = "place-$$-$RANDOM-" .. tostring(tid) .. "-" .. n end
+	return wrk.format(nil, nil, nil, '{"lines":[{"item_id":"' .. $1 .. '","qty":1}]}')
 end
 LUA
-} >"$tmp/spread.lua"
-hot=$(bench_post_script "$TOKEN" "$(line "${items[0]}")")
+}
+wrk_script 'ids[math.random(#ids)]' >"$tmp/spread.lua"
+wrk_script 'ids[1]' >"$tmp/hot.lua"
+hot=$tmp/hot.lua
 # vegeta's targets: the items in turn, a body file each.
 for ((i = 0; i < nitems; i++)); do
 	line "${items[i]}" >"$tmp/body$i.json"
@@ -74,6 +83,7 @@ row() {
 		"$(awk '$1 == "50%" {print $2}' <<<"$out")" "$(awk '$1 == "99%" {print $2}' <<<"$out")" "${errs:-none}"
 }
 
+echo "placements with an Idempotency-Key each: $([ "$keyed" = 1 ] && echo yes || echo no)"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1048576)" GiB"}' /proc/meminfo); nginx $(nginx -v 2>&1 | sed 's/.*\///'); ${secs}s per run, $conns connections; pools of $workers workers: hello 1, each service ${GALLEY_POOLS:-2}"
 echo "| target                                   |    req/s |       p50 |       p99 | errors |"
 echo "|------------------------------------------|----------|-----------|-----------|--------|"

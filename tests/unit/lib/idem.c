@@ -1,7 +1,8 @@
 /*
  * Unit tests of lib/idem.c: which Idempotency-Keys are taken, and the record a key makes in
  * a Redis of the test's own (../redis_server.h): claimed, in progress, replayed, refused for
- * another body, the caller's own, released, taken over when abandoned, and Redis away.
+ * another body, the caller's own, released (unless done), taken over when abandoned, and
+ * Redis away.
  */
 #include <stdlib.h>
 #include <time.h>
@@ -157,6 +158,37 @@ test_records(void)
 	ok(c.err == GL_OK && c.active, "so a retry claims it again");
 }
 
+/* A release after the answer was stored (it rode on a write whose reply was lost, kept.h)
+ * keeps the record: a retry gets the answer, and nothing is made twice. */
+static void
+test_release_done(void)
+{
+	struct fuzz_fcgi f;
+	struct gl_req req;
+	struct gl_idem idem;
+	bool replayed;
+	char val[64];
+	const char *rec = "galley:idem:unit:orders:0123456789abcdef01234567:k-4";
+	const char *done[] = { "HSET", rec, "state", "done", "status", "201", "response", "{}" };
+
+	fake_begin(&f, &req, NULL, "REQUEST_METHOD=POST", ALICE, "HTTP_X_USER_ROLE=customer",
+	           "HTTP_IDEMPOTENCY_KEY=k-4", NULL);
+	req.body = json_loads("{\"a\":1}", 0, NULL);
+	ok(gl_idem_begin(&req, "orders", &idem, &replayed) == GL_OK && idem.active, "k-4 claimed");
+	gl_idem_ride(&idem, 201, req.body);
+	ok(gl_idem_riding() != NULL, "its answer riding on the next kept write");
+	unit_redis(NULL, 0, 8, done); /* that write's script ran; its reply was lost */
+	gl_idem_rode(false);
+	ok(idem.active && gl_idem_riding() == NULL, "not known to be written: still owned");
+	gl_idem_release(&idem);
+	hash_field(rec, "state", val, sizeof(val));
+	is_str(val, "done", "released: a done record stays");
+	ok(!idem.active, "and the request owns it no more");
+	json_decref(req.body);
+	free(req.raw);
+	fuzz_fcgi_free(&f);
+}
+
 static void
 test_away(void)
 {
@@ -176,6 +208,7 @@ main(void)
 
 	test_key_ok();
 	test_records();
+	test_release_done();
 	test_away();
 	gl_redis_close();
 	return done_testing();

@@ -5,10 +5,10 @@
  * after a read, an insert or a change (of the thread's last 32) uses that copy and never
  * writes over a newer version; a due entry's drop rides on the write that settles its
  * thing (due.h), and a due entry is picked with its document in one round trip
- * (gl_due_pick).  Ids are made now, after the collection was first kept, so nothing here
- * asks MongoDB but one read that shows a peek at another service's copy never does
- * (gl_kept_peek; the rest of kept.c, the projection to MongoDB, is tested end to end:
- * tests/e2e/76-kept.sh).
+ * (gl_due_pick); a request's answer for its Idempotency-Key rides on its insert.  Ids are made now,
+ * after the collection was first kept, so nothing here asks MongoDB but one read that shows a peek
+ * at another service's copy never does (gl_kept_peek; the rest of kept.c, the projection to
+ * MongoDB, is tested end to end: tests/e2e/76-kept.sh).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "db.h"
 #include "due.h"
+#include "idem.h"
 #include "kept.h"
 
 #define DUE   "galley:unit:due:things"
@@ -251,6 +252,57 @@ test_peek(void)
 	bson_destroy(&doc);
 }
 
+/*
+ * A request's answer for its Idempotency-Key rides on the insert it answers for (idem.h,
+ * gl_idem_ride): stored by the insert's own script, so the record is done the moment the
+ * thing exists; an insert refused does not carry it, and gl_idem_store() stores it then.
+ */
+static void
+test_insert_answer(void)
+{
+	struct gl_idem idem = { .active = true, .id = "things:u1:k-1" };
+	json_t *answer = json_pack("{s:s}", "id", "t1");
+	bson_oid_t id;
+	bson_t doc = BSON_INITIALIZER;
+	char rec[224], val[64];
+	const char *claim[] = { "HSET", rec, "state", "pending", "hash", "h", "at", "1" };
+	const char *state[] = { "HGET", rec, "state" }, *resp[] = { "HGET", rec, "response" };
+	const char *status[] = { "HGET", rec, "status" }, *ttl[] = { "TTL", rec };
+
+	gl_idem_ride(&idem, 201, answer);
+	ok(gl_idem_riding() != NULL, "an answer riding");
+	snprintf(rec, sizeof(rec), "%s", gl_idem_riding()->key);
+	unit_redis(NULL, 0, 8, claim); /* as gl_idem_begin() leaves it */
+	bson_oid_init(&id, NULL);
+	BSON_APPEND_OID(&doc, "_id", &id);
+	BSON_APPEND_INT64(&doc, "version", 1);
+	ok(gl_db_insert_indexed("things", &doc, NULL, 0) == GL_OK, "the insert it rides on");
+	unit_redis(val, sizeof(val), 3, state);
+	is_str(val, "done", "the key's record is done, by the insert's script");
+	unit_redis(val, sizeof(val), 3, status);
+	is_str(val, "201", "with the status");
+	unit_redis(val, sizeof(val), 3, resp);
+	is_str(val, "{\"id\":\"t1\"}", "and the answer");
+	long long t = unit_redis(NULL, 0, 2, ttl);
+	ok(t > GL_IDEM_KEEP_S - 10 && t <= GL_IDEM_KEEP_S, "kept a day (TTL %lld)", t);
+	ok(!idem.active && gl_idem_riding() == NULL,
+	   "the request owns nothing more: its store has nothing to do");
+
+	/* Refused: the record stays pending, the request still owns it. */
+	idem.active = true;
+	unit_redis(NULL, 0, 8, claim);
+	gl_idem_ride(&idem, 201, answer);
+	ok(gl_db_insert_indexed("things", &doc, NULL, 0) == GL_E_CONFLICT, "the same _id again");
+	unit_redis(val, sizeof(val), 3, state);
+	is_str(val, "pending", "the refused insert did not carry the answer");
+	ok(idem.active && gl_idem_riding() == NULL, "the request still owns the key");
+	gl_idem_store(&idem, 201, answer);
+	unit_redis(val, sizeof(val), 3, state);
+	is_str(val, "done", "and stores it itself");
+	json_decref(answer);
+	bson_destroy(&doc);
+}
+
 static void
 test_insert(void)
 {
@@ -286,6 +338,7 @@ test_insert(void)
 	ok(score(DUE, hex) == due, "nor changed");
 	ok(gl_db_insert_indexed("things", &doc, idx, GL_KEPT_INDEX_MAX + 1) == GL_E_INTERNAL,
 	   "more entries than GL_KEPT_INDEX_MAX: refused");
+	test_insert_answer();
 
 	unit_redis_stop();
 	bson_oid_init(&id, NULL);
