@@ -223,7 +223,7 @@ res_answer(const redisReply *r)
 	return RES_ANSWER__MAX;
 }
 
-/* A script's KEYS and ARGV: five and seven of its own, then one of each per line (the
+/* The reserve script's KEYS and ARGV: five and seven of its own, then one of each per line (the
  * line's level, its qty). */
 struct res_call {
 	char levels[STOCK_LINES_MAX][64], qtys[STOCK_LINES_MAX][24];
@@ -421,38 +421,41 @@ out:
 /* ------------------------------------------------------------------ ending */
 
 /*
- * A reservation ends once, as a whole: released, expired or committed.
- * KEYS: res, holds, the event's stream (or a placeholder), dirty, order,
- * then each line's level.  ARGV: the new state, res id, how long an ended
- * one stays, stream MAXLEN, event id, type and text ("" for none), then
- * each line's qty.  Answers {"ok"}, {"missing"} or {"ended", state}.
- * Committed units leave on_hand and reserved; released ones only reserved.
+ * A reservation ends once, as a whole: released, expired or committed, by one run of
+ * end_lua, which reads what it ends from the reservation's hash: a commit, which adds no
+ * event, is then one round trip (an end with an event reads the lines first, to make it).
+ * KEYS: res, holds, the event's stream (or a placeholder), dirty.  ARGV: the new state,
+ * res id, how long an ended one stays, stream MAXLEN, event id, type and text ("" for
+ * none), the levels' key prefix, the order pointers' key prefix.  Answers {"missing"}, or
+ * {"ok" or "ended", the state it ended in now or before, order, lines, expires}.
+ * Committed units leave on_hand and reserved; released ones only reserved.  The levels
+ * and the order's pointer are named from the hash, not KEYS (one store, never a cluster).
  */
 static const char end_lua[] =
-        "local st = redis.call('HGET', KEYS[1], 'state') "
-        "if not st then return {'missing'} end "
-        "if st ~= 'holding' then return {'ended', st} end "
-        "for i = 1, #KEYS - 5 do"
-        " local k = KEYS[5 + i] local q = tonumber(ARGV[7 + i])"
+        "local h = redis.call('HMGET', KEYS[1], 'state', 'order_id', 'lines', 'expires') "
+        "if not h[1] or not h[2] or not h[3] then return {'missing'} end "
+        "if h[1] ~= 'holding' then return {'ended', h[1], h[2], h[3], h[4] or '0'} end "
+        "for _, l in ipairs(cjson.decode(h[3])) do"
+        " local k = ARGV[8] .. l.item_id local q = tonumber(l.qty)"
         " if redis.call('EXISTS', k) == 1 then"
-        "  local h = redis.call('HMGET', k, 'on_hand', 'reserved')"
-        "  redis.call('HINCRBY', k, 'reserved', -math.min(q, tonumber(h[2]) or 0))"
+        "  local v = redis.call('HMGET', k, 'on_hand', 'reserved')"
+        "  redis.call('HINCRBY', k, 'reserved', -math.min(q, tonumber(v[2]) or 0))"
         "  if ARGV[1] == 'committed' then"
-        "   redis.call('HINCRBY', k, 'on_hand', -math.min(q, tonumber(h[1]) or 0)) end"
+        "   redis.call('HINCRBY', k, 'on_hand', -math.min(q, tonumber(v[1]) or 0)) end"
         "  redis.call('HINCRBY', KEYS[4], k, 1)"
         " end "
         "end "
         "redis.call('HSET', KEYS[1], 'state', ARGV[1]) "
         "redis.call('HINCRBY', KEYS[1], 'version', 1) "
         "redis.call('EXPIRE', KEYS[1], ARGV[3]) "
-        "redis.call('EXPIRE', KEYS[5], ARGV[3]) "
+        "redis.call('EXPIRE', ARGV[9] .. h[2], ARGV[3]) "
         "redis.call('ZREM', KEYS[2], ARGV[2]) "
         "redis.call('HINCRBY', KEYS[4], KEYS[1], 1) "
         "if ARGV[5] ~= '' then"
         " redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'id', ARGV[5],"
         " 'type', ARGV[6], 'event', ARGV[7]) "
         "end "
-        "return {'ok'}";
+        "return {'ok', ARGV[1], h[2], h[3], h[4] or '0'}";
 
 /* How each end is stored, the event it adds (NULL: none), and whether it sells the units. */
 static const struct {
@@ -475,68 +478,75 @@ stock_end_named(const char *state)
 }
 
 /*
- * End r, which the store holds, as how (one run of end_lua, with how's event):
- * GL_OK, GL_E_NOT_FOUND, or GL_E_INVALID_STATE with *was its end already.
+ * End reservation id in the store as how (one run of end_lua, with how's event, made from
+ * the order and lines in *r when how has one): GL_OK with *r as it is now, GL_E_NOT_FOUND
+ * (the store does not hold it), or GL_E_INVALID_STATE with *r as it ended before.  *r's
+ * fields are filled from the store's answer (free r->lines) when it held the reservation.
  */
 static enum gl_err
-res_end_held(const struct res *r, enum stock_end how, char *was, size_t was_size)
+res_end_store(const char *id, enum stock_end how, struct res *r)
 {
 	const char *event = stock_ends[how].event;
-	char keep[16];
+	char keep[16], level[64];
 	struct gl_event *ev = NULL;
 	struct res_keys k;
-	struct res_call c;
-	json_t *lines = json_loads(r->lines, 0, NULL);
 	redisReply *rep = NULL;
 	enum gl_err err = GL_E_INTERNAL;
+	enum res_answer a;
 
-	res_keys(&k, r->id, r->order);
-	if (lines == NULL || json_array_size(lines) > STOCK_LINES_MAX || k.holds[0] == '\0')
+	res_keys(&k, id, ""); /* k.order: the order pointers' prefix */
+	if (k.holds[0] == '\0')
 		goto out;
-	if (event != NULL &&
-	    (ev = gl_events_new(NULL, event,
-	                        json_pack("{s:s, s:s, s:O}", "reservation_id", r->id, "order_id",
-	                                  r->order, "lines", lines))) == NULL)
-		goto out;
+	if (event != NULL) {
+		json_t *lines = json_loads(r->lines != NULL ? r->lines : "", 0, NULL);
+		if (lines != NULL)
+			ev = gl_events_new(NULL, event,
+			                   json_pack("{s:s, s:s, s:O}", "reservation_id", id,
+			                             "order_id", r->order, "lines", lines));
+		json_decref(lines);
+		if (ev == NULL)
+			goto out;
+	}
 	snprintf(keep, sizeof(keep), "%d", STOCK_ENDED_KEEP_S);
+	stock_level_key(level, sizeof(level), "");
 	const char *keys[] = { k.res, k.holds,
 		               ev != NULL ? gl_events_stream(ev) : "galley:events:stock",
-		               "galley:stock:dirty", k.order };
+		               "galley:stock:dirty" };
 	const char *args[] = { stock_ends[how].state,
-		               r->id,
+		               id,
 		               keep,
 		               GL_EVENTS_MAXLEN,
 		               ev != NULL ? gl_events_id(ev) : "",
 		               event != NULL ? event : "",
-		               ev != NULL ? gl_events_text(ev) : "" };
-	res_call_init(&c, keys, args, lines);
-	if ((rep = gl_redis_eval(GL_REDIS_STORE, end_lua, c.nkeys, c.keys, c.nargs, c.args)) ==
-	    NULL) {
+		               ev != NULL ? gl_events_text(ev) : "",
+		               level,
+		               k.order };
+	if ((rep = gl_redis_eval(GL_REDIS_STORE, end_lua, 4, keys, 9, args)) == NULL) {
 		err = GL_E_UPSTREAM_DOWN;
 		goto out;
 	}
-	switch (res_answer(rep)) {
-	case RES_OK:
-		err = GL_OK;
-		gl_events_added(ev, true);
-		ev = NULL;
-		break;
-	case RES_MISSING:
+	if ((a = res_answer(rep)) == RES_MISSING) {
 		err = GL_E_NOT_FOUND;
-		break;
-	case RES_ENDED:
-		snprintf(was, was_size, "%s", reply_str(rep, 1));
-		err = GL_E_INVALID_STATE;
-		break;
-	default:
-		gl_log(GL_LOG_ERROR, NULL, "stock: ending %s: %s", r->id,
+	} else if ((a == RES_OK || a == RES_ENDED) && reply_str(rep, 4) != NULL) {
+		free(r->lines);
+		snprintf(r->id, sizeof(r->id), "%s", id);
+		snprintf(r->state, sizeof(r->state), "%s", reply_str(rep, 1));
+		snprintf(r->order, sizeof(r->order), "%s", reply_str(rep, 2));
+		r->lines = strdup(reply_str(rep, 3));
+		r->expires = atoll(reply_str(rep, 4));
+		err = r->lines == NULL ? GL_E_INTERNAL : a == RES_OK ? GL_OK : GL_E_INVALID_STATE;
+		if (a == RES_OK) {
+			gl_events_added(ev, true);
+			ev = NULL;
+		}
+	} else {
+		gl_log(GL_LOG_ERROR, NULL, "stock: ending %s: %s", id,
 		       rep->type == REDIS_REPLY_ERROR ? rep->str : "an unexpected reply");
 	}
 out:
 	if (rep != NULL)
 		freeReplyObject(rep);
 	gl_events_added(ev, false);
-	json_decref(lines);
 	return err;
 }
 
@@ -547,31 +557,31 @@ out:
 static enum gl_err
 reservation_end_view(const char *id, enum stock_end how, json_t **view)
 {
-	char was[16] = "";
 	struct res r;
 	bool in_store;
-	enum gl_err err;
+	enum gl_err err = GL_E_NOT_FOUND;
 
+	memset(&r, 0, sizeof(r));
 	if (view != NULL)
 		*view = NULL;
 	if ((int)how < 0 || how >= STOCK_END__MAX)
 		return GL_E_INTERNAL;
-	if ((err = res_read(id, &r, &in_store)) != GL_OK)
-		return err;
-	if (in_store && strcmp(r.state, "holding") == 0) {
-		err = res_end_held(&r, how, was, sizeof(was));
-		if (err == GL_OK)
-			snprintf(r.state, sizeof(r.state), "%s", stock_ends[how].state);
-	} else { /* ended (a record in MongoDB is always an ended one) */
-		snprintf(was, sizeof(was), "%s", r.state);
-		err = GL_E_INVALID_STATE;
+	if (stock_ends[how].event == NULL)
+		err = res_end_store(id, how, &r); /* a payment's commit: one round trip */
+	if (stock_ends[how].event != NULL || err == GL_E_NOT_FOUND) {
+		/* An end with an event is made from the lines, read first; one the store does not
+		 * hold ended long ago (a record in MongoDB is always an ended one). */
+		free(r.lines);
+		if ((err = res_read(id, &r, &in_store)) != GL_OK)
+			return err;
+		err = in_store && strcmp(r.state, "holding") == 0 ? res_end_store(id, how, &r)
+		                                                  : GL_E_INVALID_STATE;
 	}
 	if (err == GL_E_INVALID_STATE) {
 		/* Ended already: done if it ended the same way (freed, or sold), else too late. */
-		enum stock_end then = stock_end_named(was);
+		enum stock_end then = stock_end_named(r.state);
 		bool sold = then != STOCK_END__MAX && stock_ends[then].sells;
 		err = sold == stock_ends[how].sells ? GL_OK : GL_E_INVALID_STATE;
-		snprintf(r.state, sizeof(r.state), "%s", was);
 	}
 	if (err == GL_OK && view != NULL &&
 	    (*view = res_view(r.id, r.order, r.lines, r.expires, r.state)) == NULL)

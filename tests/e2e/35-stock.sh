@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stock: counts, all-or-nothing reservations that never oversell (also with a
 # pool killed in the middle of the race), one reservation per order, expiry
-# after GALLEY_RESERVATION_TTL, and a line released at most once.
+# after GALLEY_RESERVATION_TTL, a commit that sells once, and a line released at most once.
 . "$(dirname "$0")/lib.sh"
 # Expiry is waited for: the stack must hold reservations briefly (bin/galley test: 20 s).
 if ((${GALLEY_RESERVATION_TTL:-900} > 40)); then
@@ -59,6 +59,43 @@ reserve "$(newid)" "[{\"item_id\":\"$a\",\"qty\":1}]"
 internal POST "/internal/stock/reservations/$res/release"
 level "$a"
 expect_json '.reserved == 1' "releasing it again frees nothing more"
+
+# A commit (a payment's) sells the units: they leave on_hand and reserved, once. It is an
+# end like the others: a release after it is refused, and so is a commit after a release.
+c=$(newid)
+req PUT "/api/stock/$c" '{"on_hand":5}'
+corder=$(newid)
+reserve "$corder" "[{\"item_id\":\"$c\",\"qty\":2}]"
+cres=$(jq -r .id <<<"$BODY")
+internal POST "/internal/stock/reservations/$cres/commit"
+expect_status 200 "a reservation is committed"
+expect_json ".id == \"$cres\" and .order_id == \"$corder\" and .state == \"committed\" and .lines == [{\"item_id\":\"$c\",\"qty\":2}] and (.expires_at | test(\"Z$\"))" \
+	"answering the reservation as it is now: committed, its order, lines and expiry"
+level "$c"
+expect_json '.on_hand == 3 and .reserved == 0 and .available == 3' "its units are sold: gone from on_hand and reserved"
+internal POST "/internal/stock/reservations/$cres/commit"
+expect_json '.state == "committed"' "committing it again answers committed ($STATUS)"
+level "$c"
+expect_json '.on_hand == 3 and .reserved == 0' "and sells nothing twice"
+internal POST "/internal/stock/reservations/$cres/release"
+expect_error 422 invalid_state "a committed reservation is not released"
+reserve "$(newid)" "[{\"item_id\":\"$c\",\"qty\":1}]"
+rres=$(jq -r .id <<<"$BODY")
+internal POST "/internal/stock/reservations/$rres/release"
+internal POST "/internal/stock/reservations/$rres/commit"
+expect_error 422 invalid_state "a released reservation is not committed"
+level "$c"
+expect_json '.on_hand == 3 and .reserved == 0' "and neither moves a unit"
+internal POST "/internal/stock/reservations/$(newid)/commit"
+expect_error 404 not_found "a commit of no reservation: 404"
+# A day after it ended the store has it no more, and MongoDB answers for it.
+check "the committed reservation reaches MongoDB" wait_until 10 res_in_mongo "$cres" "$corder" committed
+scli DEL "galley:stock:res:$cres" >/dev/null
+internal POST "/internal/stock/reservations/$cres/commit"
+expect_json ".id == \"$cres\" and .state == \"committed\" and .lines[0].qty == 2" \
+	"once only MongoDB has it, a commit again answers it committed ($STATUS)"
+level "$c"
+expect_json '.on_hand == 3 and .reserved == 0' "and sells nothing"
 
 for bad in "[{\"item_id\":\"$a\",\"qty\":0}]" "[{\"item_id\":\"$a\",\"qty\":-1}]" "[{\"item_id\":\"$a\",\"qty\":1001}]" \
 	"[{\"item_id\":\"$a\",\"qty\":1},{\"item_id\":\"$a\",\"qty\":1}]" "[]" "[{\"item_id\":\"nope\",\"qty\":1}]"; do
