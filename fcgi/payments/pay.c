@@ -170,6 +170,9 @@ pay_event_data(const json_t *pay, const char *reason)
 		json_object_set(d, "total_cents", json_object_get(pay, "amount_cents"));
 		json_object_set(d, "currency", json_object_get(pay, "currency"));
 		json_object_set(d, "lines", json_object_get(pay, "lines"));
+		/* Sent only after stock's commit answered (pay_steps): stock's own handling of
+		 * order.paid, for one that did not come that way, has nothing to do. */
+		json_object_set_new(d, "stock_committed", json_true());
 	}
 	return d;
 }

@@ -141,6 +141,17 @@ check "(stock unchanged)" stock_sold
 # Handling it twice changes nothing (a reservation ends once), so stock keeps no record of
 # having handled it: a write to the store fewer a payment (fcgi/stock/events.c).
 check "stock keeps no handled record of order.paid" test "$(scli EXISTS "galley:handled:stock:$(jq -r .id <<<"$pe")")" = 0
+# payments sends order.paid only after stock's commit answered, and says so: stock then does
+# nothing with it (a round trip a payment). Shown here with one that says so falsely: the
+# reservation is left as it is, its unit held, not sold (an item of its own: the reservation
+# expires later, and the checks below watch $item's level).
+check "setup: an item of its own" stocked_item "Told soup" 500 10
+AUTH_TOKEN=$eve req POST /api/orders "{\"lines\":[{\"item_id\":\"$ITEM\",\"qty\":1}]}"
+told=$(jq -r .id <<<"$BODY") told_res=$(jq -r .reservation_id <<<"$BODY")
+xadd_ev orders "$(paid_event "$told" "$told_res" | jq -c '.data.stock_committed = true')"
+check "an order.paid that says stock_committed is taken" wait_until 15 stock_idle
+req GET "/api/stock/$ITEM"
+expect_json '.on_hand == 10 and .reserved == 1' "and stock leaves its reservation holding: nothing sold"
 
 # Consumers read a stream in parallel, so a later step may be handled first: order.preparing
 # before order.paid. The order moves on, and order.paid still tells when it was paid.

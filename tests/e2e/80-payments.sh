@@ -85,6 +85,10 @@ check "and to capture once" test "$(sim_calls '/capture$' "$o1-capture")" = 1
 check "payment.succeeded is announced once, with the amount" jq -e --arg o "$o1" \
 	'length == 1 and .[0].type == "payment.succeeded" and .[0].data.payment_id == $o and .[0].data.amount_cents == 1250 and .[0].data.currency == "EUR"' \
 	<<<"$(payment_events "$o1")"
+# order.paid says stock's commit came first, so stock's own follower of it has nothing to do.
+check "order.paid is announced once, saying the stock was committed first" jq -e --arg o "$o1" \
+	'[.[] | select(.type == "order.paid")] | length == 1 and .[0].data.order_id == $o and .[0].data.stock_committed == true' \
+	<<<"$(scli --raw XRANGE galley:events:orders - + | grep -F "\"order_id\":\"$o1\"" | jq -sc '.')"
 AUTH_TOKEN=$carol req GET "/api/payments/$o1"
 expect_json '.status == "succeeded"' "the owner reads the payment"
 req GET "/api/payments/$o1"
